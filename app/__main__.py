@@ -1,0 +1,3 @@
+from agrochat.cli import app
+
+app()

@@ -1,0 +1,58 @@
+"""The ``agrochat`` command line: thin wrappers over the Python API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="agrochat: an assistant that reads plant DNA and answers with calibrated numbers.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def fail(message: str) -> None:
+    """One-line error on stderr, exit code 2, no traceback."""
+    typer.secho(f"error: {message}", err=True, fg="red")
+    raise typer.Exit(2)
+
+
+@app.command()
+def tokenize(sequence: str = typer.Argument(..., help="DNA sequence (IUPAC letters, U and lowercase accepted)")):
+    """Show the AgroNT 6-mer tokens and ids of a sequence."""
+    from agrochat.bridge import DnaSequenceError, load_agront_tokenizer
+
+    tok = load_agront_tokenizer()
+    try:
+        ids = tok(sequence)["input_ids"]
+    except DnaSequenceError as e:
+        fail(str(e))
+    typer.echo(json.dumps({"tokens": tok.convert_ids_to_tokens(ids), "input_ids": ids}))
+
+
+@app.command()
+def info(model: Path = typer.Argument(..., help="checkpoint directory")):
+    """Print what a checkpoint holds (config and files) without loading weights."""
+    from agrochat.bridge.io import CONFIG_NAME, checkpoint_summary
+
+    if not (model / CONFIG_NAME).is_file():
+        fail(f"{model} is not an agrochat checkpoint (no {CONFIG_NAME})")
+    typer.echo(json.dumps(checkpoint_summary(model), indent=2))
+
+
+def _mount_optional(name: str, module: str, help_text: str) -> None:
+    """Mount a sub-app if its module is present (keeps start-up light)."""
+    import importlib
+
+    try:
+        sub = importlib.import_module(module).app
+    except (ImportError, AttributeError):
+        return
+    app.add_typer(sub, name=name, help=help_text)
+
+
+_mount_optional("data", "agrochat.data_gen.cli", "Build instruction data from benchmark labels and motif facts.")
+
+
+def main() -> None:  # pragma: no cover
+    app()

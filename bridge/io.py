@@ -1,0 +1,180 @@
+"""Building, saving and loading a :class:`DnaLanguageModel` (safetensors + JSON only, no pickles).
+
+Checkpoint layout (``save_model``)::
+
+    agrochat_config.json          ModelConfig (all components, trainable modes, normalisation stats, units)
+    dna_tokenizer/                AgroNT tokenizer (vocab.txt + tokenizer_config.json)
+    tokenizer/                    decoder tokenizer with <dna>/<num> (tokenizer.json + config)
+    encoder/  decoder/            per part:
+        adapter_config.json + adapter_model.safetensors   PEFT LoRA adapter (trainable=lora)
+        weights.safetensors + config.json                 full weights (random-init preset or trainable=full)
+    decoder/added_tokens.safetensors   base embedding rows of <dna>/<num> (LoRA trains deltas on top)
+    projector.safetensors  numeric_head.safetensors
+
+The directory is written to a temporary sibling and renamed into place, so a crash never leaves a
+half-written checkpoint under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from peft import PeftModel, set_peft_model_state_dict
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file, save_model
+from transformers import AutoTokenizer
+
+from .config import ModelConfig
+from .decoder import DNA_TOKEN, NUM_TOKEN, build_decoder
+from .encoder import build_encoder
+from .head import NumericHead
+from .model import DnaLanguageModel
+from .projector import build_projector
+from .tokenizer import AgroNTTokenizer, load_agront_tokenizer
+from .trainable import apply_trainable
+
+CONFIG_NAME = "agrochat_config.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, incomplete, or holds a corrupted file."""
+
+
+def added_token_ids(tokenizer) -> list[int]:
+    return [tokenizer.convert_tokens_to_ids(t) for t in (DNA_TOKEN, NUM_TOKEN)]
+
+
+def set_trainable(model: DnaLanguageModel, encoder: str | None = None, decoder: str | None = None) -> None:
+    """Apply ``frozen|lora|full`` to encoder and decoder (updating the config); projector and head train fully."""
+    cfg = model.config
+    if encoder is not None:
+        cfg.encoder.trainable = encoder
+    if decoder is not None:
+        cfg.decoder.trainable = decoder
+    model.encoder.esm = apply_trainable(model.encoder.esm, cfg.encoder.trainable, cfg.encoder.lora)
+    model.decoder = apply_trainable(
+        model.decoder, cfg.decoder.trainable, cfg.decoder.lora, trainable_token_indices=added_token_ids(model.tokenizer)
+    )
+    for p in list(model.projector.parameters()) + list(model.numeric_head.parameters()):
+        p.requires_grad = True
+
+
+def build_model(cfg: ModelConfig, tokenizer=None, dna_tokenizer=None) -> DnaLanguageModel:
+    """Build every part from ``cfg`` (random projector/head) and apply the configured trainable modes."""
+    encoder = build_encoder(cfg.encoder)
+    decoder, built_tok = build_decoder(cfg.decoder)
+    tokenizer = tokenizer or built_tok
+    dna_tokenizer = dna_tokenizer or load_agront_tokenizer(model_max_length=cfg.encoder.max_tokens)
+    dim = decoder.config.hidden_size
+    projector = build_projector(cfg.projector, encoder.hidden_size, dim)
+    head = NumericHead(dim, cfg.numeric_head)
+    model = DnaLanguageModel(encoder, projector, decoder, head, cfg, tokenizer, dna_tokenizer)
+    set_trainable(model)
+    return model
+
+
+def _full_base(part_cfg) -> bool:
+    return part_cfg.source == "preset" or part_cfg.trainable == "full"
+
+
+def _save_part(module: torch.nn.Module, part_cfg, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(module, PeftModel):
+        module.save_pretrained(str(folder))  # PEFT layout: adapter_config.json + adapter_model.safetensors
+    if _full_base(part_cfg):
+        save_model(module, str(folder / "weights.safetensors"))  # handles tied/shared tensors, contiguous
+        base = module.get_base_model() if isinstance(module, PeftModel) else module
+        base.config.to_json_file(str(folder / "config.json"))
+
+
+def _load_part(module: torch.nn.Module, part_cfg, folder: Path) -> None:
+    if _full_base(part_cfg):
+        _safe(lambda: load_model(module, str(folder / "weights.safetensors"), strict=True), folder)
+    elif isinstance(module, PeftModel):
+        state = _safe(lambda: load_file(str(folder / "adapter_model.safetensors")), folder)
+        result = set_peft_model_state_dict(module, state)
+        if getattr(result, "unexpected_keys", None):
+            raise CheckpointError(f"{folder}: adapter has unexpected keys {result.unexpected_keys[:5]}")
+
+
+def _safe(fn, where: Path):
+    try:
+        return fn()
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{where}: missing file ({e})") from e
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise CheckpointError(f"{where}: cannot read checkpoint file ({e})") from e
+
+
+def save_model_dir(model: DnaLanguageModel, path: str | Path) -> None:
+    """Write the checkpoint atomically (temp dir + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}-"))
+    tmp.chmod(0o755)
+    try:
+        model.config.save(tmp / CONFIG_NAME)
+        model.dna_tokenizer.save_pretrained(str(tmp / "dna_tokenizer"))
+        model.tokenizer.save_pretrained(str(tmp / "tokenizer"))
+        _save_part(model.encoder.esm, model.config.encoder, tmp / "encoder")
+        _save_part(model.decoder, model.config.decoder, tmp / "decoder")
+        emb = model.decoder.get_input_embeddings()
+        base_emb = emb.token_adapter.base_layer if hasattr(emb, "token_adapter") else emb
+        rows = base_emb.weight[added_token_ids(model.tokenizer)].detach().contiguous().clone()
+        save_file({"embed_tokens": rows}, str(tmp / "decoder" / "added_tokens.safetensors"))
+        save_model(model.projector, str(tmp / "projector.safetensors"))
+        save_model(model.numeric_head, str(tmp / "numeric_head.safetensors"))
+        old = None
+        if path.exists():
+            old = path.with_name(f".old-{path.name}-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_model_dir(path: str | Path, trainable: bool = False) -> DnaLanguageModel:
+    """Rebuild a model saved by :func:`save_model_dir`. Reads only JSON and safetensors."""
+    path = Path(path)
+    if not (path / CONFIG_NAME).is_file():
+        raise CheckpointError(f"{path} is not an agrochat checkpoint (no {CONFIG_NAME})")
+    cfg = ModelConfig.load(path / CONFIG_NAME)
+    tokenizer = AutoTokenizer.from_pretrained(str(path / "tokenizer"), trust_remote_code=False)
+    dna_tokenizer = AgroNTTokenizer.from_pretrained(str(path / "dna_tokenizer"))
+    encoder = build_encoder(cfg.encoder)
+    decoder, _ = build_decoder(cfg.decoder)
+    if decoder.get_input_embeddings().num_embeddings != len(tokenizer):
+        raise CheckpointError(f"{path}: tokenizer has {len(tokenizer)} tokens but the decoder has "
+                              f"{decoder.get_input_embeddings().num_embeddings} embeddings")
+    rows = _safe(lambda: load_file(str(path / "decoder" / "added_tokens.safetensors")), path / "decoder")
+    with torch.no_grad():
+        decoder.get_input_embeddings().weight[added_token_ids(tokenizer)] = rows["embed_tokens"]
+    dim = decoder.config.hidden_size
+    projector = build_projector(cfg.projector, encoder.hidden_size, dim)
+    head = NumericHead(dim, cfg.numeric_head)
+    model = DnaLanguageModel(encoder, projector, decoder, head, cfg, tokenizer, dna_tokenizer)
+    set_trainable(model)
+    _load_part(model.encoder.esm, cfg.encoder, path / "encoder")
+    _load_part(model.decoder, cfg.decoder, path / "decoder")
+    _safe(lambda: load_model(model.projector, str(path / "projector.safetensors")), path)
+    _safe(lambda: load_model(model.numeric_head, str(path / "numeric_head.safetensors")), path)
+    if not trainable:
+        model.requires_grad_(False)
+        model.eval()
+    return model
+
+
+def checkpoint_summary(path: str | Path) -> dict:
+    """What a checkpoint holds (for ``agrochat info``)."""
+    path = Path(path)
+    cfg = json.loads((path / CONFIG_NAME).read_text())
+    files = {str(p.relative_to(path)): p.stat().st_size for p in sorted(path.rglob("*")) if p.is_file()}
+    return {"config": cfg, "files": files, "bytes": sum(files.values())}

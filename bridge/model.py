@@ -1,0 +1,279 @@
+"""``DnaLanguageModel``: DNA encoder + projector + causal LM + numeric head.
+
+Parts are passed in (see :func:`build_model` and :meth:`DnaLanguageModel.from_pretrained` for loading).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .decoder import DNA_TOKEN, NUM_TOKEN
+from .encoder import DnaEncoder
+from .head import NumericHead, gaussian_nll
+from .processor import IGNORE, DnaChatProcessor, PlaceholderError
+from .projector import Projector
+
+
+@dataclass
+class ModelOutput:
+    loss: torch.Tensor | None
+    lm_loss: torch.Tensor | None
+    num_loss: torch.Tensor | None
+    logits: torch.Tensor
+    num_mean: torch.Tensor | None = None  # (N,) normalised
+    num_log_var: torch.Tensor | None = None  # (N,) normalised
+
+
+@dataclass
+class NumericValue:
+    """A number written into an answer: de-normalised value and its standard deviation."""
+
+    key: str
+    value: float
+    std: float
+
+
+@dataclass
+class Generation:
+    text: str
+    values: list[NumericValue] = field(default_factory=list)
+
+
+Formatter = Callable[[str, float, float], str]
+
+
+def _cache_kwargs(out) -> dict:
+    """The KV cache of a decoder output, under the keyword this transformers version expects."""
+    return {"cache": out["cache"]} if "cache" in out else {"past_key_values": out["past_key_values"]}
+
+
+class DnaLanguageModel(nn.Module):
+    def __init__(
+        self,
+        encoder: DnaEncoder,
+        projector: Projector,
+        decoder: nn.Module,
+        numeric_head: NumericHead,
+        config: ModelConfig,
+        tokenizer=None,
+        dna_tokenizer=None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.projector = projector
+        self.decoder = decoder
+        self.numeric_head = numeric_head
+        self.config = config
+        self.tokenizer = tokenizer
+        self.dna_tokenizer = dna_tokenizer
+        self.processor = (
+            DnaChatProcessor(tokenizer, dna_tokenizer, config, projector.output_length)
+            if tokenizer is not None and dna_tokenizer is not None
+            else None
+        )
+        self.dna_token_id = tokenizer.convert_tokens_to_ids(DNA_TOKEN) if tokenizer is not None else None
+        self.num_token_id = tokenizer.convert_tokens_to_ids(NUM_TOKEN) if tokenizer is not None else None
+
+    # ---- embedding ---------------------------------------------------------------------------------------------
+    def embed(
+        self,
+        input_ids: torch.Tensor,
+        dna_input_ids: torch.Tensor | None = None,
+        dna_attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Text embeddings with every ``<dna>`` position replaced by projected DNA embeddings. (B, L, D)"""
+        embeds = self.decoder.get_input_embeddings()(input_ids)  # (B, L, D)
+        dna_mask = input_ids == self.dna_token_id  # (B, L)
+        n_slots = int(dna_mask.sum())
+        if dna_input_ids is None:
+            if n_slots:
+                raise PlaceholderError(f"{n_slots} {DNA_TOKEN} position(s) but no DNA sequences were given")
+            return embeds
+        h = self.encoder(dna_input_ids, dna_attention_mask)  # (S, T, H_enc)
+        proj, pmask = self.projector(h, dna_attention_mask)  # (S, T', D), (S, T')
+        feats = proj[pmask.bool()]  # (sum_s T'_s, D), sequences in placeholder order
+        if feats.shape[0] != n_slots:
+            raise PlaceholderError(
+                f"{n_slots} {DNA_TOKEN} position(s) in the text but the projector produced {feats.shape[0]} "
+                "embeddings; expand each placeholder with the processor"
+            )
+        return embeds.masked_scatter(dna_mask.unsqueeze(-1), feats.to(embeds.dtype))  # (B, L, D)
+
+    # ---- training forward --------------------------------------------------------------------------------------
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        dna_input_ids: torch.Tensor | None = None,
+        dna_attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        num_key_ids: torch.Tensor | None = None,
+        num_targets: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        embeds = self.embed(input_ids, dna_input_ids, dna_attention_mask)  # (B, L, D)
+        out = self.decoder(
+            inputs_embeds=embeds, attention_mask=attention_mask, output_hidden_states=True, use_cache=False
+        )
+        logits = out.logits  # (B, L, V)
+        lm_loss = None
+        if labels is not None and (labels[:, 1:] != IGNORE).any():
+            lm_loss = F.cross_entropy(
+                logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=IGNORE
+            )
+        num_mean = num_log_var = num_loss = None
+        num_pos = input_ids == self.num_token_id  # (B, L)
+        if self.config.numeric == "head" and num_key_ids is not None and num_pos.any():
+            h = out.hidden_states[-1][num_pos]  # (N, D) row-major = order of the targets
+            if h.shape[0] != num_key_ids.shape[0]:
+                raise PlaceholderError(f"{h.shape[0]} {NUM_TOKEN} tokens but {num_key_ids.shape[0]} keys")
+            num_mean, num_log_var = self.numeric_head(h, num_key_ids)  # (N,), (N,)
+            if num_targets is not None:
+                num_loss = gaussian_nll(num_mean, num_log_var, num_targets)
+        parts = [x for x in (lm_loss, None if num_loss is None else self.config.num_loss_weight * num_loss) if x is not None]
+        loss = sum(parts) if parts else None
+        return ModelOutput(loss, lm_loss, num_loss, logits, num_mean, num_log_var)
+
+    # ---- numbers -----------------------------------------------------------------------------------------------
+    def denormalize(self, key: str, mean: float, log_var: float) -> NumericValue:
+        m, s = self.config.numeric_head.stats(key)
+        return NumericValue(key, mean * s + m, float(torch.tensor(log_var).exp().sqrt()) * s)
+
+    def format_value(self, v: NumericValue) -> str:
+        unit = self.config.numeric_head.units.get(v.key, "")
+        d = self.config.text_decimals
+        return f"{v.value:.{d}f} ± {v.std:.{d}f}" + (f" {unit}" if unit else "")
+
+    def _key_ids(self, keys: Sequence[str]) -> torch.Tensor:
+        known = self.config.numeric_head.keys
+        bad = [k for k in keys if k not in known]
+        if bad:
+            raise KeyError(f"unknown task/tissue key(s) {bad}; this model knows {known}")
+        return torch.tensor([known.index(k) for k in keys], dtype=torch.long, device=self.device)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.numeric_head.parameters()).device
+
+    @torch.no_grad()
+    def score(
+        self, prompts: Sequence[tuple[list[dict], list[str], str]], keys: Sequence[str]
+    ) -> list[NumericValue]:
+        """Fast path: one forward pass over a batch of prompts, no sampling.
+
+        Each prompt is ``(messages, sequences, answer_prefix)`` where the prefix ends in ``<num>``; ``keys`` gives
+        the task/tissue key of each prompt. Returns one value per prompt.
+        """
+        if self.config.numeric != "head":
+            raise NotImplementedError("the fast path needs numeric=head; numeric=text models must generate")
+        examples = []
+        for messages, seqs, prefix in prompts:
+            if not prefix.rstrip().endswith(NUM_TOKEN) or prefix.count(NUM_TOKEN) != 1:
+                raise PlaceholderError(f"the answer prefix must end with exactly one {NUM_TOKEN}: {prefix!r}")
+            examples.append(self.processor.encode(messages, seqs, answer_prefix=prefix))
+        batch = {k: v.to(self.device) for k, v in self.processor.collate(examples).items()}
+        embeds = self.embed(batch["input_ids"], batch.get("dna_input_ids"), batch.get("dna_attention_mask"))
+        out = self.decoder(
+            inputs_embeds=embeds, attention_mask=batch["attention_mask"], output_hidden_states=True, use_cache=False
+        )
+        h = out.hidden_states[-1][batch["input_ids"] == self.num_token_id]  # (B, D)
+        mean, log_var = self.numeric_head(h, self._key_ids(keys))
+        return [self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)]
+
+    # ---- generation --------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def stream(
+        self,
+        messages: list[dict],
+        sequences: Sequence[str] = (),
+        num_keys: Sequence[str] | None = None,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        formatter: Formatter | None = None,
+        values: list[NumericValue] | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """Yield the answer text piece by piece. When the decoder emits ``<num>``, the head's value (for the next
+        key of ``num_keys``) is de-normalised, formatted, written into the text and appended to ``values``."""
+        ex = self.processor.encode(messages, sequences, answer_prefix="")
+        ids = torch.tensor([ex.input_ids], device=self.device)
+        batch = self.processor.collate([ex])
+        dna = batch.get("dna_input_ids")
+        embeds = self.embed(ids, dna.to(self.device) if dna is not None else None,
+                            batch["dna_attention_mask"].to(self.device) if dna is not None else None)
+        gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
+        keys = list(num_keys or [])
+        if not keys and len(self.config.numeric_head.keys) == 1:
+            keys = list(self.config.numeric_head.keys)
+        stop = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")}
+        attn = torch.ones_like(ids)
+        out = self.decoder(inputs_embeds=embeds, attention_mask=attn, use_cache=True, output_hidden_states=True)
+        pending: list[int] = []
+        emitted = ""
+        n_num = 0
+        for _ in range(max_new_tokens):
+            logits = out.logits[0, -1].float()  # (V,)
+            logits[self.dna_token_id] = float("-inf")  # DNA never comes out of the decoder
+            if self.config.numeric == "text":
+                logits[self.num_token_id] = float("-inf")
+            if temperature > 0:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                nxt = int(torch.multinomial(probs.cpu(), 1, generator=gen))
+            else:
+                nxt = int(logits.argmax())
+            if nxt in stop:
+                break
+            attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
+            out = self.decoder(
+                input_ids=torch.tensor([[nxt]], device=self.device), attention_mask=attn,
+                use_cache=True, output_hidden_states=True, **_cache_kwargs(out),
+            )
+            if nxt == self.num_token_id:
+                if not keys:
+                    raise KeyError("the answer has a <num> slot but no task/tissue key was given (num_keys)")
+                key = keys[min(n_num, len(keys) - 1)]
+                n_num += 1
+                h = out.hidden_states[-1][:, -1]  # (1, D) decoder state at the <num> token
+                m, lv = self.numeric_head(h, self._key_ids([key]))
+                v = self.denormalize(key, float(m), float(lv))
+                if values is not None:
+                    values.append(v)
+                if pending:
+                    piece = self.tokenizer.decode(pending, skip_special_tokens=True)[len(emitted):]
+                    pending, emitted = [], ""
+                    yield piece
+                yield (formatter or (lambda k, x, s: self.format_value(NumericValue(k, x, s))))(key, v.value, v.std)
+                continue
+            pending.append(nxt)
+            text = self.tokenizer.decode(pending, skip_special_tokens=True)
+            if text.endswith("\ufffd"):  # incomplete multi-byte character: wait for more tokens
+                continue
+            piece, emitted = text[len(emitted):], text
+            if piece:
+                yield piece
+        if pending:
+            rest = self.tokenizer.decode(pending, skip_special_tokens=True)[len(emitted):]
+            if rest:
+                yield rest
+
+    def generate_answer(self, messages: list[dict], sequences: Sequence[str] = (), **kwargs) -> Generation:
+        values: list[NumericValue] = []
+        text = "".join(self.stream(messages, sequences, values=values, **kwargs))
+        return Generation(text=text, values=values)
+
+    # ---- persistence -------------------------------------------------------------------------------------------
+    def save_pretrained(self, path) -> None:
+        from .io import save_model_dir
+
+        save_model_dir(self, path)
+
+    @classmethod
+    def from_pretrained(cls, path, trainable: bool = False) -> DnaLanguageModel:
+        from .io import load_model_dir
+
+        return load_model_dir(path, trainable=trainable)

@@ -1,0 +1,137 @@
+import pytest
+import torch
+
+from agrochat.bridge import DnaLanguageModel, PlaceholderError, build_model
+from conftest import LEAF, tiny_config
+
+Q = "How strongly is this promoter expressed in tobacco leaf? <dna>"
+
+
+def _conv(seq: str, target: float):
+    msgs = [{"role": "user", "content": Q}, {"role": "assistant", "content": "Its strength is <num>. TATA box found."}]
+    return msgs, [seq], [target], [LEAF]
+
+
+def test_placeholder_count_mismatch_is_a_clear_error(tiny_model, promoters):
+    seq = promoters[0]["sequence"]
+    with pytest.raises(PlaceholderError, match="1 <dna> placeholder.*2 sequence"):
+        tiny_model.processor.encode([{"role": "user", "content": Q}], [seq, seq])
+    with pytest.raises(PlaceholderError, match="2 <dna>.*1 sequence"):
+        tiny_model.processor.encode([{"role": "user", "content": Q + " and <dna>"}], [seq])
+    msgs, seqs, _, keys = _conv(seq, 1.0)
+    with pytest.raises(PlaceholderError, match="1 <num> slot.*2 target"):
+        tiny_model.processor.encode(msgs, seqs, [1.0, 2.0], keys)
+    # the model itself checks that the expanded placeholders match the projector output
+    ex = tiny_model.processor.encode(msgs, seqs, [1.0], keys)
+    batch = tiny_model.processor.collate([ex])
+    batch["dna_input_ids"] = batch["dna_input_ids"][:, :20]
+    batch["dna_attention_mask"] = batch["dna_attention_mask"][:, :20]
+    with pytest.raises(PlaceholderError, match="projector produced"):
+        tiny_model(**batch)
+
+
+def test_several_sequences_per_prompt(tiny_model, promoters):
+    a, b = promoters[0]["sequence"], promoters[1]["sequence"][:100]
+    msgs = [{"role": "user", "content": "Compare <dna> with <dna>."},
+            {"role": "assistant", "content": "First <num>, second <num>."}]
+    ex = tiny_model.processor.encode(msgs, [a, b], [1.0, 2.0], [LEAF, LEAF])
+    assert ex.input_ids.count(tiny_model.dna_token_id) == 31 + 1 + 100 // 6 + 100 % 6
+    batch = tiny_model.processor.collate([ex])
+    assert batch["dna_input_ids"].shape == (2, 31)  # padded to the longest, not to 1024
+    out = tiny_model(**batch)
+    assert out.num_mean.shape == (2,) and torch.isfinite(out.loss)
+
+
+def test_lora_on_encoder_and_decoder(tiny_model):
+    names = [n for n, p in tiny_model.named_parameters() if p.requires_grad]
+    assert any("encoder" in n and "query.lora_A" in n for n in names)
+    assert any("encoder" in n and "value.lora_A" in n for n in names)
+    assert any(n.startswith("decoder") and "q_proj.lora_A" in n for n in names)
+    assert any("trainable_tokens" in n for n in names)  # <dna>/<num> embedding rows
+    base = [n for n, p in tiny_model.named_parameters() if "encoder.layer.0.attention.self.query.base_layer" in n]
+    assert base and not any(p.requires_grad for n, p in tiny_model.named_parameters() if n in base)
+
+
+def test_save_load_round_trip_identical_outputs(tiny_model, promoters, tmp_path):
+    msgs, seqs, y, keys = _conv(promoters[0]["sequence"], 1.5)
+    batch = tiny_model.processor.collate([tiny_model.processor.encode(msgs, seqs, y, keys)])
+    # make the adapters non-trivial so the round trip is meaningful
+    with torch.no_grad():
+        for n, p in tiny_model.named_parameters():
+            if "lora_B" in n or "trainable_tokens" in n:
+                p.add_(0.01 * torch.randn_like(p))
+    tiny_model.eval()
+    with torch.no_grad():
+        ref = tiny_model(**batch)
+    tiny_model.save_pretrained(tmp_path / "ckpt")
+    files = sorted(p.name for p in (tmp_path / "ckpt").rglob("*") if p.is_file())
+    assert "adapter_model.safetensors" in files and not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
+    again = DnaLanguageModel.from_pretrained(tmp_path / "ckpt")
+    with torch.no_grad():
+        out = again(**batch)
+    assert torch.equal(ref.logits, out.logits)
+    assert torch.equal(ref.num_mean, out.num_mean)
+
+
+def test_num_decoding_writes_head_value(tiny_model, promoters):
+    tiny_model.eval()
+    seq = promoters[3]["sequence"]
+    im_end = tiny_model.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    script = [tiny_model.num_token_id, im_end]
+    calls = {"n": 0}
+
+    def force(module, args, output):  # make the decoder say "<num>" then stop
+        if calls["n"] < len(script):
+            output.logits[:, -1, script[calls["n"]]] = 1e4
+        calls["n"] += 1
+        return output
+
+    handle = tiny_model.decoder.register_forward_hook(force)
+    try:
+        gen = tiny_model.generate_answer([{"role": "user", "content": Q}], [seq], num_keys=[LEAF])
+    finally:
+        handle.remove()
+    assert len(gen.values) == 1
+    v = gen.values[0]
+    assert gen.text == f"{v.value:.2f} ± {v.std:.2f} log2 units"
+    fast = tiny_model.score([([{"role": "user", "content": Q}], [seq], "<num>")], [LEAF])[0]
+    assert fast.value == pytest.approx(v.value, abs=1e-5)  # generation and fast path agree
+
+
+def test_text_mode_writes_digits(dna_tokenizer, text_tokenizer, promoters):
+    torch.manual_seed(0)
+    model = build_model(tiny_config(numeric="text"), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
+    msgs, seqs, y, keys = _conv(promoters[0]["sequence"], 1.2345)
+    ex = model.processor.encode(msgs, seqs, y, keys)
+    text = text_tokenizer.decode(ex.input_ids)
+    assert "Its strength is 1.23." in text and "<num>" not in text
+    with pytest.raises(NotImplementedError):
+        model.score([([msgs[0]], seqs, "<num>")], [LEAF])
+
+
+def test_tiny_end_to_end_training_reduces_loss(dna_tokenizer, text_tokenizer, promoters):
+    """agront-mini + tiny random LLaMA, 30 steps on real promoters: the loss goes down."""
+    from agrochat.bridge import DecoderConfig, EncoderConfig
+
+    torch.manual_seed(0)
+    # the tiny LLaMA is random, so it trains fully; the encoder trains through LoRA
+    cfg = tiny_config(
+        encoder=EncoderConfig(preset="agront-mini", trainable="lora"),
+        decoder=DecoderConfig(source="preset", trainable="full"),
+    )
+    model = build_model(cfg, tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
+    model.train()
+    rows = promoters[:16]
+    examples = [model.processor.encode(*_conv(r["sequence"], float(r["label"]))) for r in rows]
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    losses = []
+    for step in range(30):
+        batch = model.processor.collate(examples[(step % 2) * 8 : (step % 2) * 8 + 8])
+        out = model(**batch)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        losses.append(out.loss.item())
+    first, last = sum(losses[:4]) / 4, sum(losses[-4:]) / 4
+    assert last < 0.5 * first, (first, last)
+    assert out.num_loss.item() < 1.0  # the regression part learns too (Gaussian NLL of normalised targets)

@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from agrochat.bridge import (
+    ConfigError,
+    DnaSequenceError,
+    EncoderConfig,
+    ProjectorConfig,
+    build_encoder,
+    build_projector,
+    encoder_preset_config,
+)
+
+
+def test_real_agront_1b_config():
+    c = encoder_preset_config("agront-1b")
+    assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size) == (1500, 40, 20, 5120)
+    assert (c.vocab_size, c.max_position_embeddings, c.pad_token_id, c.mask_token_id) == (4105, 1026, 1, 2)
+    assert c.position_embedding_type == "absolute"
+    assert c.token_dropout is False
+
+
+def test_unknown_presets_and_choices():
+    with pytest.raises(ConfigError):
+        encoder_preset_config("agront-42b")
+    with pytest.raises(ConfigError):
+        EncoderConfig(trainable="half")
+    with pytest.raises(ConfigError):
+        ProjectorConfig(type="qformer")
+
+
+def test_encoder_hidden_states_and_layer_choice():
+    torch.manual_seed(0)
+    enc = build_encoder(EncoderConfig(preset="agront-tiny", layer=1))
+    assert len(enc.esm.encoder.layer) == 1
+    ids = torch.randint(4, 4100, (3, 31))
+    ids[:, 0] = 3
+    mask = torch.ones_like(ids)
+    assert enc(ids, mask).shape == (3, 31, 32)
+
+
+def test_encoder_windows_cover_long_sequences():
+    torch.manual_seed(0)
+    enc = build_encoder(EncoderConfig(preset="agront-tiny", max_tokens=16, window_stride=8, overflow="window"))
+    ids = torch.randint(4, 4100, (2, 40))
+    ids[:, 0] = 3
+    out = enc(ids, torch.ones_like(ids))
+    assert out.shape == (2, 40, 32) and torch.isfinite(out).all()
+    strict = build_encoder(EncoderConfig(preset="agront-tiny", max_tokens=16, window_stride=8))
+    with pytest.raises(DnaSequenceError):
+        strict(ids, torch.ones_like(ids))
+
+
+@pytest.mark.parametrize("kind,expected_len", [("linear", 31), ("mlp2x_gelu", 31), ("resampler", 8)])
+def test_projector_shapes(kind, expected_len):
+    cfg = ProjectorConfig(type=kind, num_queries=8, num_heads=4)
+    proj = build_projector(cfg, 32, 64)
+    x = torch.randn(3, 31, 32)
+    mask = torch.ones(3, 31, dtype=torch.long)
+    mask[0, 20:] = 0
+    y, ymask = proj(x, mask)
+    assert y.shape == (3, expected_len, 64)
+    assert ymask.shape == (3, expected_len)
+    assert proj.output_length(31) == expected_len
+
+
+def test_resampler_cost_is_independent_of_length():
+    proj = build_projector(ProjectorConfig(type="resampler", num_queries=16, num_heads=4), 32, 64)
+    y, _ = proj(torch.randn(1, 1000, 32), torch.ones(1, 1000, dtype=torch.long))
+    assert y.shape == (1, 16, 64)
+
+
+def test_build_projector_rejects_unknown_type():
+    cfg = ProjectorConfig()
+    cfg.type = "unknown"
+    with pytest.raises(ConfigError, match="unknown projector type"):
+        build_projector(cfg, 32, 64)
