@@ -1,0 +1,147 @@
+"""Training configs: one dataclass per concern, loaded from ``configs/*.yaml`` with ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agrochat.bridge.config import TRAINABLE, ConfigError, ModelConfig, _from_dict
+
+STAGE_KINDS = ("regress", "align", "instruct")
+
+
+@dataclass
+class StageConfig:
+    """One training stage.
+
+    ``regress``: encoder + a pooled regression probe learn straight from (sequence, label) rows: cheap, no decoder.
+    ``align``: projector + numeric head learn through the frozen decoder on conversations.
+    ``instruct``: LoRA on encoder and decoder, projector and head fully, on conversations.
+    """
+
+    name: str = "align"
+    """regress | align | instruct."""
+    encoder: str = "frozen"
+    """Encoder trainable mode in this stage: frozen | lora | full."""
+    decoder: str = "frozen"
+    """Decoder trainable mode in this stage: frozen | lora | full."""
+    epochs: float = 1.0
+    """Passes over the stage's training rows (fractions allowed)."""
+    max_steps: int = 0
+    """Stop after this many optimizer steps (0 = no limit)."""
+    max_examples: int = 0
+    """Use a deterministic subset of this many training rows (0 = all)."""
+    lr: float = 1e-3
+    """Peak learning rate (linear warm-up, cosine decay)."""
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.05
+    max_tokens: int = 4096
+    """Token budget per batch (padded decoder tokens for conversations, padded DNA tokens for regress)."""
+    max_batch_size: int = 64
+    """Upper bound on examples per batch."""
+    eval_every: int = 0
+    """Evaluate every N steps (0 = only at the end of the stage)."""
+    save_every: int = 0
+    """Checkpoint every N steps (0 = only at the end of the stage)."""
+    eval_examples: int = 256
+    """Validation rows used per evaluation."""
+
+    def __post_init__(self) -> None:
+        if self.name not in STAGE_KINDS:
+            raise ConfigError(f"stage name {self.name!r} is not one of {list(STAGE_KINDS)}")
+        for part in ("encoder", "decoder"):
+            if getattr(self, part) not in TRAINABLE:
+                raise ConfigError(f"stage {self.name}: {part}={getattr(self, part)!r} not in {list(TRAINABLE)}")
+        if self.name == "regress" and self.decoder != "frozen":
+            raise ConfigError("the regress stage does not use the decoder; set decoder: frozen")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise ConfigError(f"stage {self.name}: set epochs > 0 or max_steps > 0")
+        if self.lr <= 0 or self.max_tokens <= 0 or self.max_batch_size <= 0:
+            raise ConfigError(f"stage {self.name}: lr, max_tokens and max_batch_size must be > 0")
+
+
+@dataclass
+class DataConfig:
+    """Where training rows come from."""
+
+    path: str = ""
+    """A dataset directory written by ``agrochat data build`` (empty: build from ``data_dir``)."""
+    data_dir: str = ""
+    """Raw sources for an on-the-fly build (empty: ``../shared/data`` or the shipped fixtures)."""
+    fixtures: bool = False
+    """Build from the small fixtures shipped in the package (tests, demos)."""
+    tasks: list[str] = field(default_factory=list)
+    """Keep only these task/tissue keys (empty = all)."""
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
+    output_dir: str = "runs/default"
+    seed: int = 0
+    mixed_precision: str = "no"
+    """no | bf16 | fp16 (accelerate)."""
+    gradient_accumulation_steps: int = 1
+    keep_last: int = 2
+    """Checkpoints to keep (older ones are deleted)."""
+    log_every: int = 10
+    tensorboard: bool = True
+    """Also log to TensorBoard when it is installed."""
+    grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = ModelConfig.from_dict(self.model)
+        if isinstance(self.data, dict):
+            self.data = _from_dict(DataConfig, self.data, "data")
+        self.stages = [_from_dict(StageConfig, s, "stages[]") if isinstance(s, dict) else s for s in self.stages]
+        if not self.stages:
+            raise ConfigError("at least one stage is needed")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ConfigError(f"mixed_precision={self.mixed_precision!r} not in ['no', 'bf16', 'fp16']")
+        if self.gradient_accumulation_steps < 1 or self.keep_last < 1:
+            raise ConfigError("gradient_accumulation_steps and keep_last must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _from_dict(cls, data, "train")
+
+
+def _parse_value(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (values parsed as YAML; ``stages.1.lr=3e-4`` indexes lists)."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        node: Any = data
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+        last = parts[-1]
+        if isinstance(node, list):
+            node[int(last)] = _parse_value(value)
+        else:
+            node[last] = _parse_value(value)
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Load a YAML preset and apply overrides."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    return TrainConfig.from_dict(apply_overrides(data, overrides or []))

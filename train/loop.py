@@ -1,0 +1,350 @@
+"""The training recipe: stages (regress -> align -> instruct) through accelerate, resumable, with metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs, set_seed
+from torch import nn
+from tqdm.auto import tqdm
+
+from agrochat.bridge.head import gaussian_nll
+from agrochat.bridge.io import build_model, load_model_dir, set_trainable
+from agrochat.bridge.model import DnaLanguageModel
+
+from . import checkpoint as ck
+from .batching import TokenBudgetSampler
+from .config import StageConfig, TrainConfig
+from .metrics import metrics_by_key
+from .probe import PooledProbe
+
+
+@dataclass
+class RegressionRow:
+    """One (sequence, task/tissue key, label) row for the direct regression stage."""
+
+    sequence: str
+    key: str
+    target: float
+
+
+@dataclass
+class TrainingData:
+    """Rows per split: ``regression`` for stage regress, ``conversations`` (data_gen rows) for align/instruct."""
+
+    regression: dict[str, list[RegressionRow]]
+    conversations: dict[str, list[dict]]
+    norm: dict[str, list[float]] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+
+
+class TrainModule(nn.Module):
+    """Model + regression probe under one module, so one DDP wrapper serves every stage."""
+
+    def __init__(self, model: DnaLanguageModel, probe: PooledProbe) -> None:
+        super().__init__()
+        self.model = model
+        self.probe = probe
+
+    def forward(self, kind: str, batch: dict[str, torch.Tensor]):
+        if kind == "regress":
+            h = self.model.encoder(batch["dna_input_ids"], batch["dna_attention_mask"])  # (B, T, H)
+            mean, log_var = self.probe(h, batch["dna_attention_mask"], batch["num_key_ids"])
+            loss = gaussian_nll(mean, log_var, batch["num_targets"])
+            return {"loss": loss, "num_loss": loss, "num_mean": mean, "num_log_var": log_var}
+        out = self.model(**batch)
+        return {"loss": out.loss, "lm_loss": out.lm_loss, "num_loss": out.num_loss,
+                "num_mean": out.num_mean, "num_log_var": out.num_log_var}
+
+
+class StageData:
+    """Encoded rows of one stage and split, with their lengths for token-budget batching."""
+
+    def __init__(self, model: DnaLanguageModel, stage: StageConfig, rows: list, seed: int, limit: int,
+                 show: bool) -> None:
+        self.kind = "regress" if stage.name == "regress" else "conversation"
+        if limit and len(rows) > limit:
+            idx = np.sort(np.random.default_rng(seed).choice(len(rows), size=limit, replace=False))
+            rows = [rows[i] for i in idx]
+        self.model = model
+        proc = model.processor
+        self.items: list = []
+        for r in tqdm(rows, desc=f"encode {stage.name}", disable=not show or len(rows) < 2000, leave=False):
+            if self.kind == "regress":
+                mean, std = model.config.numeric_head.stats(r.key)
+                self.items.append((proc.dna_token_ids(r.sequence), proc.key_index[r.key], (r.target - mean) / std))
+            else:
+                self.items.append(proc.encode(r["messages"], r["sequences"], r["targets"], r["target_keys"]))
+        self.lengths = [len(it[0]) if self.kind == "regress" else len(it.input_ids) for it in self.items]
+        self.keys = [k for it in self.items for k in ([it[1]] if self.kind == "regress" else it.num_key_ids)]
+
+    def collate(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        if self.kind != "regress":
+            return self.model.processor.collate([self.items[i] for i in idx])
+        seqs = [self.items[i][0] for i in idx]
+        T = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), T), self.model.dna_tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), T), dtype=torch.long)
+        for j, s in enumerate(seqs):
+            ids[j, : len(s)] = torch.tensor(s)
+            mask[j, : len(s)] = 1
+        return {
+            "dna_input_ids": ids, "dna_attention_mask": mask,
+            "num_key_ids": torch.tensor([self.items[i][1] for i in idx], dtype=torch.long),
+            "num_targets": torch.tensor([self.items[i][2] for i in idx], dtype=torch.float32),
+        }
+
+
+def _lr_lambda(total: int, warmup: int):
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return f
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, data: TrainingData, resume: bool = False) -> None:
+        self.cfg, self.data = cfg, data
+        self.out = Path(cfg.output_dir)
+        self.ckpt_root = self.out / "checkpoints"
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+        # cpu=True without CUDA: under torchrun / `accelerate launch --multi_gpu` this gives gloo DDP on CPUs
+        self.acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.mixed_precision,
+                               kwargs_handlers=[ddp],
+                               gradient_accumulation_steps=cfg.gradient_accumulation_steps)
+        self.main = self.acc.is_main_process
+        set_seed(cfg.seed)
+        if data.norm:
+            cfg.model.numeric_head.norm = {k: list(v) for k, v in data.norm.items()
+                                           if k in cfg.model.numeric_head.keys}
+            cfg.model.numeric_head.units = {k: v for k, v in data.units.items() if k in cfg.model.numeric_head.keys}
+        self.state = {"stage": 0, "stage_done": False, "step": 0, "epoch": 0, "batch": 0, "history": []}
+        latest = ck.list_checkpoints(self.ckpt_root)[-1] if resume and ck.list_checkpoints(self.ckpt_root) else None
+        if latest is not None:
+            model = load_model_dir(latest / "model", trainable=True)
+        else:
+            model = build_model(cfg.model)
+        probe = PooledProbe(model.encoder.hidden_size, model.config.numeric_head)
+        self.module = TrainModule(model, probe)
+        self.resume_from = latest
+        if latest is not None:
+            ck.load_model_part(self.module.probe, latest / "probe.safetensors")
+            self.state = ck.load_json(latest / ck.STATE_FILE)
+        self.log_path = self.out / "log.jsonl"
+        self.tb = self._tensorboard()
+
+    # ---- helpers ---------------------------------------------------------------------------------------------
+    def _tensorboard(self):
+        if not (self.cfg.tensorboard and self.main):
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None
+        return SummaryWriter(str(self.out / "tensorboard"))
+
+    def _log(self, record: dict) -> None:
+        if not self.main:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in _flatten(record).items():
+                if isinstance(v, (int, float)) and k not in ("step", "stage_index"):
+                    self.tb.add_scalar(k, v, record.get("global_step", 0))
+
+    def _rows(self, stage: StageConfig, split: str) -> list:
+        src = self.data.regression if stage.name == "regress" else self.data.conversations
+        rows = src.get(split, [])
+        keys = set(self.cfg.model.numeric_head.keys)
+        if stage.name == "regress":
+            return [r for r in rows if r.key in keys]
+        return [r for r in rows if all(k in keys for k in r["target_keys"])]
+
+    def _configure_stage(self, stage: StageConfig) -> None:
+        model = self.module.model
+        set_trainable(model, stage.encoder, stage.decoder)
+        regress = stage.name == "regress"
+        for p in self.module.probe.parameters():
+            p.requires_grad = regress
+        if regress:  # the decoder side is not used in this stage
+            for p in list(model.projector.parameters()) + list(model.numeric_head.parameters()):
+                p.requires_grad = False
+            for p in model.decoder.parameters():
+                p.requires_grad = False
+
+    # ---- main loop -------------------------------------------------------------------------------------------
+    def run(self) -> dict:
+        results = {}
+        for si, stage in enumerate(self.cfg.stages):
+            if si < self.state["stage"] or (si == self.state["stage"] and self.state["stage_done"]):
+                continue
+            if si > self.state["stage"]:
+                self.state.update(stage=si, stage_done=False, step=0, epoch=0, batch=0)
+            results[stage.name] = self._run_stage(si, stage)
+        model = self.acc.unwrap_model(self.module).model
+        if self.main:
+            model.save_pretrained(self.out / "model")
+            ck.save_json(self.out / "metrics.json", {"stages": results, "history": self.state["history"]})
+        self.acc.wait_for_everyone()
+        return results
+
+    def _run_stage(self, si: int, stage: StageConfig) -> dict:
+        cfg = self.cfg
+        self._configure_stage(stage)
+        model = self.module.model
+        train = StageData(model, stage, self._rows(stage, "train"), cfg.seed, stage.max_examples, self.main)
+        val = StageData(model, stage, self._rows(stage, "validation"), cfg.seed + 1, stage.eval_examples, False)
+        sampler = TokenBudgetSampler(train.lengths, stage.max_tokens, stage.max_batch_size, seed=cfg.seed + si,
+                                     rank=self.acc.process_index, world_size=self.acc.num_processes)
+        per_epoch = len(sampler.batches(0))
+        total = math.ceil(stage.epochs * per_epoch / cfg.gradient_accumulation_steps) if stage.epochs > 0 else 0
+        if stage.max_steps:
+            total = min(total, stage.max_steps) if total else stage.max_steps
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total, int(stage.warmup_ratio * total)))
+        if self.resume_from is not None and self.state["stage"] == si and self.state["step"] > 0:
+            tensors = ck.load_file(str(self.resume_from / "optimizer.safetensors"))
+            optimizer.load_state_dict(ck.optimizer_from_safetensors(
+                tensors, ck.load_json(self.resume_from / "optimizer.json")))
+            scheduler.load_state_dict(ck.load_json(self.resume_from / "scheduler.json"))
+            ck.set_rng_state(ck.load_file(str(self.resume_from / "rng.safetensors")),
+                             ck.load_json(self.resume_from / "rng.json"))
+        module, optimizer = self.acc.prepare(self.module, optimizer)
+        kind = "regress" if stage.name == "regress" else "conversation"
+        step, epoch, start = self.state["step"], self.state["epoch"], self.state["batch"]
+        bar = tqdm(total=total, initial=step, desc=f"stage {si + 1}/{len(cfg.stages)} {stage.name}",
+                   disable=not self.main, mininterval=2.0, dynamic_ncols=True)
+        t0, seen_seq, seen_tok, running = time.time(), 0, 0, []
+        module.train()
+        while step < total:
+            batches = sampler.batches(epoch)
+            for bi in range(start, len(batches)):
+                batch = {k: v.to(self.acc.device) for k, v in train.collate(batches[bi]).items()}
+                with self.acc.accumulate(module):
+                    out = module(kind, batch)
+                    self.acc.backward(out["loss"])
+                    if self.acc.sync_gradients and cfg.grad_clip:
+                        self.acc.clip_grad_norm_(params, cfg.grad_clip)
+                    optimizer.step()
+                    optimizer.zero_grad()
+                seen_seq += len(batches[bi])
+                seen_tok += sampler.padded_tokens(batches[bi])
+                running.append({k: float(v.detach()) for k, v in out.items() if k.endswith("loss") and v is not None})
+                if not self.acc.sync_gradients:
+                    continue
+                step += 1
+                scheduler.step()
+                self.state.update(step=step, epoch=epoch, batch=bi + 1)
+                dt = max(time.time() - t0, 1e-9)
+                bar.update(1)
+                bar.set_postfix(loss=f"{running[-1]['loss']:.3f}", seq_s=f"{seen_seq / dt:.1f}",
+                                tok_s=f"{seen_tok / dt:.0f}")
+                if step % cfg.log_every == 0 or step == total:
+                    rec = {k: float(np.mean([r[k] for r in running if k in r])) for k in running[-1]}
+                    self._log({"stage": stage.name, "stage_index": si, "step": step, "epoch": epoch,
+                               "lr": scheduler.get_last_lr()[0], "world_size": self.acc.num_processes, "seq_per_s": seen_seq / dt,
+                               "tok_per_s": seen_tok / dt, **rec})
+                    running = []
+                if stage.eval_every and step % stage.eval_every == 0 and step < total:
+                    self._evaluate(si, stage, val, module)
+                if stage.save_every and step % stage.save_every == 0 and step < total:
+                    self._save(si, stage, optimizer, scheduler, done=False)
+                if step >= total:
+                    break
+            else:
+                epoch, start = epoch + 1, 0
+                continue
+            break
+        bar.close()
+        metrics = self._evaluate(si, stage, val, module)
+        self.state.update(stage_done=True)
+        self._save(si, stage, optimizer, scheduler, done=True)
+        self.resume_from = None
+        self.acc.free_memory()
+        return metrics
+
+    @torch.no_grad()
+    def _evaluate(self, si: int, stage: StageConfig, val: StageData, module) -> dict:
+        if not val.items:
+            return {}
+        inner = self.acc.unwrap_model(module)
+        was_training = inner.training
+        inner.eval()
+        kind = "regress" if stage.name == "regress" else "conversation"
+        keys_all = self.module.model.config.numeric_head.keys
+        preds, stds, targets, keys, losses = [], [], [], [], {}
+        sampler = TokenBudgetSampler(val.lengths, stage.max_tokens, stage.max_batch_size, shuffle=False)
+        for idx in sampler.batches(0):
+            batch = {k: v.to(self.acc.device) for k, v in val.collate(idx).items()}
+            out = inner(kind, batch)
+            for k in ("loss", "lm_loss", "num_loss"):
+                if out.get(k) is not None:
+                    losses.setdefault(k, []).append(float(out[k]))
+            if out.get("num_mean") is None:
+                continue
+            for kid, m, lv, y in zip(batch["num_key_ids"].tolist(), out["num_mean"].tolist(),
+                                     out["num_log_var"].tolist(), batch["num_targets"].tolist(), strict=True):
+                key = keys_all[kid]
+                mean, std = self.module.model.config.numeric_head.stats(key)
+                preds.append(m * std + mean)
+                stds.append(math.exp(0.5 * lv) * std)
+                targets.append(y * std + mean)
+                keys.append(key)
+        per_key = metrics_by_key(keys, preds, targets, stds) if keys else {}
+        result = {"stage": stage.name, "step": self.state["step"],
+                  **{f"val_{k}": float(np.mean(v)) for k, v in losses.items()}, "per_key": per_key}
+        self.state["history"].append(result)
+        self._log({"eval": result, "stage_index": si})
+        if self.main:
+            summary = ", ".join(f"{k}: R²={m.get('r2', float('nan')):.3f} r={m.get('pearson', float('nan')):.3f}"
+                                for k, m in per_key.items())
+            tqdm.write(f"[eval {stage.name} step {self.state['step']}] {summary}")
+        inner.train(was_training)
+        return result
+
+    def _save(self, si: int, stage: StageConfig, optimizer, scheduler, done: bool) -> None:
+        self.acc.wait_for_everyone()
+        if self.main:
+            inner = self.acc.unwrap_model(self.module)
+            opt = getattr(optimizer, "optimizer", optimizer)
+
+            def write(tmp: Path) -> None:
+                inner.model.save_pretrained(tmp / "model")
+                ck.save_model_part(inner.probe, tmp / "probe.safetensors")
+                tensors, meta = ck.optimizer_to_safetensors(opt)
+                ck.save_file(tensors, str(tmp / "optimizer.safetensors"))
+                ck.save_json(tmp / "optimizer.json", meta)
+                ck.save_json(tmp / "scheduler.json", scheduler.state_dict())
+                rt, rm = ck.rng_state()
+                ck.save_file(rt, str(tmp / "rng.safetensors"))
+                ck.save_json(tmp / "rng.json", rm)
+                ck.save_json(tmp / ck.STATE_FILE, {**self.state, "config": self.cfg.to_dict()})
+
+            ck.write_checkpoint(self.ckpt_root, f"step-{si * 1_000_000 + self.state['step']:09d}", write,
+                                self.cfg.keep_last)
+        self.acc.wait_for_everyone()
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, name + "/"))
+        else:
+            out[name] = v
+    return out
+
