@@ -1,0 +1,109 @@
+"""Training recipe on the tiny preset: runs end to end, logs metrics, resumes exactly after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from agrochat.bridge.config import ConfigError
+from agrochat.train import load_config
+from agrochat.train.batching import TokenBudgetSampler
+from agrochat.train.checkpoint import list_checkpoints
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny.yaml"
+FAST = ["stages.0.epochs=1", "stages.1.max_steps=4", "stages.2.max_steps=6", "stages.2.save_every=3",
+        "log_every=1"]
+
+
+def test_every_preset_loads():
+    presets = sorted((ROOT / "configs").glob("*.yaml"))
+    assert len(presets) >= 5
+    for p in presets:
+        cfg = load_config(p)
+        assert cfg.stages and cfg.model.numeric_head.keys
+        assert p.read_text().lstrip().startswith("#"), f"{p.name} needs its launch command in a comment on top"
+
+
+def test_overrides_and_bad_values():
+    cfg = load_config(TINY, ["stages.1.lr=0.5", "seed=3", "model.projector.type=linear"])
+    assert cfg.stages[1].lr == 0.5 and cfg.seed == 3 and cfg.model.projector.type == "linear"
+    with pytest.raises(ConfigError):
+        load_config(TINY, ["stages.0.decoder=lora"])  # regress never trains the decoder
+    with pytest.raises(ConfigError):
+        load_config(TINY, ["model.projector.type=qformer"])
+    with pytest.raises(ConfigError):
+        load_config(TINY, ["mixed_precision=fp8"])
+
+
+def test_token_budget_batches():
+    lengths = [31] * 90 + [1000] * 10
+    s = TokenBudgetSampler(lengths, max_tokens=2048, max_batch_size=64, seed=0)
+    batches = s.batches(0)
+    assert sorted(i for b in batches for i in b) == list(range(100))  # every example once
+    assert all(s.padded_tokens(b) <= 2048 or len(b) == 1 for b in batches)
+    assert s.batches(0) == batches and s.batches(1) != batches  # deterministic per epoch
+    r0 = TokenBudgetSampler(lengths, 2048, 64, seed=0, rank=0, world_size=2).batches(0)
+    r1 = TokenBudgetSampler(lengths, 2048, 64, seed=0, rank=1, world_size=2).batches(0)
+    assert len(r0) == len(r1) and not set(map(tuple, r0)) & set(map(tuple, r1))
+
+
+def _train_cmd(out: Path, resume: bool = False) -> list[str]:
+    cmd = [sys.executable, "-m", "agrochat.train", "--config", str(TINY), "-o", str(out), *FAST]
+    return cmd + (["--resume"] if resume else [])
+
+
+def test_tiny_training_writes_model_logs_and_metrics(tmp_path):
+    out = tmp_path / "run"
+    subprocess.run(_train_cmd(out), check=True, capture_output=True, timeout=600)
+    metrics = json.loads((out / "metrics.json").read_text())
+    per_key = metrics["stages"]["instruct"]["per_key"]
+    assert "promoter_strength/leaf" in per_key and "r2" in per_key["promoter_strength/leaf"]
+    assert {"pearson", "spearman", "cover95"} <= set(per_key["terminator_strength/leaf"])
+    logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert any("tok_per_s" in r and "seq_per_s" in r for r in logs)
+    assert (out / "model" / "agrochat_config.json").is_file()
+    assert len(list_checkpoints(out / "checkpoints")) == 2  # keep_last
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
+    ref, run = tmp_path / "ref", tmp_path / "killed"
+    subprocess.run(_train_cmd(ref), check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen(_train_cmd(run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill as soon as the mid-instruct checkpoint exists
+        if any(p.name.endswith("000003") for p in list_checkpoints(run / "checkpoints")):
+            break
+        if proc.poll() is not None:
+            pytest.fail("training finished before it could be killed")
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run / "model").exists()
+    subprocess.run(_train_cmd(run, resume=True), check=True, capture_output=True, timeout=600)
+    for part in ("projector.safetensors", "numeric_head.safetensors", "decoder/adapter_model.safetensors",
+                 "encoder/adapter_model.safetensors"):
+        a, b = load_file(str(ref / "model" / part)), load_file(str(run / "model" / part))
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.allclose(a[k], b[k], atol=1e-6), (part, k)
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
+           "-m", "agrochat.train", "--config", str(TINY), "-o", str(out), *FAST]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=900)
+    logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert {r["world_size"] for r in logs if "world_size" in r} == {2}
+    assert (out / "model" / "agrochat_config.json").is_file()
