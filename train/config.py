@@ -48,7 +48,11 @@ class StageConfig:
     save_every: int = 0
     """Checkpoint every N steps (0 = only at the end of the stage)."""
     eval_examples: int = 256
-    """Validation rows used per evaluation."""
+    """Validation rows used per evaluation (balanced across tasks)."""
+    balance_tasks: bool = True
+    """With ``max_examples``, draw an equal share of rows per task instead of a uniform sample."""
+    lm_loss: bool = True
+    """Train on the answer text too (False: only the numeric head's loss, and no LM logits are computed)."""
 
     def __post_init__(self) -> None:
         if self.name not in STAGE_KINDS:

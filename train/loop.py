@@ -56,7 +56,8 @@ class TrainModule(nn.Module):
     def forward(self, kind: str, batch: dict[str, torch.Tensor]):
         if kind == "regress":
             h = self.model.encoder(batch["dna_input_ids"], batch["dna_attention_mask"])  # (B, T, H)
-            mean, log_var = self.probe(h, batch["dna_attention_mask"], batch["num_key_ids"])
+            rows = batch["num_row_index"]  # (M,) which sequence each target belongs to
+            mean, log_var = self.probe(h[rows], batch["dna_attention_mask"][rows], batch["num_key_ids"])
             loss = gaussian_nll(mean, log_var, batch["num_targets"])
             return {"loss": loss, "num_loss": loss, "num_mean": mean, "num_log_var": log_var}
         out = self.model(**batch)
@@ -65,29 +66,46 @@ class TrainModule(nn.Module):
 
 
 class StageData:
-    """Encoded rows of one stage and split, with their lengths for token-budget batching."""
+    """Encoded rows of one stage and split, with their lengths for token-budget batching.
+
+    Regression rows are grouped by sequence (one encoder pass serves every task/tissue label of a sequence).
+    With ``limit``, a deterministic subset is drawn, balanced across tasks when ``balance`` is set.
+    """
 
     def __init__(self, model: DnaLanguageModel, stage: StageConfig, rows: list, seed: int, limit: int,
-                 show: bool) -> None:
+                 show: bool, balance: bool = False) -> None:
         self.kind = "regress" if stage.name == "regress" else "conversation"
-        if limit and len(rows) > limit:
-            idx = np.sort(np.random.default_rng(seed).choice(len(rows), size=limit, replace=False))
-            rows = [rows[i] for i in idx]
+        self.lm_loss = stage.lm_loss
         self.model = model
         proc = model.processor
         self.items: list = []
+        if self.kind == "regress":
+            groups: dict[str, list] = {}
+            for r in rows:
+                groups.setdefault(r.sequence, []).append(r)
+            rows = list(groups.values())
+        rows = _subset(rows, limit, seed, balance, self.kind)
         for r in tqdm(rows, desc=f"encode {stage.name}", disable=not show or len(rows) < 2000, leave=False):
             if self.kind == "regress":
-                mean, std = model.config.numeric_head.stats(r.key)
-                self.items.append((proc.dna_token_ids(r.sequence), proc.key_index[r.key], (r.target - mean) / std))
+                targets = []
+                for row in r:
+                    mean, std = model.config.numeric_head.stats(row.key)
+                    targets.append((proc.key_index[row.key], (row.target - mean) / std))
+                self.items.append((proc.dna_token_ids(r[0].sequence), targets))
             else:
-                self.items.append(proc.encode(r["messages"], r["sequences"], r["targets"], r["target_keys"]))
+                ex = proc.encode(r["messages"], r["sequences"], r["targets"], r["target_keys"])
+                if not self.lm_loss:  # causal decoder: tokens after the last <num> cannot change the numbers
+                    cut = max(i for i, t in enumerate(ex.input_ids) if t == proc.num_token_id) + 1
+                    ex.input_ids, ex.labels = ex.input_ids[:cut], ex.labels[:cut]
+                self.items.append(ex)
         self.lengths = [len(it[0]) if self.kind == "regress" else len(it.input_ids) for it in self.items]
-        self.keys = [k for it in self.items for k in ([it[1]] if self.kind == "regress" else it.num_key_ids)]
 
     def collate(self, idx: list[int]) -> dict[str, torch.Tensor]:
         if self.kind != "regress":
-            return self.model.processor.collate([self.items[i] for i in idx])
+            batch = self.model.processor.collate([self.items[i] for i in idx])
+            if not self.lm_loss:
+                batch.pop("labels")
+            return batch
         seqs = [self.items[i][0] for i in idx]
         T = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), T), self.model.dna_tokenizer.pad_token_id, dtype=torch.long)
@@ -95,11 +113,33 @@ class StageData:
         for j, s in enumerate(seqs):
             ids[j, : len(s)] = torch.tensor(s)
             mask[j, : len(s)] = 1
+        flat = [(j, k, y) for j, i in enumerate(idx) for k, y in self.items[i][1]]
         return {
             "dna_input_ids": ids, "dna_attention_mask": mask,
-            "num_key_ids": torch.tensor([self.items[i][1] for i in idx], dtype=torch.long),
-            "num_targets": torch.tensor([self.items[i][2] for i in idx], dtype=torch.float32),
+            "num_row_index": torch.tensor([f[0] for f in flat], dtype=torch.long),
+            "num_key_ids": torch.tensor([f[1] for f in flat], dtype=torch.long),
+            "num_targets": torch.tensor([f[2] for f in flat], dtype=torch.float32),
         }
+
+
+def _subset(rows: list, limit: int, seed: int, balance: bool, kind: str) -> list:
+    """Deterministic subset of ``limit`` rows; with ``balance`` an equal share per task (as far as rows allow)."""
+    if not limit or len(rows) <= limit:
+        return rows
+    rng = np.random.default_rng(seed)
+    if not balance:
+        return [rows[i] for i in np.sort(rng.choice(len(rows), size=limit, replace=False))]
+    by_task: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        task = r[0].key.split("/")[0] if kind == "regress" else r["task"]
+        by_task.setdefault(task, []).append(i)
+    chosen: list[int] = []
+    tasks = sorted(by_task, key=lambda t: len(by_task[t]))
+    for n, task in enumerate(tasks):  # small tasks give their unused share to the larger ones
+        share = (limit - len(chosen)) // (len(tasks) - n)
+        pool = by_task[task]
+        chosen += pool if len(pool) <= share else rng.choice(pool, size=share, replace=False).tolist()
+    return [rows[i] for i in sorted(chosen)]
 
 
 def _lr_lambda(total: int, warmup: int):
@@ -204,8 +244,10 @@ class Trainer:
         cfg = self.cfg
         self._configure_stage(stage)
         model = self.module.model
-        train = StageData(model, stage, self._rows(stage, "train"), cfg.seed, stage.max_examples, self.main)
-        val = StageData(model, stage, self._rows(stage, "validation"), cfg.seed + 1, stage.eval_examples, False)
+        train = StageData(model, stage, self._rows(stage, "train"), cfg.seed, stage.max_examples, self.main,
+                          balance=stage.balance_tasks)
+        val = StageData(model, stage, self._rows(stage, "validation"), cfg.seed + 1, stage.eval_examples, False,
+                        balance=True)
         sampler = TokenBudgetSampler(train.lengths, stage.max_tokens, stage.max_batch_size, seed=cfg.seed + si,
                                      rank=self.acc.process_index, world_size=self.acc.num_processes)
         per_epoch = len(sampler.batches(0))
