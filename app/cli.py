@@ -7,14 +7,13 @@ from pathlib import Path
 
 import typer
 
+from agrochat.chat.cli import chat_command, predict_command
+from agrochat.errors import fail
+
 app = typer.Typer(help="agrochat: an assistant that reads plant DNA and answers with calibrated numbers.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-
-
-def fail(message: str) -> None:
-    """One-line error on stderr, exit code 2, no traceback."""
-    typer.secho(f"error: {message}", err=True, fg="red")
-    raise typer.Exit(2)
+app.command("chat")(chat_command)
+app.command("predict")(predict_command)
 
 
 @app.command()

@@ -117,10 +117,11 @@ class DnaLanguageModel(nn.Module):
         num_targets: torch.Tensor | None = None,
     ) -> ModelOutput:
         embeds = self.embed(input_ids, dna_input_ids, dna_attention_mask)  # (B, L, D)
-        out = self.decoder(
-            inputs_embeds=embeds, attention_mask=attention_mask, output_hidden_states=True, use_cache=False
+        out = self.decoder(  # without labels only the last position's logits are computed (no LM loss)
+            inputs_embeds=embeds, attention_mask=attention_mask, output_hidden_states=True, use_cache=False,
+            logits_to_keep=0 if labels is not None else 1,
         )
-        logits = out.logits  # (B, L, V)
+        logits = out.logits  # (B, L, V), or (B, 1, V) without labels
         lm_loss = None
         if labels is not None and (labels[:, 1:] != IGNORE).any():
             lm_loss = F.cross_entropy(
@@ -179,7 +180,8 @@ class DnaLanguageModel(nn.Module):
         batch = {k: v.to(self.device) for k, v in self.processor.collate(examples).items()}
         embeds = self.embed(batch["input_ids"], batch.get("dna_input_ids"), batch.get("dna_attention_mask"))
         out = self.decoder(
-            inputs_embeds=embeds, attention_mask=batch["attention_mask"], output_hidden_states=True, use_cache=False
+            inputs_embeds=embeds, attention_mask=batch["attention_mask"], output_hidden_states=True, use_cache=False,
+            logits_to_keep=1,
         )
         h = out.hidden_states[-1][batch["input_ids"] == self.num_token_id]  # (B, D)
         mean, log_var = self.numeric_head(h, self._key_ids(keys))
@@ -197,10 +199,14 @@ class DnaLanguageModel(nn.Module):
         formatter: Formatter | None = None,
         values: list[NumericValue] | None = None,
         seed: int | None = None,
+        answer_prefix: str = "",
     ) -> Iterator[str]:
         """Yield the answer text piece by piece. When the decoder emits ``<num>``, the head's value (for the next
-        key of ``num_keys``) is de-normalised, formatted, written into the text and appended to ``values``."""
-        ex = self.processor.encode(messages, sequences, answer_prefix="")
+        key of ``num_keys``) is de-normalised, formatted, written into the text and appended to ``values``.
+
+        ``answer_prefix`` forces the start of the answer (it may hold ``<num>`` slots, filled the same way);
+        with the prefix the fast path uses, the number equals :meth:`score` exactly."""
+        ex = self.processor.encode(messages, sequences, answer_prefix=answer_prefix)
         ids = torch.tensor([ex.input_ids], device=self.device)
         batch = self.processor.collate([ex])
         dna = batch.get("dna_input_ids")
@@ -213,9 +219,30 @@ class DnaLanguageModel(nn.Module):
         stop = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")}
         attn = torch.ones_like(ids)
         out = self.decoder(inputs_embeds=embeds, attention_mask=attn, use_cache=True, output_hidden_states=True)
+        fmt = formatter or (lambda k, x, s: self.format_value(NumericValue(k, x, s)))
+        n_num = 0
+        if answer_prefix:  # the forced prefix: its text, with every <num> filled from the prompt pass
+            prefix_ids = self._encode_prefix(answer_prefix)
+            start = ids.shape[1] - len(prefix_ids)
+            text_ids: list[int] = []
+            for j, tok in enumerate(prefix_ids):
+                if tok != self.num_token_id:
+                    text_ids.append(tok)
+                    continue
+                if text_ids:
+                    yield self.tokenizer.decode(text_ids, skip_special_tokens=True)
+                    text_ids = []
+                key = self._slot_key(keys, n_num)
+                n_num += 1
+                m, lv = self.numeric_head(out.hidden_states[-1][:, start + j], self._key_ids([key]))
+                v = self.denormalize(key, float(m), float(lv))
+                if values is not None:
+                    values.append(v)
+                yield fmt(key, v.value, v.std)
+            if text_ids:
+                yield self.tokenizer.decode(text_ids, skip_special_tokens=True)
         pending: list[int] = []
         emitted = ""
-        n_num = 0
         for _ in range(max_new_tokens):
             logits = out.logits[0, -1].float()  # (V,)
             logits[self.dna_token_id] = float("-inf")  # DNA never comes out of the decoder
@@ -234,9 +261,7 @@ class DnaLanguageModel(nn.Module):
                 use_cache=True, output_hidden_states=True, **_cache_kwargs(out),
             )
             if nxt == self.num_token_id:
-                if not keys:
-                    raise KeyError("the answer has a <num> slot but no task/tissue key was given (num_keys)")
-                key = keys[min(n_num, len(keys) - 1)]
+                key = self._slot_key(keys, n_num)
                 n_num += 1
                 h = out.hidden_states[-1][:, -1]  # (1, D) decoder state at the <num> token
                 m, lv = self.numeric_head(h, self._key_ids([key]))
@@ -247,7 +272,7 @@ class DnaLanguageModel(nn.Module):
                     piece = self.tokenizer.decode(pending, skip_special_tokens=True)[len(emitted):]
                     pending, emitted = [], ""
                     yield piece
-                yield (formatter or (lambda k, x, s: self.format_value(NumericValue(k, x, s))))(key, v.value, v.std)
+                yield fmt(key, v.value, v.std)
                 continue
             pending.append(nxt)
             text = self.tokenizer.decode(pending, skip_special_tokens=True)
@@ -260,6 +285,15 @@ class DnaLanguageModel(nn.Module):
             rest = self.tokenizer.decode(pending, skip_special_tokens=True)[len(emitted):]
             if rest:
                 yield rest
+
+    @staticmethod
+    def _slot_key(keys: list[str], n: int) -> str:
+        if not keys:
+            raise KeyError("the answer has a <num> slot but no task/tissue key was given (num_keys)")
+        return keys[min(n, len(keys) - 1)]
+
+    def _encode_prefix(self, prefix: str) -> list[int]:
+        return self.processor._encode_text(prefix)
 
     def generate_answer(self, messages: list[dict], sequences: Sequence[str] = (), **kwargs) -> Generation:
         values: list[NumericValue] = []

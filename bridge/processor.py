@@ -140,10 +140,10 @@ class DnaChatProcessor:
             labels += [IGNORE] * len(prompt_ids) + answer_ids
             done = after
         if answer_prefix is not None or not done:
-            tail = self._render(expanded, generation_prompt=True)[len(done) :] + (answer_prefix or "")
-            if text_mode:
-                tail = tail.replace(NUM_TOKEN, "")
-            ids = self._encode_text(tail)
+            # the prompt tail and the answer prefix are tokenised apart, as prompt and answer are in training
+            prefix = (answer_prefix or "").replace(NUM_TOKEN, "") if text_mode else (answer_prefix or "")
+            ids = self._encode_text(self._render(expanded, generation_prompt=True)[len(done) :])
+            ids += self._encode_text(prefix) if prefix else []
             input_ids += ids
             labels += [IGNORE] * len(ids)
 

@@ -150,3 +150,22 @@ def system_long(key: str) -> str:
         return T.condition_short(tissue).replace("tobacco leaves", SYSTEM_LONG["leaf"]).replace(
             "maize protoplasts", SYSTEM_LONG["protoplast"])
     raise KeyError(key)
+
+
+def canonical_prompt(key: str, why: bool = False) -> tuple[str, str]:
+    """The fixed (question, answer prefix) used by the fast path and by ``Assistant.ask`` for a task key.
+
+    The question holds one ``{dna}`` rendered as ``<dna>``; the answer prefix ends with ``<num>``. Both are
+    phrasings of the training templates (first variant), so the fast path sees what the model was trained on.
+    ``why=True`` gives the "strength and why" phrasing whose answer continues with an explanation.
+    """
+    task, tissue = T.split_key(key)
+    if task == T.TISSUE:
+        species, organ = tissue.split(":", 1)
+        q = TISSUE_ONE_Q[0].format(species=species, organ=organ, dna=DNA)
+        return q, TISSUE_ONE_A[0].split("{num}")[0].format(species=species, organ=organ) + NUM
+    kind = "terminator" if task == T.TERMINATOR else "promoter"
+    sys_q, sys_long = system_names(key)[0], system_long(key)
+    if why:
+        return WHY_Q[kind][0].format(sys=sys_q, dna=DNA), WHY_A[0].split("{num}")[0].format(sys_long=sys_long) + NUM
+    return SINGLE_Q[kind][0].format(sys=sys_q, dna=DNA), SINGLE_A[1].split("{num}")[0].format(sys_long=sys_long) + NUM

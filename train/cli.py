@@ -18,6 +18,7 @@ def train_command(
 ):
     """Train a model: stages regress -> align -> instruct as the preset says. Extra args are key=value overrides."""
     from agrochat.bridge.config import ConfigError
+    from agrochat.errors import fail
 
     from .config import load_config
     from .run import run
@@ -28,8 +29,7 @@ def train_command(
     try:
         cfg = load_config(config, overrides)
     except (ConfigError, KeyError, ValueError) as e:
-        typer.secho(f"error: {e}", err=True, fg="red")
-        raise typer.Exit(2) from None
+        fail(str(e))
     results = run(cfg, resume=resume)
     typer.echo(f"done: model in {Path(cfg.output_dir) / 'model'}")
     for stage, res in results.items():

@@ -43,6 +43,7 @@ class TrainingData:
     conversations: dict[str, list[dict]]
     norm: dict[str, list[float]] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
+    registry: object | None = None  # data_gen Registry, saved beside the final model
 
 
 class TrainModule(nn.Module):

@@ -57,9 +57,14 @@ def load_training_data(cfg: TrainConfig) -> TrainingData:
         for split in SPLITS
     }
     norm, units = _norm_from_registry(registry, keys)
-    return TrainingData(regression=regression, conversations=conversations, norm=norm, units=units)
+    return TrainingData(regression=regression, conversations=conversations, norm=norm, units=units,
+                        registry=registry)
 
 
 def run(cfg: TrainConfig, resume: bool = False, data: TrainingData | None = None) -> dict:
     data = data if data is not None else load_training_data(cfg)
-    return Trainer(cfg, data, resume=resume).run()
+    trainer = Trainer(cfg, data, resume=resume)
+    results = trainer.run()
+    if data.registry is not None and trainer.main:  # the model answers with this registry's units/percentiles
+        data.registry.to_json(Path(cfg.output_dir) / "model" / "registry.json")
+    return results

@@ -1,0 +1,237 @@
+"""``agrochat chat`` (REPL or one-shot) and ``agrochat predict`` (batch scoring): thin wrappers over Assistant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+HELP = """Commands:
+  <question>          ask about the loaded sequence, or paste DNA into the question
+  /load FILE.fa       load sequences from a FASTA file (the first one is used)
+  /seq ACGT...        set the sequence directly
+  /task NAME          promoter_strength | terminator_strength | synthetic_promoter | tissue_expression
+  /tissue NAME        leaf | protoplast | a tissue name
+  /explain            in-silico mutagenesis of the loaded sequence: top windows and the motifs they overlap
+  /plot [FILE.png]    the same, written as an effect-track plot
+  /help               this text
+  /quit               leave"""
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError)
+
+
+def _message(e: BaseException) -> str:
+    return str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+
+
+def _load(model: Path | None):
+    from agrochat.chat import Assistant
+
+    return Assistant.from_pretrained(model)
+
+
+class Repl:
+    """State of one chat session; ``handle(line)`` returns False to stop."""
+
+    def __init__(self, assistant, task: str | None, tissue: str | None, echo=print) -> None:
+        self.a, self.task, self.tissue, self.echo = assistant, task, tissue, echo
+        self.seq: str | None = None
+        self.messages: list[dict] = []
+
+    def handle(self, line: str) -> bool:
+        line = line.strip()
+        if not line:
+            return True
+        try:
+            return self._handle(line)
+        except USER_ERRORS as e:  # one line, keep running
+            self.echo(f"error: {_message(e)}")
+            return True
+
+    def _handle(self, line: str) -> bool:
+        from agrochat.bridge import normalize_dna
+        from agrochat.chat.fasta import read_fasta
+
+        cmd, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if cmd in ("/quit", "/exit"):
+            return False
+        if cmd == "/help":
+            self.echo(HELP)
+        elif cmd == "/load":
+            recs = read_fasta(arg)
+            self.seq = normalize_dna(recs[0].sequence)
+            self.echo(f"loaded {recs[0].id} ({len(self.seq)} bp){f'; {len(recs)} records, using the first' if len(recs) > 1 else ''}")
+        elif cmd == "/seq":
+            self.seq = normalize_dna(arg)
+            self.echo(f"sequence set ({len(self.seq)} bp)")
+        elif cmd == "/task":
+            self.a.resolve(arg, self.tissue or "leaf") if arg != "tissue_expression" else None
+            self.task = arg
+            self.echo(f"task: {arg}")
+        elif cmd == "/tissue":
+            self.a.resolve(self.task or "promoter_strength", arg)
+            self.tissue = arg
+            self.echo(f"tissue: {arg}")
+        elif cmd in ("/explain", "/plot"):
+            if self.seq is None:
+                raise ValueError("load a sequence first (/load FILE.fa or /seq ACGT...)")
+            plot = (arg or "agrochat_effects.png") if cmd == "/plot" else None
+            res = self.a.explain(self.seq, self.task or "promoter_strength", self.tissue or "leaf", plot=plot)
+            self.echo(f"prediction: {res.prediction.text}")
+            for w in res.windows:
+                motifs = ", ".join(w["motifs"]) or "no annotated motif"
+                self.echo(f"  window {w['start']}-{w['end']} (rel. {w['rel_start']:+d}): effect {w['score']:.3f}; {motifs}")
+            if res.plot_path:
+                self.echo(f"plot written to {res.plot_path}")
+        elif cmd.startswith("/"):
+            raise ValueError(f"unknown command {cmd}; type /help")
+        else:
+            self._ask(line)
+        return True
+
+    def _ask(self, line: str) -> None:
+        from agrochat.chat.assistant import _DNA_RUN
+
+        pasted = bool(_DNA_RUN.search(line)) or "<dna>" in line
+        dna = None if pasted else self.seq
+        if dna is None and not pasted:
+            pieces = self.a.chat(self.messages + [{"role": "user", "content": line}], stream=True)
+        else:
+            kw = {"task": self.task, "tissue": self.tissue} if (self.task or self.tissue) else {}
+            pieces = self.a.ask(line, dna=dna, stream=True, **kw)
+        text = ""
+        for piece in pieces:
+            text += piece
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        if self.a._last is not None and pasted:
+            self.seq = self.a._last[0]
+        self.messages += [{"role": "user", "content": line}, {"role": "assistant", "content": text}]
+
+
+def chat_command(
+    model: Path = typer.Option(None, "--model", "-m", help="checkpoint directory (default: the shipped model)"),
+    question: str = typer.Option(None, "--question", "-q", help="ask one question and exit"),
+    sequence: str = typer.Option(None, "--sequence", "-s", help="DNA sequence the question is about"),
+    fasta: Path = typer.Option(None, "--fasta", "-f", help="FASTA file; its first record is used"),
+    task: str = typer.Option(None, "--task", help="task, e.g. promoter_strength"),
+    tissue: str = typer.Option(None, "--tissue", help="tissue or system, e.g. leaf"),
+):
+    """Chat about DNA: one question (--question), lines from stdin, or an interactive session."""
+    from agrochat.errors import fail
+
+    try:
+        assistant = _load(model)
+    except USER_ERRORS + (RuntimeError,) as e:
+        fail(_message(e))
+    repl = Repl(assistant, task, tissue, echo=typer.echo)
+    for cmd in ([f"/load {fasta}"] if fasta else []) + ([f"/seq {sequence}"] if sequence else []):
+        try:
+            repl._handle(cmd)
+        except USER_ERRORS as e:
+            fail(_message(e))
+    if question is not None:
+        try:
+            repl._handle(question)
+        except USER_ERRORS as e:
+            fail(_message(e))
+        return
+    interactive = sys.stdin.isatty()
+    if interactive:
+        typer.echo("agrochat chat. Paste DNA or /load a FASTA file, then ask. /help for commands, /quit to leave.")
+        try:
+            import readline  # noqa: F401  (history and line editing)
+        except ImportError:
+            pass
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not repl.handle(line):
+            break
+
+
+def predict_command(
+    model: Path = typer.Option(None, "--model", "-m", help="checkpoint directory (default: the shipped model)"),
+    sequence: list[str] = typer.Option(None, "--sequence", "-s", help="a DNA sequence (repeatable)"),
+    fasta: Path = typer.Option(None, "--fasta", "-f", help="FASTA file (plain or gzip), streamed"),
+    task: str = typer.Option("promoter_strength", "--task"),
+    tissue: str = typer.Option("leaf", "--tissue"),
+    fmt: str = typer.Option("tsv", "--format", help="tsv | json | jsonl"),
+    as_json: bool = typer.Option(False, "--json", help="same as --format json"),
+    as_tsv: bool = typer.Option(False, "--tsv", help="same as --format tsv"),
+    out: Path = typer.Option(None, "--out", "-o", help="write here (incrementally) instead of stdout"),
+    resume: bool = typer.Option(False, "--resume", help="with --out: skip ids already written, append the rest"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    explanations: bool = typer.Option(True, "--explanations/--no-explanations"),
+):
+    """Score sequences with the fast path (one forward per batch) and a progress bar."""
+    from rich.progress import Progress
+
+    from agrochat.errors import fail
+
+    fmt = "json" if as_json else "tsv" if as_tsv else fmt
+    if fmt not in ("tsv", "json", "jsonl"):
+        fail(f"--format must be tsv, json or jsonl, not {fmt!r}")
+    if bool(sequence) == bool(fasta):
+        fail("give either --sequence (one or more) or --fasta")
+    if resume and (out is None or fmt == "json"):
+        fail("--resume needs --out with --format tsv or jsonl")
+    try:
+        assistant = _load(model)
+        assistant.resolve(task, tissue)
+    except USER_ERRORS + (RuntimeError,) as e:
+        fail(_message(e))
+    done: set[str] = set()
+    if resume and out.exists():
+        done = _written_ids(out, fmt)  # also drops a last line cut by an interruption
+    source = fasta if fasta else list(sequence)
+    cols = ["id", "key", "value", "uncertainty", "percentile", "level", "unit", "motifs"]
+    sink = open(out, "a" if resume else "w") if out else sys.stdout
+    try:
+        if fmt == "tsv" and not done:
+            sink.write("\t".join(cols) + "\n")
+        items = []
+        with Progress(disable=out is None, transient=False) as progress:
+            bar = progress.add_task("scoring", total=None)
+            records = ((rid, s) for rid, s in assistant.records(source) if rid not in done)
+            for p in assistant.iter_predict(records, task, tissue, batch_size, explanations):
+                row = p.to_dict()
+                row.pop("attribution")
+                if fmt == "json":
+                    items.append(row)
+                elif fmt == "jsonl":
+                    sink.write(json.dumps(row) + "\n")
+                else:
+                    motifs = ",".join(sorted({m["name"] for m in row["motifs"]}))
+                    sink.write(f"{p.id}\t{p.key}\t{p.value:.4f}\t{p.uncertainty:.4f}\t{p.percentile:.1f}\t"
+                               f"{p.level}\t{p.unit}\t{motifs}\n")
+                sink.flush()
+                progress.advance(bar)
+        if fmt == "json":
+            sink.write(json.dumps(items, indent=1) + "\n")
+    except USER_ERRORS as e:
+        fail(_message(e))
+    finally:
+        if out:
+            sink.close()
+
+
+def _written_ids(path: Path, fmt: str) -> set[str]:
+    """Ids already in ``path``; a trailing line without newline (an interrupted write) is removed."""
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        path.write_text(text)
+    ids = set()
+    for line in text.splitlines():
+        if fmt == "jsonl":
+            ids.add(json.loads(line)["id"])
+        elif line and not line.startswith("id\t"):
+            ids.add(line.split("\t", 1)[0])
+    return ids

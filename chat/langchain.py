@@ -1,0 +1,85 @@
+"""LangChain integration: ``AgrochatChatModel`` (a ``BaseChatModel``) and a tool for agents."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.tools import BaseTool, tool
+from pydantic import ConfigDict, Field
+
+from .assistant import Assistant
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+
+
+def _to_messages(messages: list[BaseMessage]) -> list[dict]:
+    out = []
+    for m in messages:
+        role = _ROLES.get(m.type)
+        if role is None or role == "system":
+            continue  # agrochat uses its own system prompt
+        out.append({"role": role, "content": m.content if isinstance(m.content, str) else str(m.content)})
+    return out
+
+
+class AgrochatChatModel(BaseChatModel):
+    """Chat with agrochat from any LangChain app: DNA pasted in a human message is read by the DNA encoder and
+    numbers come from the regression head."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    assistant: Any = Field(default=None, description="an agrochat Assistant (default: the shipped model)")
+    max_new_tokens: int = 96
+
+    def _get(self) -> Assistant:
+        if self.assistant is None:
+            self.assistant = Assistant.from_pretrained()
+        return self.assistant
+
+    @property
+    def _llm_type(self) -> str:
+        return "agrochat"
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        answer = self._get().chat(_to_messages(messages), max_new_tokens=self.max_new_tokens)
+        meta = {"predictions": [p.to_dict() for p in answer.predictions], "key": answer.key}
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=answer.text,
+                                                                        response_metadata=meta))])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        for piece in self._get().chat(_to_messages(messages), stream=True, max_new_tokens=self.max_new_tokens):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager is not None:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+
+
+def make_promoter_strength_tool(assistant: Assistant | None = None) -> BaseTool:
+    """A LangChain tool an agent can call: promoter (or terminator) strength of a DNA sequence as JSON."""
+    holder = {"assistant": assistant}
+
+    @tool("promoter_strength")
+    def promoter_strength(sequence: str, tissue: str = "leaf", task: str = "promoter_strength") -> str:
+        """Predict the strength of a plant promoter (170 bp, -165..+5 around the TSS) in tobacco leaf or maize
+        protoplasts, with uncertainty, percentile and the motifs found. task may also be terminator_strength."""
+        if holder["assistant"] is None:
+            holder["assistant"] = Assistant.from_pretrained()
+        try:
+            p = holder["assistant"].predict(sequence, task=task, tissue=tissue)[0]
+        except (ValueError, KeyError) as e:  # bad sequence or unknown task/tissue: tell the agent, don't crash
+            return json.dumps({"error": str(e.args[0] if e.args else e)})
+        d = p.to_dict()
+        d.pop("attribution")
+        return json.dumps(d)
+
+    return promoter_strength
+
+
+promoter_strength_tool = make_promoter_strength_tool()

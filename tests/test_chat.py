@@ -1,0 +1,175 @@
+"""Assistant API, CLI and LangChain model on a tiny random model (numbers are meaningless, plumbing is not)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from agrochat.bridge import DnaSequenceError, build_model
+from agrochat.chat import Assistant, FastaError
+from agrochat.cli import app
+from agrochat.data_gen.errors import UnknownTaskError
+from agrochat.data_gen.registry import load_registry
+from conftest import tiny_config
+
+KEYS = ["promoter_strength/leaf", "promoter_strength/protoplast", "terminator_strength/leaf",
+        "terminator_strength/protoplast"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, dna_tokenizer, text_tokenizer):
+    from agrochat.bridge import NumericHeadConfig
+
+    torch.manual_seed(0)
+    cfg = tiny_config(numeric_head=NumericHeadConfig(keys=KEYS, norm={k: [0.0, 1.0] for k in KEYS}, hidden=32))
+    model = build_model(cfg, tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
+    path = tmp_path_factory.mktemp("tiny") / "model"
+    model.save_pretrained(path)
+    load_registry().to_json(path / "registry.json")
+    return path
+
+
+@pytest.fixture(scope="module")
+def assistant(model_dir):
+    return Assistant.from_pretrained(model_dir)
+
+
+def test_predict_fields_and_batch_consistency(assistant, promoters):
+    seqs = [r["sequence"] for r in promoters[:5]]
+    preds = assistant.predict(seqs, tissue="leaf", batch_size=2)
+    spec = assistant.registry.get("promoter_strength/leaf")
+    for p in preds:
+        assert np.isfinite(p.value) and p.uncertainty > 0
+        assert 0 <= p.percentile <= 100 and p.level in spec.levels
+        assert p.unit == spec.unit and p.text == spec.format_value(p.value, p.uncertainty)
+        names = {m["name"] for m in p.motifs}
+        for neg, mention in re.findall(r"(no |lacks? (?:an? |the )?)?(TATA box|\bInr\b|TCT motif|Y patch|BREu|BREd)",
+                                       p.explanation):
+            short = {"TATA box": "TATA", "TCT motif": "TCT", "Y patch": "Ypatch"}.get(mention, mention)
+            assert (short not in names) if neg else (short in names), (mention, names, p.explanation)
+    one = assistant.predict(seqs[3], tissue="leaf")[0]
+    assert one.value == pytest.approx(preds[3].value, abs=1e-4)  # padding in a batch does not change results
+
+
+def test_predict_inputs_and_errors(assistant, promoters, tmp_path):
+    fa = tmp_path / "x.fa"
+    fa.write_text(">a\r\n" + promoters[0]["sequence"][:80] + "\r\n" + promoters[0]["sequence"][80:] + "\r\n>b\r\nacgu\r\n")
+    preds = assistant.predict(fa)
+    assert [p.id for p in preds] == ["a", "b"] and preds[1].sequence == "ACGT"
+    with pytest.raises(DnaSequenceError, match="position 3"):
+        assistant.predict("AC!GT")
+    with pytest.raises(FastaError, match="before the first"):
+        (tmp_path / "bad.fa").write_text("ACGT\n")
+        assistant.predict(tmp_path / "bad.fa")
+    with pytest.raises(UnknownTaskError, match="answers for"):
+        assistant.predict("ACGT", task="tissue_expression", tissue="primary root")
+    with pytest.raises(UnknownTaskError):
+        assistant.predict("ACGT", tissue="moon")
+
+
+def test_ask_number_equals_predict(assistant, promoters):
+    seq = promoters[2]["sequence"]
+    ans = assistant.ask("How strongly is this promoter expressed in tobacco leaf?", dna=seq)
+    pred = assistant.predict(seq, tissue="leaf")[0]
+    assert ans.key == "promoter_strength/leaf"
+    assert pred.text in ans.text
+    assert ans.predictions[0].value == pytest.approx(pred.value, abs=1e-5)
+    streamed = "".join(assistant.ask("How strongly is this promoter expressed in tobacco leaf?", dna=seq, stream=True))
+    assert streamed == ans.text
+    pasted = assistant.ask(f"How strong is this terminator in maize protoplasts? {seq.lower()}")
+    assert pasted.key == "terminator_strength/protoplast"
+    with pytest.raises(UnknownTaskError, match="root"):
+        assistant.ask("How strongly is this promoter expressed in root?", dna=seq)
+    with pytest.raises(ValueError, match="0 sequence"):
+        assistant.ask("How strong is <dna>?")
+
+
+def test_explain_mutagenesis_and_plot(assistant, promoters, tmp_path):
+    seq = promoters[4]["sequence"][:60]
+    res = assistant.explain(seq, window=8, top=2, plot=tmp_path / "eff.png")
+    assert res.effects.shape == (60, 4) and res.per_base.shape == (60,)
+    ref = np.array(["ACGT".index(c) for c in seq])
+    assert np.all(res.effects[np.arange(60), ref] == 0)
+    assert len(res.windows) == 2 and all(w["end"] - w["start"] == 8 for w in res.windows)
+    assert (tmp_path / "eff.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_chat_followup_uses_motif_scan(assistant, promoters):
+    seq = promoters[1]["sequence"]
+    first = assistant.chat([{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"}])
+    assert first.predictions
+    why = assistant.chat([{"role": "user", "content": "x"}, {"role": "assistant", "content": first.text},
+                          {"role": "user", "content": "Why?"}])
+    assert why.text == first.predictions[0].explanation
+
+
+def test_cli_predict_and_errors(model_dir, promoters, tmp_path):
+    runner = CliRunner()
+    seq = promoters[0]["sequence"]
+    r = runner.invoke(app, ["predict", "--model", str(model_dir), "--sequence", seq, "--sequence", seq[:100]])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith("id\tkey\tvalue") and len(lines) == 3
+    r = runner.invoke(app, ["predict", "--model", str(model_dir), "--sequence", "ACXGT"])
+    assert r.exit_code == 2 and "position 3" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["predict", "--model", str(model_dir), "--sequence", seq, "--tissue", "moon"])
+    assert r.exit_code == 2 and "moon" in r.output
+    out = tmp_path / "p.jsonl"
+    fa = tmp_path / "in.fa"
+    fa.write_text("".join(f">s{i}\n{r['sequence']}\n" for i, r in enumerate(promoters[:4])))
+    r = runner.invoke(app, ["predict", "--model", str(model_dir), "--fasta", str(fa), "--format", "jsonl", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    full = out.read_text().splitlines()
+    out.write_text("\n".join(full[:2]) + "\n" + full[2][:10])  # an interrupted run: 2 rows + a cut line
+    r = runner.invoke(app, ["predict", "--model", str(model_dir), "--fasta", str(fa), "--format", "jsonl", "-o", str(out),
+                            "--resume"])
+    assert r.exit_code == 0, r.output
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["s0", "s1", "s2", "s3"]
+
+
+def test_cli_chat_question_and_stdin(model_dir, promoters):
+    runner = CliRunner()
+    seq = promoters[0]["sequence"]
+    r = runner.invoke(app, ["chat", "--model", str(model_dir), "--sequence", seq, "--question",
+                            "How strongly is this promoter expressed in tobacco leaf?"])
+    assert r.exit_code == 0, r.output
+    assert "log2 units relative to the 35S minimal promoter" in r.stdout
+    script = f"/bogus\n/seq {seq}\n/tissue moon\nHow strong is it in maize protoplasts?\n/quit\n"
+    r = runner.invoke(app, ["chat", "--model", str(model_dir)], input=script)
+    assert r.exit_code == 0, r.output
+    assert "unknown command" in r.stdout and "moon" in r.stdout and "maize leaf protoplasts" in r.stdout
+
+
+def test_cli_chat_in_a_real_process_reads_stdin(model_dir, promoters):
+    seq = promoters[0]["sequence"]
+    proc = subprocess.run([sys.executable, "-m", "agrochat", "chat", "--model", str(model_dir)],
+                          input=f"How strongly is this promoter expressed in tobacco leaf? {seq}\n/quit\n",
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "percentile" in proc.stdout
+
+
+def test_langchain_model_and_tool(assistant, promoters):
+    from langchain_core.messages import HumanMessage
+
+    from agrochat.chat.langchain import AgrochatChatModel, make_promoter_strength_tool
+
+    seq = promoters[0]["sequence"]
+    llm = AgrochatChatModel(assistant=assistant, max_new_tokens=8)
+    msg = llm.invoke([HumanMessage(content=f"How strongly is this promoter expressed in tobacco leaf? {seq}")])
+    pred = assistant.predict(seq)[0]
+    assert pred.text in msg.content
+    assert msg.response_metadata["predictions"][0]["value"] == pytest.approx(pred.value, abs=1e-5)
+    chunks = list(llm.stream([HumanMessage(content=f"How strongly is this promoter expressed in tobacco leaf? {seq}")]))
+    assert "".join(c.content for c in chunks) == msg.content
+    tool = make_promoter_strength_tool(assistant)
+    out = json.loads(tool.invoke({"sequence": seq, "tissue": "protoplast"}))
+    assert out["key"] == "promoter_strength/protoplast" and "value" in out
+    assert "error" in json.loads(tool.invoke({"sequence": "ACGT!", "tissue": "leaf"}))
