@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 
-from agrochat.chat.cli import chat_command, predict_command
+from agrochat.chat.cli import chat_command, eval_command, predict_command
 from agrochat.errors import fail
 
 app = typer.Typer(help="agrochat: an assistant that reads plant DNA and answers with calibrated numbers.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.command("chat")(chat_command)
 app.command("predict")(predict_command)
+app.command("eval")(eval_command)
 
 
 @app.command()

@@ -235,3 +235,42 @@ def _written_ids(path: Path, fmt: str) -> set[str]:
         elif line and not line.startswith("id\t"):
             ids.add(line.split("\t", 1)[0])
     return ids
+
+
+def eval_command(
+    model: Path = typer.Option(None, "--model", "-m", help="checkpoint directory (default: the shipped model)"),
+    split: str = typer.Option("test", "--split"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="source data (default ../shared/data) or a build"),
+    keys: list[str] = typer.Option(None, "--key", help="task/tissue key(s) (default: promoter and terminator)"),
+    limit: int = typer.Option(0, "--limit", help="score a random subset of this many rows per key"),
+    report: Path = typer.Option(None, "--report", help="write results.json and results.md here"),
+):
+    """Fast-path scores on benchmark rows beside the authors' CNN on the same rows (R², Pearson, Spearman)."""
+    from rich.progress import Progress
+
+    from agrochat.chat.evaluate import evaluate_fast, markdown_table, save
+    from agrochat.errors import fail
+
+    try:
+        assistant = _load(model)
+    except USER_ERRORS + (RuntimeError,) as e:
+        fail(_message(e))
+    keys = keys or [k for k in assistant.known_keys if k.split("/")[0] in ("promoter_strength", "terminator_strength")]
+    with Progress() as progress:
+        bars: dict[str, object] = {}
+
+        def tick(key, done, total):
+            if key not in bars:
+                bars[key] = progress.add_task(key, total=total)
+            progress.update(bars[key], completed=done)
+
+        try:
+            results = evaluate_fast(assistant, data_dir, split, keys, limit, progress=tick)
+        except USER_ERRORS as e:
+            fail(_message(e))
+    table = markdown_table(results)
+    typer.echo(table)
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        save(results, report / "results.json")
+        (report / "results.md").write_text(table + "\n")

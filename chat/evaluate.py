@@ -1,0 +1,78 @@
+"""Score a model on benchmark rows with the fast path, beside the authors' CNN predictions on the same rows."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agrochat.train.metrics import regression_metrics
+
+from .assistant import Assistant
+
+
+def evaluate_fast(assistant: Assistant, data_dir: str | Path | None = None, split: str = "test",
+                  keys: list[str] | None = None, limit: int = 0, batch_size: int = 64, seed: int = 0,
+                  progress=None) -> dict:
+    """Per-key metrics of the fast path on ``split`` rows, and of the published CNN where it has predictions.
+
+    ``limit`` > 0 scores a deterministic random subset of that many rows per key. Returns
+    ``{key: {"n", "ours": metrics, "ours_on_cnn_rows": metrics, "cnn": metrics, "seconds"}}``.
+    """
+    from agrochat.data_gen.regression import load_regression_rows
+
+    keys = [k for k in (keys or assistant.known_keys) if k in assistant.known_keys]
+    rows = load_regression_rows(data_dir, split, keys=keys)
+    by_key: dict[str, list[dict]] = {}
+    for r in rows:
+        by_key.setdefault(r["key"], []).append(r)
+    out = {}
+    for key, rs in sorted(by_key.items()):
+        if limit and len(rs) > limit:
+            idx = np.sort(np.random.default_rng(seed).choice(len(rs), size=limit, replace=False))
+            rs = [rs[i] for i in idx]
+        t = time.perf_counter()
+        task, tissue = key.split("/", 1)
+        preds = []
+        for i in range(0, len(rs), batch_size):
+            chunk = rs[i : i + batch_size]
+            preds += assistant.predict([r["sequence"] for r in chunk], task=task, tissue=tissue,
+                                       batch_size=batch_size, explanations=False)
+            if progress is not None:
+                progress(key, i + len(chunk), len(rs))
+        y = np.array([r["target"] for r in rs])
+        p = np.array([x.value for x in preds])
+        s = np.array([x.uncertainty for x in preds])
+        has = np.array([r["baseline"] is not None for r in rs])
+        res = {"n": len(rs), "ours": regression_metrics(p, y, s), "seconds": time.perf_counter() - t}
+        if has.any():
+            b = np.array([r["baseline"] for r, h in zip(rs, has, strict=True) if h], dtype=float)
+            res["ours_on_cnn_rows"] = regression_metrics(p[has], y[has], s[has])
+            res["cnn"] = regression_metrics(b, y[has])
+        out[key] = res
+    return out
+
+
+def markdown_table(results: dict) -> str:
+    """The results as a Markdown table (ours vs CNN on the same rows)."""
+    lines = ["| task / tissue | n | ours R² | ours Pearson | ours Spearman | 68% / 95% coverage | CNN rows | "
+             "ours R² (CNN rows) | CNN R² | CNN Pearson | CNN Spearman |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    f = "{:.3f}".format
+    for key, r in results.items():
+        o, c, oc = r["ours"], r.get("cnn"), r.get("ours_on_cnn_rows")
+        cov = f"{o.get('cover68', float('nan')):.2f} / {o.get('cover95', float('nan')):.2f}"
+        row = [key, str(r["n"]), f(o.get("r2", np.nan)), f(o.get("pearson", np.nan)), f(o.get("spearman", np.nan)), cov]
+        if c:
+            row += [str(c["n"]), f(oc.get("r2", np.nan)), f(c.get("r2", np.nan)), f(c.get("pearson", np.nan)),
+                    f(c.get("spearman", np.nan))]
+        else:
+            row += ["–"] * 5
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def save(results: dict, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(results, indent=1) + "\n")
