@@ -138,11 +138,18 @@ class DecoderConfig:
     """Weights dtype: float32 | bfloat16 | float16."""
     gradient_checkpointing: bool = False
     """Recompute activations in backward to save memory."""
+    load_in_bits: int = 0
+    """0 (off), 4 or 8: quantised base weights via bitsandbytes (CUDA only, ``source=pretrained``); the numeric
+    head and projector stay in full precision."""
 
     def __post_init__(self) -> None:
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
         _check_choice("decoder.source", self.source, ("gguf", "pretrained", "preset"))
+        if self.load_in_bits not in (0, 4, 8):
+            raise ConfigError(f"decoder.load_in_bits must be 0, 4 or 8, got {self.load_in_bits}")
+        if self.load_in_bits and self.source != "pretrained":
+            raise ConfigError("decoder.load_in_bits needs decoder.source=pretrained (a hub id or local dir)")
         _check_choice("decoder.trainable", self.trainable, TRAINABLE)
         _check_choice("decoder.dtype", self.dtype, ("float32", "bfloat16", "float16"))
 

@@ -97,14 +97,35 @@ def add_special_tokens(tokenizer) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
+def _quantization(cfg: DecoderConfig, dtype: torch.dtype) -> dict:
+    """``from_pretrained`` kwargs for 4/8-bit base weights (bitsandbytes, CUDA only)."""
+    if not cfg.load_in_bits:
+        return {}
+    if not torch.cuda.is_available():
+        raise ConfigError("decoder.load_in_bits needs a CUDA GPU (bitsandbytes); set it to 0 on CPU")
+    from transformers import BitsAndBytesConfig
+
+    if cfg.load_in_bits == 4:
+        q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
+                               bnb_4bit_use_double_quant=True)
+    else:
+        q = BitsAndBytesConfig(load_in_8bit=True)
+    return {"quantization_config": q, "device_map": {"": torch.cuda.current_device()}}
+
+
 def build_decoder(cfg: DecoderConfig) -> tuple[PreTrainedModel, object]:
     """Return ``(causal_lm, tokenizer)`` with ``<dna>``/``<num>`` in the vocabulary and embeddings resized."""
     dtype = getattr(torch, cfg.dtype)
     if cfg.source == "gguf":
         model, tok = _load_gguf_cached(cfg)
     elif cfg.source == "pretrained":
+        quant = _quantization(cfg, dtype)  # fails early and clearly without CUDA
         tok = AutoTokenizer.from_pretrained(cfg.name_or_path)
-        model = AutoModelForCausalLM.from_pretrained(cfg.name_or_path, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(cfg.name_or_path, dtype=dtype, **quant)
+        if cfg.load_in_bits:
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     elif cfg.source == "preset":
         if cfg.preset not in DECODER_PRESETS:
             raise ConfigError(f"unknown decoder preset {cfg.preset!r}; known: {sorted(DECODER_PRESETS)}")
@@ -120,7 +141,8 @@ def build_decoder(cfg: DecoderConfig) -> tuple[PreTrainedModel, object]:
     if model.get_input_embeddings().num_embeddings < len(tok):
         model.resize_token_embeddings(len(tok), mean_resizing=True)
     model.config.pad_token_id = tok.pad_token_id
-    model.to(dtype)
+    if not cfg.load_in_bits:  # quantised weights keep their storage dtype
+        model.to(dtype)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False

@@ -75,3 +75,15 @@ def test_build_projector_rejects_unknown_type():
     cfg.type = "unknown"
     with pytest.raises(ConfigError, match="unknown projector type"):
         build_projector(cfg, 32, 64)
+
+
+def test_kbit_decoder_is_rejected_clearly_without_cuda():
+    from agrochat.bridge import DecoderConfig, build_decoder
+
+    with pytest.raises(ConfigError, match="source=pretrained"):
+        DecoderConfig(source="gguf", load_in_bits=4)
+    with pytest.raises(ConfigError, match="0, 4 or 8"):
+        DecoderConfig(source="pretrained", load_in_bits=3)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA"):
+            build_decoder(DecoderConfig(source="pretrained", name_or_path="/nonexistent", load_in_bits=4))
