@@ -9,6 +9,7 @@ import typer
 
 from agrochat.chat.cli import chat_command, eval_command, predict_command
 from agrochat.errors import fail
+from agrochat.train.cli import train_command
 
 app = typer.Typer(help="agrochat: an assistant that reads plant DNA and answers with calibrated numbers.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -54,17 +55,7 @@ def _mount_optional(name: str, module: str, help_text: str) -> None:
 _mount_optional("data", "agrochat.data_gen.cli", "Build instruction data from benchmark labels and motif facts.")
 
 
-@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def train(
-    ctx: typer.Context,
-    config: Path = typer.Option(..., "--config", "-c", help="YAML preset, e.g. configs/tiny.yaml"),
-    output_dir: str = typer.Option(None, "--output-dir", "-o", help="where checkpoints, logs and the model go"),
-    resume: bool = typer.Option(False, "--resume", help="continue from the latest complete checkpoint"),
-):
-    """Train a model (stages regress -> align -> instruct). Extra arguments are key=value config overrides."""
-    from agrochat.train.cli import train_command
-
-    train_command(ctx, config, output_dir, resume)
+app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(train_command)
 
 
 def main() -> None:  # pragma: no cover

@@ -23,18 +23,11 @@ import time
 from pathlib import Path
 
 
-def _rss_peak_mb() -> float:
+def _status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (VmRSS: now, VmHWM: peak) in MiB."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _rss_now_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -94,7 +87,7 @@ def one(args) -> dict:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    base = _rss_now_mb()
+    base = _status_mb("VmRSS")
     if cuda:
         torch.cuda.synchronize()
         base_gpu = torch.cuda.memory_allocated() / 2**20
@@ -112,7 +105,7 @@ def one(args) -> dict:
         "tokens_per_sequence": int(ids.shape[1]), "trainable_params": trainable, "total_params": total,
         "device": torch.cuda.get_device_name() if cuda else f"cpu ({os.cpu_count()} cores)",
         "step_seconds": min(times), "step_seconds_all": times,
-        "rss_before_step_mb": base, "peak_rss_mb": _rss_peak_mb(),
+        "rss_before_step_mb": base, "peak_rss_mb": _status_mb("VmHWM"),
     }
     out["step_extra_rss_mb"] = out["peak_rss_mb"] - base
     if cuda:

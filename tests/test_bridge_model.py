@@ -135,3 +135,23 @@ def test_tiny_end_to_end_training_reduces_loss(dna_tokenizer, text_tokenizer, pr
     first, last = sum(losses[:4]) / 4, sum(losses[-4:]) / 4
     assert last < 0.5 * first, (first, last)
     assert out.num_loss.item() < 1.0  # the regression part learns too (Gaussian NLL of normalised targets)
+
+
+def test_corrupt_or_unknown_checkpoints_are_rejected(tiny_model, tmp_path):
+    import json
+
+    from agrochat.bridge import CheckpointError, ConfigError
+
+    ckpt = tmp_path / "ckpt"
+    tiny_model.save_pretrained(ckpt)
+    head = ckpt / "numeric_head.safetensors"
+    head.write_bytes(head.read_bytes()[:100])  # truncated file
+    with pytest.raises(CheckpointError, match="numeric_head|cannot read"):
+        DnaLanguageModel.from_pretrained(ckpt)
+    cfg = json.loads((ckpt / "agrochat_config.json").read_text())
+    cfg["projector"]["type"] = "remote_code_projector"
+    (ckpt / "agrochat_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="projector.type"):
+        DnaLanguageModel.from_pretrained(ckpt)
+    with pytest.raises(CheckpointError, match="not an agrochat checkpoint"):
+        DnaLanguageModel.from_pretrained(tmp_path)
