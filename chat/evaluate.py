@@ -11,15 +11,17 @@ import numpy as np
 from agrochat.train.metrics import regression_metrics
 
 from .assistant import Assistant
+from .baselines import KmerRidge
 
 
 def evaluate_fast(assistant: Assistant, data_dir: str | Path | None = None, split: str = "test",
                   keys: list[str] | None = None, limit: int = 0, batch_size: int = 64, seed: int = 0,
-                  progress=None) -> dict:
-    """Per-key metrics of the fast path on ``split`` rows, and of the published CNN where it has predictions.
+                  progress=None, ridge: bool = True) -> dict:
+    """Per-key metrics of the fast path on ``split`` rows, of the published CNN where it has predictions, and of
+    a k-mer ridge baseline trained on our train split (``ridge``), all on the same rows.
 
     ``limit`` > 0 scores a deterministic random subset of that many rows per key. Returns
-    ``{key: {"n", "ours": metrics, "ours_on_cnn_rows": metrics, "cnn": metrics, "seconds"}}``.
+    ``{key: {"n", "ours": metrics, "ours_on_cnn_rows": metrics, "cnn": metrics, "ridge": metrics, "seconds"}}``.
     """
     from agrochat.data_gen.regression import load_regression_rows
 
@@ -51,20 +53,31 @@ def evaluate_fast(assistant: Assistant, data_dir: str | Path | None = None, spli
             b = np.array([r["baseline"] for r, h in zip(rs, has, strict=True) if h], dtype=float)
             res["ours_on_cnn_rows"] = regression_metrics(p[has], y[has], s[has])
             res["cnn"] = regression_metrics(b, y[has])
+        if ridge:
+            model = KmerRidge().fit(*_xy(load_regression_rows(data_dir, "train", keys=[key])),
+                                    *_xy(load_regression_rows(data_dir, "validation", keys=[key])))
+            res["ridge"] = regression_metrics(model.predict([r["sequence"] for r in rs]), y)
+            res["ridge"]["lambda"] = model.lam
         out[key] = res
     return out
 
 
+def _xy(rows: list[dict]) -> tuple[list[str], list[float]]:
+    return [r["sequence"] for r in rows], [r["target"] for r in rows]
+
+
 def markdown_table(results: dict) -> str:
     """The results as a Markdown table (ours vs CNN on the same rows)."""
-    lines = ["| task / tissue | n | ours R² | ours Pearson | ours Spearman | 68% / 95% coverage | CNN rows | "
-             "ours R² (CNN rows) | CNN R² | CNN Pearson | CNN Spearman |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| task / tissue | n | ours R² | ours Pearson | ours Spearman | 68% / 95% coverage | k-mer ridge R² | "
+             "ridge Pearson | CNN rows | ours R² (CNN rows) | CNN R² | CNN Pearson | CNN Spearman |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     f = "{:.3f}".format
     for key, r in results.items():
         o, c, oc = r["ours"], r.get("cnn"), r.get("ours_on_cnn_rows")
         cov = f"{o.get('cover68', float('nan')):.2f} / {o.get('cover95', float('nan')):.2f}"
         row = [key, str(r["n"]), f(o.get("r2", np.nan)), f(o.get("pearson", np.nan)), f(o.get("spearman", np.nan)), cov]
+        rg = r.get("ridge", {})
+        row += [f(rg.get("r2", np.nan)), f(rg.get("pearson", np.nan))]
         if c:
             row += [str(c["n"]), f(oc.get("r2", np.nan)), f(c.get("r2", np.nan)), f(c.get("pearson", np.nan)),
                     f(c.get("spearman", np.nan))]

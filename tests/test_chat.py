@@ -173,3 +173,19 @@ def test_langchain_model_and_tool(assistant, promoters):
     out = json.loads(tool.invoke({"sequence": seq, "tissue": "protoplast"}))
     assert out["key"] == "promoter_strength/protoplast" and "value" in out
     assert "error" in json.loads(tool.invoke({"sequence": "ACGT!", "tissue": "leaf"}))
+
+
+def test_eval_fast_path_beside_cnn_and_ridge(assistant, tmp_path):
+    from agrochat.chat.evaluate import evaluate_fast, markdown_table
+    from agrochat.data_gen.paths import FIXTURES_DIR
+    from agrochat.data_gen.regression import load_regression_rows
+
+    data = FIXTURES_DIR / "mini_data"
+    res = evaluate_fast(assistant, data, "test", keys=["promoter_strength/leaf", "terminator_strength/leaf"])
+    rows = load_regression_rows(data, "test", keys=["promoter_strength/leaf"])
+    leaf = res["promoter_strength/leaf"]
+    assert leaf["n"] == len(rows)
+    assert leaf["cnn"]["n"] == sum(r["baseline"] is not None for r in rows) == leaf["ours_on_cnn_rows"]["n"]
+    assert "r2" in leaf["ridge"] and "r2" in leaf["ours"]
+    table = markdown_table(res)
+    assert table.count("\n") == 3 and "terminator_strength/leaf" in table
