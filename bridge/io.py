@@ -85,7 +85,9 @@ def _full_base(part_cfg) -> bool:
 def _save_part(module: torch.nn.Module, part_cfg, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(module, PeftModel):
-        module.save_pretrained(str(folder))  # PEFT layout: adapter_config.json + adapter_model.safetensors
+        # PEFT layout: adapter_config.json + adapter_model.safetensors. The (resized) embedding matrices are not
+        # copied into the adapter: the base comes from its source and the new <dna>/<num> rows are saved apart.
+        module.save_pretrained(str(folder), save_embedding_layers=False)
     if _full_base(part_cfg):
         save_model(module, str(folder / "weights.safetensors"))  # handles tied/shared tensors, contiguous
         base = module.get_base_model() if isinstance(module, PeftModel) else module
@@ -97,6 +99,13 @@ def _load_part(module: torch.nn.Module, part_cfg, folder: Path) -> None:
         _safe(lambda: load_model(module, str(folder / "weights.safetensors"), strict=True), folder)
     elif isinstance(module, PeftModel):
         state = _safe(lambda: load_file(str(folder / "adapter_model.safetensors")), folder)
+        if getattr(module.get_base_model().config, "tie_word_embeddings", False):
+            # with tied embeddings PEFT saves the <dna>/<num> delta under lm_head too; it is the same tensor
+            for k in [k for k in state if "lm_head.token_adapter" in k]:
+                twin = state.get(k.replace("lm_head", "model.embed_tokens"))
+                if twin is not None and not torch.equal(twin, state[k]):
+                    raise CheckpointError(f"{folder}: tied embedding deltas differ ({k})")
+                del state[k]
         result = set_peft_model_state_dict(module, state)
         if getattr(result, "unexpected_keys", None):
             raise CheckpointError(f"{folder}: adapter has unexpected keys {result.unexpected_keys[:5]}")

@@ -155,3 +155,30 @@ def test_corrupt_or_unknown_checkpoints_are_rejected(tiny_model, tmp_path):
         DnaLanguageModel.from_pretrained(ckpt)
     with pytest.raises(CheckpointError, match="not an agrochat checkpoint"):
         DnaLanguageModel.from_pretrained(tmp_path)
+
+
+def test_lora_adapter_round_trip_with_tied_embeddings_from_pretrained_dir(dna_tokenizer, text_tokenizer, tmp_path):
+    """A decoder loaded from a directory (as SmolLM2 is) saves only its PEFT adapter + the new token rows."""
+    from agrochat.bridge import DecoderConfig, build_decoder
+
+    torch.manual_seed(0)
+    base, tok = build_decoder(DecoderConfig(source="preset"))
+    base.save_pretrained(tmp_path / "base")
+    tok.save_pretrained(tmp_path / "base")
+    cfg = tiny_config(decoder=DecoderConfig(source="pretrained", name_or_path=str(tmp_path / "base"), trainable="lora"))
+    model = build_model(cfg, tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "lora_B" in n or "trainable_tokens" in n:
+                p.add_(0.05 * torch.randn_like(p))
+    model.eval()
+    msgs = [{"role": "user", "content": Q}]
+    seq = "ACGT" * 30
+    ref = model.score([(msgs, [seq], "<num>")], [LEAF])[0]
+    model.save_pretrained(tmp_path / "ckpt")
+    adapter = tmp_path / "ckpt" / "decoder" / "adapter_model.safetensors"
+    assert adapter.stat().st_size < 1_000_000  # no copy of the embedding matrix
+    assert not (tmp_path / "ckpt" / "decoder" / "weights.safetensors").exists()
+    again = DnaLanguageModel.from_pretrained(tmp_path / "ckpt")
+    out = again.score([(msgs, [seq], "<num>")], [LEAF])[0]
+    assert out.value == ref.value and out.std == ref.std
