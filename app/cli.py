@@ -11,8 +11,21 @@ from agrochat.chat.cli import chat_command, eval_command, predict_command
 from agrochat.errors import fail
 from agrochat.train.cli import train_command
 
+
+def _quiet() -> None:
+    """Keep the CLI output to answers: no weight-loading bars or library deprecation chatter."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
 app = typer.Typer(help="agrochat: an assistant that reads plant DNA and answers with calibrated numbers.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
+app.callback()(_quiet)
 app.command("chat")(chat_command)
 app.command("predict")(predict_command)
 app.command("eval")(eval_command)

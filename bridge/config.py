@@ -168,6 +168,9 @@ class NumericHeadConfig:
     """Hidden width of the head MLP."""
     min_log_var: float = -9.0
     """Lower clamp of the predicted log-variance (numerical safety)."""
+    readout: str = "token"
+    """token: the head reads the decoder state at ``<num>`` only; dna_attention: that state also queries the
+    projected DNA embeddings of its prompt (cross-attention), so numbers need not squeeze through the decoder."""
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -180,6 +183,7 @@ class NumericHeadConfig:
             if len(v) != 2 or v[1] <= 0:
                 raise ConfigError(f"numeric_head.norm[{k!r}] must be [mean, std>0], got {v}")
         _check_positive("numeric_head.hidden", self.hidden)
+        _check_choice("numeric_head.readout", self.readout, ("token", "dna_attention"))
 
     def stats(self, key: str) -> tuple[float, float]:
         mean, std = self.norm.get(key, (0.0, 1.0))

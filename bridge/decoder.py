@@ -139,7 +139,12 @@ def build_decoder(cfg: DecoderConfig) -> tuple[PreTrainedModel, object]:
         raise ConfigError(f"unknown decoder source {cfg.source!r}")
     add_special_tokens(tok)
     if model.get_input_embeddings().num_embeddings < len(tok):
-        model.resize_token_embeddings(len(tok), mean_resizing=True)
+        # new rows start at the mean embedding (deterministic); checkpoints store the trained rows
+        n_old = model.get_input_embeddings().num_embeddings
+        model.resize_token_embeddings(len(tok), mean_resizing=False)
+        with torch.no_grad():
+            emb = model.get_input_embeddings().weight
+            emb[n_old:] = emb[:n_old].mean(0, keepdim=True)
     model.config.pad_token_id = tok.pad_token_id
     if not cfg.load_in_bits:  # quantised weights keep their storage dtype
         model.to(dtype)

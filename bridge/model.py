@@ -130,10 +130,10 @@ class DnaLanguageModel(nn.Module):
         num_mean = num_log_var = num_loss = None
         num_pos = input_ids == self.num_token_id  # (B, L)
         if self.config.numeric == "head" and num_key_ids is not None and num_pos.any():
-            h = out.hidden_states[-1][num_pos]  # (N, D) row-major = order of the targets
-            if h.shape[0] != num_key_ids.shape[0]:
-                raise PlaceholderError(f"{h.shape[0]} {NUM_TOKEN} tokens but {num_key_ids.shape[0]} keys")
-            num_mean, num_log_var = self.numeric_head(h, num_key_ids)  # (N,), (N,)
+            if int(num_pos.sum()) != num_key_ids.shape[0]:
+                raise PlaceholderError(f"{int(num_pos.sum())} {NUM_TOKEN} tokens but {num_key_ids.shape[0]} keys")
+            num_mean, num_log_var = self._read_numbers(out.hidden_states[-1], num_pos, embeds, input_ids,
+                                                       num_key_ids)  # (N,), (N,)
             if num_targets is not None:
                 num_loss = gaussian_nll(num_mean, num_log_var, num_targets)
         parts = [x for x in (lm_loss, None if num_loss is None else self.config.num_loss_weight * num_loss) if x is not None]
@@ -141,6 +141,17 @@ class DnaLanguageModel(nn.Module):
         return ModelOutput(loss, lm_loss, num_loss, logits, num_mean, num_log_var)
 
     # ---- numbers -----------------------------------------------------------------------------------------------
+    def _read_numbers(self, hidden: torch.Tensor, num_pos: torch.Tensor, embeds: torch.Tensor,
+                      input_ids: torch.Tensor, key_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Head values at every ``<num>`` position (row-major order). hidden, embeds: (B, L, D); num_pos: (B, L)."""
+        rows, cols = num_pos.nonzero(as_tuple=True)  # (N,), (N,)
+        h = hidden[rows, cols]  # (N, D)
+        if self.config.numeric_head.readout == "token":
+            return self.numeric_head(h, key_ids)
+        before = torch.arange(embeds.shape[1], device=embeds.device)[None] < cols[:, None]  # (N, L)
+        ctx_mask = (input_ids[rows] == self.dna_token_id) & before  # (N, L) DNA positions before each <num>
+        return self.numeric_head(h, key_ids, embeds[rows], ctx_mask)
+
     def denormalize(self, key: str, mean: float, log_var: float) -> NumericValue:
         m, s = self.config.numeric_head.stats(key)
         return NumericValue(key, mean * s + m, float(torch.tensor(log_var).exp().sqrt()) * s)
@@ -183,8 +194,9 @@ class DnaLanguageModel(nn.Module):
             inputs_embeds=embeds, attention_mask=batch["attention_mask"], output_hidden_states=True, use_cache=False,
             logits_to_keep=1,
         )
-        h = out.hidden_states[-1][batch["input_ids"] == self.num_token_id]  # (B, D)
-        mean, log_var = self.numeric_head(h, self._key_ids(keys))
+        num_pos = batch["input_ids"] == self.num_token_id  # (B, L), one per row
+        mean, log_var = self._read_numbers(out.hidden_states[-1], num_pos, embeds, batch["input_ids"],
+                                           self._key_ids(keys))
         return [self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)]
 
     # ---- generation --------------------------------------------------------------------------------------------
@@ -234,7 +246,9 @@ class DnaLanguageModel(nn.Module):
                     text_ids = []
                 key = self._slot_key(keys, n_num)
                 n_num += 1
-                m, lv = self.numeric_head(out.hidden_states[-1][:, start + j], self._key_ids([key]))
+                pos = torch.zeros_like(ids, dtype=torch.bool)
+                pos[0, start + j] = True
+                m, lv = self._read_numbers(out.hidden_states[-1], pos, embeds, ids, self._key_ids([key]))
                 v = self.denormalize(key, float(m), float(lv))
                 if values is not None:
                     values.append(v)
@@ -263,8 +277,13 @@ class DnaLanguageModel(nn.Module):
             if nxt == self.num_token_id:
                 key = self._slot_key(keys, n_num)
                 n_num += 1
-                h = out.hidden_states[-1][:, -1]  # (1, D) decoder state at the <num> token
-                m, lv = self.numeric_head(h, self._key_ids([key]))
+                # decoder state at the generated <num>; its DNA context is the prompt's (all before it)
+                hidden = torch.cat([embeds, out.hidden_states[-1][:, -1:]], dim=1)  # (1, L0 + 1, D)
+                ctx = torch.cat([embeds, embeds.new_zeros(1, 1, embeds.shape[-1])], dim=1)
+                pos = torch.zeros(1, hidden.shape[1], dtype=torch.bool, device=self.device)
+                pos[0, -1] = True
+                m, lv = self._read_numbers(hidden, pos, ctx, torch.cat([ids, ids.new_full((1, 1), nxt)], 1),
+                                           self._key_ids([key]))
                 v = self.denormalize(key, float(m), float(lv))
                 if values is not None:
                     values.append(v)

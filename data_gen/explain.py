@@ -122,7 +122,8 @@ def explain_promoter(ann: Annotation, key: str, effects: MotifEffects, gc_median
             continue
         where = {"BREu": "directly upstream of the TATA box", "BREd": "directly downstream of the TATA box"}.get(
             name, f"centred at {_pos(hit.rel_pos)}")
-        parts.append(f"A {DISPLAY[name]} sits {where} (score {hit.score:.2f})."
+        article = "An" if DISPLAY[name][0] in "AEIOU" else "A"
+        parts.append(f"{article} {DISPLAY[name]} sits {where} (score {hit.score:.2f})."
                      + _effect_clause(effects, name, cond, cond_text))
         facts.append(Fact("motif", name, True, hit.rel_pos))
     tf_hits = [h for h in ann.hits if h.name not in CPE_NAMES]

@@ -73,7 +73,18 @@ def test_save_load_round_trip_identical_outputs(tiny_model, promoters, tmp_path)
     assert torch.equal(ref.num_mean, out.num_mean)
 
 
-def test_num_decoding_writes_head_value(tiny_model, promoters):
+@pytest.fixture(params=["token", "dna_attention"])
+def readout_model(request, dna_tokenizer, text_tokenizer):
+    from agrochat.bridge import NumericHeadConfig
+
+    torch.manual_seed(0)
+    head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, units={LEAF: "log2 units"}, hidden=32,
+                             readout=request.param)
+    return build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
+
+
+def test_num_decoding_writes_head_value(readout_model, promoters):
+    tiny_model = readout_model
     tiny_model.eval()
     seq = promoters[3]["sequence"]
     im_end = tiny_model.tokenizer.convert_tokens_to_ids("<|im_end|>")
@@ -182,3 +193,26 @@ def test_lora_adapter_round_trip_with_tied_embeddings_from_pretrained_dir(dna_to
     again = DnaLanguageModel.from_pretrained(tmp_path / "ckpt")
     out = again.score([(msgs, [seq], "<num>")], [LEAF])[0]
     assert out.value == ref.value and out.std == ref.std
+
+
+def test_dna_attention_readout_trains_and_round_trips(dna_tokenizer, text_tokenizer, promoters, tmp_path):
+    from agrochat.bridge import NumericHeadConfig
+
+    torch.manual_seed(0)
+    head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=32, readout="dna_attention")
+    model = build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
+    a, b = promoters[0]["sequence"], promoters[1]["sequence"]
+    msgs = [{"role": "user", "content": "Compare <dna> with <dna>."},
+            {"role": "assistant", "content": "First <num>, second <num>."}]
+    batch = model.processor.collate([model.processor.encode(msgs, [a, b], [1.0, 2.0], [LEAF, LEAF])])
+    out = model(**batch)
+    out.loss.backward()
+    assert model.projector.net[0].weight.grad is not None  # numbers read the projected DNA directly
+    assert model.numeric_head.q.weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        ref = model(**batch).num_mean
+    model.save_pretrained(tmp_path / "ckpt")
+    again = DnaLanguageModel.from_pretrained(tmp_path / "ckpt")
+    with torch.no_grad():
+        assert torch.equal(again(**batch).num_mean, ref)
