@@ -79,7 +79,7 @@ class Repl:
             if self.seq is None:
                 raise ValueError("load a sequence first (/load FILE.fa or /seq ACGT...)")
             plot = (arg or "agrochat_effects.png") if cmd == "/plot" else None
-            res = self.a.explain(self.seq, self.task or "promoter_strength", self.tissue or "leaf", plot=plot)
+            res = self.a.explain(self.seq, *self._task_tissue(), plot=plot)
             self.echo(f"prediction: {res.prediction.text}")
             for w in res.windows:
                 motifs = ", ".join(w["motifs"]) or "no annotated motif"
@@ -91,6 +91,14 @@ class Repl:
         else:
             self._ask(line)
         return True
+
+    def _task_tissue(self) -> tuple[str, str | None]:
+        """The task set with /task and /tissue, else the one of the last answer, else promoter strength in leaf."""
+        if self.task or self.tissue:
+            return self.task or "promoter_strength", self.tissue or "leaf"
+        if self.a._last is not None:
+            return self.a._last[1], None
+        return "promoter_strength", "leaf"
 
     def _ask(self, line: str) -> None:
         from agrochat.chat.assistant import _DNA_RUN

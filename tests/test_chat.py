@@ -141,10 +141,11 @@ def test_cli_chat_question_and_stdin(model_dir, promoters):
                             "How strongly is this promoter expressed in tobacco leaf?"])
     assert r.exit_code == 0, r.output
     assert "log2 units relative to the 35S minimal promoter" in r.stdout
-    script = f"/bogus\n/seq {seq}\n/tissue moon\nHow strong is it in maize protoplasts?\n/quit\n"
+    script = f"/bogus\n/seq {seq}\n/tissue moon\nHow strong is this terminator in maize protoplasts?\n/explain\n/quit\n"
     r = runner.invoke(app, ["chat", "--model", str(model_dir)], input=script)
     assert r.exit_code == 0, r.output
     assert "unknown command" in r.stdout and "moon" in r.stdout and "maize leaf protoplasts" in r.stdout
+    assert "relative to the 35S terminator" in r.stdout.split("window")[0].split("prediction:")[-1]  # /explain follows the last answer's task
 
 
 def test_cli_chat_in_a_real_process_reads_stdin(model_dir, promoters):
