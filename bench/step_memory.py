@@ -32,6 +32,11 @@ def _status_mb(field: str) -> float:
     return float("nan")
 
 
+def _machine_memory_mb() -> float:
+    with open("/proc/meminfo") as fh:
+        return int(fh.readline().split()[1]) / 1024
+
+
 def _reset_peak() -> None:
     try:
         with open("/proc/self/clear_refs", "w") as fh:
@@ -131,20 +136,27 @@ def main() -> None:
     for pad in ("longest", "1024"):
         cmd = [sys.executable, __file__, "--preset", args.preset, "--dtype", args.dtype, "--batch", str(args.batch),
                "--bp", str(args.bp), "--steps", str(args.steps), "--pad", pad]
+        t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode == -9:  # the kernel's OOM killer: the setting does not fit in this machine's memory
+            results[pad] = {"failed": "killed by SIGKILL (out of memory)", "seconds_until_killed":
+                            time.perf_counter() - t, "machine_memory_mb": _machine_memory_mb()}
+            continue
         if proc.returncode != 0:
-            raise SystemExit(f"{pad} run failed:\n{proc.stderr[-3000:]}")
+            raise SystemExit(f"{pad} run failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
         results[pad] = json.loads(proc.stdout.strip().splitlines()[-1])
     a, b = results["1024"], results["longest"]
     summary = {
         "setting": f"{args.preset} {args.dtype}, LoRA q/k/v/dense, batch {args.batch} x {args.bp} bp",
-        "tokens": {"longest": b["tokens_per_sequence"], "1024": a["tokens_per_sequence"]},
-        "step_time_ratio_1024_over_longest": a["step_seconds"] / b["step_seconds"],
-        "step_extra_memory_ratio_1024_over_longest": a["step_extra_rss_mb"] / max(b["step_extra_rss_mb"], 1e-6),
+        "tokens": {"longest": b.get("tokens_per_sequence"), "1024": 1024},
         "runs": results,
     }
-    if "gpu_peak_mb" in a:
-        summary["gpu_peak_ratio_1024_over_longest"] = a["gpu_peak_mb"] / b["gpu_peak_mb"]
+    if "failed" not in a and "failed" not in b:
+        summary["step_time_ratio_1024_over_longest"] = a["step_seconds"] / b["step_seconds"]
+        summary["step_extra_memory_ratio_1024_over_longest"] = (
+            a["step_extra_rss_mb"] / max(b["step_extra_rss_mb"], 1e-6))
+        if "gpu_peak_mb" in a:
+            summary["gpu_peak_ratio_1024_over_longest"] = a["gpu_peak_mb"] / b["gpu_peak_mb"]
     text = json.dumps(summary, indent=1)
     print(text)
     if args.out:

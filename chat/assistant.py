@@ -21,7 +21,7 @@ from agrochat.data_gen import tasks as T
 from agrochat.data_gen.effects import load_effects
 from agrochat.data_gen.errors import UnknownTaskError
 from agrochat.data_gen.explain import explain as explain_annotation
-from agrochat.data_gen.motifs import annotate
+from agrochat.data_gen.motifs import annotate, promoter_rel, terminator_rel
 from agrochat.data_gen.registry import Registry, load_registry
 from agrochat.data_gen.templates import SYSTEM_NAMES, canonical_prompt
 
@@ -170,7 +170,8 @@ class Assistant:
                 effects[i, j] = v.value - base.value
         n_alt = np.array([3 if c in BASES else 4 for c in seq])[:, None]
         per_base = effects.sum(1) / n_alt[:, 0]  # (L,)
-        windows = _top_windows(np.abs(effects).sum(1) / n_alt[:, 0], window, top, base.motifs, len(seq))
+        rel = terminator_rel if key.startswith(T.TERMINATOR) else promoter_rel
+        windows = _top_windows(np.abs(effects).sum(1) / n_alt[:, 0], window, top, base.motifs, len(seq), rel)
         base.attribution = per_base
         result = Mutagenesis(base, effects, per_base, windows)
         if plot is not None:
@@ -272,8 +273,10 @@ def _looks_like_path(s: str) -> bool:
     return s.endswith((".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".gz")) or Path(s).is_file()
 
 
-def _top_windows(importance: np.ndarray, window: int, top: int, motifs: list[dict], length: int) -> list[dict]:
-    """Greedy non-overlapping windows with the largest summed importance."""
+def _top_windows(importance: np.ndarray, window: int, top: int, motifs: list[dict], length: int,
+                 rel=promoter_rel) -> list[dict]:
+    """Greedy non-overlapping windows with the largest summed importance; ``rel_start`` in the annotator's
+    coordinates (relative to the TSS for promoters, to the cleavage site for terminators)."""
     window = min(window, length)
     scores = np.convolve(importance, np.ones(window), mode="valid")  # (L - w + 1,)
     taken = np.zeros(length, dtype=bool)
@@ -286,7 +289,7 @@ def _top_windows(importance: np.ndarray, window: int, top: int, motifs: list[dic
             continue
         taken[s:e] = True
         hits = [m["name"] for m in motifs if m["start"] < e and m["end"] > s]
-        out.append({"start": s, "end": e, "rel_start": s - (length - 5), "score": float(scores[start]),
+        out.append({"start": s, "end": e, "rel_start": rel(s, length), "score": float(scores[start]),
                     "motifs": hits})
     return out
 
@@ -307,7 +310,7 @@ def plot_mutagenesis(result: Mutagenesis, path: str | Path) -> Path:
         ax.text((m["start"] + m["end"]) / 2, ax.get_ylim()[1] * 0.9, m["name"], ha="center", fontsize=7)
     for w in result.windows:
         ax.axvspan(w["start"] - 0.5, w["end"] - 0.5, fill=False, edgecolor="black", linestyle="--")
-    ax.set_xlabel("position (0-based; TSS at L-5 for 170 bp promoters)")
+    ax.set_xlabel("position (0-based index in the sequence)")
     ax.set_ylabel("importance\n(-mean Δ on mutation)")
     ax.set_title(f"{result.prediction.key}: {result.prediction.text}", fontsize=8)
     fig.tight_layout()
