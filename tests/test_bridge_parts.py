@@ -87,3 +87,14 @@ def test_kbit_decoder_is_rejected_clearly_without_cuda():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA"):
             build_decoder(DecoderConfig(source="pretrained", name_or_path="/nonexistent", load_in_bits=4))
+
+
+def test_encoder_from_pretrained_local_dir(tmp_path):
+    from transformers import EsmForMaskedLM
+
+    torch.manual_seed(0)
+    EsmForMaskedLM(encoder_preset_config("agront-tiny")).save_pretrained(tmp_path / "agront")
+    enc = build_encoder(EncoderConfig(source="pretrained", name_or_path=str(tmp_path / "agront")))
+    ids = torch.full((1, 5), 4)
+    ids[0, 0] = 3
+    assert enc(ids, torch.ones_like(ids)).shape == (1, 5, 32)
