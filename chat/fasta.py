@@ -28,12 +28,19 @@ def _open(path: Path):
 
 
 def iter_fasta(path: str | Path, allow_duplicates: bool = False) -> Iterator[Record]:
+    """Yield records one by one (see :func:`_iter_fasta`); unreadable bytes become :class:`FastaError`."""
+    try:
+        yield from _iter_fasta(Path(path), allow_duplicates)
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as e:
+        raise FastaError(f"{path}: not a readable text FASTA file ({e.__class__.__name__}: {e})") from None
+
+
+def _iter_fasta(path: Path, allow_duplicates: bool) -> Iterator[Record]:
     """Yield records one by one. Plain or gzip; Windows line endings are fine.
 
     Errors (:class:`FastaError`, naming file and line): sequence text before the first header, an empty
     record, a duplicate id (unless ``allow_duplicates``), an empty file.
     """
-    path = Path(path)
     if not path.is_file():
         raise FastaError(f"{path}: no such file")
     seen: set[str] = set()
