@@ -245,6 +245,17 @@ def _written_ids(path: Path, fmt: str) -> set[str]:
     return ids
 
 
+def generated_table(gen: dict) -> str:
+    lines = ["| task / tissue | questions | parse failures | generated R² | generated Pearson | "
+             "mean abs diff vs fast path | Pearson vs fast path |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for key, g in gen.items():
+        m, a = g.get("generated", {}), g.get("agreement_with_fast_path", {})
+        lines.append(f"| {key} | {g['n']} | {g['parse_failures']} | {m.get('r2', float('nan')):.3f} | "
+                     f"{m.get('pearson', float('nan')):.3f} | {a.get('mean_abs_diff', float('nan')):.3f} | "
+                     f"{a.get('pearson') or float('nan'):.3f} |")
+    return "\n".join(lines)
+
+
 def eval_command(
     model: Path = typer.Option(None, "--model", "-m", help="checkpoint directory (default: the shipped model)"),
     split: str = typer.Option("test", "--split"),
@@ -252,11 +263,12 @@ def eval_command(
     keys: list[str] = typer.Option(None, "--key", help="task/tissue key(s) (default: promoter and terminator)"),
     limit: int = typer.Option(0, "--limit", help="score a random subset of this many rows per key"),
     report: Path = typer.Option(None, "--report", help="write results.json and results.md here"),
+    generate: int = typer.Option(0, "--generate", help="also ask N questions per key through generation"),
 ):
     """Fast-path scores on benchmark rows beside the authors' CNN on the same rows (R², Pearson, Spearman)."""
     from rich.progress import Progress
 
-    from agrochat.chat.evaluate import evaluate_fast, markdown_table, save
+    from agrochat.chat.evaluate import evaluate_fast, evaluate_generated, markdown_table, save
     from agrochat.errors import fail
 
     try:
@@ -277,6 +289,13 @@ def eval_command(
         except USER_ERRORS as e:
             fail(_message(e))
     table = markdown_table(results)
+    if generate:
+        with Progress() as progress:
+            bars = {}
+            gen = evaluate_generated(assistant, data_dir, split, keys, generate, progress=tick)
+        for key, g in gen.items():
+            results[key]["generation"] = g
+        table += "\n\n" + generated_table(gen)
     typer.echo(table)
     if report:
         report.mkdir(parents=True, exist_ok=True)

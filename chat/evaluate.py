@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -89,3 +90,51 @@ def markdown_table(results: dict) -> str:
 
 def save(results: dict, path: str | Path) -> None:
     Path(path).write_text(json.dumps(results, indent=1) + "\n")
+
+
+NUMBER = re.compile(r"(-?\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)")
+
+
+def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None, split: str = "test",
+                       keys: list[str] | None = None, n: int = 50, seed: int = 0, max_new_tokens: int = 48,
+                       progress=None) -> dict:
+    """Ask ``n`` test questions per key in natural language (varied phrasings of the training templates), let the
+    model generate the whole answer, parse the number out of the text, and score it against the label.
+
+    Also reports parse failures (answers without a number) and agreement with the fast path on the same rows."""
+    from agrochat.data_gen import templates as Q
+    from agrochat.data_gen.regression import load_regression_rows
+
+    keys = [k for k in (keys or assistant.known_keys) if k in assistant.known_keys]
+    rng = np.random.default_rng(seed)
+    out = {}
+    for key in keys:
+        rows = load_regression_rows(data_dir, split, keys=[key])
+        rows = [rows[i] for i in np.sort(rng.choice(len(rows), size=min(n, len(rows)), replace=False))]
+        task, tissue = key.split("/", 1)
+        kind = "terminator" if task == "terminator_strength" else "promoter"
+        spec = assistant.registry.get(key)
+        gen, fast, y, failures, t = [], [], [], 0, time.perf_counter()
+        for i, r in enumerate(rows):
+            template = Q.SINGLE_Q[kind][rng.integers(len(Q.SINGLE_Q[kind]))]
+            question = template.format(sys=Q.system_names(key)[rng.integers(len(Q.system_names(key)))], dna=Q.DNA)
+            text = "".join(assistant.model.stream(
+                [{"role": "user", "content": question}], [r["sequence"]], num_keys=[key],
+                max_new_tokens=max_new_tokens, formatter=lambda k, v, s, spec=spec: spec.format_value(v, s)))
+            m = NUMBER.search(text)
+            if m is None:
+                failures += 1
+            else:
+                gen.append(float(m.group(1)))
+                y.append(r["target"])
+                fast.append(assistant.predict(r["sequence"], task=task, tissue=tissue, explanations=False)[0].value)
+            if progress is not None:
+                progress(key, i + 1, len(rows))
+        res = {"n": len(rows), "parse_failures": failures, "seconds": time.perf_counter() - t}
+        if gen:
+            g, f = np.array(gen), np.array(fast)
+            res["generated"] = regression_metrics(g, y)
+            res["agreement_with_fast_path"] = {"mean_abs_diff": float(np.abs(g - f).mean()),
+                                               "pearson": regression_metrics(g, f).get("pearson")}
+        out[key] = res
+    return out

@@ -190,3 +190,29 @@ def test_eval_fast_path_beside_cnn_and_ridge(assistant, tmp_path):
     assert "r2" in leaf["ridge"] and "r2" in leaf["ours"]
     table = markdown_table(res)
     assert table.count("\n") == 3 and "terminator_strength/leaf" in table
+
+
+def test_eval_through_generation_parses_numbers(assistant):
+    from agrochat.chat.evaluate import evaluate_generated
+    from agrochat.data_gen.paths import FIXTURES_DIR
+
+    model = assistant.model
+    im_end = model.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    state = {"step": 0}
+
+    def force(module, args, output):  # the tiny random decoder answers "<num>" and stops, every time
+        if output.logits.shape[1] > 1:
+            state["step"] = 0  # a new prompt
+        output.logits[:, -1, model.num_token_id if state["step"] == 0 else im_end] = 1e4
+        state["step"] += 1
+        return output
+
+    handle = model.decoder.register_forward_hook(force)
+    try:
+        res = evaluate_generated(assistant, FIXTURES_DIR / "mini_data", "test", keys=["promoter_strength/leaf"],
+                                 n=3, max_new_tokens=4)
+    finally:
+        handle.remove()
+    r = res["promoter_strength/leaf"]
+    assert r["n"] == 3 and r["parse_failures"] == 0
+    assert r["generated"]["n"] == 3 and r["agreement_with_fast_path"]["mean_abs_diff"] >= 0
