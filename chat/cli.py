@@ -68,7 +68,8 @@ class Repl:
             self.seq = normalize_dna(arg)
             self.echo(f"sequence set ({len(self.seq)} bp)")
         elif cmd == "/task":
-            self.a.resolve(arg, self.tissue or "leaf") if arg != "tissue_expression" else None
+            if arg != "tissue_expression":  # tissue expression needs a tissue first; checked at /tissue
+                self.a.resolve(arg, self.tissue or "leaf")
             self.task = arg
             self.echo(f"task: {arg}")
         elif cmd == "/tissue":

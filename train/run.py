@@ -42,10 +42,11 @@ def load_training_data(cfg: TrainConfig) -> TrainingData:
         registry = load_registry(root / "registry.json")
         source = root
     else:
-        source = FIXTURES_DIR / "mini_data" if cfg.data.fixtures else (cfg.data.data_dir or None)
-        result = run_build(BuildConfig(data_dir=source, out_dir=None, seed=cfg.seed, write_jsonl=False))
+        build = BuildConfig(data_dir=FIXTURES_DIR / "mini_data" if cfg.data.fixtures else (cfg.data.data_dir or None),
+                            out_dir=None, seed=cfg.seed, write_jsonl=False)
+        result = run_build(build)
         dataset, registry = result.dataset, result.registry
-        source = result.registry and BuildConfig(data_dir=source).data_dir
+        source = build.data_dir  # resolved (../shared/data, or the fixtures)
     wanted = set(keys)
     conversations = {
         split: [r for r in dataset[split] if set(r["target_keys"]) <= wanted and r["target_keys"]]
