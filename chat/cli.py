@@ -247,11 +247,13 @@ def _written_ids(path: Path, fmt: str) -> set[str]:
 
 
 def generated_table(gen: dict) -> str:
-    lines = ["| task / tissue | questions | parse failures | generated R² | generated Pearson | "
-             "mean abs diff vs fast path | Pearson vs fast path |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| task / tissue | questions | parse failures | numbers from the head / as digits | generated R² | "
+             "generated Pearson | mean abs diff vs fast path | Pearson vs fast path |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key, g in gen.items():
         m, a = g.get("generated", {}), g.get("agreement_with_fast_path", {})
-        lines.append(f"| {key} | {g['n']} | {g['parse_failures']} | {m.get('r2', float('nan')):.3f} | "
+        lines.append(f"| {key} | {g['n']} | {g['parse_failures']} | {g['numbers_from_head']} / "
+                     f"{g['numbers_as_generated_digits']} | {m.get('r2', float('nan')):.3f} | "
                      f"{m.get('pearson', float('nan')):.3f} | {a.get('mean_abs_diff', float('nan')):.3f} | "
                      f"{a.get('pearson') or float('nan'):.3f} |")
     return "\n".join(lines)

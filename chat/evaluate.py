@@ -92,7 +92,8 @@ def save(results: dict, path: str | Path) -> None:
     Path(path).write_text(json.dumps(results, indent=1) + "\n")
 
 
-NUMBER = re.compile(r"(-?\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)")
+NUMBER = re.compile(r"(-?\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)")  # a value the head wrote at <num>
+ANY_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+|(?<![\w.])-?\d+(?![\w.])")  # digits the decoder wrote itself
 
 
 def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None, split: str = "test",
@@ -101,7 +102,9 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
     """Ask ``n`` test questions per key in natural language (varied phrasings of the training templates), let the
     model generate the whole answer, parse the number out of the text, and score it against the label.
 
-    Also reports parse failures (answers without a number) and agreement with the fast path on the same rows."""
+    A number written by the head at ``<num>`` (``x ± s``) is preferred; otherwise the first number the decoder
+    wrote as digits is taken (and counted as such). Also reports parse failures (answers without any number) and
+    agreement with the fast path on the same rows."""
     from agrochat.data_gen import templates as Q
     from agrochat.data_gen.regression import load_regression_rows
 
@@ -114,7 +117,8 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
         task, tissue = key.split("/", 1)
         kind = "terminator" if task == "terminator_strength" else "promoter"
         spec = assistant.registry.get(key)
-        gen, fast, y, failures, t = [], [], [], 0, time.perf_counter()
+        gen, fast, y, failures, from_head, t = [], [], [], 0, 0, time.perf_counter()
+        examples: list[str] = []
         for i, r in enumerate(rows):
             template = Q.SINGLE_Q[kind][rng.integers(len(Q.SINGLE_Q[kind]))]
             question = template.format(sys=Q.system_names(key)[rng.integers(len(Q.system_names(key)))], dna=Q.DNA)
@@ -122,15 +126,22 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
                 [{"role": "user", "content": question}], [r["sequence"]], num_keys=[key],
                 max_new_tokens=max_new_tokens, formatter=lambda k, v, s, spec=spec: spec.format_value(v, s)))
             m = NUMBER.search(text)
+            if m is not None:
+                from_head += 1
+            else:  # the decoder wrote digits as text instead of emitting <num>
+                m = ANY_NUMBER.search(text.replace("N. benthamiana", ""))
             if m is None:
                 failures += 1
+                examples.append(text)
             else:
-                gen.append(float(m.group(1)))
+                gen.append(float(m.group(1) if m.re is NUMBER else m.group(0)))
                 y.append(r["target"])
                 fast.append(assistant.predict(r["sequence"], task=task, tissue=tissue, explanations=False)[0].value)
             if progress is not None:
                 progress(key, i + 1, len(rows))
-        res = {"n": len(rows), "parse_failures": failures, "seconds": time.perf_counter() - t}
+        res = {"n": len(rows), "parse_failures": failures, "numbers_from_head": from_head,
+               "numbers_as_generated_digits": len(gen) - from_head, "seconds": time.perf_counter() - t,
+               "failed_answers": examples[:3], "example_answer": text}
         if gen:
             g, f = np.array(gen), np.array(fast)
             res["generated"] = regression_metrics(g, y)

@@ -214,5 +214,5 @@ def test_eval_through_generation_parses_numbers(assistant):
     finally:
         handle.remove()
     r = res["promoter_strength/leaf"]
-    assert r["n"] == 3 and r["parse_failures"] == 0
+    assert r["n"] == 3 and r["parse_failures"] == 0 and r["numbers_from_head"] == 3
     assert r["generated"]["n"] == 3 and r["agreement_with_fast_path"]["mean_abs_diff"] >= 0
