@@ -93,7 +93,7 @@ def save(results: dict, path: str | Path) -> None:
 
 
 NUMBER = re.compile(r"(-?\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)")  # a value the head wrote at <num>
-ANY_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+|(?<![\w.])-?\d+(?![\w.])")  # digits the decoder wrote itself
+ANY_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w|\.\d)")  # digits the decoder wrote itself
 
 
 def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None, split: str = "test",
