@@ -230,17 +230,12 @@ class Assistant:
             return self.ask(last, dna=dna, stream=stream, max_new_tokens=max_new_tokens)
         if self._last is not None and re.search(r"\b(why|explain|motif|feature|drive)", last.lower()):
             seq, key = self._last
-            pred = self._prediction("last", seq, key, *self._value(seq, key), True)
+            pred = self._score([("last", seq)], key, *canonical_prompt(key), True)[0]
             text = pred.explanation
             return iter([text]) if stream else Answer(text, [pred], key)
         history = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] in ("user", "assistant")]
         pieces = self.model.stream(history, [], max_new_tokens=max_new_tokens)
         return pieces if stream else Answer("".join(pieces))
-
-    def _value(self, seq: str, key: str) -> tuple[float, float]:
-        question, prefix = canonical_prompt(key)
-        v = self.model.score([([{"role": "user", "content": question}], [seq], prefix)], [key])[0]
-        return v.value, v.std
 
 
 def extract_dna(question: str, dna=None) -> tuple[str, list[str]]:
