@@ -161,6 +161,16 @@ class DnaChatProcessor:
         )
 
     # ---- batching --------------------------------------------------------------------------------------------
+    def pad_dna(self, seqs: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """AgroNT id lists -> (ids, mask), both (S, T) with T the longest sequence (never the window)."""
+        T = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), T), self.dna_tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), T), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        return ids, mask
+
     def collate(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
         """Right-pad text to the longest example and DNA to the longest sequence (never to the window)."""
         L = max(len(e.input_ids) for e in examples)
@@ -176,13 +186,7 @@ class DnaChatProcessor:
         batch = {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
         seqs = [ids for e in examples for ids in e.dna_ids]
         if seqs:
-            T = max(len(s) for s in seqs)
-            dna = torch.full((len(seqs), T), self.dna_tokenizer.pad_token_id, dtype=torch.long)
-            dmask = torch.zeros((len(seqs), T), dtype=torch.long)
-            for i, s in enumerate(seqs):
-                dna[i, : len(s)] = torch.tensor(s)
-                dmask[i, : len(s)] = 1
-            batch["dna_input_ids"], batch["dna_attention_mask"] = dna, dmask
+            batch["dna_input_ids"], batch["dna_attention_mask"] = self.pad_dna(seqs)
         keys = [k for e in examples for k in e.num_key_ids]
         if keys:
             batch["num_key_ids"] = torch.tensor(keys, dtype=torch.long)

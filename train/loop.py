@@ -109,13 +109,7 @@ class StageData:
             if not self.lm_loss:
                 batch.pop("labels")
             return batch
-        seqs = [self.items[i][0] for i in idx]
-        T = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), T), self.model.dna_tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), T), dtype=torch.long)
-        for j, s in enumerate(seqs):
-            ids[j, : len(s)] = torch.tensor(s)
-            mask[j, : len(s)] = 1
+        ids, mask = self.model.processor.pad_dna([self.items[i][0] for i in idx])
         flat = [(j, k, y) for j, i in enumerate(idx) for k, y in self.items[i][1]]
         return {
             "dna_input_ids": ids, "dna_attention_mask": mask,
