@@ -78,10 +78,15 @@ class EncoderConfig:
     """Attention kernel: sdpa (memory-lean) or eager."""
     gradient_checkpointing: bool = False
     """Recompute activations in backward to save memory."""
+    dropout: float = 0.0
+    """Hidden and attention dropout while training (AgroNT itself uses 0; a small encoder trained from scratch
+    on a few thousand promoters memorises them without it)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"encoder.dropout must be in [0, 1), got {self.dropout}")
         _check_choice("encoder.source", self.source, ("preset", "pretrained"))
         _check_choice("encoder.trainable", self.trainable, TRAINABLE)
         _check_choice("encoder.overflow", self.overflow, OVERFLOW)
@@ -169,8 +174,9 @@ class NumericHeadConfig:
     min_log_var: float = -9.0
     """Lower clamp of the predicted log-variance (numerical safety)."""
     readout: str = "token"
-    """token: the head reads the decoder state at ``<num>`` only; dna_attention: that state also queries the
-    projected DNA embeddings of its prompt (cross-attention), so numbers need not squeeze through the decoder."""
+    """token: the head reads the decoder state at ``<num>`` only. dna_attention: a learned per-key query, refined
+    by the ``<num>`` state, attends over the projected DNA embeddings of the prompt, so numbers need not squeeze
+    through the decoder, and the ``regress`` stage can train encoder + projector + this very head directly."""
 
     def __post_init__(self) -> None:
         if not self.keys:

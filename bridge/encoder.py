@@ -108,9 +108,12 @@ def build_encoder(cfg: EncoderConfig) -> DnaEncoder:
     if cfg.source == "preset":
         esm_cfg = encoder_preset_config(cfg.preset)
         esm_cfg._attn_implementation = cfg.attn_implementation
+        esm_cfg.hidden_dropout_prob = esm_cfg.attention_probs_dropout_prob = cfg.dropout
         mlm = EsmForMaskedLM(esm_cfg)
     elif cfg.source == "pretrained":
-        mlm = EsmForMaskedLM.from_pretrained(cfg.name_or_path, attn_implementation=cfg.attn_implementation)
+        mlm = EsmForMaskedLM.from_pretrained(cfg.name_or_path, attn_implementation=cfg.attn_implementation,
+                                             hidden_dropout_prob=cfg.dropout,
+                                             attention_probs_dropout_prob=cfg.dropout)
     else:  # pragma: no cover - validated in EncoderConfig
         raise ConfigError(f"unknown encoder source {cfg.source!r}")
     esm = mlm.esm

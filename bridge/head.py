@@ -10,43 +10,70 @@ from .config import NumericHeadConfig
 
 
 class NumericHead(nn.Module):
-    """MLP with one (mean, log-variance) output pair per key; both are in normalised target units.
+    """One (mean, log-variance) output pair per key; both are in normalised target units.
 
-    With ``readout=dna_attention`` the ``<num>`` state first attends over the DNA embeddings of its prompt
-    (``ctx``), and the MLP reads both."""
+    ``readout=token``: an MLP on the decoder state ``h`` at ``<num>``.
+
+    ``readout=dna_attention``: a learned per-key query, plus a projection of ``h``, attends over the projected DNA
+    embeddings of the prompt (``ctx``); the MLP reads the pooled DNA and ``h``. Every ``h`` path starts at zero,
+    so ``forward(None, ...)`` (the ``regress`` stage, no decoder) and ``forward(h, ...)`` at the start of the
+    decoder stages give the same numbers; the decoder stages then learn how much of ``h`` to use.
+    """
 
     def __init__(self, dim: int, cfg: NumericHeadConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        in_dim = dim
         if cfg.readout == "dna_attention":
-            self.ctx_norm = nn.LayerNorm(dim)
-            self.q, self.k, self.v = (nn.Linear(dim, cfg.hidden) for _ in range(3))
-            in_dim = dim + cfg.hidden
-        self.net = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, cfg.hidden), nn.GELU())
+            a = cfg.hidden
+            self.ctx_norm, self.h_norm = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.query = nn.Parameter(torch.randn(len(cfg.keys), a) * a**-0.5)  # (K, A) one query per key
+            self.q_h, self.k, self.v = nn.Linear(dim, a), nn.Linear(dim, a), nn.Linear(dim, a)
+            self.pool_in = nn.Sequential(nn.LayerNorm(a), nn.Linear(a, cfg.hidden))
+            self.h_in = nn.Linear(dim, cfg.hidden)
+            for lin in (self.q_h, self.h_in):  # h paths start silent
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
+        else:
+            self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, cfg.hidden), nn.GELU())
         self.out = nn.Linear(cfg.hidden, 2 * len(cfg.keys))
 
     def forward(
         self,
-        h: torch.Tensor,
+        h: torch.Tensor | None,
         key_ids: torch.Tensor,
         ctx: torch.Tensor | None = None,
         ctx_mask: torch.Tensor | None = None,
+        ctx_rows: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        # h: (N, D) hidden states at <num> tokens; key_ids: (N,) index into cfg.keys
-        # ctx: (N, S, D) embeddings the <num> may read (DNA positions before it); ctx_mask: (N, S)
-        x = h.float()
+        # h: (N, D) hidden states at <num> tokens (None: no decoder, dna_attention only); key_ids: (N,)
+        # ctx: (N, S, D) embeddings the <num> may read, or (B, S, D) shared rows with ctx_rows: (N,) picking the
+        # row of each <num> (keys and values are then computed once per row); ctx_mask: (N, S) what each may read
         if self.cfg.readout == "dna_attention":
-            if ctx is None or ctx_mask is None:
-                raise ValueError("readout=dna_attention needs the DNA context of each <num>")
-            c = self.ctx_norm(ctx.float())  # (N, S, D)
-            scores = torch.einsum("na,nsa->ns", self.q(x), self.k(c)) / self.cfg.hidden**0.5  # (N, S)
-            scores = scores.masked_fill(~ctx_mask.bool(), float("-inf"))
-            weights = torch.nan_to_num(scores.softmax(-1))  # (N, S); a <num> without DNA reads nothing
-            x = torch.cat([x, torch.einsum("ns,nsa->na", weights, self.v(c))], dim=-1)  # (N, D + A)
-        z = self.out(self.net(x)).view(h.shape[0], -1, 2)  # (N, K, 2)
-        sel = z[torch.arange(h.shape[0], device=h.device), key_ids]  # (N, 2)
+            x = self._attend(h, key_ids, ctx, ctx_mask, ctx_rows)  # (N, hidden)
+        else:
+            if h is None:
+                raise ValueError("readout=token needs the decoder state at each <num>")
+            x = self.net(h.float())  # (N, hidden)
+        z = self.out(x).view(x.shape[0], -1, 2)  # (N, K, 2)
+        sel = z[torch.arange(x.shape[0], device=x.device), key_ids]  # (N, 2)
         return sel[:, 0], sel[:, 1].clamp(min=self.cfg.min_log_var)  # (N,), (N,)
+
+    def _attend(self, h, key_ids, ctx, ctx_mask, ctx_rows) -> torch.Tensor:
+        if ctx is None or ctx_mask is None:
+            raise ValueError("readout=dna_attention needs the DNA context of each <num>")
+        c = self.ctx_norm(ctx.float())  # (B or N, S, D)
+        keys, values = self.k(c), self.v(c)  # (B or N, S, A)
+        if ctx_rows is not None:
+            keys, values = keys[ctx_rows], values[ctx_rows]  # (N, S, A)
+        q = self.query[key_ids]  # (N, A)
+        hn = None if h is None else self.h_norm(h.float())  # (N, D)
+        if hn is not None:
+            q = q + self.q_h(hn)
+        scores = torch.einsum("na,nsa->ns", q, keys) / q.shape[-1] ** 0.5  # (N, S)
+        scores = scores.masked_fill(~ctx_mask.bool(), float("-inf"))
+        weights = torch.nan_to_num(scores.softmax(-1))  # (N, S); a <num> without DNA reads nothing
+        x = self.pool_in(torch.einsum("ns,nsa->na", weights, values))  # (N, hidden)
+        return F.gelu(x if hn is None else x + self.h_in(hn))
 
 
 def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

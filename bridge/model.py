@@ -150,7 +150,7 @@ class DnaLanguageModel(nn.Module):
             return self.numeric_head(h, key_ids)
         before = torch.arange(embeds.shape[1], device=embeds.device)[None] < cols[:, None]  # (N, L)
         ctx_mask = (input_ids[rows] == self.dna_token_id) & before  # (N, L) DNA positions before each <num>
-        return self.numeric_head(h, key_ids, embeds[rows], ctx_mask)
+        return self.numeric_head(h, key_ids, embeds, ctx_mask, ctx_rows=rows)
 
     def denormalize(self, key: str, mean: float, log_var: float) -> NumericValue:
         m, s = self.config.numeric_head.stats(key)

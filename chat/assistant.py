@@ -107,6 +107,18 @@ class Assistant:
             rid, s = s if isinstance(s, tuple) else (f"seq{i + 1}", s)  # (id, sequence) pairs keep their id
             yield rid, _normalize(s, rid)
 
+    def check_sequence(self, seq: str, where: str = "sequence") -> str:
+        """Normalise one sequence and check it fits this model's encoder (or its overflow rule); the error names
+        ``where`` (a record id)."""
+        from agrochat.bridge import DnaSequenceError
+
+        seq = _normalize(seq, where)
+        try:
+            self.model.processor.dna_token_ids(seq)
+        except DnaSequenceError as e:
+            raise DnaSequenceError(f"{where}: {e}") from None
+        return seq
+
     # ---- prediction ------------------------------------------------------------------------------------------
     def iter_predict(self, sequences, task: str = "promoter_strength", tissue: str | None = "leaf",
                      batch_size: int = 32, explanations: bool = True) -> Iterator[Prediction]:
@@ -114,8 +126,8 @@ class Assistant:
         key = self.resolve(task, tissue)
         question, prefix = canonical_prompt(key)
         batch: list[tuple[str, str]] = []
-        for rec in self.records(sequences):
-            batch.append(rec)
+        for rid, seq in self.records(sequences):
+            batch.append((rid, self.check_sequence(seq, rid)))
             if len(batch) == batch_size:
                 yield from self._score(batch, key, question, prefix, explanations)
                 batch = []
@@ -233,9 +245,18 @@ class Assistant:
             pred = self._score([("last", seq)], key, *canonical_prompt(key), True)[0]
             text = pred.explanation
             return iter([text]) if stream else Answer(text, [pred], key)
+        if _ASKS_FOR_NUMBER.search(last):  # a measurement question without DNA: never let the decoder guess one
+            text = ("I need the DNA sequence to answer that: paste it into your question (or /load a FASTA file "
+                    "in the chat). Without a sequence I will not guess a number. I can predict: "
+                    f"{', '.join(self.known_keys[:6])}{', ...' if len(self.known_keys) > 6 else ''}.")
+            return iter([text]) if stream else Answer(text)
         history = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] in ("user", "assistant")]
         pieces = self.model.stream(history, [], max_new_tokens=max_new_tokens)
         return pieces if stream else Answer("".join(pieces))
+
+
+_ASKS_FOR_NUMBER = re.compile(r"\b(strong|strength|express|expression|activity|level|how (much|high|active))",
+                              re.IGNORECASE)
 
 
 def extract_dna(question: str, dna=None) -> tuple[str, list[str]]:

@@ -51,7 +51,6 @@ class Repl:
             return True
 
     def _handle(self, line: str) -> bool:
-        from agrochat.bridge import normalize_dna
         from agrochat.chat.fasta import read_fasta
 
         cmd, _, arg = line.partition(" ")
@@ -62,10 +61,10 @@ class Repl:
             self.echo(HELP)
         elif cmd == "/load":
             recs = read_fasta(arg)
-            self.seq = normalize_dna(recs[0].sequence)
+            self.seq = self.a.check_sequence(recs[0].sequence, recs[0].id)
             self.echo(f"loaded {recs[0].id} ({len(self.seq)} bp){f'; {len(recs)} records, using the first' if len(recs) > 1 else ''}")
         elif cmd == "/seq":
-            self.seq = normalize_dna(arg)
+            self.seq = self.a.check_sequence(arg)
             self.echo(f"sequence set ({len(self.seq)} bp)")
         elif cmd == "/task":
             if arg != "tissue_expression":  # tissue expression needs a tissue first; checked at /tissue

@@ -208,7 +208,8 @@ def test_dna_attention_readout_trains_and_round_trips(dna_tokenizer, text_tokeni
     out = model(**batch)
     out.loss.backward()
     assert model.projector.net[0].weight.grad is not None  # numbers read the projected DNA directly
-    assert model.numeric_head.q.weight.grad.abs().sum() > 0
+    head_ = model.numeric_head
+    assert head_.query.grad.abs().sum() > 0 and head_.q_h.weight.grad.abs().sum() > 0  # h paths learn too
     model.eval()
     with torch.no_grad():
         ref = model(**batch).num_mean
@@ -216,3 +217,19 @@ def test_dna_attention_readout_trains_and_round_trips(dna_tokenizer, text_tokeni
     again = DnaLanguageModel.from_pretrained(tmp_path / "ckpt")
     with torch.no_grad():
         assert torch.equal(again(**batch).num_mean, ref)
+
+
+def test_dna_attention_head_without_decoder_state_matches_at_init():
+    """The regress stage calls the head with h=None; the decoder stages must start from the same numbers."""
+    from agrochat.bridge import NumericHeadConfig
+    from agrochat.bridge.head import NumericHead
+
+    torch.manual_seed(0)
+    head = NumericHead(16, NumericHeadConfig(keys=["a", "b"], hidden=8, readout="dna_attention"))
+    ctx, mask = torch.randn(3, 5, 16), torch.ones(4, 5, dtype=torch.bool)  # 3 sequences, 4 numbers
+    rows, keys = torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 0, 1])
+    m0, v0 = head(None, keys, ctx, mask, ctx_rows=rows)
+    m1, v1 = head(torch.randn(4, 16), keys, ctx[rows], mask)  # per-number context gives the same
+    assert torch.allclose(m0, m1, atol=1e-6) and torch.allclose(v0, v1, atol=1e-6)
+    with pytest.raises(ValueError, match="DNA context"):
+        head(None, keys)

@@ -83,3 +83,13 @@ def test_cli_reports_error_and_skip(data_copy, tmp_path):
     res = runner.invoke(app, ["build", "--data-dir", str(data_copy), "--out", str(tmp_path / "o2"), "--skip-bad"])
     assert res.exit_code == 0, res.output
     assert "Skipped 1 malformed rows" in res.output
+
+
+def test_cli_missing_data_dir_is_one_line(tmp_path):
+    res = CliRunner().invoke(app, ["build", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "data directory not found" in res.output.replace("\n", " ")
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(app, ["build", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "no source tables found" in res.output.replace("\n", " ")

@@ -107,3 +107,24 @@ def test_ddp_two_cpu_processes(tmp_path):
     logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert {r["world_size"] for r in logs if "world_size" in r} == {2}
     assert (out / "model" / "agrochat_config.json").is_file()
+
+
+def test_keep_best_token_lr_and_init_from(tmp_path):
+    """keep_best ends a stage on its best validation loss; init_from starts a variant from a run's encoder."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["model.numeric_head.readout=dna_attention", "model.encoder.dropout=0.1", "log_every=1"]
+    subprocess.run([sys.executable, "-m", "agrochat.train", "--config", str(TINY), "-o", str(first), *common,
+                    "stages.0.epochs=4", "stages.0.eval_every=1", "stages.0.keep_best=true", "stages.0.lr=0.05",
+                    "stages.1.max_steps=2", "stages.2.max_steps=2", "stages.2.token_lr_scale=30"],
+                   check=True, capture_output=True, timeout=600)
+    logs = [json.loads(line) for line in (first / "log.jsonl").read_text().splitlines()]
+    evals = [r["eval"]["val_loss"] for r in logs if "eval" in r and r["eval"]["stage"] == "regress"]
+    metrics = json.loads((first / "metrics.json").read_text())
+    assert len(evals) > 2 and metrics["stages"]["regress"]["val_loss"] == min(evals)
+    assert (first / "best" / "stage-0.safetensors").is_file()
+    stage = "stages=[{name: align, max_steps: 1, epochs: 1, max_tokens: 2048, max_batch_size: 8}]"
+    subprocess.run([sys.executable, "-m", "agrochat.train", "--config", str(TINY), "-o", str(second), *common,
+                    f"init_from={first / 'model'}", stage], check=True, capture_output=True, timeout=600)
+    a = load_file(str(first / "model" / "encoder" / "weights.safetensors"))
+    b = load_file(str(second / "model" / "encoder" / "weights.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # align keeps the encoder frozen

@@ -88,6 +88,14 @@ def write_checkpoint(root: Path, name: str, write_fn, keep_last: int) -> Path:
     return final
 
 
+def save_tensors_atomic(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """``save_file`` into a temp file renamed over ``path``: a crash leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, path)
+
+
 def list_checkpoints(root: Path) -> list[Path]:
     """Complete checkpoints, oldest first (temp dirs and dirs without a state file are ignored)."""
     if not root.is_dir():
@@ -106,5 +114,5 @@ def load_json(path: Path):
 
 __all__ = [
     "STATE_FILE", "list_checkpoints", "load_file", "load_json", "load_model_part", "save_model_part", "optimizer_from_safetensors",
-    "optimizer_to_safetensors", "rng_state", "save_file", "save_json", "set_rng_state", "write_checkpoint",
+    "optimizer_to_safetensors", "rng_state", "save_file", "save_json", "save_tensors_atomic", "set_rng_state", "write_checkpoint",
 ]

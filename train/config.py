@@ -53,6 +53,12 @@ class StageConfig:
     """With ``max_examples``, draw an equal share of rows per task instead of a uniform sample."""
     lm_loss: bool = True
     """Train on the answer text too (False: only the numeric head's loss, and no LM logits are computed)."""
+    keep_best: bool = False
+    """Evaluate every ``eval_every`` steps and end the stage with the weights of the lowest validation loss
+    (early stopping without stopping: the best snapshot is kept on disk, so a resumed run keeps it too)."""
+    token_lr_scale: float = 1.0
+    """Learning-rate multiplier for the new ``<dna>``/``<num>`` embedding rows (PEFT trainable tokens): two rows
+    among 49k see few gradients, and at the base rate the decoder never learns to emit ``<num>`` itself."""
 
     def __post_init__(self) -> None:
         if self.name not in STAGE_KINDS:
@@ -64,8 +70,10 @@ class StageConfig:
             raise ConfigError("the regress stage does not use the decoder; set decoder: frozen")
         if self.epochs <= 0 and self.max_steps <= 0:
             raise ConfigError(f"stage {self.name}: set epochs > 0 or max_steps > 0")
-        if self.lr <= 0 or self.max_tokens <= 0 or self.max_batch_size <= 0:
-            raise ConfigError(f"stage {self.name}: lr, max_tokens and max_batch_size must be > 0")
+        if self.lr <= 0 or self.max_tokens <= 0 or self.max_batch_size <= 0 or self.token_lr_scale <= 0:
+            raise ConfigError(f"stage {self.name}: lr, token_lr_scale, max_tokens and max_batch_size must be > 0")
+        if self.keep_best and self.eval_every <= 0:
+            raise ConfigError(f"stage {self.name}: keep_best needs eval_every > 0")
 
 
 @dataclass
@@ -88,6 +96,9 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
     output_dir: str = "runs/default"
+    init_from: str = ""
+    """A saved model directory whose encoder and projector weights start this run (e.g. the ``regress`` stage
+    of another run, to train a variant of the later stages without repeating it). Empty: fresh weights."""
     seed: int = 0
     mixed_precision: str = "no"
     """no | bf16 | fp16 (accelerate)."""

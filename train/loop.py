@@ -55,12 +55,18 @@ class TrainModule(nn.Module):
         super().__init__()
         self.model = model
         self.probe = probe
+        self.reads_dna = model.config.numeric_head.readout == "dna_attention"
 
     def forward(self, kind: str, batch: dict[str, torch.Tensor]):
         if kind == "regress":
-            h = self.model.encoder(batch["dna_input_ids"], batch["dna_attention_mask"])  # (B, T, H)
+            mask = batch["dna_attention_mask"]  # (B, T)
+            h = self.model.encoder(batch["dna_input_ids"], mask)  # (B, T, H)
             rows = batch["num_row_index"]  # (M,) which sequence each target belongs to
-            mean, log_var = self.probe(h[rows], batch["dna_attention_mask"][rows], batch["num_key_ids"])
+            if self.reads_dna:  # train the model's own head on the projected DNA: nothing to re-learn later
+                proj, pmask = self.model.projector(h, mask)  # (B, T', D), (B, T')
+                mean, log_var = self.model.numeric_head(None, batch["num_key_ids"], proj, pmask[rows], ctx_rows=rows)
+            else:
+                mean, log_var = self.probe(h[rows], mask[rows], batch["num_key_ids"])
             loss = gaussian_nll(mean, log_var, batch["num_targets"])
             return {"loss": loss, "num_loss": loss, "num_mean": mean, "num_log_var": log_var}
         out = self.model(**batch)
@@ -181,6 +187,8 @@ class Trainer:
             model = load_model_dir(latest / "model", trainable=True)
         else:
             model = build_model(cfg.model)
+            if cfg.init_from:
+                _init_from(model, cfg.init_from)
         probe = PooledProbe(model.encoder.hidden_size, model.config.numeric_head)
         self.module = TrainModule(model, probe)
         self.resume_from = latest
@@ -223,11 +231,12 @@ class Trainer:
         model = self.module.model
         set_trainable(model, stage.encoder, stage.decoder)
         regress = stage.name == "regress"
+        reads_dna = self.module.reads_dna
         for p in self.module.probe.parameters():
-            p.requires_grad = regress
-        if regress:  # the decoder side is not used in this stage
+            p.requires_grad = regress and not reads_dna
+        if regress:  # the decoder is not used in this stage; with readout=dna_attention its head and projector are
             for p in list(model.projector.parameters()) + list(model.numeric_head.parameters()):
-                p.requires_grad = False
+                p.requires_grad = reads_dna
             for p in model.decoder.parameters():
                 p.requires_grad = False
 
@@ -261,8 +270,13 @@ class Trainer:
         total = math.ceil(stage.epochs * per_epoch / cfg.gradient_accumulation_steps) if stage.epochs > 0 else 0
         if stage.max_steps:
             total = min(total, stage.max_steps) if total else stage.max_steps
-        params = [p for p in self.module.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
+        named = [(n, p) for n, p in self.module.named_parameters() if p.requires_grad]
+        params = [p for _, p in named]
+        tokens = [p for n, p in named if "trainable_tokens" in n]
+        groups = [{"params": [p for n, p in named if "trainable_tokens" not in n]}]
+        if tokens:
+            groups.append({"params": tokens, "lr": stage.lr * stage.token_lr_scale, "weight_decay": 0.0})
+        optimizer = torch.optim.AdamW(groups, lr=stage.lr, weight_decay=stage.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total, int(stage.warmup_ratio * total)))
         if self.resume_from is not None and self.state["stage"] == si and self.state["step"] > 0:
             tensors = ck.load_file(str(self.resume_from / "optimizer.safetensors"))
@@ -321,6 +335,8 @@ class Trainer:
             break
         bar.close()
         metrics = self._evaluate(si, stage, val, module)
+        if stage.keep_best:
+            metrics = self._restore_best(si, stage, metrics)
         self.state.update(stage_done=True)
         self._save(si, stage, optimizer, scheduler, done=True)
         self.resume_from = None
@@ -361,12 +377,46 @@ class Trainer:
                   **{f"val_{k}": float(np.mean(v)) for k, v in losses.items()}, "per_key": per_key}
         self.state["history"].append(result)
         self._log({"eval": result, "stage_index": si})
+        if stage.keep_best:
+            self._track_best(si, result, inner)
         if self.main:
             summary = ", ".join(f"{k}: R²={m.get('r2', float('nan')):.3f} r={m.get('pearson', float('nan')):.3f}"
                                 for k, m in per_key.items())
             tqdm.write(f"[eval {stage.name} step {self.state['step']}] {summary}")
         inner.train(was_training)
         return result
+
+    # ---- keep_best --------------------------------------------------------------------------------------------
+    def _best_path(self, si: int) -> Path:
+        return self.out / "best" / f"stage-{si}.safetensors"
+
+    def _track_best(self, si: int, result: dict, inner: nn.Module) -> None:
+        """Snapshot the trainable weights when the validation loss is the lowest seen in this stage."""
+        loss = result.get("val_loss")
+        best = self.state.setdefault("best", {}).get(str(si))
+        if loss is None or (best is not None and loss >= best["val_loss"]):
+            return
+        self.state["best"][str(si)] = {"val_loss": loss, "step": result["step"], "result": result}
+        if self.main:
+            ck.save_tensors_atomic({n: p for n, p in inner.named_parameters() if p.requires_grad},
+                                   self._best_path(si))
+        self.acc.wait_for_everyone()
+
+    def _restore_best(self, si: int, stage: StageConfig, final: dict) -> dict:
+        """End the stage with the best snapshot's weights (when it beats the final ones)."""
+        best = self.state.get("best", {}).get(str(si))
+        if best is None or best["step"] == final["step"] or not self._best_path(si).is_file():
+            return final
+        inner = self.acc.unwrap_model(self.module)
+        missing = inner.load_state_dict(ck.load_file(str(self._best_path(si))), strict=False)
+        if missing.unexpected_keys:
+            raise RuntimeError(f"best snapshot has unknown tensors: {missing.unexpected_keys[:3]}")
+        self._log({"restored_best": {"stage": stage.name, "step": best["step"], "val_loss": best["val_loss"],
+                                     "final_val_loss": final.get("val_loss")}, "stage_index": si})
+        if self.main:
+            tqdm.write(f"[{stage.name}] kept the weights of step {best['step']} (val loss {best['val_loss']:.4f} "
+                       f"< {final.get('val_loss', float('nan')):.4f} at the end)")
+        return {**best["result"], "restored_from_step": best["step"]}
 
     def _save(self, si: int, stage: StageConfig, optimizer, scheduler, done: bool) -> None:
         self.acc.wait_for_everyone()
@@ -389,6 +439,20 @@ class Trainer:
             ck.write_checkpoint(self.ckpt_root, f"step-{si * 1_000_000 + self.state['step']:09d}", write,
                                 self.cfg.keep_last)
         self.acc.wait_for_everyone()
+
+
+def _init_from(model: DnaLanguageModel, path: str) -> None:
+    """Copy encoder and projector weights from a saved model directory (shapes must match)."""
+    src = load_model_dir(path)
+    for part in ("encoder", "projector"):
+        theirs = getattr(src, part).state_dict()
+        mine = getattr(model, part)
+        try:
+            mine.load_state_dict(theirs)
+        except RuntimeError as e:
+            raise ValueError(f"init_from={path}: its {part} does not match this config's ({e})") from e
+    del src
+    release_memory()
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
