@@ -314,6 +314,63 @@ class DnaLanguageModel(nn.Module):
     def _encode_prefix(self, prefix: str) -> list[int]:
         return self.processor._encode_text(prefix)
 
+    @torch.no_grad()
+    def generate_batch(
+        self,
+        prompts: Sequence[tuple[list[dict], Sequence[str]]],
+        num_keys: Sequence[Sequence[str]],
+        max_new_tokens: int = 64,
+        formatter: Formatter | None = None,
+    ) -> list[Generation]:
+        """Greedy answers to a batch of prompts at once (left-padded, one KV cache): the same rules as
+        :meth:`stream` with ``temperature=0`` and no prefix, at batch throughput. ``num_keys[i]``: the key of each
+        ``<num>`` prompt ``i``'s answer may emit."""
+        exs = [self.processor.encode(m, s, answer_prefix="") for m, s in prompts]
+        batch = {k: v.to(self.device) for k, v in self.processor.collate(exs).items()}
+        ids, mask = batch["input_ids"], batch["attention_mask"]  # (B, L) right-padded
+        embeds = self.embed(ids, batch.get("dna_input_ids"), batch.get("dna_attention_mask"))  # (B, L, D)
+        lengths = mask.sum(1)  # (B,)
+        B, L = ids.shape
+        shift = (L - lengths).tolist()
+        left = torch.stack([torch.roll(embeds[b], shift[b], dims=0) for b in range(B)])  # (B, L, D) left-padded
+        lmask = torch.stack([torch.roll(mask[b], shift[b]) for b in range(B)])  # (B, L)
+        pos = (lmask.cumsum(1) - 1).clamp(min=0)  # (B, L)
+        out = self.decoder(inputs_embeds=left, attention_mask=lmask, position_ids=pos, use_cache=True)
+        stop = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")}
+        fmt = formatter or (lambda k, x, sd: self.format_value(NumericValue(k, x, sd)))
+        parts: list[list] = [[[]] for _ in range(B)]  # per row: token-id lists and formatted numbers
+        values: list[list[NumericValue]] = [[] for _ in range(B)]
+        done = torch.zeros(B, dtype=torch.bool, device=self.device)
+        for _ in range(max_new_tokens):
+            logits = out.logits[:, -1].float()  # (B, V)
+            logits[:, self.dna_token_id] = float("-inf")
+            if self.config.numeric == "text":
+                logits[:, self.num_token_id] = float("-inf")
+            nxt = logits.argmax(-1)  # (B,)
+            done |= torch.tensor([int(t) in stop for t in nxt.tolist()], device=self.device)
+            if bool(done.all()):
+                break
+            nxt = nxt.masked_fill(done, self.tokenizer.pad_token_id)
+            lmask = torch.cat([lmask, (~done).long()[:, None]], dim=1)  # (B, L + t)
+            pos = pos[:, -1:] + 1
+            out = self.decoder(input_ids=nxt[:, None], attention_mask=lmask, position_ids=pos, use_cache=True,
+                               output_hidden_states=bool((nxt == self.num_token_id).any()), **_cache_kwargs(out))
+            for b in (nxt == self.num_token_id).nonzero().flatten().tolist():  # rows that emitted <num>
+                key = self._slot_key(list(num_keys[b]), len(values[b]))
+                h = out.hidden_states[-1][b, -1][None]  # (1, D)
+                n = int(lengths[b])
+                ctx_mask = (ids[b, :n] == self.dna_token_id)[None]  # (1, n)
+                m, lv = (self.numeric_head(h, self._key_ids([key])) if self.config.numeric_head.readout == "token"
+                         else self.numeric_head(h, self._key_ids([key]), embeds[b, :n][None], ctx_mask))
+                v = self.denormalize(key, float(m), float(lv))
+                values[b].append(v)
+                parts[b] += [fmt(key, v.value, v.std), []]
+            for b in (~done & (nxt != self.num_token_id)).nonzero().flatten().tolist():
+                parts[b][-1].append(int(nxt[b]))
+        texts = ["".join(p if isinstance(p, str) else self.tokenizer.decode(p, skip_special_tokens=True)
+                         for p in row) for row in parts]
+        return [Generation(t, v) for t, v in zip(texts, values, strict=True)]
+
     def generate_answer(self, messages: list[dict], sequences: Sequence[str] = (), **kwargs) -> Generation:
         values: list[NumericValue] = []
         text = "".join(self.stream(messages, sequences, values=values, **kwargs))

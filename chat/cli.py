@@ -270,7 +270,7 @@ def eval_command(
     """Fast-path scores on benchmark rows beside the authors' CNN on the same rows (R², Pearson, Spearman)."""
     from rich.progress import Progress
 
-    from agrochat.chat.evaluate import evaluate_fast, evaluate_generated, markdown_table, save
+    from agrochat.chat.evaluate import evaluate_fast, evaluate_generated, markdown_table, published_table, save
     from agrochat.errors import fail
 
     try:
@@ -299,7 +299,15 @@ def eval_command(
             results[key]["generation"] = g
         table += "\n\n" + generated_table(gen)
     typer.echo(table)
+    table += "\n\n" + published_table(results)
     if report:
+        from agrochat.chat.report import write_plots
+
         report.mkdir(parents=True, exist_ok=True)
         save(results, report / "results.json")
         (report / "results.md").write_text(table + "\n")
+        try:
+            paths = write_plots(results, report)
+            table += "\n\nplots: " + ", ".join(str(p) for p in paths)
+        except ImportError:
+            table += "\n\n(no plots: pip install 'agrochat[plot]' for matplotlib)"

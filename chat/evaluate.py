@@ -49,7 +49,9 @@ def evaluate_fast(assistant: Assistant, data_dir: str | Path | None = None, spli
         p = np.array([x.value for x in preds])
         s = np.array([x.uncertainty for x in preds])
         has = np.array([r["baseline"] is not None for r in rs])
-        res = {"n": len(rs), "ours": regression_metrics(p, y, s), "seconds": time.perf_counter() - t}
+        res = {"n": len(rs), "ours": regression_metrics(p, y, s), "seconds": time.perf_counter() - t,
+               "unit": assistant.registry.get(key).unit,
+               "points": {"target": y.tolist(), "pred": p.tolist(), "std": s.tolist()}}
         if has.any():
             b = np.array([r["baseline"] for r, h in zip(rs, has, strict=True) if h], dtype=float)
             res["ours_on_cnn_rows"] = regression_metrics(p[has], y[has], s[has])
@@ -85,6 +87,22 @@ def markdown_table(results: dict) -> str:
         else:
             row += ["–"] * 5
         lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def published_table(results: dict) -> str:
+    """Published Pearson r (other models, their own runs; not our rows) beside ours, for the keys they report."""
+    from .report import PUBLISHED_PEARSON
+
+    keys = [k for k in results if any(k in v for v in PUBLISHED_PEARSON.values())]
+    if not keys:
+        return ""
+    lines = ["| published (Pearson r, read from the ChatNT paper's figure; not our rows) | "
+             + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+    lines.append("| agrochat (this run) | " + " | ".join(f"{results[k]['ours'].get('pearson', np.nan):.3f}"
+                                                        for k in keys) + " |")
+    for name, per_key in PUBLISHED_PEARSON.items():
+        lines.append(f"| {name} | " + " | ".join(f"{per_key[k]:.2f}" if k in per_key else "–" for k in keys) + " |")
     return "\n".join(lines)
 
 

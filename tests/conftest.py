@@ -62,3 +62,21 @@ def tiny_model(dna_tokenizer, text_tokenizer):
 @pytest.fixture(scope="session")
 def promoters():
     return read_promoters()
+
+
+CHAT_KEYS = ["promoter_strength/leaf", "promoter_strength/protoplast", "terminator_strength/leaf",
+             "terminator_strength/protoplast"]
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, dna_tokenizer, text_tokenizer):
+    """A saved tiny model (random weights) with the registry beside it: what ``Assistant.from_pretrained`` reads."""
+    from agrochat.bridge import NumericHeadConfig, build_model
+    from agrochat.data_gen.registry import load_registry
+
+    torch.manual_seed(0)
+    head = NumericHeadConfig(keys=CHAT_KEYS, norm={k: [0.0, 1.0] for k in CHAT_KEYS}, hidden=32)
+    path = tmp_path_factory.mktemp("tiny") / "model"
+    build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer).save_pretrained(path)
+    load_registry().to_json(path / "registry.json")
+    return path

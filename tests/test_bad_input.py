@@ -107,23 +107,6 @@ def assistant(model_dir):
     return Assistant.from_pretrained(model_dir)
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, dna_tokenizer, text_tokenizer):
-    import torch
-
-    from agrochat.bridge import NumericHeadConfig, build_model
-    from agrochat.data_gen.registry import load_registry
-    from conftest import tiny_config
-
-    keys = ["promoter_strength/leaf", "promoter_strength/protoplast", "terminator_strength/leaf"]
-    torch.manual_seed(0)
-    cfg = tiny_config(numeric_head=NumericHeadConfig(keys=keys, norm={k: [0.0, 1.0] for k in keys}, hidden=32))
-    path = tmp_path_factory.mktemp("tiny") / "model"
-    build_model(cfg, tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer).save_pretrained(path)
-    load_registry().to_json(path / "registry.json")
-    return path
-
-
 def _repl(assistant) -> tuple[Repl, list[str]]:
     lines: list[str] = []
     return Repl(assistant, None, None, echo=lines.append), lines

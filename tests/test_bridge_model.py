@@ -233,3 +233,29 @@ def test_dna_attention_head_without_decoder_state_matches_at_init():
     assert torch.allclose(m0, m1, atol=1e-6) and torch.allclose(v0, v1, atol=1e-6)
     with pytest.raises(ValueError, match="DNA context"):
         head(None, keys)
+
+
+@pytest.mark.parametrize("readout", ["token", "dna_attention"])
+def test_batched_generation_equals_one_by_one(readout, dna_tokenizer, text_tokenizer, promoters):
+    """Left-padded batch generation gives the same text and head values as streaming each prompt alone."""
+    from agrochat.bridge import NumericHeadConfig
+
+    torch.manual_seed(0)
+    head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=32, readout=readout)
+    model = build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer).eval()
+    num = model.num_token_id
+
+    def every_third_is_num(module, args, out):  # make the random decoder emit <num> now and then
+        out = out.clone()
+        out[..., num] = torch.where(out.argmax(-1) % 3 == 0, 1e4, -1e4)
+        return out
+
+    model.decoder.get_output_embeddings().register_forward_hook(every_third_is_num)
+    seqs = [promoters[i]["sequence"][: 60 + 25 * i] for i in range(3)]
+    prompts = [([{"role": "user", "content": "How strong is <dna>?" + " Please." * i}], [s]) for i, s in enumerate(seqs)]
+    batch = model.generate_batch(prompts, [[LEAF]] * 3, max_new_tokens=10)
+    for (msgs, s), got in zip(prompts, batch, strict=True):
+        ref = model.generate_answer(msgs, s, num_keys=[LEAF], max_new_tokens=10)
+        assert got.text == ref.text
+        assert [v.value for v in got.values] == pytest.approx([v.value for v in ref.values], abs=1e-5)
+    assert sum(len(g.values) for g in batch) > 0

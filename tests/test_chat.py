@@ -9,31 +9,12 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
-from agrochat.bridge import DnaSequenceError, build_model
+from agrochat.bridge import DnaSequenceError
 from agrochat.chat import Assistant, FastaError
 from agrochat.cli import app
 from agrochat.data_gen.errors import UnknownTaskError
-from agrochat.data_gen.registry import load_registry
-from conftest import tiny_config
-
-KEYS = ["promoter_strength/leaf", "promoter_strength/protoplast", "terminator_strength/leaf",
-        "terminator_strength/protoplast"]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, dna_tokenizer, text_tokenizer):
-    from agrochat.bridge import NumericHeadConfig
-
-    torch.manual_seed(0)
-    cfg = tiny_config(numeric_head=NumericHeadConfig(keys=KEYS, norm={k: [0.0, 1.0] for k in KEYS}, hidden=32))
-    model = build_model(cfg, tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
-    path = tmp_path_factory.mktemp("tiny") / "model"
-    model.save_pretrained(path)
-    load_registry().to_json(path / "registry.json")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -75,27 +75,34 @@ def test_tiny_training_writes_model_logs_and_metrics(tmp_path):
     assert len(list_checkpoints(out / "checkpoints")) == 2  # keep_last
 
 
-def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
+def test_sigkill_at_a_random_step_then_resume_matches_uninterrupted_run(tmp_path):
+    """Kill at a random optimizer step (any stage, before or after a checkpoint): the resumed run ends with the
+    same weights as one that was never interrupted, so nothing is lost beyond the last checkpoint."""
+    import random
+
     ref, run = tmp_path / "ref", tmp_path / "killed"
     subprocess.run(_train_cmd(ref), check=True, capture_output=True, timeout=600)
+    n_steps = sum('"seq_per_s"' in line for line in (ref / "log.jsonl").read_text().splitlines())
+    kill_at = random.Random(os.environ.get("AGROCHAT_KILL_SEED")).randint(1, n_steps - 1)
     proc = subprocess.Popen(_train_cmd(run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = run / "log.jsonl"
     deadline = time.time() + 300
-    while time.time() < deadline:  # kill as soon as the mid-instruct checkpoint exists
-        if any(p.name.endswith("000003") for p in list_checkpoints(run / "checkpoints")):
+    while time.time() < deadline:  # log_every=1: one line per optimizer step
+        if log.is_file() and sum('"seq_per_s"' in x for x in log.read_text().splitlines()) >= kill_at:
             break
         if proc.poll() is not None:
-            pytest.fail("training finished before it could be killed")
-        time.sleep(0.05)
+            pytest.fail(f"training finished before step {kill_at} of {n_steps}")
+        time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (run / "model").exists()
+    assert not (run / "model").exists(), f"killed at step {kill_at}"
     subprocess.run(_train_cmd(run, resume=True), check=True, capture_output=True, timeout=600)
     for part in ("projector.safetensors", "numeric_head.safetensors", "decoder/adapter_model.safetensors",
                  "encoder/adapter_model.safetensors"):
         a, b = load_file(str(ref / "model" / part)), load_file(str(run / "model" / part))
         assert a.keys() == b.keys()
         for k in a:
-            assert torch.allclose(a[k], b[k], atol=1e-6), (part, k)
+            assert torch.allclose(a[k], b[k], atol=1e-6), (part, k, f"killed at step {kill_at} of {n_steps}")
 
 
 @pytest.mark.slow
@@ -128,3 +135,22 @@ def test_keep_best_token_lr_and_init_from(tmp_path):
     a = load_file(str(first / "model" / "encoder" / "weights.safetensors"))
     b = load_file(str(second / "model" / "encoder" / "weights.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # align keeps the encoder frozen
+
+
+def test_half_written_checkpoints_are_never_picked_up(tmp_path):
+    from agrochat.train.checkpoint import STATE_FILE, write_checkpoint
+
+    root = tmp_path / "checkpoints"
+    write_checkpoint(root, "step-000000001", lambda d: (d / STATE_FILE).write_text("{}"), keep_last=2)
+
+    def crash(d: Path) -> None:
+        (d / "model").mkdir()
+        raise KeyboardInterrupt  # killed while writing
+
+    with pytest.raises(KeyboardInterrupt):
+        write_checkpoint(root, "step-000000002", crash, keep_last=2)
+    (root / "step-000000003").mkdir()  # a directory that never got its state file (e.g. a copy cut short)
+    (root / ".tmp-abc").mkdir()
+    ((root / ".tmp-abc") / STATE_FILE).write_text("{}")  # a temp dir left by SIGKILL mid-write
+    assert [p.name for p in list_checkpoints(root)] == ["step-000000001"]
+    assert not (root / "step-000000002").exists()

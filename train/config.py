@@ -53,6 +53,10 @@ class StageConfig:
     """With ``max_examples``, draw an equal share of rows per task instead of a uniform sample."""
     lm_loss: bool = True
     """Train on the answer text too (False: only the numeric head's loss, and no LM logits are computed)."""
+    frame_shift: int = 0
+    """``regress`` only: each time a training sequence is used, drop 0..N bases (random) from its 5' end. AgroNT's
+    6-mer tokens do not overlap, so without this a small encoder sees each promoter in one reading frame only;
+    with N=5 it sees all six (validation is never shifted)."""
     keep_best: bool = False
     """Evaluate every ``eval_every`` steps and end the stage with the weights of the lowest validation loss
     (early stopping without stopping: the best snapshot is kept on disk, so a resumed run keeps it too)."""
@@ -72,6 +76,8 @@ class StageConfig:
             raise ConfigError(f"stage {self.name}: set epochs > 0 or max_steps > 0")
         if self.lr <= 0 or self.max_tokens <= 0 or self.max_batch_size <= 0 or self.token_lr_scale <= 0:
             raise ConfigError(f"stage {self.name}: lr, token_lr_scale, max_tokens and max_batch_size must be > 0")
+        if not 0 <= self.frame_shift <= 5:
+            raise ConfigError(f"stage {self.name}: frame_shift must be in [0, 5] (one 6-mer)")
         if self.keep_best and self.eval_every <= 0:
             raise ConfigError(f"stage {self.name}: keep_best needs eval_every > 0")
 

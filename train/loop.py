@@ -82,8 +82,10 @@ class StageData:
     """
 
     def __init__(self, model: DnaLanguageModel, stage: StageConfig, rows: list, seed: int, limit: int,
-                 show: bool, balance: bool = False) -> None:
+                 show: bool, balance: bool = False, frame_shift: int = 0) -> None:
         self.kind = "regress" if stage.name == "regress" else "conversation"
+        self.frame_shift, self.seed = frame_shift, seed
+        self.sequences: list[str] = []
         self.lm_loss = stage.lm_loss
         self.model = model
         proc = model.processor
@@ -101,6 +103,8 @@ class StageData:
                     mean, std = model.config.numeric_head.stats(row.key)
                     targets.append((proc.key_index[row.key], (row.target - mean) / std))
                 self.items.append((proc.dna_token_ids(r[0].sequence), targets))
+                if frame_shift:
+                    self.sequences.append(r[0].sequence)
             else:
                 ex = proc.encode(r["messages"], r["sequences"], r["targets"], r["target_keys"])
                 if not self.lm_loss:  # causal decoder: tokens after the last <num> cannot change the numbers
@@ -109,13 +113,20 @@ class StageData:
                 self.items.append(ex)
         self.lengths = [len(it[0]) if self.kind == "regress" else len(it.input_ids) for it in self.items]
 
-    def collate(self, idx: list[int]) -> dict[str, torch.Tensor]:
+    def collate(self, idx: list[int], epoch: int | None = None) -> dict[str, torch.Tensor]:
+        """One batch; with ``frame_shift`` and an ``epoch``, sequences are shifted (deterministically per
+        seed, epoch and batch, so a resumed run sees the same batches)."""
         if self.kind != "regress":
             batch = self.model.processor.collate([self.items[i] for i in idx])
             if not self.lm_loss:
                 batch.pop("labels")
             return batch
-        ids, mask = self.model.processor.pad_dna([self.items[i][0] for i in idx])
+        tokens = [self.items[i][0] for i in idx]
+        if self.frame_shift and epoch is not None:
+            shifts = np.random.default_rng([self.seed, epoch, idx[0]]).integers(0, self.frame_shift + 1, len(idx))
+            tokens = [self.model.processor.dna_token_ids(self.sequences[i][s:]) if s else t
+                      for i, s, t in zip(idx, shifts.tolist(), tokens, strict=True)]
+        ids, mask = self.model.processor.pad_dna(tokens)
         flat = [(j, k, y) for j, i in enumerate(idx) for k, y in self.items[i][1]]
         return {
             "dna_input_ids": ids, "dna_attention_mask": mask,
@@ -261,7 +272,7 @@ class Trainer:
         self._configure_stage(stage)
         model = self.module.model
         train = StageData(model, stage, self._rows(stage, "train"), cfg.seed, stage.max_examples, self.main,
-                          balance=stage.balance_tasks)
+                          balance=stage.balance_tasks, frame_shift=stage.frame_shift)
         val = StageData(model, stage, self._rows(stage, "validation"), cfg.seed + 1, stage.eval_examples, False,
                         balance=True)
         sampler = TokenBudgetSampler(train.lengths, stage.max_tokens, stage.max_batch_size, seed=cfg.seed + si,
@@ -295,7 +306,7 @@ class Trainer:
         while step < total:
             batches = sampler.batches(epoch)
             for bi in range(start, len(batches)):
-                batch = {k: v.to(self.acc.device) for k, v in train.collate(batches[bi]).items()}
+                batch = {k: v.to(self.acc.device) for k, v in train.collate(batches[bi], epoch).items()}
                 with self.acc.accumulate(module):
                     out = module(kind, batch)
                     self.acc.backward(out["loss"])
