@@ -23,13 +23,16 @@ class NumericHead(nn.Module):
     def __init__(self, dim: int, cfg: NumericHeadConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        if cfg.readout == "dna_attention":
+        self.reads_dna = cfg.readout in ("dna", "dna_attention")
+        self.reads_h = cfg.readout in ("token", "dna_attention")
+        if self.reads_dna:
             a = cfg.hidden
-            self.ctx_norm, self.h_norm = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.ctx_norm = nn.LayerNorm(dim)
             self.query = nn.Parameter(torch.randn(len(cfg.keys), a) * a**-0.5)  # (K, A) one query per key
-            self.q_h, self.k, self.v = nn.Linear(dim, a), nn.Linear(dim, a), nn.Linear(dim, a)
+            self.k, self.v = nn.Linear(dim, a), nn.Linear(dim, a)
             self.pool_in = nn.Sequential(nn.LayerNorm(a), nn.Linear(a, cfg.hidden))
-            self.h_in = nn.Linear(dim, cfg.hidden)
+        if cfg.readout == "dna_attention":
+            self.h_norm, self.q_h, self.h_in = nn.LayerNorm(dim), nn.Linear(dim, a), nn.Linear(dim, cfg.hidden)
             for lin in (self.q_h, self.h_in):  # h paths start silent
                 nn.init.zeros_(lin.weight)
                 nn.init.zeros_(lin.bias)
@@ -48,8 +51,8 @@ class NumericHead(nn.Module):
         # h: (N, D) hidden states at <num> tokens (None: no decoder, dna_attention only); key_ids: (N,)
         # ctx: (N, S, D) embeddings the <num> may read, or (B, S, D) shared rows with ctx_rows: (N,) picking the
         # row of each <num> (keys and values are then computed once per row); ctx_mask: (N, S) what each may read
-        if self.cfg.readout == "dna_attention":
-            x = self._attend(h, key_ids, ctx, ctx_mask, ctx_rows)  # (N, hidden)
+        if self.reads_dna:
+            x = self._attend(h if self.reads_h else None, key_ids, ctx, ctx_mask, ctx_rows)  # (N, hidden)
         else:
             if h is None:
                 raise ValueError("readout=token needs the decoder state at each <num>")
@@ -60,7 +63,7 @@ class NumericHead(nn.Module):
 
     def _attend(self, h, key_ids, ctx, ctx_mask, ctx_rows) -> torch.Tensor:
         if ctx is None or ctx_mask is None:
-            raise ValueError("readout=dna_attention needs the DNA context of each <num>")
+            raise ValueError(f"readout={self.cfg.readout} needs the DNA context of each <num>")
         c = self.ctx_norm(ctx.float())  # (B or N, S, D)
         keys, values = self.k(c), self.v(c)  # (B or N, S, A)
         if ctx_rows is not None:

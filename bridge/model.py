@@ -146,7 +146,7 @@ class DnaLanguageModel(nn.Module):
         """Head values at every ``<num>`` position (row-major order). hidden, embeds: (B, L, D); num_pos: (B, L)."""
         rows, cols = num_pos.nonzero(as_tuple=True)  # (N,), (N,)
         h = hidden[rows, cols]  # (N, D)
-        if self.config.numeric_head.readout == "token":
+        if not self.numeric_head.reads_dna:
             return self.numeric_head(h, key_ids)
         before = torch.arange(embeds.shape[1], device=embeds.device)[None] < cols[:, None]  # (N, L)
         ctx_mask = (input_ids[rows] == self.dna_token_id) & before  # (N, L) DNA positions before each <num>
@@ -187,7 +187,15 @@ class DnaLanguageModel(nn.Module):
         for messages, seqs, prefix in prompts:
             if not prefix.rstrip().endswith(NUM_TOKEN) or prefix.count(NUM_TOKEN) != 1:
                 raise PlaceholderError(f"the answer prefix must end with exactly one {NUM_TOKEN}: {prefix!r}")
-            examples.append(self.processor.encode(messages, seqs, answer_prefix=prefix))
+            if self.config.numeric_head.readout == "dna":  # the placeholder check of the full path, minus the text
+                n_dna = sum(m["content"].count(DNA_TOKEN) for m in messages)
+                if n_dna != len(seqs):
+                    raise PlaceholderError(f"the conversation has {n_dna} {DNA_TOKEN} placeholder(s) but "
+                                           f"{len(seqs)} sequence(s)")
+            else:
+                examples.append(self.processor.encode(messages, seqs, answer_prefix=prefix))
+        if self.config.numeric_head.readout == "dna":
+            return self._score_dna_only([seqs for _, seqs, _ in prompts], keys)
         batch = {k: v.to(self.device) for k, v in self.processor.collate(examples).items()}
         embeds = self.embed(batch["input_ids"], batch.get("dna_input_ids"), batch.get("dna_attention_mask"))
         out = self.decoder(
@@ -197,6 +205,28 @@ class DnaLanguageModel(nn.Module):
         num_pos = batch["input_ids"] == self.num_token_id  # (B, L), one per row
         mean, log_var = self._read_numbers(out.hidden_states[-1], num_pos, embeds, batch["input_ids"],
                                            self._key_ids(keys))
+        return [self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)]
+
+    def _score_dna_only(self, sequences: Sequence[Sequence[str]], keys: Sequence[str]) -> list[NumericValue]:
+        """readout=dna: the head reads only the projected DNA of the prompt, so the decoder pass is skipped.
+        Equals the value at ``<num>`` in a full pass (same features, same attention over the same positions)."""
+        per_prompt = [[self.processor.dna_token_ids(s) for s in seqs] for seqs in sequences]
+        ids, mask = self.processor.pad_dna([t for p in per_prompt for t in p])  # (S, T)
+        h = self.encoder(ids.to(self.device), mask.to(self.device))  # (S, T, H_enc)
+        proj, pmask = self.projector(h, mask.to(self.device))  # (S, T', D), (S, T')
+        # a prompt with several sequences reads all of them: concatenate each prompt's rows
+        n = [len(p) for p in per_prompt]
+        rows = torch.repeat_interleave(torch.arange(len(n)), torch.tensor(n))  # (S,) prompt of each sequence
+        if max(n) == 1:
+            ctx, cmask = proj, pmask.bool()  # (B, T', D), (B, T')
+        else:
+            width = max(int(pmask[rows == b].sum()) for b in range(len(n)))
+            ctx = proj.new_zeros(len(n), width, proj.shape[-1])
+            cmask = torch.zeros(len(n), width, dtype=torch.bool, device=proj.device)
+            for b in range(len(n)):
+                feats = proj[rows == b][pmask[rows == b].bool()]  # (t_b, D) in placeholder order
+                ctx[b, : len(feats)], cmask[b, : len(feats)] = feats, True
+        mean, log_var = self.numeric_head(None, self._key_ids(keys), ctx, cmask)  # (B,), (B,)
         return [self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)]
 
     # ---- generation --------------------------------------------------------------------------------------------
@@ -360,7 +390,7 @@ class DnaLanguageModel(nn.Module):
                 h = out.hidden_states[-1][b, -1][None]  # (1, D)
                 n = int(lengths[b])
                 ctx_mask = (ids[b, :n] == self.dna_token_id)[None]  # (1, n)
-                m, lv = (self.numeric_head(h, self._key_ids([key])) if self.config.numeric_head.readout == "token"
+                m, lv = (self.numeric_head(h, self._key_ids([key])) if not self.numeric_head.reads_dna
                          else self.numeric_head(h, self._key_ids([key]), embeds[b, :n][None], ctx_mask))
                 v = self.denormalize(key, float(m), float(lv))
                 values[b].append(v)

@@ -259,3 +259,27 @@ def test_batched_generation_equals_one_by_one(readout, dna_tokenizer, text_token
         assert got.text == ref.text
         assert [v.value for v in got.values] == pytest.approx([v.value for v in ref.values], abs=1e-5)
     assert sum(len(g.values) for g in batch) > 0
+
+
+def test_dna_readout_fast_path_skips_the_decoder_and_equals_the_chat_number(dna_tokenizer, text_tokenizer, promoters):
+    from agrochat.bridge import NumericHeadConfig
+
+    torch.manual_seed(0)
+    head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=32, readout="dna")
+    model = build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer).eval()
+    assert not hasattr(model.numeric_head, "q_h")  # no path from the decoder state
+    prefix = "It is <num>"
+    one = [{"role": "user", "content": "How strong is <dna>?"}]
+    two = [{"role": "user", "content": "Compare <dna> and <dna>."}]
+    seqs = [promoters[i]["sequence"][: 50 + 30 * i] for i in range(3)]
+    calls = []
+    hook = model.decoder.register_forward_hook(lambda *a: calls.append(1))
+    fast = model.score([(one, [seqs[0]], prefix), (two, seqs[1:], prefix)], [LEAF, LEAF])
+    hook.remove()
+    assert not calls  # the decoder never ran
+    for (msgs, s), v in zip([(one, [seqs[0]]), (two, seqs[1:])], fast, strict=True):
+        values = []
+        "".join(model.stream(msgs, s, num_keys=[LEAF], answer_prefix=prefix, values=values, max_new_tokens=1))
+        assert values[0].value == pytest.approx(v.value, abs=1e-5) and values[0].std == pytest.approx(v.std, abs=1e-5)
+    with pytest.raises(Exception, match="placeholder"):
+        model.score([(two, seqs[:1], prefix)], [LEAF])

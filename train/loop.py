@@ -55,7 +55,7 @@ class TrainModule(nn.Module):
         super().__init__()
         self.model = model
         self.probe = probe
-        self.reads_dna = model.config.numeric_head.readout == "dna_attention"
+        self.reads_dna = model.numeric_head.reads_dna
 
     def forward(self, kind: str, batch: dict[str, torch.Tensor]):
         if kind == "regress":
@@ -245,7 +245,7 @@ class Trainer:
         reads_dna = self.module.reads_dna
         for p in self.module.probe.parameters():
             p.requires_grad = regress and not reads_dna
-        if regress:  # the decoder is not used in this stage; with readout=dna_attention its head and projector are
+        if regress:  # the decoder is not used in this stage; with a DNA readout its head and projector are
             for p in list(model.projector.parameters()) + list(model.numeric_head.parameters()):
                 p.requires_grad = reads_dna
             for p in model.decoder.parameters():
