@@ -247,14 +247,15 @@ def _written_ids(path: Path, fmt: str) -> set[str]:
 
 def generated_table(gen: dict) -> str:
     lines = ["| task / tissue | questions | parse failures | numbers from the head / as digits | generated R² | "
-             "generated Pearson | mean abs diff vs fast path | Pearson vs fast path |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "generated Pearson | generated Spearman | mean / max abs diff vs fast path | questions/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for key, g in gen.items():
         m, a = g.get("generated", {}), g.get("agreement_with_fast_path", {})
         lines.append(f"| {key} | {g['n']} | {g['parse_failures']} | {g['numbers_from_head']} / "
                      f"{g['numbers_as_generated_digits']} | {m.get('r2', float('nan')):.3f} | "
-                     f"{m.get('pearson', float('nan')):.3f} | {a.get('mean_abs_diff', float('nan')):.3f} | "
-                     f"{a.get('pearson') or float('nan'):.3f} |")
+                     f"{m.get('pearson', float('nan')):.3f} | {m.get('spearman', float('nan')):.3f} | "
+                     f"{a.get('mean_abs_diff', float('nan')):.4f} / {a.get('max_abs_diff', float('nan')):.4f} | "
+                     f"{g.get('questions_per_s', float('nan')):.2f} |")
     return "\n".join(lines)
 
 
@@ -263,51 +264,77 @@ def eval_command(
     split: str = typer.Option("test", "--split"),
     data_dir: Path = typer.Option(None, "--data-dir", help="source data (default ../shared/data) or a build"),
     keys: list[str] = typer.Option(None, "--key", help="task/tissue key(s) (default: promoter and terminator)"),
-    limit: int = typer.Option(0, "--limit", help="score a random subset of this many rows per key"),
-    report: Path = typer.Option(None, "--report", help="write results.json and results.md here"),
-    generate: int = typer.Option(0, "--generate", help="also ask N questions per key through generation"),
+    limit: int = typer.Option(2000, "--limit", help="fast path: a random subset of this many rows per key (0: all)"),
+    report: Path = typer.Option(None, "--report", help="write results.json, results.md and PNG plots here"),
+    generate: int = typer.Option(200, "--generate", help="ask N test questions per key in natural language "
+                                 "through generation and parse the numbers from the text (0: skip)"),
+    text_model: Path = typer.Option(None, "--text-model", help="also ask a numeric=text (digits) model the same "
+                                    "questions, for the head-vs-digits comparison"),
 ):
-    """Fast-path scores on benchmark rows beside the authors' CNN on the same rows (R², Pearson, Spearman)."""
+    """Score the assistant on benchmark test rows: its generated answers (parsed from text) and the fast path,
+    beside the authors' CNN and a k-mer ridge on the same rows (R², Pearson, Spearman, MAE, coverage)."""
     from rich.progress import Progress
 
-    from agrochat.chat.evaluate import evaluate_fast, evaluate_generated, markdown_table, published_table, save
+    from agrochat.chat.evaluate import (
+        evaluate_fast,
+        evaluate_generated,
+        markdown_table,
+        published_table,
+        save,
+    )
     from agrochat.errors import fail
 
     try:
         assistant = _load(model)
+        other = _load(text_model) if text_model else None
     except USER_ERRORS + (RuntimeError,) as e:
         fail(_message(e))
+    head = assistant.model.config.numeric == "head"
+    if not head and not generate:
+        fail("a numeric=text model has no fast path; use --generate N")
     keys = keys or [k for k in assistant.known_keys if k.split("/")[0] in ("promoter_strength", "terminator_strength")]
+    sections: list[str] = []
+    results: dict = {k: {} for k in keys}
     with Progress() as progress:
         bars: dict[str, object] = {}
 
-        def tick(key, done, total):
-            if key not in bars:
-                bars[key] = progress.add_task(key, total=total)
-            progress.update(bars[key], completed=done)
+        def tick(key, done, total, tag=""):
+            if key + tag not in bars:
+                bars[key + tag] = progress.add_task(key + tag, total=total)
+            progress.update(bars[key + tag], completed=done)
 
         try:
-            results = evaluate_fast(assistant, data_dir, split, keys, limit, progress=tick)
+            if head:
+                results = evaluate_fast(assistant, data_dir, split, keys, limit,
+                                        progress=lambda k, d, t: tick(k, d, t, " (fast path)"))
+                sections.append("Fast path (same rows for every column):\n\n" + markdown_table(results))
+            if generate:
+                gen = evaluate_generated(assistant, data_dir, split, keys, generate,
+                                         progress=lambda k, d, t: tick(k, d, t, " (generated answers)"))
+                for key, g in gen.items():
+                    results[key]["generation"] = g
+                sections.insert(0, "Generated answers, numbers parsed from the text:\n\n" + generated_table(gen))
+            if other is not None:
+                tgen = evaluate_generated(other, data_dir, split, keys, generate or 200,
+                                          progress=lambda k, d, t: tick(k, d, t, " (digits model)"))
+                for key, g in tgen.items():
+                    results[key]["text_model"] = {**g.get("generated", {}), "parse_failures": g["parse_failures"],
+                                                  "questions_per_s": g["questions_per_s"], "n_questions": g["n"]}
+                sections.append("The numeric=text (digits) model on the same questions:\n\n" + generated_table(tgen))
         except USER_ERRORS as e:
             fail(_message(e))
-    table = markdown_table(results)
-    if generate:
-        with Progress() as progress:
-            bars = {}
-            gen = evaluate_generated(assistant, data_dir, split, keys, generate, progress=tick)
-        for key, g in gen.items():
-            results[key]["generation"] = g
-        table += "\n\n" + generated_table(gen)
-    typer.echo(table)
-    table += "\n\n" + published_table(results)
+    if head:
+        sections.append(published_table(results))
+    table = "\n\n".join(s for s in sections if s)
     if report:
-        from agrochat.chat.report import write_plots
-
         report.mkdir(parents=True, exist_ok=True)
         save(results, report / "results.json")
         (report / "results.md").write_text(table + "\n")
-        try:
-            paths = write_plots(results, report)
-            table += "\n\nplots: " + ", ".join(str(p) for p in paths)
-        except ImportError:
-            table += "\n\n(no plots: pip install 'agrochat[plot]' for matplotlib)"
+        if head:
+            try:
+                from agrochat.chat.report import write_plots
+
+                table += "\n\nplots: " + ", ".join(str(p) for p in write_plots(results, report))
+            except ImportError:
+                table += "\n\n(no plots: pip install 'agrochat[plot]' for matplotlib)"
+    typer.echo(table)

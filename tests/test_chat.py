@@ -171,6 +171,14 @@ def test_eval_fast_path_beside_cnn_and_ridge(assistant, tmp_path):
     assert "r2" in leaf["ridge"] and "r2" in leaf["ours"]
     table = markdown_table(res)
     assert table.count("\n") == 3 and "terminator_strength/leaf" in table
+    from agrochat.chat.evaluate import published_table
+    from agrochat.chat.report import write_plots
+
+    assert "AgroNT" in published_table(res) and "0.85" in published_table(res)
+    pts = res["promoter_strength/leaf"]["points"]
+    assert len(pts["pred"]) == len(pts["target"]) == leaf["n"]
+    for png in write_plots(res, tmp_path / "plots"):
+        assert png.read_bytes()[:4] == b"\x89PNG", png
 
 
 def test_eval_through_generation_parses_numbers(assistant):
@@ -197,3 +205,16 @@ def test_eval_through_generation_parses_numbers(assistant):
     r = res["promoter_strength/leaf"]
     assert r["n"] == 3 and r["parse_failures"] == 0 and r["numbers_from_head"] == 3
     assert r["generated"]["n"] == 3 and r["agreement_with_fast_path"]["mean_abs_diff"] >= 0
+
+
+def test_cli_eval_report(model_dir, tmp_path):
+    from agrochat.data_gen.paths import FIXTURES_DIR
+
+    r = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--data-dir", str(FIXTURES_DIR / "mini_data"),
+                                 "--key", "promoter_strength/leaf", "--limit", "20", "--generate", "2",
+                                 "--report", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    assert "Generated answers" in r.stdout and "Fast path" in r.stdout and "AgroNT" in r.stdout
+    res = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert res["promoter_strength/leaf"]["generation"]["n"] == 2 and 0 < res["promoter_strength/leaf"]["n"] <= 20
+    assert (tmp_path / "rep" / "scatter.png").is_file() and (tmp_path / "rep" / "calibration.png").is_file()

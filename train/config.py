@@ -105,6 +105,9 @@ class TrainConfig:
     init_from: str = ""
     """A saved model directory whose encoder and projector weights start this run (e.g. the ``regress`` stage
     of another run, to train a variant of the later stages without repeating it). Empty: fresh weights."""
+    start_stage: int = 0
+    """Skip the stages before this index (with ``init_from``: a variant that reuses another run's early stages,
+    e.g. ``start_stage=1 model.numeric=text`` for the digits comparison model)."""
     seed: int = 0
     mixed_precision: str = "no"
     """no | bf16 | fp16 (accelerate)."""
@@ -126,6 +129,8 @@ class TrainConfig:
             raise ConfigError("at least one stage is needed")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ConfigError(f"mixed_precision={self.mixed_precision!r} not in ['no', 'bf16', 'fp16']")
+        if not 0 <= self.start_stage < len(self.stages):
+            raise ConfigError(f"start_stage={self.start_stage} is not a stage index (0..{len(self.stages) - 1})")
         if self.gradient_accumulation_steps < 1 or self.keep_last < 1:
             raise ConfigError("gradient_accumulation_steps and keep_last must be >= 1")
 

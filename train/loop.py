@@ -192,7 +192,7 @@ class Trainer:
             cfg.model.numeric_head.norm = {k: list(v) for k, v in data.norm.items()
                                            if k in cfg.model.numeric_head.keys}
             cfg.model.numeric_head.units = {k: v for k, v in data.units.items() if k in cfg.model.numeric_head.keys}
-        self.state = {"stage": 0, "stage_done": False, "step": 0, "epoch": 0, "batch": 0, "history": []}
+        self.state = {"stage": cfg.start_stage, "stage_done": False, "step": 0, "epoch": 0, "batch": 0, "history": []}
         latest = ck.list_checkpoints(self.ckpt_root)[-1] if resume and ck.list_checkpoints(self.ckpt_root) else None
         if latest is not None:
             model = load_model_dir(latest / "model", trainable=True)
