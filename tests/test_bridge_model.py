@@ -283,3 +283,37 @@ def test_dna_readout_fast_path_skips_the_decoder_and_equals_the_chat_number(dna_
         assert values[0].value == pytest.approx(v.value, abs=1e-5) and values[0].std == pytest.approx(v.std, abs=1e-5)
     with pytest.raises(Exception, match="placeholder"):
         model.score([(two, seqs[:1], prefix)], [LEAF])
+
+
+class _Boom:
+    """Unpickling this writes a marker file: proof that a pickle was executed."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickles_planted_in_a_checkpoint_are_never_executed(tiny_model, tmp_path):
+    import pickle
+
+    ckpt = tmp_path / "ckpt"
+    tiny_model.save_pretrained(ckpt)
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Boom(str(marker)))
+    for rel in ("pytorch_model.bin", "encoder/pytorch_model.bin", "decoder/adapter_model.bin",
+                "projector.pt", "training_args.bin", "tokenizer/tokenizer.pkl"):
+        (ckpt / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ckpt / rel).write_bytes(payload)
+    DnaLanguageModel.from_pretrained(ckpt)
+    assert not marker.exists()
+
+
+def test_package_never_enables_trust_remote_code():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for part in ("app", "bridge", "chat", "data_gen", "train"):
+        for py in (root / part).rglob("*.py"):
+            assert "trust_remote_code=True" not in py.read_text(), py
