@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import report
+
 
 def _status_mb(field: str) -> float:
     """A memory line of /proc/self/status (VmRSS: now, VmHWM: peak) in MiB."""
@@ -157,11 +159,7 @@ def main() -> None:
             a["step_extra_rss_mb"] / max(b["step_extra_rss_mb"], 1e-6))
         if "gpu_peak_mb" in a:
             summary["gpu_peak_ratio_1024_over_longest"] = a["gpu_peak_mb"] / b["gpu_peak_mb"]
-    text = json.dumps(summary, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    report(summary, args.out)
 
 
 if __name__ == "__main__":

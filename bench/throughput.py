@@ -15,7 +15,6 @@ Start-up: wall time of ``python -m agrochat predict --sequence ...`` in a fresh 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from _common import report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,11 +100,7 @@ def main() -> None:
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import agrochat.chat"], check=True)
     res["import_agrochat_chat_s"] = time.perf_counter() - t
-    text = json.dumps(res, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    report(res, args.out)
 
 
 if __name__ == "__main__":
