@@ -247,7 +247,10 @@ class DnaLanguageModel(nn.Module):
         key of ``num_keys``) is de-normalised, formatted, written into the text and appended to ``values``.
 
         ``answer_prefix`` forces the start of the answer (it may hold ``<num>`` slots, filled the same way);
-        with the prefix the fast path uses, the number equals :meth:`score` exactly."""
+        with the prefix the fast path uses, the number equals :meth:`score` exactly. A ``numeric=text`` model
+        has no head: its prefix loses its ``<num>`` slots and the decoder writes the digits."""
+        if self.config.numeric == "text":
+            answer_prefix = answer_prefix.replace(NUM_TOKEN, "")
         ex = self.processor.encode(messages, sequences, answer_prefix=answer_prefix)
         ids = torch.tensor([ex.input_ids], device=self.device)
         batch = self.processor.collate([ex])

@@ -140,6 +140,9 @@ class Assistant:
         return list(self.iter_predict(sequences, task, tissue, batch_size, explanations))
 
     def _score(self, batch, key, question, prefix, explanations) -> list[Prediction]:
+        if self.model.config.numeric != "head":
+            raise ValueError("this is a numeric=text (digits) comparison model: it has no regression head, so no "
+                             "predict/explain; use ask() or chat() and read the digits it writes")
         msgs = [{"role": "user", "content": question}]
         values = self.model.score([(msgs, [seq], prefix) for _, seq in batch], [key] * len(batch))
         return [self._prediction(rid, seq, key, v.value, v.std, explanations)
@@ -224,10 +227,12 @@ class Assistant:
                 msgs, [seq], num_keys=[key], answer_prefix=prefix, values=values, max_new_tokens=max_new_tokens,
                 formatter=lambda k, v, s: self.registry.get(k).format_value(v, s),
             )
+            self._last = (seq, key)
+            if not values:  # a numeric=text comparison model wrote digits: nothing calibrated to attach
+                continue
             v = values[0]
             pred = self._prediction(f"seq{n + 1}", seq, key, v.value, v.std, explanation)
             self._answer_predictions.append(pred)
-            self._last = (seq, key)
             if explanation and pred.explanation:
                 yield f"\nWhat the sequence shows: {pred.explanation}"
 

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from agrochat.bridge import DnaSequenceError
@@ -218,3 +219,21 @@ def test_cli_eval_report(model_dir, tmp_path):
     res = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert res["promoter_strength/leaf"]["generation"]["n"] == 2 and 0 < res["promoter_strength/leaf"]["n"] <= 20
     assert (tmp_path / "rep" / "scatter.png").is_file() and (tmp_path / "rep" / "calibration.png").is_file()
+
+
+def test_text_model_answers_in_digits_and_refuses_predict(tmp_path, dna_tokenizer, text_tokenizer, promoters):
+    from agrochat.bridge import NumericHeadConfig, build_model
+    from agrochat.data_gen.registry import load_registry
+    from conftest import tiny_config
+
+    torch.manual_seed(0)
+    keys = ["promoter_strength/leaf"]
+    cfg = tiny_config(numeric="text", numeric_head=NumericHeadConfig(keys=keys, norm={keys[0]: [0.0, 1.0]}, hidden=8))
+    build_model(cfg, tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer).save_pretrained(tmp_path / "m")
+    load_registry().to_json(tmp_path / "m" / "registry.json")
+    a = Assistant.from_pretrained(tmp_path / "m")
+    ans = a.ask("How strongly is this promoter expressed in tobacco leaf?", dna=promoters[0]["sequence"],
+                max_new_tokens=4)
+    assert ans.text and ans.predictions == []
+    with pytest.raises(ValueError, match="numeric=text"):
+        a.predict(promoters[0]["sequence"])
