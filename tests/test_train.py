@@ -122,7 +122,7 @@ def test_keep_best_token_lr_and_init_from(tmp_path):
     common = ["model.numeric_head.readout=dna_attention", "model.encoder.dropout=0.1", "log_every=1"]
     subprocess.run([sys.executable, "-m", "agrochat.train", "--config", str(TINY), "-o", str(first), *common,
                     "stages.0.epochs=4", "stages.0.eval_every=1", "stages.0.keep_best=true", "stages.0.lr=0.05",
-                    "stages.1.max_steps=2", "stages.2.max_steps=2", "stages.2.token_lr_scale=30"],
+                    "stages.1.max_steps=2", "stages.2.max_steps=2", "stages.2.token_lr_scale=30", "stages.2.encoder=full"],
                    check=True, capture_output=True, timeout=600)
     logs = [json.loads(line) for line in (first / "log.jsonl").read_text().splitlines()]
     evals = [r["eval"]["val_loss"] for r in logs if "eval" in r and r["eval"]["stage"] == "regress"]

@@ -454,7 +454,14 @@ class Trainer:
 
 def _init_from(model: DnaLanguageModel, path: str) -> None:
     """Copy encoder and projector weights from a saved model directory (shapes must match)."""
+    from peft import PeftModel
+
     src = load_model_dir(path)
+    if isinstance(src.encoder.esm, PeftModel):  # LoRA-trained: fold the adapters into plain weights
+        src.encoder.esm = src.encoder.esm.merge_and_unload()
+    if isinstance(model.encoder.esm, PeftModel):
+        raise ValueError("init_from needs this config's encoder built plain (trainable: full or frozen); "
+                         "stages may still switch it to lora")
     for part in ("encoder", "projector"):
         theirs = getattr(src, part).state_dict()
         mine = getattr(model, part)
