@@ -29,6 +29,11 @@ class StageConfig:
     """Encoder trainable mode in this stage: frozen | lora | full."""
     decoder: str = "frozen"
     """Decoder trainable mode in this stage: frozen | lora | full."""
+    projector: str = "full"
+    """Projector in the decoder stages: full | frozen. Freeze it when the numeric head reads the projected DNA
+    (``readout: dna``) and the numbers should stay exactly as the regress stage left them."""
+    head: str = "full"
+    """Numeric head in the decoder stages: full | frozen."""
     epochs: float = 1.0
     """Passes over the stage's training rows (fractions allowed)."""
     max_steps: int = 0
@@ -70,6 +75,9 @@ class StageConfig:
         for part in ("encoder", "decoder"):
             if getattr(self, part) not in TRAINABLE:
                 raise ConfigError(f"stage {self.name}: {part}={getattr(self, part)!r} not in {list(TRAINABLE)}")
+        for part in ("projector", "head"):
+            if getattr(self, part) not in ("frozen", "full"):
+                raise ConfigError(f"stage {self.name}: {part}={getattr(self, part)!r} not in ['frozen', 'full']")
         if self.name == "regress" and self.decoder != "frozen":
             raise ConfigError("the regress stage does not use the decoder; set decoder: frozen")
         if self.epochs <= 0 and self.max_steps <= 0:
@@ -169,5 +177,25 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
+    return TrainConfig.from_dict(apply_overrides(_load_yaml(path), overrides or []))
+
+
+def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A preset, merged over the preset its ``base:`` names (mappings merge key by key; lists are replaced)."""
+    if path.resolve() in seen:
+        raise ConfigError(f"config {path} includes itself through base:")
     data = yaml.safe_load(path.read_text()) or {}
-    return TrainConfig.from_dict(apply_overrides(data, overrides or []))
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    base_path = path.parent / base
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: base config {base_path} not found")
+    return _merge(_load_yaml(base_path, seen + (path.resolve(),)), data)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

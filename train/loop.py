@@ -250,6 +250,11 @@ class Trainer:
                 p.requires_grad = reads_dna
             for p in model.decoder.parameters():
                 p.requires_grad = False
+        else:
+            for p in model.projector.parameters():
+                p.requires_grad = stage.projector == "full"
+            for p in model.numeric_head.parameters():
+                p.requires_grad = stage.head == "full"
 
     # ---- main loop -------------------------------------------------------------------------------------------
     def run(self) -> dict:
