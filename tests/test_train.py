@@ -154,3 +154,18 @@ def test_half_written_checkpoints_are_never_picked_up(tmp_path):
     ((root / ".tmp-abc") / STATE_FILE).write_text("{}")  # a temp dir left by SIGKILL mid-write
     assert [p.name for p in list_checkpoints(root)] == ["step-000000001"]
     assert not (root / "step-000000002").exists()
+
+
+def test_preset_base_merges_mappings_and_replaces_lists(tmp_path):
+    (tmp_path / "child.yaml").write_text(f"base: {TINY}\nmodel: {{numeric: text}}\nseed: 7\n"
+                                          "stages: [{name: align, max_steps: 1}]\n")
+    cfg = load_config(tmp_path / "child.yaml")
+    base = load_config(TINY)
+    assert cfg.model.numeric == "text" and cfg.seed == 7
+    assert cfg.model.encoder == base.model.encoder and cfg.model.numeric_head.keys == base.model.numeric_head.keys
+    assert [s.name for s in cfg.stages] == ["align"]
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="itself"):
+        load_config(tmp_path / "loop.yaml")
+    with pytest.raises(ConfigError, match="projector"):
+        load_config(TINY, ["stages.1.projector=lora"])
