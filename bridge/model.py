@@ -292,9 +292,7 @@ class DnaLanguageModel(nn.Module):
         emitted = ""
         for _ in range(max_new_tokens):
             logits = out.logits[0, -1].float()  # (V,)
-            logits[self.dna_token_id] = float("-inf")  # DNA never comes out of the decoder
-            if self.config.numeric == "text":
-                logits[self.num_token_id] = float("-inf")
+            self._mask_logits(logits)
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = int(torch.multinomial(probs.cpu(), 1, generator=gen))
@@ -338,6 +336,22 @@ class DnaLanguageModel(nn.Module):
             if rest:
                 yield rest
 
+    def _mask_logits(self, logits: torch.Tensor) -> None:
+        """Tokens the decoder may not write: ``<dna>`` never; with ``numeric=head`` no digits either, so every
+        number in an answer comes from the head through ``<num>`` (``numeric=text``: never ``<num>``)."""
+        logits[..., self.dna_token_id] = float("-inf")
+        if self.config.numeric == "text":
+            logits[..., self.num_token_id] = float("-inf")
+        else:
+            logits[..., self._digit_ids()] = float("-inf")
+
+    def _digit_ids(self) -> torch.Tensor:
+        if getattr(self, "_digits", None) is None:
+            vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+            self._digits = torch.tensor([i for i, t in enumerate(vocab) if t and any(c.isdigit() for c in t)],
+                                        dtype=torch.long, device=self.device)
+        return self._digits
+
     @staticmethod
     def _slot_key(keys: list[str], n: int) -> str:
         if not keys:
@@ -376,9 +390,7 @@ class DnaLanguageModel(nn.Module):
         done = torch.zeros(B, dtype=torch.bool, device=self.device)
         for _ in range(max_new_tokens):
             logits = out.logits[:, -1].float()  # (B, V)
-            logits[:, self.dna_token_id] = float("-inf")
-            if self.config.numeric == "text":
-                logits[:, self.num_token_id] = float("-inf")
+            self._mask_logits(logits)
             nxt = logits.argmax(-1)  # (B,)
             done |= torch.tensor([int(t) in stop for t in nxt.tolist()], device=self.device)
             if bool(done.all()):

@@ -317,3 +317,20 @@ def test_package_never_enables_trust_remote_code():
     for part in ("app", "bridge", "chat", "data_gen", "train"):
         for py in (root / part).rglob("*.py"):
             assert "trust_remote_code=True" not in py.read_text(), py
+
+
+def test_head_models_never_write_digits_themselves(tiny_model):
+    """numeric=head: every number in an answer comes from the head through <num>."""
+    digits = tiny_model._digit_ids()
+    assert len(digits) >= 10
+
+    def love_digits(module, args, out):
+        out = out.clone()
+        out[..., digits] += 1e4
+        return out
+
+    tiny_model.decoder.get_output_embeddings().register_forward_hook(love_digits)
+    text = "".join(tiny_model.stream([{"role": "user", "content": "Say a number."}], max_new_tokens=6))
+    assert not any(c.isdigit() for c in text)
+    batch = tiny_model.generate_batch([([{"role": "user", "content": "Say a number."}], [])], [[]], max_new_tokens=6)
+    assert not any(c.isdigit() for c in batch[0].text)
