@@ -48,6 +48,16 @@ class Generation:
 Formatter = Callable[[str, float, float], str]
 
 
+def _ban_repeats(logits: torch.Tensor, tokens: list[int], n: int) -> None:
+    """Forbid the tokens that would repeat an n-gram already in ``tokens`` (logits: (V,), in place)."""
+    if n <= 0 or len(tokens) < n - 1:
+        return
+    tail = tuple(tokens[len(tokens) - (n - 1):]) if n > 1 else ()
+    banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n - 1]) == tail}
+    if banned:
+        logits[list(banned)] = float("-inf")
+
+
 def _cache_kwargs(out) -> dict:
     """The KV cache of a decoder output, under the keyword this transformers version expects."""
     return {"cache": out["cache"]} if "cache" in out else {"past_key_values": out["past_key_values"]}
@@ -242,13 +252,15 @@ class DnaLanguageModel(nn.Module):
         values: list[NumericValue] | None = None,
         seed: int | None = None,
         answer_prefix: str = "",
+        no_repeat_ngram: int = 3,
     ) -> Iterator[str]:
         """Yield the answer text piece by piece. When the decoder emits ``<num>``, the head's value (for the next
         key of ``num_keys``) is de-normalised, formatted, written into the text and appended to ``values``.
 
         ``answer_prefix`` forces the start of the answer (it may hold ``<num>`` slots, filled the same way);
         with the prefix the fast path uses, the number equals :meth:`score` exactly. A ``numeric=text`` model
-        has no head: its prefix loses its ``<num>`` slots and the decoder writes the digits."""
+        has no head: its prefix loses its ``<num>`` slots and the decoder writes the digits. ``no_repeat_ngram``:
+        a generated token may not repeat an n-gram of the answer (0: off), which stops greedy loops."""
         if self.config.numeric == "text":
             answer_prefix = answer_prefix.replace(NUM_TOKEN, "")
         ex = self.processor.encode(messages, sequences, answer_prefix=answer_prefix)
@@ -289,10 +301,12 @@ class DnaLanguageModel(nn.Module):
             if text_ids:
                 yield self.tokenizer.decode(text_ids, skip_special_tokens=True)
         pending: list[int] = []
+        generated: list[int] = []
         emitted = ""
         for _ in range(max_new_tokens):
             logits = out.logits[0, -1].float()  # (V,)
             self._mask_logits(logits)
+            _ban_repeats(logits, generated, no_repeat_ngram)
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = int(torch.multinomial(probs.cpu(), 1, generator=gen))
@@ -300,6 +314,7 @@ class DnaLanguageModel(nn.Module):
                 nxt = int(logits.argmax())
             if nxt in stop:
                 break
+            generated.append(nxt)
             attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
             out = self.decoder(
                 input_ids=torch.tensor([[nxt]], device=self.device), attention_mask=attn,
@@ -368,6 +383,7 @@ class DnaLanguageModel(nn.Module):
         num_keys: Sequence[Sequence[str]],
         max_new_tokens: int = 64,
         formatter: Formatter | None = None,
+        no_repeat_ngram: int = 3,
     ) -> list[Generation]:
         """Greedy answers to a batch of prompts at once (left-padded, one KV cache): the same rules as
         :meth:`stream` with ``temperature=0`` and no prefix, at batch throughput. ``num_keys[i]``: the key of each
@@ -388,14 +404,19 @@ class DnaLanguageModel(nn.Module):
         parts: list[list] = [[[]] for _ in range(B)]  # per row: token-id lists and formatted numbers
         values: list[list[NumericValue]] = [[] for _ in range(B)]
         done = torch.zeros(B, dtype=torch.bool, device=self.device)
+        history: list[list[int]] = [[] for _ in range(B)]
         for _ in range(max_new_tokens):
             logits = out.logits[:, -1].float()  # (B, V)
             self._mask_logits(logits)
+            for b in range(B):
+                _ban_repeats(logits[b], history[b], no_repeat_ngram)
             nxt = logits.argmax(-1)  # (B,)
             done |= torch.tensor([int(t) in stop for t in nxt.tolist()], device=self.device)
             if bool(done.all()):
                 break
             nxt = nxt.masked_fill(done, self.tokenizer.pad_token_id)
+            for b in (~done).nonzero().flatten().tolist():
+                history[b].append(int(nxt[b]))
             lmask = torch.cat([lmask, (~done).long()[:, None]], dim=1)  # (B, L + t)
             pos = pos[:, -1:] + 1
             out = self.decoder(input_ids=nxt[:, None], attention_mask=lmask, position_ids=pos, use_cache=True,

@@ -334,3 +334,26 @@ def test_head_models_never_write_digits_themselves(tiny_model):
     assert not any(c.isdigit() for c in text)
     batch = tiny_model.generate_batch([([{"role": "user", "content": "Say a number."}], [])], [[]], max_new_tokens=6)
     assert not any(c.isdigit() for c in batch[0].text)
+
+
+def test_greedy_generation_does_not_loop(tiny_model):
+    from agrochat.bridge.model import _ban_repeats
+
+    logits = torch.zeros(10)
+    _ban_repeats(logits, [1, 2, 3, 1, 2], 3)
+    assert logits[3] == float("-inf") and torch.isfinite(logits[[0, 1, 2, 4]]).all()
+    favourite = 1000  # a plain text token the hooked decoder always prefers
+
+    def loop(module, args, out):
+        out = out.clone()
+        out[..., favourite] += 1e4
+        return out
+
+    tiny_model.decoder.get_output_embeddings().register_forward_hook(loop)
+    msgs = [{"role": "user", "content": "Talk."}]
+    gen = tiny_model.generate_batch([(msgs, [])], [[]], max_new_tokens=8, no_repeat_ngram=2)[0].text
+    one = "".join(tiny_model.stream(msgs, max_new_tokens=8, no_repeat_ngram=2))
+    assert gen == one
+    word = tiny_model.tokenizer.decode([favourite])
+    assert "".join(tiny_model.stream(msgs, max_new_tokens=8, no_repeat_ngram=0)) == word * 8
+    assert one != word * 8 and one.count(word * 3) == 0  # the loop is broken
