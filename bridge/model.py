@@ -155,12 +155,17 @@ class DnaLanguageModel(nn.Module):
                       input_ids: torch.Tensor, key_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Head values at every ``<num>`` position (row-major order). hidden, embeds: (B, L, D); num_pos: (B, L)."""
         rows, cols = num_pos.nonzero(as_tuple=True)  # (N,), (N,)
-        h = hidden[rows, cols]  # (N, D)
-        if not self.numeric_head.reads_dna:
-            return self.numeric_head(h, key_ids)
         before = torch.arange(embeds.shape[1], device=embeds.device)[None] < cols[:, None]  # (N, L)
         ctx_mask = (input_ids[rows] == self.dna_token_id) & before  # (N, L) DNA positions before each <num>
-        return self.numeric_head(h, key_ids, embeds, ctx_mask, ctx_rows=rows)
+        return self._head(hidden[rows, cols], key_ids, embeds, ctx_mask, rows)
+
+    def _head(self, h: torch.Tensor, key_ids: torch.Tensor, embeds: torch.Tensor, ctx_mask: torch.Tensor,
+              ctx_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The numeric head on decoder states ``h`` (N, D), given the prompt embeddings it may read when its
+        readout reads DNA: ``embeds`` (N or B, L, D), ``ctx_mask`` (N, L), ``ctx_rows`` (N,) as in the head."""
+        if not self.numeric_head.reads_dna:
+            return self.numeric_head(h, key_ids)
+        return self.numeric_head(h, key_ids, embeds, ctx_mask, ctx_rows=ctx_rows)
 
     def denormalize(self, key: str, mean: float, log_var: float) -> NumericValue:
         m, s = self.config.numeric_head.stats(key)
@@ -323,13 +328,9 @@ class DnaLanguageModel(nn.Module):
             if nxt == self.num_token_id:
                 key = self._slot_key(keys, n_num)
                 n_num += 1
-                # decoder state at the generated <num>; its DNA context is the prompt's (all before it)
-                hidden = torch.cat([embeds, out.hidden_states[-1][:, -1:]], dim=1)  # (1, L0 + 1, D)
-                ctx = torch.cat([embeds, embeds.new_zeros(1, 1, embeds.shape[-1])], dim=1)
-                pos = torch.zeros(1, hidden.shape[1], dtype=torch.bool, device=self.device)
-                pos[0, -1] = True
-                m, lv = self._read_numbers(hidden, pos, ctx, torch.cat([ids, ids.new_full((1, 1), nxt)], 1),
-                                           self._key_ids([key]))
+                # decoder state at the generated <num>; its DNA context is all of the prompt's
+                m, lv = self._head(out.hidden_states[-1][:, -1], self._key_ids([key]), embeds,
+                                   ids == self.dna_token_id)
                 v = self.denormalize(key, float(m), float(lv))
                 if values is not None:
                     values.append(v)
@@ -423,11 +424,9 @@ class DnaLanguageModel(nn.Module):
                                output_hidden_states=bool((nxt == self.num_token_id).any()), **_cache_kwargs(out))
             for b in (nxt == self.num_token_id).nonzero().flatten().tolist():  # rows that emitted <num>
                 key = self._slot_key(list(num_keys[b]), len(values[b]))
-                h = out.hidden_states[-1][b, -1][None]  # (1, D)
-                n = int(lengths[b])
-                ctx_mask = (ids[b, :n] == self.dna_token_id)[None]  # (1, n)
-                m, lv = (self.numeric_head(h, self._key_ids([key])) if not self.numeric_head.reads_dna
-                         else self.numeric_head(h, self._key_ids([key]), embeds[b, :n][None], ctx_mask))
+                n = int(lengths[b])  # the row's prompt, without padding
+                m, lv = self._head(out.hidden_states[-1][b, -1][None], self._key_ids([key]), embeds[b, :n][None],
+                                   (ids[b, :n] == self.dna_token_id)[None])
                 v = self.denormalize(key, float(m), float(lv))
                 values[b].append(v)
                 parts[b] += [fmt(key, v.value, v.std), []]
