@@ -15,7 +15,7 @@ import torch
 
 from .config import ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN
-from .tokenizer import DnaSequenceError, normalize_dna
+from .tokenizer import DnaSequenceError, normalize_dna, token_count
 
 IGNORE = -100
 
@@ -57,12 +57,20 @@ class DnaChatProcessor:
             if enc.overflow == "truncate":
                 ids = ids[: enc.max_tokens]
             elif enc.overflow == "error":
-                raise DnaSequenceError(
-                    f"sequence of {len(normalize_dna(seq))} bp gives {len(ids)} tokens, more than the encoder "
-                    f"window of {enc.max_tokens} (~{(enc.max_tokens - 1) * 6} bp); "
-                    "set encoder.overflow to 'truncate' or 'window'"
-                )
+                raise self._too_long(len(normalize_dna(seq)), len(ids))
         return ids
+
+    def check_fits(self, seq: str) -> None:
+        """Raise the error :meth:`dna_token_ids` would for a normalised ``seq``, by the token-count formula
+        (no tokenisation)."""
+        n = token_count(seq)
+        if n > self.config.encoder.max_tokens and self.config.encoder.overflow == "error":
+            raise self._too_long(len(seq), n)
+
+    def _too_long(self, bp: int, n_tokens: int) -> DnaSequenceError:
+        w = self.config.encoder.max_tokens
+        return DnaSequenceError(f"sequence of {bp} bp gives {n_tokens} tokens, more than the encoder window of {w} "
+                                f"(~{(w - 1) * 6} bp); set encoder.overflow to 'truncate' or 'window'")
 
     # ---- text ------------------------------------------------------------------------------------------------
     def _render(self, messages: list[dict], generation_prompt: bool) -> str:

@@ -110,11 +110,14 @@ class Assistant:
     def check_sequence(self, seq: str, where: str = "sequence") -> str:
         """Normalise one sequence and check it fits this model's encoder (or its overflow rule); the error names
         ``where`` (a record id)."""
+        return self._fits(_normalize(seq, where), where)
+
+    def _fits(self, seq: str, where: str) -> str:
+        """``seq`` (normalised) if it fits the encoder; else the window error, naming ``where``."""
         from agrochat.bridge import DnaSequenceError
 
-        seq = _normalize(seq, where)
         try:
-            self.model.processor.dna_token_ids(seq)
+            self.model.processor.check_fits(seq)
         except DnaSequenceError as e:
             raise DnaSequenceError(f"{where}: {e}") from None
         return seq
@@ -127,7 +130,7 @@ class Assistant:
         question, prefix = canonical_prompt(key)
         batch: list[tuple[str, str]] = []
         for rid, seq in self.records(sequences):
-            batch.append((rid, self.check_sequence(seq, rid)))
+            batch.append((rid, self._fits(seq, rid)))  # records() has normalised it
             if len(batch) == batch_size:
                 yield from self._score(batch, key, question, prefix, explanations)
                 batch = []
