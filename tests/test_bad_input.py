@@ -49,37 +49,17 @@ SEQ_CASES = {
 }
 
 
-def _fasta_case(case: str, tmp: Path) -> tuple[Path, tuple[str, str]]:
-    path = tmp / f"{case}.fa"
-    if case == "fasta_no_header":
-        path.write_text("ACGT\n")
-        return path, ("error", "before the first '>'")
-    if case == "fasta_duplicate_ids":
-        path.write_text(">a\nACGT\n>a\nACGT\n")
-        return path, ("error", ":3: duplicate id 'a'")
-    if case == "fasta_empty_record":
-        path.write_text(">a\n>b\nACGT\n")
-        return path, ("error", ":1: record 'a' has no sequence")
-    if case == "fasta_empty_file":
-        path.write_text("")
-        return path, ("error", "no FASTA records")
-    if case == "fasta_crlf":
-        path.write_bytes(b">a\r\nACGTAC\r\nGTACGT\r\n")
-        return path, ("ok", "ACGTACGTACGT")
-    if case == "fasta_gzip":
-        path = tmp / "x.fa.gz"
-        path.write_bytes(gzip.compress(b">a\nacgtacgt\n"))
-        return path, ("ok", "ACGTACGT")
-    if case == "fasta_binary":
-        path.write_bytes(bytes(range(256)) * 4)
-        return path, ("error", "not a readable text FASTA")
-    if case == "fasta_missing":
-        return tmp / "nowhere.fa", ("error", "no such file")
-    raise KeyError(case)
-
-
-FASTA_CASES = ["fasta_no_header", "fasta_duplicate_ids", "fasta_empty_record", "fasta_empty_file", "fasta_crlf",
-               "fasta_gzip", "fasta_binary", "fasta_missing"]
+# FASTA cases: file name, bytes written (None: no file), expected
+FASTA_CASES = {
+    "fasta_no_header": ("x.fa", b"ACGT\n", ("error", "before the first '>'")),
+    "fasta_duplicate_ids": ("x.fa", b">a\nACGT\n>a\nACGT\n", ("error", ":3: duplicate id 'a'")),
+    "fasta_empty_record": ("x.fa", b">a\n>b\nACGT\n", ("error", ":1: record 'a' has no sequence")),
+    "fasta_empty_file": ("x.fa", b"", ("error", "no FASTA records")),
+    "fasta_crlf": ("x.fa", b">a\r\nACGTAC\r\nGTACGT\r\n", ("ok", "ACGTACGTACGT")),
+    "fasta_gzip": ("x.fa.gz", gzip.compress(b">a\nacgtacgt\n"), ("ok", "ACGTACGT")),
+    "fasta_binary": ("x.fa", bytes(range(256)) * 4, ("error", "not a readable text FASTA")),
+    "fasta_missing": ("nowhere.fa", None, ("error", "no such file")),
+}
 ASK_CASES = ["dna_tag_without_sequence", "more_tags_than_sequences", "sequence_without_tag", "pasted_sequence",
              "no_sequence_at_all"]
 BUILDER_TESTS = {  # rows tested in the data builder's own test files
@@ -165,9 +145,12 @@ def test_sequence_cases(case, assistant, model_dir):
             assert expected[1] in out["error"]
 
 
-@pytest.mark.parametrize("case", FASTA_CASES)
+@pytest.mark.parametrize("case", sorted(FASTA_CASES))
 def test_fasta_cases(case, assistant, model_dir, tmp_path):
-    path, expected = _fasta_case(case, tmp_path)
+    name, content, expected = FASTA_CASES[case]
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
     entries = doc_rows()[case]
     assert entries == ["api", "cli", "repl"]
     if expected[0] == "ok":
