@@ -43,6 +43,7 @@ class NumericValue:
 class Generation:
     text: str
     values: list[NumericValue] = field(default_factory=list)
+    held_open: int = 0  # steps where the answer wanted to end before its requested numbers (see ``require_numbers``)
 
 
 Formatter = Callable[[str, float, float], str]
@@ -56,6 +57,14 @@ def _ban_repeats(logits: torch.Tensor, tokens: list[int], n: int) -> None:
     banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n - 1]) == tail}
     if banned:
         logits[list(banned)] = float("-inf")
+
+
+def _hold_open(logits: torch.Tensor, stop: list[int]) -> bool:
+    """Forbid ending the answer (logits: (V,), in place). True when ending was the best token, i.e. the rule
+    changed the answer."""
+    best = int(logits.argmax())
+    logits[stop] = float("-inf")
+    return best in stop
 
 
 def _cache_kwargs(out) -> dict:
@@ -258,6 +267,8 @@ class DnaLanguageModel(nn.Module):
         seed: int | None = None,
         answer_prefix: str = "",
         no_repeat_ngram: int = 3,
+        require_numbers: bool = True,
+        held_open: list[int] | None = None,
     ) -> Iterator[str]:
         """Yield the answer text piece by piece. When the decoder emits ``<num>``, the head's value (for the next
         key of ``num_keys``) is de-normalised, formatted, written into the text and appended to ``values``.
@@ -265,7 +276,10 @@ class DnaLanguageModel(nn.Module):
         ``answer_prefix`` forces the start of the answer (it may hold ``<num>`` slots, filled the same way);
         with the prefix the fast path uses, the number equals :meth:`score` exactly. A ``numeric=text`` model
         has no head: its prefix loses its ``<num>`` slots and the decoder writes the digits. ``no_repeat_ngram``:
-        a generated token may not repeat an n-gram of the answer (0: off), which stops greedy loops."""
+        a generated token may not repeat an n-gram of the answer (0: off), which stops greedy loops.
+        ``require_numbers``: when ``num_keys`` is given, the answer may not end before it has written one ``<num>``
+        per key (the question asked for those numbers; like ``min_new_tokens``, only the end tokens are masked);
+        each step where ending was the best token is counted in ``held_open[0]`` when a list is passed."""
         if self.config.numeric == "text":
             answer_prefix = answer_prefix.replace(NUM_TOKEN, "")
         ex = self.processor.encode(messages, sequences, answer_prefix=answer_prefix)
@@ -276,9 +290,10 @@ class DnaLanguageModel(nn.Module):
                             batch["dna_attention_mask"].to(self.device) if dna is not None else None)
         gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
         keys = list(num_keys or [])
+        need = len(keys) if require_numbers and self.config.numeric == "head" else 0
         if not keys and len(self.config.numeric_head.keys) == 1:
             keys = list(self.config.numeric_head.keys)
-        stop = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")}
+        stop = self._stop_ids()
         attn = torch.ones_like(ids)
         out = self.decoder(inputs_embeds=embeds, attention_mask=attn, use_cache=True, output_hidden_states=True)
         fmt = formatter or (lambda k, x, s: self.format_value(NumericValue(k, x, s)))
@@ -312,6 +327,8 @@ class DnaLanguageModel(nn.Module):
             logits = out.logits[0, -1].float()  # (V,)
             self._mask_logits(logits)
             _ban_repeats(logits, generated, no_repeat_ngram)
+            if n_num < need and _hold_open(logits, stop) and held_open is not None:
+                held_open[0] += 1
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = int(torch.multinomial(probs.cpu(), 1, generator=gen))
@@ -352,6 +369,9 @@ class DnaLanguageModel(nn.Module):
             if rest:
                 yield rest
 
+    def _stop_ids(self) -> list[int]:
+        return sorted({self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")})
+
     def _mask_logits(self, logits: torch.Tensor) -> None:
         """Tokens the decoder may not write: ``<dna>`` never; with ``numeric=head`` no digits either, so every
         number in an answer comes from the head through ``<num>`` (``numeric=text``: never ``<num>``)."""
@@ -385,10 +405,11 @@ class DnaLanguageModel(nn.Module):
         max_new_tokens: int = 64,
         formatter: Formatter | None = None,
         no_repeat_ngram: int = 3,
+        require_numbers: bool = True,
     ) -> list[Generation]:
         """Greedy answers to a batch of prompts at once (left-padded, one KV cache): the same rules as
         :meth:`stream` with ``temperature=0`` and no prefix, at batch throughput. ``num_keys[i]``: the key of each
-        ``<num>`` prompt ``i``'s answer may emit."""
+        ``<num>`` prompt ``i``'s answer may emit (with ``require_numbers``, must emit before it may end)."""
         exs = [self.processor.encode(m, s, answer_prefix="") for m, s in prompts]
         batch = {k: v.to(self.device) for k, v in self.processor.collate(exs).items()}
         ids, mask = batch["input_ids"], batch["attention_mask"]  # (B, L) right-padded
@@ -400,7 +421,9 @@ class DnaLanguageModel(nn.Module):
         lmask = torch.stack([torch.roll(mask[b], shift[b]) for b in range(B)])  # (B, L)
         pos = (lmask.cumsum(1) - 1).clamp(min=0)  # (B, L)
         out = self.decoder(inputs_embeds=left, attention_mask=lmask, position_ids=pos, use_cache=True)
-        stop = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")}
+        stop = self._stop_ids()
+        need = [len(k) if require_numbers and self.config.numeric == "head" else 0 for k in num_keys]
+        held = [0] * B
         fmt = formatter or (lambda k, x, sd: self.format_value(NumericValue(k, x, sd)))
         parts: list[list] = [[[]] for _ in range(B)]  # per row: token-id lists and formatted numbers
         values: list[list[NumericValue]] = [[] for _ in range(B)]
@@ -411,6 +434,8 @@ class DnaLanguageModel(nn.Module):
             self._mask_logits(logits)
             for b in range(B):
                 _ban_repeats(logits[b], history[b], no_repeat_ngram)
+                if not done[b] and len(values[b]) < need[b]:
+                    held[b] += _hold_open(logits[b], stop)
             nxt = logits.argmax(-1)  # (B,)
             done |= torch.tensor([int(t) in stop for t in nxt.tolist()], device=self.device)
             if bool(done.all()):
@@ -434,12 +459,13 @@ class DnaLanguageModel(nn.Module):
                 parts[b][-1].append(int(nxt[b]))
         texts = ["".join(p if isinstance(p, str) else self.tokenizer.decode(p, skip_special_tokens=True)
                          for p in row) for row in parts]
-        return [Generation(t, v) for t, v in zip(texts, values, strict=True)]
+        return [Generation(t, v, h) for t, v, h in zip(texts, values, held, strict=True)]
 
     def generate_answer(self, messages: list[dict], sequences: Sequence[str] = (), **kwargs) -> Generation:
         values: list[NumericValue] = []
-        text = "".join(self.stream(messages, sequences, values=values, **kwargs))
-        return Generation(text=text, values=values)
+        held = [0]
+        text = "".join(self.stream(messages, sequences, values=values, held_open=held, **kwargs))
+        return Generation(text=text, values=values, held_open=held[0])
 
     # ---- persistence -------------------------------------------------------------------------------------------
     def save_pretrained(self, path) -> None:

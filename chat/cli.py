@@ -246,16 +246,20 @@ def _written_ids(path: Path, fmt: str) -> set[str]:
 
 
 def generated_table(gen: dict) -> str:
-    lines = ["| task / tissue | questions | parse failures | numbers from the head / as digits | generated R² | "
-             "generated Pearson | generated Spearman | mean / max abs diff vs fast path | questions/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| task / tissue | questions | parse failures | held open* | numbers from the head / as digits | "
+             "generated R² | generated Pearson | generated Spearman | mean / max abs diff vs fast path | questions/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for key, g in gen.items():
         m, a = g.get("generated", {}), g.get("agreement_with_fast_path", {})
-        lines.append(f"| {key} | {g['n']} | {g['parse_failures']} | {g['numbers_from_head']} / "
+        held = g.get("answers_held_open", 0) if g.get("require_numbers") else "off"
+        lines.append(f"| {key} | {g['n']} | {g['parse_failures']} | {held} | {g['numbers_from_head']} / "
                      f"{g['numbers_as_generated_digits']} | {m.get('r2', float('nan')):.3f} | "
                      f"{m.get('pearson', float('nan')):.3f} | {m.get('spearman', float('nan')):.3f} | "
                      f"{a.get('mean_abs_diff', float('nan')):.4f} / {a.get('max_abs_diff', float('nan')):.4f} | "
                      f"{g.get('questions_per_s', float('nan')):.2f} |")
+    lines.append("\n\\* held open: answers that would have ended before their number (the decoder's own parse "
+                 "failures); the rule masks the end tokens until the <num> the question asked for is written "
+                 "(--free-decoding turns it off).")
     return "\n".join(lines)
 
 
@@ -270,6 +274,8 @@ def eval_command(
                                  "through generation and parse the numbers from the text (0: skip)"),
     text_model: Path = typer.Option(None, "--text-model", help="also ask a numeric=text (digits) model the same "
                                     "questions, for the head-vs-digits comparison"),
+    free_decoding: bool = typer.Option(False, "--free-decoding", help="let answers end before the number they "
+                                       "were asked for (measures the decoder alone; default: held open)"),
 ):
     """Score the assistant on benchmark test rows: its generated answers (parsed from text) and the fast path,
     beside the authors' CNN and a k-mer ridge on the same rows (R², Pearson, Spearman, MAE, coverage)."""
@@ -310,7 +316,8 @@ def eval_command(
                 sections.append("Fast path (same rows for every column):\n\n" + markdown_table(results))
             if generate:
                 gen = evaluate_generated(assistant, data_dir, split, keys, generate,
-                                         progress=lambda k, d, t: tick(k, d, t, " (generated answers)"))
+                                         progress=lambda k, d, t: tick(k, d, t, " (generated answers)"),
+                                         require_numbers=not free_decoding)
                 for key, g in gen.items():
                     results[key]["generation"] = g
                 sections.insert(0, "Generated answers, numbers parsed from the text:\n\n" + generated_table(gen))

@@ -116,14 +116,18 @@ ANY_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w|\.\d)")  # digits the d
 
 def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None, split: str = "test",
                        keys: list[str] | None = None, n: int = 50, seed: int = 0, max_new_tokens: int = 48,
-                       progress=None, batch_size: int = 32) -> dict:
+                       progress=None, batch_size: int = 32, require_numbers: bool = True) -> dict:
     """Ask ``n`` test questions per key in natural language (varied phrasings of the training templates), let the
     model generate the whole answer (greedy, batched), parse the number out of the text, and score it against
     the label.
 
     A number written by the head at ``<num>`` (``x ± s``) is preferred; otherwise the first number the decoder
     wrote as digits is taken (and counted as such). Also reports parse failures (answers without any number) and
-    agreement with the fast path on the same rows (head models)."""
+    agreement with the fast path on the same rows (head models).
+
+    ``require_numbers`` (decoding rule, see :meth:`DnaLanguageModel.stream`): the answer may not end before its
+    ``<num>``; ``answers_held_open`` counts the answers where that rule changed the text (ending was the decoder's
+    first choice before the number). ``False`` measures the decoder alone."""
     from agrochat.data_gen import templates as Q
     from agrochat.data_gen.regression import load_regression_rows
 
@@ -144,12 +148,15 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
             questions.append(template.format(sys=Q.system_names(key)[rng.integers(len(Q.system_names(key)))],
                                              dna=Q.DNA))
         texts: list[str] = []
+        held = 0
         for i in range(0, len(rows), batch_size):
             prompts = [([{"role": "user", "content": q}], [r["sequence"]])
                        for q, r in zip(questions[i : i + batch_size], rows[i : i + batch_size], strict=True)]
             gens = model.generate_batch(prompts, [[key]] * len(prompts), max_new_tokens=max_new_tokens,
-                                        formatter=lambda k, v, s, spec=spec: spec.format_value(v, s))
+                                        formatter=lambda k, v, s, spec=spec: spec.format_value(v, s),
+                                        require_numbers=require_numbers)
             texts += [g.text for g in gens]
+            held += sum(g.held_open > 0 for g in gens)
             if progress is not None:
                 progress(key, len(texts), len(rows))
         seconds = time.perf_counter() - t
@@ -171,7 +178,9 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
             y.append(r["target"])
             if fast_all is not None:
                 fast.append(fast_all[i])
-        res = {"n": len(rows), "parse_failures": failures, "numbers_from_head": from_head,
+        res = {"n": len(rows), "parse_failures": failures,
+               "require_numbers": require_numbers and model.config.numeric == "head",
+               "answers_held_open": held, "numbers_from_head": from_head,
                "numbers_as_generated_digits": len(gen) - from_head, "seconds": seconds,
                "questions_per_s": len(rows) / max(seconds, 1e-9),
                "failed_answers": examples[:3], "example_answers": [f"Q: {q}\nA: {a}" for q, a in

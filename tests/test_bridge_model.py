@@ -357,3 +357,25 @@ def test_greedy_generation_does_not_loop(tiny_model):
     word = tiny_model.tokenizer.decode([favourite])
     assert "".join(tiny_model.stream(msgs, max_new_tokens=8, no_repeat_ngram=0)) == word * 8
     assert one != word * 8 and one.count(word * 3) == 0  # the loop is broken
+
+
+def test_an_answer_may_not_end_before_the_number_it_was_asked_for(tiny_model):
+    """require_numbers: with num_keys given, the end tokens are masked until one <num> per key was written."""
+    stop, num = tiny_model._stop_ids(), tiny_model.num_token_id
+    key = tiny_model.config.numeric_head.keys[0]
+
+    def wants_to_stop(module, args, out):  # ending is always the first choice, <num> the second
+        out = out.clone()
+        out[..., stop] += 2e4
+        out[..., num] += 1e4
+        return out
+
+    tiny_model.decoder.get_output_embeddings().register_forward_hook(wants_to_stop)
+    msgs = [{"role": "user", "content": "How strong is it?"}]
+    held = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=6)[0]
+    assert len(held.values) == 1 and held.held_open == 1 and held.text.strip()
+    one = tiny_model.generate_answer(msgs, num_keys=[key], max_new_tokens=6)
+    assert one.text == held.text and one.held_open == 1
+    free = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=6, require_numbers=False)[0]
+    assert free.text == "" and not free.values and free.held_open == 0
+    assert tiny_model.generate_answer(msgs, max_new_tokens=6).text == ""  # no keys asked for: free to end

@@ -208,6 +208,30 @@ def test_eval_through_generation_parses_numbers(assistant):
     assert r["generated"]["n"] == 3 and r["agreement_with_fast_path"]["mean_abs_diff"] >= 0
 
 
+def test_eval_counts_answers_held_open_for_their_number(assistant):
+    """A decoder that always wants to end first: held open, every answer gets its number and is counted; with
+    free decoding every answer is a parse failure."""
+    from agrochat.chat.evaluate import evaluate_generated
+    from agrochat.data_gen.paths import FIXTURES_DIR
+
+    model = assistant.model
+
+    def end_first(module, args, output):  # ending is the first choice, <num> the second, at every step
+        output.logits[:, -1, model._stop_ids()] = 2e4
+        output.logits[:, -1, model.num_token_id] = 1e4
+        return output
+
+    handle = model.decoder.register_forward_hook(end_first)
+    try:
+        held, free = (evaluate_generated(assistant, FIXTURES_DIR / "mini_data", "test", keys=["promoter_strength/leaf"],
+                                         n=3, max_new_tokens=4, require_numbers=r)["promoter_strength/leaf"]
+                      for r in (True, False))
+    finally:
+        handle.remove()
+    assert held["parse_failures"] == 0 and held["answers_held_open"] == 3 and held["numbers_from_head"] == 3
+    assert free["parse_failures"] == 3 and free["answers_held_open"] == 0 and not free["require_numbers"]
+
+
 def test_cli_eval_report(model_dir, tmp_path):
     from agrochat.data_gen.paths import FIXTURES_DIR
 
@@ -216,6 +240,7 @@ def test_cli_eval_report(model_dir, tmp_path):
                                  "--report", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
     assert "Generated answers" in r.stdout and "Fast path" in r.stdout and "AgroNT" in r.stdout
+    assert "held open" in r.stdout
     res = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert res["promoter_strength/leaf"]["generation"]["n"] == 2 and 0 < res["promoter_strength/leaf"]["n"] <= 20
     assert (tmp_path / "rep" / "scatter.png").is_file() and (tmp_path / "rep" / "calibration.png").is_file()
