@@ -29,6 +29,18 @@ DECODER_PRESETS: dict[str, dict] = {
         hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=True,
     ),
+    # real architectures with random weights, for memory/throughput benchmarks where the hub is out of reach
+    # (bench/finetune_step.py); they keep the SmolLM2 tokenizer (49,152 + 2 tokens)
+    "smollm2-360m": dict(  # HuggingFaceTB/SmolLM2-360M-Instruct config.json
+        hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15,
+        num_key_value_heads=5, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+    ),
+    "tinyllama-1.1b": dict(  # TinyLlama/TinyLlama-1.1B-Chat-v1.0 config.json (its own vocabulary has 32,000 tokens)
+        hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+        num_key_value_heads=4, max_position_embeddings=2048, rope_theta=10000.0, rms_norm_eps=1e-5,
+        tie_word_embeddings=False,
+    ),
 }
 
 

@@ -148,15 +148,15 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
             questions.append(template.format(sys=Q.system_names(key)[rng.integers(len(Q.system_names(key)))],
                                              dna=Q.DNA))
         texts: list[str] = []
-        held = 0
+        held: list[int] = []  # indices of the answers the rule held open
         for i in range(0, len(rows), batch_size):
             prompts = [([{"role": "user", "content": q}], [r["sequence"]])
                        for q, r in zip(questions[i : i + batch_size], rows[i : i + batch_size], strict=True)]
             gens = model.generate_batch(prompts, [[key]] * len(prompts), max_new_tokens=max_new_tokens,
                                         formatter=lambda k, v, s, spec=spec: spec.format_value(v, s),
                                         require_numbers=require_numbers)
+            held += [len(texts) + j for j, g in enumerate(gens) if g.held_open]
             texts += [g.text for g in gens]
-            held += sum(g.held_open > 0 for g in gens)
             if progress is not None:
                 progress(key, len(texts), len(rows))
         seconds = time.perf_counter() - t
@@ -172,7 +172,7 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
                 m = ANY_NUMBER.search(text.replace("N. benthamiana", ""))
             if m is None:
                 failures += 1
-                examples.append(text)
+                examples.append(f"Q: {questions[i]}\nA: {text}")
                 continue
             gen.append(float(m.group(1) if m.re is NUMBER else m.group(0)))
             y.append(r["target"])
@@ -180,11 +180,11 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
                 fast.append(fast_all[i])
         res = {"n": len(rows), "parse_failures": failures,
                "require_numbers": require_numbers and model.config.numeric == "head",
-               "answers_held_open": held, "numbers_from_head": from_head,
+               "answers_held_open": len(held), "numbers_from_head": from_head,
                "numbers_as_generated_digits": len(gen) - from_head, "seconds": seconds,
                "questions_per_s": len(rows) / max(seconds, 1e-9),
-               "failed_answers": examples[:3], "example_answers": [f"Q: {q}\nA: {a}" for q, a in
-                                                                   list(zip(questions, texts, strict=True))[:3]]}
+               "failed_answers": examples, "held_open_answers": [f"Q: {questions[i]}\nA: {texts[i]}" for i in held],
+               "example_answers": [f"Q: {q}\nA: {a}" for q, a in list(zip(questions, texts, strict=True))[:3]]}
         if gen:
             g = np.array(gen)
             res["generated"] = regression_metrics(g, y)

@@ -20,6 +20,23 @@ def test_real_agront_1b_config():
     assert c.token_dropout is False
 
 
+@pytest.mark.parametrize("name, params_m", [("smollm2-360m", 362), ("tinyllama-1.1b", 1100)])
+def test_decoder_benchmark_presets_are_the_real_architectures(name, params_m):
+    """Parameter counts of the real models (their own vocabularies: 49,152 and 32,000 tokens), from the config alone."""
+    from transformers import LlamaConfig
+
+    from agrochat.bridge.decoder import DECODER_PRESETS
+
+    vocab = 49152 if name.startswith("smollm2") else 32000
+    c = LlamaConfig(vocab_size=vocab, **DECODER_PRESETS[name])
+    h, f, n, kv = c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.num_key_value_heads
+    head_dim = h // c.num_attention_heads
+    assert head_dim * c.num_attention_heads == h
+    per_layer = 2 * h * h + 2 * h * kv * head_dim + 3 * h * f + 2 * h  # q, o; k, v; MLP; two norms
+    total = n * per_layer + vocab * h * (1 if c.tie_word_embeddings else 2) + h
+    assert total / 1e6 == pytest.approx(params_m, rel=0.01)
+
+
 def test_unknown_presets_and_choices():
     with pytest.raises(ConfigError):
         encoder_preset_config("agront-42b")
