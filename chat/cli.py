@@ -270,7 +270,7 @@ def eval_command(
     keys: list[str] = typer.Option(None, "--key", help="task/tissue key(s) (default: promoter and terminator)"),
     limit: int = typer.Option(2000, "--limit", help="fast path: a random subset of this many rows per key (0: all)"),
     report: Path = typer.Option(None, "--report", help="write results.json, results.md and PNG plots here"),
-    generate: int = typer.Option(100, "--generate", help="ask N test questions per key in natural language "
+    generate: int = typer.Option(200, "--generate", help="ask N test questions per key in natural language "
                                  "through generation and parse the numbers from the text (0: skip)"),
     text_model: Path = typer.Option(None, "--text-model", help="also ask a numeric=text (digits) model the same "
                                     "questions, for the head-vs-digits comparison"),
