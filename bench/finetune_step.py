@@ -20,18 +20,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
-from _common import report
-
-
-def _peak_rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from _common import report, status_mb
 
 
 def main() -> None:
@@ -105,19 +98,17 @@ def main() -> None:
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
+    median = sorted(times)[len(times) // 2]
     result = {
-        "command": "python bench/finetune_step.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-            if v not in (None, False) and k != "gradient_checkpointing") + (
-            " --gradient-checkpointing" if args.gradient_checkpointing else ""),
+        "command": " ".join(["python", "bench/finetune_step.py", *sys.argv[1:]]),
         "device": torch.cuda.get_device_name() if cuda else f"cpu ({os.cpu_count()} cores)",
         "encoder": args.encoder, "decoder": args.decoder, "batch": args.batch,
         "mixed_precision": args.mixed_precision, "gradient_checkpointing": args.gradient_checkpointing,
         "prompt_tokens_max": int(batch["input_ids"].shape[1]), "dna_tokens_max": int(batch["dna_input_ids"].shape[1]),
         "trainable_params": trainable, "total_params": total, "build_seconds": build_s,
-        "step_seconds_median": sorted(times)[len(times) // 2], "step_seconds_all": times,
-        "sequences_per_s": args.batch / sorted(times)[len(times) // 2], "losses": losses,
-        "peak_rss_mb": _peak_rss_mb(),
+        "step_seconds_median": median, "step_seconds_all": times,
+        "sequences_per_s": args.batch / median, "losses": losses,
+        "peak_rss_mb": status_mb("VmHWM"),
     }
     if cuda:
         result["gpu_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20

@@ -22,16 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import report
-
-
-def _status_mb(field: str) -> float:
-    """A memory line of /proc/self/status (VmRSS: now, VmHWM: peak) in MiB."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from _common import report, status_mb
 
 
 def _machine_memory_mb() -> float:
@@ -94,7 +85,7 @@ def one(args) -> dict:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    base = _status_mb("VmRSS")
+    base = status_mb("VmRSS")
     if cuda:
         torch.cuda.synchronize()
         base_gpu = torch.cuda.memory_allocated() / 2**20
@@ -112,7 +103,7 @@ def one(args) -> dict:
         "tokens_per_sequence": int(ids.shape[1]), "trainable_params": trainable, "total_params": total,
         "device": torch.cuda.get_device_name() if cuda else f"cpu ({os.cpu_count()} cores)",
         "step_seconds": min(times), "step_seconds_all": times,
-        "rss_before_step_mb": base, "peak_rss_mb": _status_mb("VmHWM"),
+        "rss_before_step_mb": base, "peak_rss_mb": status_mb("VmHWM"),
     }
     out["step_extra_rss_mb"] = out["peak_rss_mb"] - base
     if cuda:

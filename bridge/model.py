@@ -290,7 +290,7 @@ class DnaLanguageModel(nn.Module):
                             batch["dna_attention_mask"].to(self.device) if dna is not None else None)
         gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
         keys = list(num_keys or [])
-        need = len(keys) if require_numbers and self.config.numeric == "head" else 0
+        need = self.numbers_needed(keys, require_numbers)
         if not keys and len(self.config.numeric_head.keys) == 1:
             keys = list(self.config.numeric_head.keys)
         stop = self._stop_ids()
@@ -369,6 +369,10 @@ class DnaLanguageModel(nn.Module):
             if rest:
                 yield rest
 
+    def numbers_needed(self, num_keys: Sequence[str], require_numbers: bool) -> int:
+        """How many ``<num>`` an answer must write before it may end (``require_numbers``; head models only)."""
+        return len(num_keys) if require_numbers and self.config.numeric == "head" else 0
+
     def _stop_ids(self) -> list[int]:
         return sorted({self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")})
 
@@ -422,7 +426,7 @@ class DnaLanguageModel(nn.Module):
         pos = (lmask.cumsum(1) - 1).clamp(min=0)  # (B, L)
         out = self.decoder(inputs_embeds=left, attention_mask=lmask, position_ids=pos, use_cache=True)
         stop = self._stop_ids()
-        need = [len(k) if require_numbers and self.config.numeric == "head" else 0 for k in num_keys]
+        need = [self.numbers_needed(k, require_numbers) for k in num_keys]
         held = [0] * B
         fmt = formatter or (lambda k, x, sd: self.format_value(NumericValue(k, x, sd)))
         parts: list[list] = [[[]] for _ in range(B)]  # per row: token-id lists and formatted numbers

@@ -163,6 +163,7 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
         fast_all = ([p.value for p in assistant.predict([r["sequence"] for r in rows], task=task, tissue=tissue,
                                                         explanations=False, batch_size=64)]
                     if model.config.numeric == "head" else None)
+        qa = [f"Q: {q}\nA: {a}" for q, a in zip(questions, texts, strict=True)]
         gen, fast, y, failures, from_head, examples = [], [], [], 0, 0, []
         for i, (r, text) in enumerate(zip(rows, texts, strict=True)):
             m = NUMBER.search(text)
@@ -172,19 +173,18 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
                 m = ANY_NUMBER.search(text.replace("N. benthamiana", ""))
             if m is None:
                 failures += 1
-                examples.append(f"Q: {questions[i]}\nA: {text}")
+                examples.append(qa[i])
                 continue
             gen.append(float(m.group(1) if m.re is NUMBER else m.group(0)))
             y.append(r["target"])
             if fast_all is not None:
                 fast.append(fast_all[i])
         res = {"n": len(rows), "parse_failures": failures,
-               "require_numbers": require_numbers and model.config.numeric == "head",
+               "require_numbers": model.numbers_needed([key], require_numbers) > 0,
                "answers_held_open": len(held), "numbers_from_head": from_head,
                "numbers_as_generated_digits": len(gen) - from_head, "seconds": seconds,
                "questions_per_s": len(rows) / max(seconds, 1e-9),
-               "failed_answers": examples, "held_open_answers": [f"Q: {questions[i]}\nA: {texts[i]}" for i in held],
-               "example_answers": [f"Q: {q}\nA: {a}" for q, a in list(zip(questions, texts, strict=True))[:3]]}
+               "failed_answers": examples, "held_open_answers": [qa[i] for i in held], "example_answers": qa[:3]}
         if gen:
             g = np.array(gen)
             res["generated"] = regression_metrics(g, y)
