@@ -78,8 +78,8 @@ def one(args) -> dict:
     keys = torch.zeros(args.batch, dtype=torch.long, device=device)
 
     def step():
-        h = enc(ids, mask)  # (B, T, H)
-        mean, log_var = probe(h, mask, keys)
+        h, mask_out = enc(ids, mask)  # (B, T, H), (B, T)
+        mean, log_var = probe(h, mask_out, keys)
         loss = gaussian_nll(mean, log_var, y)
         loss.backward()
         opt.step()

@@ -54,9 +54,59 @@ class LoraSettings:
 
 
 @dataclass
-class EncoderConfig:
-    """The DNA encoder (AgroNT-family ``EsmForMaskedLM``)."""
+class CnnSettings:
+    """The convolutional encoder (``encoder.type: cnn``): one-hot bases, residual convolution stages."""
 
+    stem_channels: int = 64
+    """Width of the stem convolution on the one-hot bases."""
+    stem_kernel: int = 11
+    """Kernel of the stem convolution (odd)."""
+    channels: list[int] = field(default_factory=lambda: [64, 128, 128])
+    """Width of each stage; every stage ends with a max-pool by 2, so the output has ceil(L / 2**stages)
+    positions (170 bp -> 22 with three stages)."""
+    blocks_per_stage: int = 1
+    """Residual blocks per stage."""
+    kernel: int = 5
+    """Kernel of the block convolutions (odd)."""
+    squeeze_excite: bool = True
+    """Squeeze-and-excitation in every block (LegNet)."""
+    dropout: float = 0.1
+    """Dropout between the two convolutions of a block."""
+    hidden_size: int = 256
+    """Width of the returned states (a 1x1 convolution after the last stage)."""
+    position_embedding: int = 0
+    """Learned embeddings of each output position counted from the 3' end (0: none, the states are then
+    translation-equivariant); positions beyond this number share the last embedding, so any length works.
+    Promoters (-165..+5 around the TSS) and terminators (centred on the cleavage site) are aligned, so where a
+    motif sits matters."""
+
+    def __post_init__(self) -> None:
+        if self.position_embedding < 0:
+            raise ConfigError("encoder.cnn.position_embedding must be >= 0")
+        for name in ("stem_channels", "blocks_per_stage", "hidden_size"):
+            _check_positive(f"encoder.cnn.{name}", getattr(self, name))
+        if not self.channels or any(c <= 0 for c in self.channels):
+            raise ConfigError(f"encoder.cnn.channels must list positive widths, got {self.channels}")
+        for name in ("stem_kernel", "kernel"):
+            k = getattr(self, name)
+            if k <= 0 or k % 2 == 0:
+                raise ConfigError(f"encoder.cnn.{name} must be a positive odd number, got {k}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"encoder.cnn.dropout must be in [0, 1), got {self.dropout}")
+
+
+ENCODER_TYPES = ("agront", "cnn")
+
+
+@dataclass
+class EncoderConfig:
+    """The DNA encoder: ``agront`` (an AgroNT-family ``EsmForMaskedLM`` on 6-mer tokens) or ``cnn`` (a
+    convolutional encoder on one-hot bases, trained from our data)."""
+
+    type: str = "agront"
+    """agront | cnn. The fields below up to ``dropout`` are AgroNT's; ``cnn`` holds the CNN's."""
+    cnn: CnnSettings = field(default_factory=CnnSettings)
+    """Architecture of ``type: cnn``."""
     source: Literal["preset", "pretrained"] = "preset"
     """``preset``: random init from an architecture preset; ``pretrained``: ``from_pretrained(name_or_path)``."""
     preset: str = "agront-mini"
@@ -86,6 +136,11 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
+        if isinstance(self.cnn, dict):
+            self.cnn = _from_dict(CnnSettings, self.cnn, "encoder.cnn")
+        _check_choice("encoder.type", self.type, ENCODER_TYPES)
+        if self.type == "cnn" and self.trainable == "lora":
+            raise ConfigError("encoder.type=cnn trains full or stays frozen (it is small); LoRA is for agront")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"encoder.dropout must be in [0, 1), got {self.dropout}")
         _check_choice("encoder.source", self.source, ("preset", "pretrained"))
@@ -172,6 +227,9 @@ class NumericHeadConfig:
     """Per-key unit text used when a value is written into the answer."""
     hidden: int = 256
     """Hidden width of the head MLP."""
+    pool: str = "attention"
+    """DNA readouts: how the per-key readout pools the DNA positions: ``attention`` (a per-key query) or
+    ``attention_mean_max`` (that, plus the mean and the maximum of the values over the positions)."""
     min_log_var: float = -9.0
     """Lower clamp of the predicted log-variance (numerical safety)."""
     readout: str = "token"
@@ -196,6 +254,7 @@ class NumericHeadConfig:
                 raise ConfigError(f"numeric_head.norm[{k!r}] must be [mean, std>0], got {v}")
         _check_positive("numeric_head.hidden", self.hidden)
         _check_choice("numeric_head.readout", self.readout, READOUTS)
+        _check_choice("numeric_head.pool", self.pool, ("attention", "attention_mean_max"))
 
     def stats(self, key: str) -> tuple[float, float]:
         mean, std = self.norm.get(key, (0.0, 1.0))

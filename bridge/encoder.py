@@ -1,4 +1,9 @@
-"""DNA encoder: an AgroNT-family ``EsmForMaskedLM`` returning per-token hidden states of one layer."""
+"""DNA encoders and their builder.
+
+Every encoder maps ids and a padding mask (B, T) to per-position states and their mask, ``(B, T', H), (B, T')``,
+and tells how many positions a sequence of ``n`` ids gives (``output_length``). ``agront``: an AgroNT-family
+``EsmForMaskedLM`` on 6-mer tokens (T' = T). ``cnn``: :class:`~agrochat.bridge.cnn.CnnEncoder` on one-hot bases.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ import torch
 from torch import nn
 from transformers import EsmConfig, EsmForMaskedLM
 
-from .config import ConfigError, EncoderConfig
-from .tokenizer import DnaSequenceError
+from .cnn import CnnEncoder
+from .config import ConfigError, EncoderConfig, LoraSettings
+from .tokenizer import AgroNTTokenizer, BaseTokenizer, DnaSequenceError, load_agront_tokenizer
+from .trainable import apply_trainable
 
 # Architecture presets (random init). ``agront-1b`` is the real AgroNT-1B architecture
 # (InstaDeepAI/agro-nucleotide-transformer-1b): 40 layers, hidden 1500, 20 heads, FFN 5120, absolute positions.
@@ -57,16 +64,25 @@ class DnaEncoder(nn.Module):
     def hidden_size(self) -> int:
         return self.esm.config.hidden_size
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def output_length(n: int) -> int:
+        """One state per token."""
+        return n
+
+    def set_trainable(self, mode: str, lora: LoraSettings) -> None:
+        """frozen | lora (PEFT adapters on ``lora.target_modules``) | full."""
+        self.esm = apply_trainable(self.esm, mode, lora)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # input_ids, attention_mask: (B, T)
         if input_ids.shape[1] <= self.cfg.max_tokens:
-            return self._encode(input_ids, attention_mask)  # (B, T, H)
+            return self._encode(input_ids, attention_mask), attention_mask  # (B, T, H), (B, T)
         if self.cfg.overflow != "window":
             raise DnaSequenceError(
                 f"{input_ids.shape[1]} tokens exceed the encoder window of {self.cfg.max_tokens}; "
                 "set encoder.overflow=window or truncate"
             )
-        return self._encode_windows(input_ids, attention_mask)
+        return self._encode_windows(input_ids, attention_mask), attention_mask
 
     def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.esm(input_ids=input_ids, attention_mask=attention_mask)
@@ -103,8 +119,43 @@ def _truncate_layers(esm: nn.Module, layer: int) -> None:
     esm.config.num_hidden_layers = keep
 
 
-def build_encoder(cfg: EncoderConfig) -> DnaEncoder:
-    """Build the encoder from a preset (random init) or ``from_pretrained`` (hub id or local dir)."""
+class ConvEncoder(CnnEncoder):
+    """:class:`CnnEncoder` with the encoder interface of the model (trainable modes, its config)."""
+
+    def __init__(self, cfg: EncoderConfig) -> None:
+        super().__init__(cfg.cnn)
+        self.encoder_cfg = cfg
+
+    def set_trainable(self, mode: str, lora: LoraSettings) -> None:
+        """frozen | full (a CNN of a few hundred thousand weights needs no adapters)."""
+        if mode == "lora":
+            raise ConfigError("encoder.type=cnn trains full or stays frozen; LoRA is for agront")
+        self.requires_grad_(mode == "full")
+
+
+DnaEncoderModule = DnaEncoder | ConvEncoder
+
+
+def build_encoder(cfg: EncoderConfig) -> DnaEncoderModule:
+    """Dispatch on ``cfg.type``: ``agront`` (see :func:`build_agront_encoder`) or ``cnn`` (random init)."""
+    if cfg.type == "agront":
+        return build_agront_encoder(cfg)
+    if cfg.type == "cnn":
+        return ConvEncoder(cfg)
+    raise ConfigError(f"unknown encoder type {cfg.type!r}; known: agront, cnn")
+
+
+def build_dna_tokenizer(cfg: EncoderConfig, path=None) -> AgroNTTokenizer | BaseTokenizer:
+    """The ids an encoder reads: AgroNT 6-mers (from ``path`` or rebuilt from the rule) or one id per base."""
+    if cfg.type == "agront":
+        return load_agront_tokenizer(path, model_max_length=cfg.max_tokens)
+    if cfg.type == "cnn":
+        return BaseTokenizer.from_pretrained(path) if path is not None else BaseTokenizer()
+    raise ConfigError(f"unknown encoder type {cfg.type!r}; known: agront, cnn")
+
+
+def build_agront_encoder(cfg: EncoderConfig) -> DnaEncoder:
+    """Build the AgroNT encoder from a preset (random init) or ``from_pretrained`` (hub id or local dir)."""
     if cfg.source == "preset":
         esm_cfg = encoder_preset_config(cfg.preset)
         esm_cfg._attn_implementation = cfg.attn_implementation

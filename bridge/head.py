@@ -30,7 +30,9 @@ class NumericHead(nn.Module):
             self.ctx_norm = nn.LayerNorm(dim)
             self.query = nn.Parameter(torch.randn(len(cfg.keys), a) * a**-0.5)  # (K, A) one query per key
             self.k, self.v = nn.Linear(dim, a), nn.Linear(dim, a)
-            self.pool_in = nn.Sequential(nn.LayerNorm(a), nn.Linear(a, cfg.hidden))
+            self.mean_max = cfg.pool == "attention_mean_max"
+            width = 3 * a if self.mean_max else a
+            self.pool_in = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.hidden))
         if cfg.readout == "dna_attention":
             self.h_norm, self.q_h, self.h_in = nn.LayerNorm(dim), nn.Linear(dim, a), nn.Linear(dim, cfg.hidden)
             for lin in (self.q_h, self.h_in):  # h paths start silent
@@ -75,7 +77,13 @@ class NumericHead(nn.Module):
         scores = torch.einsum("na,nsa->ns", q, keys) / q.shape[-1] ** 0.5  # (N, S)
         scores = scores.masked_fill(~ctx_mask.bool(), float("-inf"))
         weights = torch.nan_to_num(scores.softmax(-1))  # (N, S); a <num> without DNA reads nothing
-        x = self.pool_in(torch.einsum("ns,nsa->na", weights, values))  # (N, hidden)
+        pooled = torch.einsum("ns,nsa->na", weights, values)  # (N, A)
+        if self.mean_max:
+            m = ctx_mask.bool().unsqueeze(-1)  # (N, S, 1)
+            mean = (values * m).sum(1) / m.sum(1).clamp(min=1)  # (N, A)
+            peak = torch.nan_to_num(values.masked_fill(~m, float("-inf")).amax(1), neginf=0.0)  # (N, A)
+            pooled = torch.cat([pooled, mean, peak], dim=-1)  # (N, 3A)
+        x = self.pool_in(pooled)  # (N, hidden)
         return F.gelu(x if hn is None else x + self.h_in(hn))
 
 

@@ -10,6 +10,7 @@ Checkpoint layout (``save_model``)::
         weights.safetensors + config.json                 full weights (random-init preset or trainable=full)
     decoder/added_tokens.safetensors   base embedding rows of <dna>/<num> (LoRA trains deltas on top)
     projector.safetensors  numeric_head.safetensors
+    ood.json                      training-distribution reference for out-of-distribution flags (optional)
 
 The directory is written to a temporary sibling and renamed into place, so a crash never leaves a
 half-written checkpoint under the final name.
@@ -31,11 +32,12 @@ from transformers import AutoTokenizer
 
 from .config import ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN, build_decoder
-from .encoder import build_encoder
+from .encoder import build_dna_tokenizer, build_encoder
 from .head import NumericHead
 from .model import DnaLanguageModel
+from .ood import FILE_NAME as OOD_FILE
+from .ood import OodReference
 from .projector import build_projector
-from .tokenizer import AgroNTTokenizer, load_agront_tokenizer
 from .trainable import apply_trainable
 
 CONFIG_NAME = "agrochat_config.json"
@@ -56,7 +58,7 @@ def set_trainable(model: DnaLanguageModel, encoder: str | None = None, decoder: 
         cfg.encoder.trainable = encoder
     if decoder is not None:
         cfg.decoder.trainable = decoder
-    model.encoder.esm = apply_trainable(model.encoder.esm, cfg.encoder.trainable, cfg.encoder.lora)
+    model.encoder.set_trainable(cfg.encoder.trainable, cfg.encoder.lora)
     model.decoder = apply_trainable(
         model.decoder, cfg.decoder.trainable, cfg.decoder.lora, trainable_token_indices=added_token_ids(model.tokenizer)
     )
@@ -64,12 +66,17 @@ def set_trainable(model: DnaLanguageModel, encoder: str | None = None, decoder: 
         p.requires_grad = True
 
 
+def encoder_weights(model: DnaLanguageModel) -> torch.nn.Module:
+    """The module whose weights a checkpoint's ``encoder/`` holds: the ESM trunk (maybe PEFT-wrapped) or the CNN."""
+    return model.encoder.esm if model.config.encoder.type == "agront" else model.encoder
+
+
 def build_model(cfg: ModelConfig, tokenizer=None, dna_tokenizer=None) -> DnaLanguageModel:
     """Build every part from ``cfg`` (random projector/head) and apply the configured trainable modes."""
     encoder = build_encoder(cfg.encoder)
     decoder, built_tok = build_decoder(cfg.decoder)
     tokenizer = tokenizer or built_tok
-    dna_tokenizer = dna_tokenizer or load_agront_tokenizer(model_max_length=cfg.encoder.max_tokens)
+    dna_tokenizer = dna_tokenizer or build_dna_tokenizer(cfg.encoder)
     dim = decoder.config.hidden_size
     projector = build_projector(cfg.projector, encoder.hidden_size, dim)
     head = NumericHead(dim, cfg.numeric_head)
@@ -91,7 +98,8 @@ def _save_part(module: torch.nn.Module, part_cfg, folder: Path) -> None:
     if _full_base(part_cfg):
         save_model(module, str(folder / "weights.safetensors"))  # handles tied/shared tensors, contiguous
         base = module.get_base_model() if isinstance(module, PeftModel) else module
-        base.config.to_json_file(str(folder / "config.json"))
+        if hasattr(base, "config"):  # transformers models; the CNN is rebuilt from agrochat_config.json
+            base.config.to_json_file(str(folder / "config.json"))
 
 
 def _load_part(module: torch.nn.Module, part_cfg, folder: Path) -> None:
@@ -130,7 +138,7 @@ def save_model_dir(model: DnaLanguageModel, path: str | Path) -> None:
         model.config.save(tmp / CONFIG_NAME)
         model.dna_tokenizer.save_pretrained(str(tmp / "dna_tokenizer"))
         model.tokenizer.save_pretrained(str(tmp / "tokenizer"))
-        _save_part(model.encoder.esm, model.config.encoder, tmp / "encoder")
+        _save_part(encoder_weights(model), model.config.encoder, tmp / "encoder")
         _save_part(model.decoder, model.config.decoder, tmp / "decoder")
         emb = model.decoder.get_input_embeddings()
         base_emb = emb.token_adapter.base_layer if hasattr(emb, "token_adapter") else emb
@@ -138,6 +146,8 @@ def save_model_dir(model: DnaLanguageModel, path: str | Path) -> None:
         save_file({"embed_tokens": rows}, str(tmp / "decoder" / "added_tokens.safetensors"))
         save_model(model.projector, str(tmp / "projector.safetensors"))
         save_model(model.numeric_head, str(tmp / "numeric_head.safetensors"))
+        if model.ood is not None:
+            model.ood.save(tmp / OOD_FILE)
         old = None
         if path.exists():
             old = path.with_name(f".old-{path.name}-{os.getpid()}")
@@ -157,7 +167,7 @@ def load_model_dir(path: str | Path, trainable: bool = False) -> DnaLanguageMode
         raise CheckpointError(f"{path} is not an agrochat checkpoint (no {CONFIG_NAME})")
     cfg = ModelConfig.load(path / CONFIG_NAME)
     tokenizer = AutoTokenizer.from_pretrained(str(path / "tokenizer"), trust_remote_code=False)
-    dna_tokenizer = AgroNTTokenizer.from_pretrained(str(path / "dna_tokenizer"))
+    dna_tokenizer = build_dna_tokenizer(cfg.encoder, path / "dna_tokenizer")
     encoder = build_encoder(cfg.encoder)
     decoder, _ = build_decoder(cfg.decoder)
     if decoder.get_input_embeddings().num_embeddings != len(tokenizer):
@@ -169,9 +179,10 @@ def load_model_dir(path: str | Path, trainable: bool = False) -> DnaLanguageMode
     dim = decoder.config.hidden_size
     projector = build_projector(cfg.projector, encoder.hidden_size, dim)
     head = NumericHead(dim, cfg.numeric_head)
-    model = DnaLanguageModel(encoder, projector, decoder, head, cfg, tokenizer, dna_tokenizer)
+    ood = OodReference.load(path / OOD_FILE) if (path / OOD_FILE).is_file() else None
+    model = DnaLanguageModel(encoder, projector, decoder, head, cfg, tokenizer, dna_tokenizer, ood=ood)
     set_trainable(model)
-    _load_part(model.encoder.esm, cfg.encoder, path / "encoder")
+    _load_part(encoder_weights(model), cfg.encoder, path / "encoder")
     _load_part(model.decoder, cfg.decoder, path / "decoder")
     _safe(lambda: load_model(model.projector, str(path / "projector.safetensors")), path)
     _safe(lambda: load_model(model.numeric_head, str(path / "numeric_head.safetensors")), path)

@@ -16,6 +16,7 @@ from .config import ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN
 from .encoder import DnaEncoder
 from .head import NumericHead, gaussian_nll
+from .ood import OodCheck, OodReference
 from .processor import IGNORE, DnaChatProcessor, PlaceholderError
 from .projector import Projector
 
@@ -32,11 +33,18 @@ class ModelOutput:
 
 @dataclass
 class NumericValue:
-    """A number written into an answer: de-normalised value and its standard deviation."""
+    """A number written into an answer: de-normalised value and its standard deviation. ``ood``: the DNA it was
+    read from is unlike the training sequences (see :mod:`agrochat.bridge.ood`); ``std`` is then widened by
+    ``OOD_WIDEN``."""
 
     key: str
     value: float
     std: float
+    ood: bool = False
+    ood_reason: str = ""
+
+
+OOD_WIDEN = 2.0
 
 
 @dataclass
@@ -67,6 +75,22 @@ def _hold_open(logits: torch.Tensor, stop: list[int]) -> bool:
     return best in stop
 
 
+def _masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(N, T, H), (N, T) -> (N, H) mean over the unmasked positions."""
+    m = mask.unsqueeze(-1).to(h.dtype)
+    return (h * m).sum(1) / m.sum(1).clamp(min=1)
+
+
+def _merge_checks(checks: list[OodCheck]) -> OodCheck:
+    """One verdict for a prompt with several sequences (flagged when any is; reasons numbered)."""
+    bad = [(i, c) for i, c in enumerate(checks) if c.ood]
+    if not bad:
+        return OodCheck(False)
+    if len(checks) == 1:
+        return bad[0][1]
+    return OodCheck(True, "; ".join(f"sequence {i + 1}: {c.reason}" for i, c in bad))
+
+
 def _cache_kwargs(out) -> dict:
     """The KV cache of a decoder output, under the keyword this transformers version expects."""
     return {"cache": out["cache"]} if "cache" in out else {"past_key_values": out["past_key_values"]}
@@ -82,8 +106,10 @@ class DnaLanguageModel(nn.Module):
         config: ModelConfig,
         tokenizer=None,
         dna_tokenizer=None,
+        ood: OodReference | None = None,
     ) -> None:
         super().__init__()
+        self.ood = ood
         self.encoder = encoder
         self.projector = projector
         self.decoder = decoder
@@ -92,7 +118,7 @@ class DnaLanguageModel(nn.Module):
         self.tokenizer = tokenizer
         self.dna_tokenizer = dna_tokenizer
         self.processor = (
-            DnaChatProcessor(tokenizer, dna_tokenizer, config, projector.output_length)
+            DnaChatProcessor(tokenizer, dna_tokenizer, config, self.dna_positions)
             if tokenizer is not None and dna_tokenizer is not None
             else None
         )
@@ -100,6 +126,15 @@ class DnaLanguageModel(nn.Module):
         self.num_token_id = tokenizer.convert_tokens_to_ids(NUM_TOKEN) if tokenizer is not None else None
 
     # ---- embedding ---------------------------------------------------------------------------------------------
+    def dna_positions(self, n_ids: int) -> int:
+        """Decoder positions (``<dna>`` tokens) a sequence of ``n_ids`` encoder ids occupies."""
+        return self.projector.output_length(self.encoder.output_length(n_ids))
+
+    def encode_dna(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder + projector: ids, mask (S, T) -> decoder-space DNA embeddings (S, T', D) and their mask."""
+        h, hmask = self.encoder(ids, mask)  # (S, T_enc, H_enc), (S, T_enc)
+        return self.projector(h, hmask)  # (S, T', D), (S, T')
+
     def embed(
         self,
         input_ids: torch.Tensor,
@@ -114,8 +149,7 @@ class DnaLanguageModel(nn.Module):
             if n_slots:
                 raise PlaceholderError(f"{n_slots} {DNA_TOKEN} position(s) but no DNA sequences were given")
             return embeds
-        h = self.encoder(dna_input_ids, dna_attention_mask)  # (S, T, H_enc)
-        proj, pmask = self.projector(h, dna_attention_mask)  # (S, T', D), (S, T')
+        proj, pmask = self.encode_dna(dna_input_ids, dna_attention_mask)  # (S, T', D), (S, T')
         feats = proj[pmask.bool()]  # (sum_s T'_s, D), sequences in placeholder order
         if feats.shape[0] != n_slots:
             raise PlaceholderError(
@@ -229,15 +263,16 @@ class DnaLanguageModel(nn.Module):
         num_pos = batch["input_ids"] == self.num_token_id  # (B, L), one per row
         mean, log_var = self._read_numbers(out.hidden_states[-1], num_pos, embeds, batch["input_ids"],
                                            self._key_ids(keys))
-        return [self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)]
+        return [self.flag(self.denormalize(k, float(m), float(lv)), self.ood_check(seqs, k))
+                for k, m, lv, (_, seqs, _) in zip(keys, mean, log_var, prompts, strict=True)]
 
     def _score_dna_only(self, sequences: Sequence[Sequence[str]], keys: Sequence[str]) -> list[NumericValue]:
         """readout=dna: the head reads only the projected DNA of the prompt, so the decoder pass is skipped.
         Equals the value at ``<num>`` in a full pass (same features, same attention over the same positions)."""
         per_prompt = [[self.processor.dna_token_ids(s) for s in seqs] for seqs in sequences]
         ids, mask = self.processor.pad_dna([t for p in per_prompt for t in p])  # (S, T)
-        h = self.encoder(ids.to(self.device), mask.to(self.device))  # (S, T, H_enc)
-        proj, pmask = self.projector(h, mask.to(self.device))  # (S, T', D), (S, T')
+        h, hmask = self.encoder(ids.to(self.device), mask.to(self.device))  # (S, T_enc, H_enc), (S, T_enc)
+        proj, pmask = self.projector(h, hmask)  # (S, T', D), (S, T')
         # a prompt with several sequences reads all of them: concatenate each prompt's rows
         n = [len(p) for p in per_prompt]
         rows = torch.repeat_interleave(torch.arange(len(n)), torch.tensor(n))  # (S,) prompt of each sequence
@@ -251,7 +286,39 @@ class DnaLanguageModel(nn.Module):
                 feats = proj[rows == b][pmask[rows == b].bool()]  # (t_b, D) in placeholder order
                 ctx[b, : len(feats)], cmask[b, : len(feats)] = feats, True
         mean, log_var = self.numeric_head(None, self._key_ids(keys), ctx, cmask)  # (B,), (B,)
-        return [self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)]
+        values = [self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)]
+        if self.ood is None:
+            return values
+        pooled = _masked_mean(h, hmask).cpu().numpy()  # (S, H_enc)
+        per_seq = [s for seqs in sequences for s in seqs]
+        out, i = [], 0
+        for v, k, m in zip(values, keys, n, strict=True):
+            checks = [self.ood.check(per_seq[j], k, pooled[j]) for j in range(i, i + m)]
+            out.append(self.flag(v, _merge_checks(checks)))
+            i += m
+        return out
+
+    # ---- out-of-distribution -----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def dna_features(self, sequences: Sequence[str]) -> torch.Tensor:
+        """Mean-pooled encoder states of each sequence (N, H_enc): what the OOD reference compares."""
+        ids, mask = self.processor.pad_dna([self.processor.dna_token_ids(s) for s in sequences])  # (N, T)
+        h, hmask = self.encoder(ids.to(self.device), mask.to(self.device))
+        return _masked_mean(h, hmask)  # (N, H_enc)
+
+    def ood_check(self, sequences: Sequence[str], key: str) -> OodCheck:
+        """Whether any of a prompt's sequences is unlike the training sequences of ``key``'s family."""
+        if self.ood is None or not sequences:
+            return OodCheck(False)
+        feats = self.dna_features(sequences).cpu().numpy()
+        return _merge_checks([self.ood.check(s, key, f) for s, f in zip(sequences, feats, strict=True)])
+
+    @staticmethod
+    def flag(v: NumericValue, check: OodCheck) -> NumericValue:
+        """``v`` marked out-of-distribution with its interval widened by ``OOD_WIDEN``, when ``check`` says so."""
+        if not check.ood:
+            return v
+        return NumericValue(v.key, v.value, v.std * OOD_WIDEN, True, check.reason)
 
     # ---- generation --------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -297,6 +364,13 @@ class DnaLanguageModel(nn.Module):
         attn = torch.ones_like(ids)
         out = self.decoder(inputs_embeds=embeds, attention_mask=attn, use_cache=True, output_hidden_states=True)
         fmt = formatter or (lambda k, x, s: self.format_value(NumericValue(k, x, s)))
+        checks: dict[str, OodCheck] = {}
+
+        def ood(key: str) -> OodCheck:  # computed once per key, at the first number
+            if key not in checks:
+                checks[key] = self.ood_check(sequences, key)
+            return checks[key]
+
         n_num = 0
         if answer_prefix:  # the forced prefix: its text, with every <num> filled from the prompt pass
             prefix_ids = self._encode_prefix(answer_prefix)
@@ -314,7 +388,7 @@ class DnaLanguageModel(nn.Module):
                 pos = torch.zeros_like(ids, dtype=torch.bool)
                 pos[0, start + j] = True
                 m, lv = self._read_numbers(out.hidden_states[-1], pos, embeds, ids, self._key_ids([key]))
-                v = self.denormalize(key, float(m), float(lv))
+                v = self.flag(self.denormalize(key, float(m), float(lv)), ood(key))
                 if values is not None:
                     values.append(v)
                 yield fmt(key, v.value, v.std)
@@ -348,7 +422,7 @@ class DnaLanguageModel(nn.Module):
                 # decoder state at the generated <num>; its DNA context is all of the prompt's
                 m, lv = self._head(out.hidden_states[-1][:, -1], self._key_ids([key]), embeds,
                                    ids == self.dna_token_id)
-                v = self.denormalize(key, float(m), float(lv))
+                v = self.flag(self.denormalize(key, float(m), float(lv)), ood(key))
                 if values is not None:
                     values.append(v)
                 if pending:
@@ -456,7 +530,7 @@ class DnaLanguageModel(nn.Module):
                 n = int(lengths[b])  # the row's prompt, without padding
                 m, lv = self._head(out.hidden_states[-1][b, -1][None], self._key_ids([key]), embeds[b, :n][None],
                                    (ids[b, :n] == self.dna_token_id)[None])
-                v = self.denormalize(key, float(m), float(lv))
+                v = self.flag(self.denormalize(key, float(m), float(lv)), self.ood_check(prompts[b][1], key))
                 values[b].append(v)
                 parts[b] += [fmt(key, v.value, v.std), []]
             for b in (~done & (nxt != self.num_token_id)).nonzero().flatten().tolist():

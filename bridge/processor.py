@@ -49,11 +49,11 @@ class DnaChatProcessor:
 
     # ---- DNA -------------------------------------------------------------------------------------------------
     def dna_token_ids(self, seq: str) -> list[int]:
-        """AgroNT ids for one sequence, applying the encoder's overflow strategy."""
+        """Encoder ids for one sequence (AgroNT: ``<cls>`` + 6-mers, with the encoder's overflow strategy;
+        CNN: one id per base, any length)."""
         enc = self.config.encoder
-        ids = self.dna_tokenizer.convert_tokens_to_ids(self.dna_tokenizer.tokenize(seq))
-        ids = [self.dna_tokenizer.cls_token_id] + ids
-        if len(ids) > enc.max_tokens:
+        ids = self.dna_tokenizer.sequence_ids(seq)
+        if enc.type == "agront" and len(ids) > enc.max_tokens:
             if enc.overflow == "truncate":
                 ids = ids[: enc.max_tokens]
             elif enc.overflow == "error":
@@ -63,8 +63,11 @@ class DnaChatProcessor:
     def check_fits(self, seq: str) -> None:
         """Raise the error :meth:`dna_token_ids` would for a normalised ``seq``, by the token-count formula
         (no tokenisation)."""
+        enc = self.config.encoder
+        if enc.type != "agront":
+            return
         n = token_count(seq)
-        if n > self.config.encoder.max_tokens and self.config.encoder.overflow == "error":
+        if n > enc.max_tokens and enc.overflow == "error":
             raise self._too_long(len(seq), n)
 
     def _too_long(self, bp: int, n_tokens: int) -> DnaSequenceError:

@@ -10,6 +10,7 @@ single-letter tokens. So an N-free sequence of length L has ``1 + L // 6 + L % 6
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -76,6 +77,39 @@ def token_count(seq: str) -> int:
     return 1 + (len(stretches) - 1) + sum(len(s) // KMER + len(s) % KMER for s in stretches)
 
 
+class BaseTokenizer:
+    """One id per base for the convolutional encoder: ``0`` padding, ``A C G T`` = 1..4, ``N`` = 5; no ``<cls>``.
+
+    The same small interface as :class:`AgroNTTokenizer` offers the processor: :meth:`sequence_ids`,
+    :meth:`count`, ``pad_token_id``, ``save_pretrained`` / ``from_pretrained`` (a JSON file of the rule).
+    """
+
+    pad_token_id = 0
+    vocab = {"<pad>": 0, "A": 1, "C": 2, "G": 3, "T": 4, "N": 5}
+    _table = str.maketrans({"A": "\x01", "C": "\x02", "G": "\x03", "T": "\x04", "N": "\x05"})
+
+    def sequence_ids(self, seq: str) -> list[int]:
+        """Ids of a sequence (normalised here: case, whitespace, RNA, IUPAC codes)."""
+        return list(normalize_dna(seq).translate(self._table).encode())
+
+    @staticmethod
+    def count(seq: str) -> int:
+        """Number of ids of a normalised sequence: its length."""
+        return len(seq)
+
+    def save_pretrained(self, path: str | Path) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "tokenizer_config.json").write_text(
+            json.dumps({"tokenizer_class": "BaseTokenizer", "vocab": self.vocab}, indent=2))
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> BaseTokenizer:
+        data = json.loads((Path(path) / "tokenizer_config.json").read_text())
+        if data.get("vocab") != cls.vocab:
+            raise ValueError(f"{path}: not a base-level DNA tokenizer ({data.get('tokenizer_class')})")
+        return cls()
+
+
 class AgroNTTokenizer(EsmTokenizer):
     """``EsmTokenizer`` with the Nucleotide Transformer 6-mer rule and input normalisation.
 
@@ -90,6 +124,15 @@ class AgroNTTokenizer(EsmTokenizer):
 
     def tokenize(self, text: str, **kwargs) -> list[str]:  # noqa: D102 - see class docstring
         return kmerize(normalize_dna(text))
+
+    def sequence_ids(self, seq: str) -> list[int]:
+        """``<cls>`` + 6-mer ids of a sequence (no window check; see the processor)."""
+        return [self.cls_token_id] + self.convert_tokens_to_ids(self.tokenize(seq))
+
+    @staticmethod
+    def count(seq: str) -> int:
+        """Number of ids (``<cls>`` included) of a normalised sequence, by formula."""
+        return token_count(seq)
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
         return "".join(t for t in tokens if t not in SPECIAL_TOKENS)

@@ -148,10 +148,11 @@ class Assistant:
                              "predict/explain; use ask() or chat() and read the digits it writes")
         msgs = [{"role": "user", "content": question}]
         values = self.model.score([(msgs, [seq], prefix) for _, seq in batch], [key] * len(batch))
-        return [self._prediction(rid, seq, key, v.value, v.std, explanations)
-                for (rid, seq), v in zip(batch, values, strict=True)]
+        return [self._prediction(rid, seq, key, v, explanations) for (rid, seq), v in zip(batch, values, strict=True)]
 
-    def _prediction(self, rid, seq, key, value, std, explanations) -> Prediction:
+    def _prediction(self, rid, seq, key, v, explanations) -> Prediction:
+        """A :class:`Prediction` from the model's :class:`~agrochat.bridge.model.NumericValue` ``v``."""
+        value, std = v.value, v.std
         spec = self.registry.get(key)
         expl, motifs = "", []
         if explanations:
@@ -160,8 +161,9 @@ class Assistant:
             expl = explain_annotation(ann, key, self.effects, spec.gc_median).text
         return Prediction(
             id=rid, sequence=seq, key=key, value=value, uncertainty=std, unit=spec.unit,
-            percentile=spec.percentile(value), level=spec.level(value), text=spec.format_value(value, std),
-            explanation=expl, motifs=motifs,
+            percentile=spec.percentile(value), level=spec.level(value),
+            text=spec.format_value(value, std) + (ood_note(v.ood_reason) if v.ood else ""),
+            explanation=expl, motifs=motifs, ood=v.ood, ood_reason=v.ood_reason,
         )
 
     # ---- in-silico mutagenesis -------------------------------------------------------------------------------
@@ -234,8 +236,10 @@ class Assistant:
             if not values:  # a numeric=text comparison model wrote digits: nothing calibrated to attach
                 continue
             v = values[0]
-            pred = self._prediction(f"seq{n + 1}", seq, key, v.value, v.std, explanation)
+            pred = self._prediction(f"seq{n + 1}", seq, key, v, explanation)
             self._answer_predictions.append(pred)
+            if v.ood:
+                yield f"\nCaution: this sequence is unlike what I learned ({v.ood_reason}), so I doubled the interval."
             if explanation and pred.explanation:
                 yield f"\nWhat the sequence shows: {pred.explanation}"
 
@@ -261,6 +265,11 @@ class Assistant:
         history = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] in ("user", "assistant")]
         pieces = self.model.stream(history, [], max_new_tokens=max_new_tokens)
         return pieces if stream else Answer("".join(pieces))
+
+
+def ood_note(reason: str) -> str:
+    """What a prediction's text adds when its sequence is out of the training distribution."""
+    return f" [caution: unlike the training sequences: {reason}; interval doubled]"
 
 
 _ASKS_FOR_NUMBER = re.compile(r"\b(strong|strength|express|expression|activity|level|how (much|high|active))",

@@ -35,25 +35,21 @@ class KmerRidge:
         self.kmax, self.lambdas = kmax, lambdas
 
     def fit(self, seqs, y, val_seqs, val_y) -> KmerRidge:
-        X, Xv = kmer_features(seqs, self.kmax), kmer_features(val_seqs, self.kmax)
-        self.mu, self.sd = X.mean(0), X.std(0) + 1e-6
-        X, Xv = (X - self.mu) / self.sd, (Xv - self.mu) / self.sd
+        seqs, val_seqs = list(seqs), list(val_seqs)
+        self.mu, self.sd, X64, Xv, e, V, primal = _decomposition(seqs, val_seqs, self.kmax)
         y = np.asarray(y, dtype=np.float64)
         self.y0 = y.mean()
-        X64 = X.astype(np.float64)
         # one eigendecomposition serves every λ: primal (d x d) when n >= d, dual (n x n) otherwise
-        if len(X64) >= X64.shape[1]:
-            e, V = np.linalg.eigh(X64.T @ X64)
+        if primal:
             proj = V.T @ (X64.T @ (y - self.y0))
 
             def weights(lam: float) -> np.ndarray:
                 return V @ (proj / (e + lam))
         else:
-            e, U = np.linalg.eigh(X64 @ X64.T)
-            proj = U.T @ (y - self.y0)
+            proj = V.T @ (y - self.y0)
 
             def weights(lam: float) -> np.ndarray:
-                return X64.T @ (U @ (proj / (e + lam)))
+                return X64.T @ (V @ (proj / (e + lam)))
         best = None
         for lam in self.lambdas:
             w = weights(lam)
@@ -66,3 +62,22 @@ class KmerRidge:
     def predict(self, seqs) -> np.ndarray:
         X = (kmer_features(seqs, self.kmax) - self.mu) / self.sd
         return X @ self.w + self.y0
+
+
+_CACHE: dict = {}
+
+
+def _decomposition(seqs: list[str], val_seqs: list[str], kmax: int):
+    """Standardised features and the eigendecomposition of the Gram matrix; the last one is kept, so keys that
+    share their training sequences (every tissue of one species) decompose once."""
+    key = (hash(tuple(seqs)), hash(tuple(val_seqs)), kmax)
+    if key not in _CACHE:
+        X, Xv = kmer_features(seqs, kmax), kmer_features(val_seqs, kmax)
+        mu, sd = X.mean(0), X.std(0) + 1e-6
+        X64 = ((X - mu) / sd).astype(np.float64)
+        Xv = (Xv - mu) / sd
+        primal = len(X64) >= X64.shape[1]
+        e, V = np.linalg.eigh(X64.T @ X64 if primal else X64 @ X64.T)
+        _CACHE.clear()
+        _CACHE[key] = (mu, sd, X64, Xv, e, V, primal)
+    return _CACHE[key]

@@ -199,7 +199,7 @@ def predict_command(
     if resume and out.exists():
         done = _written_ids(out, fmt)  # also drops a last line cut by an interruption
     source = fasta if fasta else list(sequence)
-    cols = ["id", "key", "value", "uncertainty", "percentile", "level", "unit", "motifs"]
+    cols = ["id", "key", "value", "uncertainty", "percentile", "level", "unit", "motifs", "ood", "ood_reason"]
     sink = open(out, "a" if resume else "w") if out else sys.stdout
     try:
         if fmt == "tsv" and not done:
@@ -218,7 +218,7 @@ def predict_command(
                 else:
                     motifs = ",".join(sorted({m["name"] for m in row["motifs"]}))
                     sink.write(f"{p.id}\t{p.key}\t{p.value:.4f}\t{p.uncertainty:.4f}\t{p.percentile:.1f}\t"
-                               f"{p.level}\t{p.unit}\t{motifs}\n")
+                               f"{p.level}\t{p.unit}\t{motifs}\t{str(p.ood).lower()}\t{p.ood_reason}\n")
                 sink.flush()
                 progress.advance(bar)
         if fmt == "json":
@@ -263,12 +263,19 @@ def generated_table(gen: dict) -> str:
     return "\n".join(lines)
 
 
+def _keys_with_rows(data_dir, split: str) -> set[str]:
+    from agrochat.data_gen.regression import load_regression_rows
+
+    return {r["key"] for r in load_regression_rows(data_dir, split)}
+
+
 def eval_command(
     model: Path = typer.Option(None, "--model", "-m", help="checkpoint directory (default: the shipped model)"),
     split: str = typer.Option("test", "--split"),
     data_dir: Path = typer.Option(None, "--data-dir", help="source data (default ../shared/data) or a build"),
-    keys: list[str] = typer.Option(None, "--key", help="task/tissue key(s) (default: promoter and terminator)"),
-    limit: int = typer.Option(2000, "--limit", help="fast path: a random subset of this many rows per key (0: all)"),
+    keys: list[str] = typer.Option(None, "--key", help="task/tissue key(s) (default: every key with rows in the "
+                                   "split; generated answers for the promoter and terminator keys)"),
+    limit: int = typer.Option(0, "--limit", help="fast path: a random subset of this many rows per key (0: all)"),
     report: Path = typer.Option(None, "--report", help="write results.json, results.md and PNG plots here"),
     generate: int = typer.Option(200, "--generate", help="ask N test questions per key in natural language "
                                  "through generation and parse the numbers from the text (0: skip)"),
@@ -298,7 +305,9 @@ def eval_command(
     head = assistant.model.config.numeric == "head"
     if not head and not generate:
         fail("a numeric=text model has no fast path; use --generate N")
-    keys = keys or [k for k in assistant.known_keys if k.split("/")[0] in ("promoter_strength", "terminator_strength")]
+    benchmark = [k for k in assistant.known_keys if k.split("/")[0] in ("promoter_strength", "terminator_strength")]
+    gen_keys = [k for k in keys if k in assistant.known_keys] if keys else benchmark
+    keys = keys or [k for k in assistant.known_keys if k in _keys_with_rows(data_dir, split)]
     sections: list[str] = []
     results: dict = {k: {} for k in keys}
     with Progress() as progress:
@@ -315,14 +324,14 @@ def eval_command(
                                         progress=lambda k, d, t: tick(k, d, t, " (fast path)"))
                 sections.append("Fast path (same rows for every column):\n\n" + markdown_table(results))
             if generate:
-                gen = evaluate_generated(assistant, data_dir, split, keys, generate,
+                gen = evaluate_generated(assistant, data_dir, split, gen_keys, generate,
                                          progress=lambda k, d, t: tick(k, d, t, " (generated answers)"),
                                          require_numbers=not free_decoding)
                 for key, g in gen.items():
                     results[key]["generation"] = g
                 sections.insert(0, "Generated answers, numbers parsed from the text:\n\n" + generated_table(gen))
             if other is not None:
-                tgen = evaluate_generated(other, data_dir, split, keys, generate or 200,
+                tgen = evaluate_generated(other, data_dir, split, gen_keys, generate or 200,
                                           progress=lambda k, d, t: tick(k, d, t, " (digits model)"))
                 for key, g in tgen.items():
                     results[key]["text_model"] = {**g.get("generated", {}), "parse_failures": g["parse_failures"],

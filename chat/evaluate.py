@@ -49,7 +49,9 @@ def evaluate_fast(assistant: Assistant, data_dir: str | Path | None = None, spli
         p = np.array([x.value for x in preds])
         s = np.array([x.uncertainty for x in preds])
         has = np.array([r["baseline"] is not None for r in rs])
+        flagged = np.array([x.ood for x in preds])
         res = {"n": len(rs), "ours": regression_metrics(p, y, s), "seconds": time.perf_counter() - t,
+               "ood_flagged": int(flagged.sum()), "ood_share": float(flagged.mean()) if len(rs) else 0.0,
                "unit": assistant.registry.get(key).unit,
                "points": {"target": y.tolist(), "pred": p.tolist(), "std": s.tolist()}}
         if has.any():

@@ -23,6 +23,8 @@ class Prediction:
     explanation: str = ""
     motifs: list[dict] = field(default_factory=list)
     attribution: np.ndarray | None = None  # per-base effect from in-silico mutagenesis (explain())
+    ood: bool = False  # the sequence is unlike what the model learned for this key (its interval is widened)
+    ood_reason: str = ""  # why, in words ("" when ood is False)
 
     def to_dict(self) -> dict:
         d = asdict(self)

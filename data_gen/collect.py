@@ -46,6 +46,7 @@ def collect_measurements(data_dir: Path, log: BadRowLog | None = None, split_con
         ("promoter test sets", lambda: S.load_promoter_tests(data_dir, log)),
         ("promoter training rows", lambda: S.load_promoter_train(data_dir, log, pgb_dir)),
         ("synthetic promoters", lambda: S.load_synthetic(data_dir, log)),
+        ("natural promoters in other conditions", lambda: S.load_other_conditions(data_dir, log)),
         ("terminators", lambda: S.load_terminators(data_dir, log)),
     ]
     for name, load in loaders:

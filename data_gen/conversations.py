@@ -120,15 +120,26 @@ def plan_conversations(rows: list[Measurement], config: ConversationConfig) -> l
     for m in base:
         by_seq[(m.kind, m.sequence)].append(m)
     for (_, seq), ms in sorted(by_seq.items()):
-        keys = {m.key for m in ms}
-        if len(keys) < 2 or len({m.split for m in ms}) != 1:
+        if len({m.split for m in ms}) != 1:
             continue
-        rng = random.Random(f"{config.seed}:cross:{seq}")
-        if rng.random() >= config.cross_fraction:
-            continue
-        uniq = list({m.key: m for m in ms}.values())
-        rng.shuffle(uniq)
-        add("cross", uniq[: min(len(uniq), 3)])
+        # keys other than natural_promoter first, drawn exactly as before that task existed (so adding it leaves
+        # these rows unchanged); then, independently, a row that also asks about the natural-promoter conditions
+        core = [m for m in ms if T.split_key(m.key)[0] != T.NATURAL]
+        if len({m.key for m in core}) >= 2:
+            rng = random.Random(f"{config.seed}:cross:{seq}")
+            if rng.random() < config.cross_fraction:
+                uniq = list({m.key: m for m in core}.values())
+                rng.shuffle(uniq)
+                add("cross", uniq[: min(len(uniq), 3)])
+        if len(core) < len(ms) and len({m.key for m in ms}) >= 2:
+            rng = random.Random(f"{config.seed}:cross-natural:{seq}")
+            if rng.random() < config.cross_fraction:
+                uniq = list({m.key: m for m in ms}.values())
+                rng.shuffle(uniq)
+                picked = uniq[: min(len(uniq), 3)]
+                if all(T.split_key(m.key)[0] != T.NATURAL for m in picked):
+                    picked[-1] = next(m for m in uniq if T.split_key(m.key)[0] == T.NATURAL)
+                add("cross", picked)
     genes: dict[tuple[str, str], list[Measurement]] = defaultdict(list)
     for m in rows:
         if T.split_key(m.key)[0] == T.TISSUE:

@@ -9,7 +9,8 @@ Writes into ``data_gen/fixtures/``:
 - ``motifs/CPEs.meme``, ``motifs/TF-clusters.meme``: the PWMs (needed at inference for explanations);
 - ``mini_data/``: a few hundred real rows in the ``shared/data`` layout, chosen to contain the edge cases
   the tests need (cross-system promoter leaks, sequences in both test sets, NA CNN predictions, multi-gene
-  ids, terminator genes with one construct in test and another in train, atlas genes);
+  ids, terminator genes with one construct in test and another in train, atlas genes, natural promoters of the
+  other conditions whose sequence is a fixture test promoter or a fixture training promoter);
 - ``pgb_fasta/``: a tiny copy of real rows in the PGB FASTA layout.
 """
 
@@ -104,6 +105,7 @@ def make_mini(data_dir: Path, out: Path) -> dict[str, int]:
         _write(out / S.PROMOTER_TRAIN[s], train_h[s], trains[s])
         counts[S.PROMOTER_TEST[s]] = len(tests[s])
         counts[S.PROMOTER_TRAIN[s]] = len(trains[s])
+    counts.update(make_other_conditions(data_dir, out, tests, trains))
     syn_h, syn_rows, _ = _read(data_dir / S.SYNTHETIC)
     syn = []
     for fam in ("synA1", "synZ1", "synZ2"):
@@ -145,6 +147,33 @@ def make_mini(data_dir: Path, out: Path) -> dict[str, int]:
         keep = [r for r in rows if r["Gene ID"] in used]
         _write(out / S.ATLAS[sp], head, keep, comments)
         counts[S.ATLAS[sp]] = len(keep)
+    return counts
+
+
+def make_other_conditions(data_dir: Path, out: Path, tests: dict[str, list[dict]],
+                          trains: dict[str, list[dict]], n: int = 40) -> dict[str, int]:
+    """About ``n`` real rows per natural-promoter condition: 2 + 2 whose sequence is in the fixture leaf /
+    protoplast test sets (the leak test needs them), up to 6 that are fixture training promoters (cross rows),
+    one multi-gene row, the rest by species. Conditions whose file is absent are skipped."""
+    counts: dict[str, int] = {}
+    test_seqs = {s: {r["sequence"] for r in rows} for s, rows in tests.items()}
+    train_seqs = {r["sequence"] for rows in trains.values() for r in rows}
+    for rel in S.OTHER_CONDITIONS.values():
+        if not (data_dir / rel).exists():
+            continue
+        head, rows, _ = _read(data_dir / rel)
+        chosen: list[dict] = []
+        _pick(rows, lambda r: r["sequence"] in test_seqs["leaf"], 2, chosen)
+        _pick(rows, lambda r: r["sequence"] in test_seqs["protoplast"] and r["sequence"] not in test_seqs["leaf"], 2,
+              chosen)
+        _pick(rows, lambda r: r["sequence"] in train_seqs, 6, chosen)
+        _pick(rows, lambda r: ";" in r["gene"] or "/" in r["gene"], 1, chosen)
+        per_species = (n - len(chosen)) // 3
+        special = list(chosen)
+        for sp in ("At", "Zm", "Sb"):
+            _pick(rows, lambda r, sp=sp, special=special: r["sp"] == sp and r not in special, per_species, chosen)
+        _write(out / rel, head, chosen)
+        counts[rel] = len(chosen)
     return counts
 
 

@@ -29,20 +29,53 @@ TASK_ALIASES = {
     "promoter": T.PROMOTER, "promoters": T.PROMOTER, "promoter strength": T.PROMOTER,
     "terminator": T.TERMINATOR, "terminators": T.TERMINATOR, "terminator strength": T.TERMINATOR,
     "synthetic": T.SYNTHETIC, "synthetic promoter": T.SYNTHETIC, "synthetic promoters": T.SYNTHETIC,
+    "natural": T.NATURAL, "natural promoter": T.NATURAL, "natural promoters": T.NATURAL,
     "tissue": T.TISSUE, "expression": T.TISSUE, "gene expression": T.TISSUE, "tissue expression": T.TISSUE,
 }
 SYSTEM_ALIASES = {
     "leaf": "leaf", "leaves": "leaf", "tobacco": "leaf", "tobacco leaf": "leaf", "tobacco leaves": "leaf",
     "benthamiana": "leaf", "n. benthamiana": "leaf", "nicotiana benthamiana": "leaf",
-    "n. benthamiana leaf": "leaf", "n. benthamiana leaves": "leaf",
+    "n. benthamiana leaf": "leaf", "n. benthamiana leaves": "leaf", "nicotiana benthamiana leaves": "leaf",
+    "maize protoplast cells": "protoplast", "maize leaf protoplast": "protoplast",
     "protoplast": "protoplast", "protoplasts": "protoplast", "proto": "protoplast",
     "maize protoplast": "protoplast", "maize protoplasts": "protoplast", "maize leaf protoplasts": "protoplast",
 }
 SYNTHETIC_DEFAULTS = {"leaf": "leaf_withENH_dark", "protoplast": "proto_withENH_dark"}
+# Explicit condition wording (enhancer / light / dark). Only text that names one of these resolves to a
+# condition; plain system names ("tobacco leaf") keep their old meaning. Unnamed parts default to the benchmark
+# condition: tobacco leaf, with the 35S enhancer, dark.
+_NO_ENH = re.compile(r"\b(?:no|without|w/o)\s+(?:an?\s+|the\s+|any\s+)?(?:35s\s+)?enhancers?\b"
+                     r"|\benhancer[- ]?less\b|\bnoenh\b")
+_WITH_ENH = re.compile(r"\b(?:with\s+)?(?:an?\s+|the\s+)?(?:upstream\s+)?(?:35s\s+)?enhancers?(?:\s+construct)?\b"
+                       r"|\bwithenh\b")
+_LIGHT = re.compile(r"\b(?:light|lit)\b")
+_DARK = re.compile(r"\b(?:dark|darkness)\b")
+_FILLER = re.compile(r"\b(?:in|the|a|an|and|with|plants|kept|construct|condition|conditions|under|assay)\b|[,;:()]")
 
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("_", " ").strip().lower())
+
+
+def parse_condition(text: str) -> str | None:
+    """Jores condition named by explicit enhancer/light/dark wording, e.g. ``"tobacco leaf, no enhancer, dark"``
+    -> ``leaf_noENH_dark``. None when the text names no condition word or has words left that are not a system
+    name (``"root without enhancer"``). The result may be a condition that was never measured (proto, light).
+    """
+    norm = _norm(text)
+    no_enh, light, dark = _NO_ENH.search(norm), _LIGHT.search(norm), _DARK.search(norm)
+    rest = _NO_ENH.sub(" ", norm)
+    with_enh = _WITH_ENH.search(rest)
+    if not (no_enh or with_enh or light or dark) or (no_enh and with_enh) or (light and dark):
+        return None
+    for pattern in (_WITH_ENH, _LIGHT, _DARK, _FILLER):
+        rest = pattern.sub(" ", rest)
+    rest = " ".join(rest.split())
+    system = SYSTEM_ALIASES.get(rest, "leaf" if not rest else None)
+    if system is None:
+        return None
+    where = "leaf" if system == "leaf" else "proto"
+    return f"{where}_{'noENH' if no_enh else 'withENH'}_{'light' if light else 'dark'}"
 
 
 def ordinal(n: int) -> str:
@@ -230,6 +263,11 @@ class Registry:
         lower = {_norm(t): t for t in tissues}
         if norm in lower:
             return T.make_key(task, lower[norm])
+        cond = parse_condition(tissue) if task in (T.PROMOTER, T.NATURAL, T.SYNTHETIC) else None
+        if cond is not None:
+            key = self._condition_key(task, cond)
+            if key is not None:
+                return key
         system = SYSTEM_ALIASES.get(norm)
         if system and task == T.SYNTHETIC and SYNTHETIC_DEFAULTS[system] in tissues:
             return T.make_key(task, SYNTHETIC_DEFAULTS[system])
@@ -244,6 +282,16 @@ class Registry:
                 raise UnknownTaskError(f"tissue {tissue!r} is ambiguous for {task}: {', '.join(hits)}")
         raise UnknownTaskError(f"unknown tissue {tissue!r} for task {task}. Known tissues: {', '.join(tissues)}; "
                                f"system aliases: {', '.join(sorted(SYSTEM_ALIASES))}")
+
+    def _condition_key(self, task: str, cond: str) -> str | None:
+        """Key for an explicitly named condition: the benchmark condition is ``promoter_strength/<system>``,
+        the other natural-promoter conditions ``natural_promoter/<cond>``; synthetic promoters keep their task."""
+        if task == T.SYNTHETIC:
+            key = T.make_key(T.SYNTHETIC, cond)
+        else:
+            bench = {v: k for k, v in SYNTHETIC_DEFAULTS.items()}
+            key = T.make_key(T.PROMOTER, bench[cond]) if cond in bench else T.make_key(T.NATURAL, cond)
+        return key if key in self.specs else None
 
     def to_dict(self) -> dict:
         return {"version": self.version, "meta": self.meta,

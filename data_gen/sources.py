@@ -29,6 +29,7 @@ PROMOTER_TRAIN = {
     "protoplast": "promoters/pgb_train/pgb_promoter_strength_protoplast_train_first8000.tsv",
 }
 SYNTHETIC = "promoters/jores2021_supp_tables/SuppTable6_synthetic_promoters.tsv"
+OTHER_CONDITIONS = {c: f"promoters/jores2021_other_conditions/jores2021_{c}_sample.tsv" for c in T.NATURAL_CONDITIONS}
 TERMINATOR_SPLIT = "terminators/gorjifard2024_cnn_split.tsv.gz"
 TERMINATOR_PRED = "terminators/gorjifard2024_cnn_test_predictions.tsv"
 ATLAS = {
@@ -177,6 +178,35 @@ def load_synthetic(data_dir: Path, log: BadRowLog) -> list[Measurement]:
             out.append(Measurement(seq, T.make_key(T.SYNTHETIC, cond), value, "promoter", (name,), species,
                                    "train", None, name, _src(path, line),
                                    extra={"cpes": row.get("CPEs", ""), "tfbs": row.get("TFBSs", "")}))
+    return out
+
+
+def load_other_conditions(data_dir: Path, log: BadRowLog) -> list[Measurement]:
+    """Natural promoters measured in four more conditions (10 % samples per condition, Jores Supp. Table 2).
+
+    One ``natural_promoter/<condition>`` measurement per row, published split ``train``. A condition whose file
+    is absent (fixtures, older data trees) is skipped. Rows that are test promoters of either official test set
+    are removed later by :func:`~agrochat.data_gen.splits.assign_splits` (same sequence or gene as a test row).
+    """
+    out: list[Measurement] = []
+    for cond, rel in OTHER_CONDITIONS.items():
+        path = data_dir / rel
+        if not path.exists():
+            continue
+        key = T.make_key(T.NATURAL, cond)
+        for line, row in read_tsv(path, ["sp", "gene", "sequence", "enrichment"], log):
+            seq = clean_sequence(row["sequence"], path, line, log)
+            if seq is None:
+                continue
+            ok, value = parse_label(row["enrichment"], "enrichment", path, line, log)
+            if not ok:
+                continue
+            genes = promoter_genes(row["gene"])
+            if not genes:
+                log.bad(path, line, "empty gene id")
+                continue
+            out.append(Measurement(seq, key, value, "promoter", genes, row["sp"].strip(), "train", None,
+                                   row["gene"], _src(path, line)))
     return out
 
 

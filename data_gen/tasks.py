@@ -1,7 +1,8 @@
 """Task keys and the fixed descriptive metadata of every task (everything except label statistics).
 
 A task key is ``"<task>/<tissue>"``: ``promoter_strength/leaf``, ``terminator_strength/protoplast``,
-``synthetic_promoter/leaf_withENH_light``, ``tissue_expression/maize:primary root``.
+``synthetic_promoter/leaf_withENH_light``, ``natural_promoter/leaf_noENH_dark``,
+``tissue_expression/maize:primary root``.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 PROMOTER = "promoter_strength"
 TERMINATOR = "terminator_strength"
 SYNTHETIC = "synthetic_promoter"
+NATURAL = "natural_promoter"
 TISSUE = "tissue_expression"
-TASKS = (PROMOTER, TERMINATOR, SYNTHETIC, TISSUE)
+TASKS = (PROMOTER, TERMINATOR, SYNTHETIC, NATURAL, TISSUE)
 SYSTEMS = ("leaf", "protoplast")
 # The six measured conditions of Jores et al. 2021 (Supp. Tables 4-6); there is no "proto, light".
 CONDITIONS = (
@@ -21,6 +23,9 @@ CONDITIONS = (
     "leaf_noENH_light",
     "leaf_withENH_light",
 )
+# Conditions of the natural-promoter samples (promoters/jores2021_other_conditions). The benchmark condition
+# "with enhancer, dark" is promoter_strength/leaf and /protoplast, not a natural_promoter key.
+NATURAL_CONDITIONS = ("leaf_withENH_light", "leaf_noENH_dark", "leaf_noENH_light", "proto_noENH_dark")
 EXPRESSION_SPECIES = {"maize": "Zea mays", "sorghum": "Sorghum bicolor"}
 
 JORES = "Jores et al. 2021, Nature Plants 7:842-855 (doi:10.1038/s41477-021-00932-y)"
@@ -50,6 +55,8 @@ def effect_condition(key: str) -> str | None:
         return {"leaf": "leaf_withENH_dark", "protoplast": "proto_withENH_dark"}.get(tissue)
     if task == SYNTHETIC and tissue in CONDITIONS:
         return tissue
+    if task == NATURAL and tissue in NATURAL_CONDITIONS:
+        return tissue  # Supp. Table 4 has effect sizes for all six conditions (motif_effects.json)
     return None
 
 
@@ -96,6 +103,20 @@ def describe(key: str) -> dict:
             "population": "tested synthetic promoters",
             "levels": ["weak", "moderate", "strong"],
             "source": JORES + ", Supplementary Table 6",
+        }
+    if task == NATURAL and tissue in NATURAL_CONDITIONS:
+        return {
+            "assay": "Plant STARR-seq core-promoter strength of natural promoters (170 bp, -165..+5 around the TSS)",
+            "species": "Arabidopsis thaliana, Zea mays and Sorghum bicolor promoters",
+            "system": condition_system(tissue),
+            "label_meaning": "log2 reporter RNA/DNA enrichment minus that of the 35S minimal promoter without "
+            "enhancer (0 = as strong as the 35S minimal promoter)",
+            "unit": "log2 units relative to the 35S minimal promoter",
+            "population": "tested natural promoters",
+            "levels": ["weak", "moderate", "strong"],
+            "source": JORES
+            + " (Supplementary Table 2; 10 % samples per condition distributed with the iCREPCP "
+            "repository)",
         }
     if task == TERMINATOR and tissue in SYSTEMS:
         system = _LEAF if tissue == "leaf" else _PROTO

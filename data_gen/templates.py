@@ -21,9 +21,11 @@ SYSTEM_LONG = {
 ENH_NAMES = {"withENH": ["with the 35S enhancer", "with an upstream 35S enhancer", "in the enhancer construct"],
              "noENH": ["without an enhancer", "with no enhancer", "in the enhancer-less construct"]}
 LIGHT_NAMES = {"dark": ["in the dark", "with plants kept dark"], "light": ["in the light", "with plants kept in light"]}
-NOUN = {T.PROMOTER: "promoter", T.SYNTHETIC: "synthetic promoter", T.TERMINATOR: "terminator"}
+NOUN = {T.PROMOTER: "promoter", T.SYNTHETIC: "synthetic promoter", T.NATURAL: "promoter", T.TERMINATOR: "terminator"}
+# natural_promoter has no default key: its conditions are only asked about by name (no "implicit" rows)
 DEFAULT_KEYS = {T.PROMOTER: "promoter_strength/leaf", T.TERMINATOR: "terminator_strength/leaf",
                 T.SYNTHETIC: "synthetic_promoter/leaf_withENH_dark"}
+CONDITION_TASKS = (T.SYNTHETIC, T.NATURAL)
 
 SINGLE_Q = {
     "promoter": [
@@ -134,7 +136,7 @@ def system_names(key: str) -> list[str]:
     task, tissue = T.split_key(key)
     if tissue in SYSTEM_NAMES:
         return SYSTEM_NAMES[tissue]
-    if task == T.SYNTHETIC:
+    if task in CONDITION_TASKS:
         where, enh, light = tissue.split("_")
         bases = SYSTEM_NAMES["leaf" if where == "leaf" else "protoplast"][:3]
         return [f"{b} {e}, {li}" for b in bases for e in ENH_NAMES[enh] for li in LIGHT_NAMES[light]]
@@ -146,7 +148,7 @@ def system_long(key: str) -> str:
     task, tissue = T.split_key(key)
     if tissue in SYSTEM_LONG:
         return SYSTEM_LONG[tissue]
-    if task == T.SYNTHETIC:
+    if task in CONDITION_TASKS:
         return T.condition_short(tissue).replace("tobacco leaves", SYSTEM_LONG["leaf"]).replace(
             "maize protoplasts", SYSTEM_LONG["protoplast"])
     raise KeyError(key)

@@ -36,6 +36,15 @@ def tiny_config(**overrides):
     return ModelConfig(**kw)
 
 
+def cnn_config(**kw):
+    """A tiny CNN encoder config (8-16 channels, three stages: 170 bp -> 22 positions)."""
+    from agrochat.bridge import EncoderConfig
+    from agrochat.bridge.config import CnnSettings
+
+    tiny = CnnSettings(stem_channels=8, stem_kernel=5, channels=[8, 16, 16], kernel=3, hidden_size=16)
+    return EncoderConfig(type="cnn", trainable="full", cnn=tiny, **kw)
+
+
 @pytest.fixture(scope="session")
 def dna_tokenizer():
     from agrochat.bridge import load_agront_tokenizer

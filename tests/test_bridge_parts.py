@@ -53,7 +53,8 @@ def test_encoder_hidden_states_and_layer_choice():
     ids = torch.randint(4, 4100, (3, 31))
     ids[:, 0] = 3
     mask = torch.ones_like(ids)
-    assert enc(ids, mask).shape == (3, 31, 32)
+    h, out_mask = enc(ids, mask)
+    assert h.shape == (3, 31, 32) and torch.equal(out_mask, mask)
 
 
 def test_encoder_windows_cover_long_sequences():
@@ -61,7 +62,7 @@ def test_encoder_windows_cover_long_sequences():
     enc = build_encoder(EncoderConfig(preset="agront-tiny", max_tokens=16, window_stride=8, overflow="window"))
     ids = torch.randint(4, 4100, (2, 40))
     ids[:, 0] = 3
-    out = enc(ids, torch.ones_like(ids))
+    out, _ = enc(ids, torch.ones_like(ids))
     assert out.shape == (2, 40, 32) and torch.isfinite(out).all()
     strict = build_encoder(EncoderConfig(preset="agront-tiny", max_tokens=16, window_stride=8))
     with pytest.raises(DnaSequenceError):
@@ -114,4 +115,4 @@ def test_encoder_from_pretrained_local_dir(tmp_path):
     enc = build_encoder(EncoderConfig(source="pretrained", name_or_path=str(tmp_path / "agront")))
     ids = torch.full((1, 5), 4)
     ids[0, 0] = 3
-    assert enc(ids, torch.ones_like(ids)).shape == (1, 5, 32)
+    assert enc(ids, torch.ones_like(ids))[0].shape == (1, 5, 32)

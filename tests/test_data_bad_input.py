@@ -10,9 +10,10 @@ from typer.testing import CliRunner
 
 from agrochat.data_gen.build import BuildConfig, run_build
 from agrochat.data_gen.cli import app
+from agrochat.data_gen.collect import collect_measurements
 from agrochat.data_gen.errors import BadInputError
 from agrochat.data_gen.paths import MINI_DATA_DIR
-from agrochat.data_gen.sources import PROMOTER_TEST, SYNTHETIC
+from agrochat.data_gen.sources import OTHER_CONDITIONS, PROMOTER_TEST, SYNTHETIC
 
 LEAF_TEST = PROMOTER_TEST["leaf"]
 
@@ -93,3 +94,21 @@ def test_cli_missing_data_dir_is_one_line(tmp_path):
     res = CliRunner().invoke(app, ["build", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "no source tables found" in res.output.replace("\n", " ")
+
+
+def test_natural_promoter_files_are_optional_and_checked(data_copy):
+    (data_copy / OTHER_CONDITIONS["leaf_noENH_light"]).unlink()
+    rows, report = collect_measurements(data_copy)
+    keys = {m.key for m in rows if m.key.startswith("natural_promoter/")}
+    assert keys == {"natural_promoter/leaf_withENH_light", "natural_promoter/leaf_noENH_dark",
+                    "natural_promoter/proto_noENH_dark"}
+    assert report.missing == []
+    shutil.rmtree(data_copy / "promoters" / "jores2021_other_conditions")
+    rows, report = collect_measurements(data_copy)
+    assert not any(m.key.startswith("natural_promoter/") for m in rows) and report.missing == []
+    shutil.copytree(MINI_DATA_DIR / "promoters" / "jores2021_other_conditions",
+                    data_copy / "promoters" / "jores2021_other_conditions")
+    path = data_copy / OTHER_CONDITIONS["proto_noENH_dark"]
+    _edit(path, 5, "enrichment", "NA")
+    with pytest.raises(BadInputError, match=r"jores2021_proto_noENH_dark_sample.tsv:5: label is not a number"):
+        collect_measurements(data_copy)

@@ -14,17 +14,24 @@ from agrochat.data_gen import tasks as T
 from agrochat.data_gen.build import SPLITS, BuildConfig, build_dataset, run_build
 from agrochat.data_gen.cli import app
 from agrochat.data_gen.collect import collect_measurements
-from agrochat.data_gen.conversations import ConversationBuilder, ConversationConfig, Plan, count_slots
+from agrochat.data_gen.conversations import (
+    ConversationBuilder,
+    ConversationConfig,
+    Plan,
+    count_slots,
+    plan_conversations,
+)
 from agrochat.data_gen.effects import load_effects
 from agrochat.data_gen.explain import MENTION_RE, explain, mention_name
 from agrochat.data_gen.motifs import annotate
 from agrochat.data_gen.paths import MINI_DATA_DIR
 from agrochat.data_gen.registry import load_registry
 from agrochat.data_gen.regression import load_regression_rows
-from agrochat.data_gen.sources import PROMOTER_TEST, PROMOTER_TRAIN
+from agrochat.data_gen.sources import OTHER_CONDITIONS, PROMOTER_TEST, PROMOTER_TRAIN
 from agrochat.data_gen.splits import check_disjoint
 
-FAMILY = {T.PROMOTER: "promoter", T.SYNTHETIC: "promoter", T.TISSUE: "promoter", T.TERMINATOR: "terminator"}
+FAMILY = {T.PROMOTER: "promoter", T.SYNTHETIC: "promoter", T.NATURAL: "promoter", T.TISSUE: "promoter",
+          T.TERMINATOR: "terminator"}
 
 
 def _tsv(rel: str) -> list[dict]:
@@ -44,7 +51,7 @@ def rows(result):
 
 def test_every_task_and_split_present(result):
     tasks = {t for (t, _) in result.counts}
-    assert tasks == {T.PROMOTER, T.SYNTHETIC, T.TERMINATOR, T.TISSUE}
+    assert tasks == {T.PROMOTER, T.SYNTHETIC, T.NATURAL, T.TERMINATOR, T.TISSUE}
     for split in SPLITS:
         assert len(result.dataset[split]) > 0
     assert result.dataset["train"].column_names == ["id", "task", "tissue", "split", "sequences", "messages",
@@ -75,6 +82,66 @@ def test_no_test_sequence_in_train_or_validation(rows):
         for s in r["sequences"]:
             seq_split[(FAMILY[r["task"]], s)].add(r["split"])
     assert all(len(v) == 1 for v in seq_split.values())
+
+
+def test_natural_promoters_never_leak_test_promoters(result, rows):
+    """natural_promoter rows whose sequence or gene is an official test promoter are dropped, never trained on."""
+    test_rows = [r for s in ("leaf", "protoplast") for r in _tsv(PROMOTER_TEST[s])]
+    test_seqs = {r["sequence"] for r in test_rows}
+    test_genes = {g for r in test_rows for g in r["gene"].replace("/", ";").split(";") if g}
+    raw = {cond: _tsv(rel) for cond, rel in OTHER_CONDITIONS.items()}
+    leaking = {cond: sum(r["sequence"] in test_seqs for r in rs) for cond, rs in raw.items()}
+    assert sum(leaking.values()) >= 4, "fixture must contain natural promoters that are test promoters"
+    measurements, _ = collect_measurements(MINI_DATA_DIR)
+    natural = [m for m in measurements if m.key.startswith(T.NATURAL + "/")]
+    assert {m.key for m in natural} == {T.make_key(T.NATURAL, c) for c in T.NATURAL_CONDITIONS}
+    assert {m.split for m in natural} == {"train", "validation"}
+    for m in natural:
+        assert m.sequence not in test_seqs and not set(m.genes) & test_genes, m.source
+    dropped = result.collect.split.dropped
+    for cond, n in leaking.items():
+        assert dropped[(T.make_key(T.NATURAL, cond), "sequence in a test set")] == n
+    # and in the rendered conversations: no natural_promoter train/validation sequence is a test-split promoter
+    split_test = {s for r in rows if r["split"] == "test" and FAMILY[r["task"]] == "promoter" for s in r["sequences"]}
+    assert split_test >= test_seqs
+    checked = 0
+    for r in rows:
+        if r["split"] != "test" and any(k.startswith(T.NATURAL + "/") for k in r["target_keys"]):
+            assert not set(r["sequences"]) & split_test, r["id"]
+            checked += 1
+    assert checked > 50
+
+
+def test_natural_promoter_conversations(rows):
+    natural = [r for r in rows if any(k.startswith(T.NATURAL + "/") for k in r["target_keys"])]
+    styles = {r["id"].split("-")[0] for r in natural}
+    assert {"single", "why", "followup", "compare"} <= styles and "implicit" not in styles
+    assert any(T.PROMOTER + "/leaf" in r["target_keys"] for r in natural if r["id"].startswith("cross-")), \
+        "cross rows ask about the benchmark and the other conditions of one promoter"
+    for r in natural:
+        if r["task"] == T.NATURAL and len(set(r["target_keys"])) == 1:
+            text = " ".join(m["content"] for m in r["messages"])
+            assert "enhancer" in text and ("light" in text or "dark" in text), r["id"]
+            assert "synthetic" not in text, r["id"]
+
+
+def test_natural_promoters_leave_other_rows_unchanged(tmp_path):
+    """Adding the natural-promoter source changes neither the splits nor the conversations of the other keys."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(MINI_DATA_DIR, data)
+    shutil.rmtree(data / "promoters" / "jores2021_other_conditions")
+    before, _ = collect_measurements(data)
+    after, _ = collect_measurements(MINI_DATA_DIR)
+    other = [m for m in after if not m.key.startswith(T.NATURAL + "/")]
+    assert sorted((m.key, m.sequence, m.split, m.group) for m in before) == sorted(
+        (m.key, m.sequence, m.split, m.group) for m in other)
+    config = ConversationConfig(seed=0)
+    plans_before = {p.uid for p in plan_conversations(before, config)}
+    plans_after = {p.uid for p in plan_conversations(after, config)
+                   if not any(m.key.startswith(T.NATURAL + "/") for m in p.rows)}
+    assert plans_before == plans_after
 
 
 def test_leaks_are_counted(result):

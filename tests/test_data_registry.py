@@ -22,6 +22,11 @@ def test_shipped_registry_has_every_task(registry):
                 "terminator_strength/protoplast", "synthetic_promoter/leaf_withENH_light"):
         assert key in keys
     assert len([k for k in keys if k.startswith("synthetic_promoter/")]) == 6
+    assert [k for k in keys if k.startswith("natural_promoter/")] == [
+        "natural_promoter/leaf_noENH_dark", "natural_promoter/leaf_noENH_light", "natural_promoter/leaf_withENH_light",
+        "natural_promoter/proto_noENH_dark"]
+    natural = registry.get("natural_promoter/leaf_noENH_dark")
+    assert natural.n > 1000 and natural.population == "tested natural promoters" and "without enhancer" in natural.system
     assert len([k for k in keys if k.startswith("tissue_expression/maize:")]) == 23
     assert len([k for k in keys if k.startswith("tissue_expression/sorghum:")]) == 11
     spec = registry.get("promoter_strength/leaf")
@@ -92,6 +97,39 @@ def test_resolve_aliases(registry):
     assert registry.resolve("synthetic", "leaf_withENH_light") == "synthetic_promoter/leaf_withENH_light"
     assert registry.resolve("tissue_expression", "primary root") == "tissue_expression/maize:primary root"
     assert registry.resolve("promoter_strength/leaf") == "promoter_strength/leaf"
+
+
+def test_resolve_condition_wording(registry):
+    # plain system names keep their meaning: the benchmark keys
+    for text in ("tobacco leaf", "leaf", "tobacco leaves", "N. benthamiana leaves"):
+        assert registry.resolve("promoter", text) == "promoter_strength/leaf"
+    assert registry.resolve("promoter strength", "maize protoplasts") == "promoter_strength/protoplast"
+    # explicit condition words pick the natural-promoter condition (unnamed parts: leaf, with enhancer, dark)
+    cases = {
+        "without enhancer": "leaf_noENH_dark",
+        "no enhancer dark": "leaf_noENH_dark",
+        "in the light": "leaf_withENH_light",
+        "tobacco leaves without an enhancer, in the light": "leaf_noENH_light",
+        "maize protoplasts with no enhancer": "proto_noENH_dark",
+        "leaf_noENH_light": "leaf_noENH_light",
+    }
+    for text, cond in cases.items():
+        assert registry.resolve("promoter", text) == f"natural_promoter/{cond}", text
+        assert registry.resolve("natural promoters", text) == f"natural_promoter/{cond}", text
+        assert registry.resolve("synthetic", text) == f"synthetic_promoter/{cond}", text
+    # the benchmark condition named in words is still the benchmark key
+    assert registry.resolve("promoter", "tobacco leaf with the 35S enhancer, in the dark") == "promoter_strength/leaf"
+    assert registry.resolve("promoter", "protoplasts, with enhancer") == "promoter_strength/protoplast"
+    # every phrasing the templates use for a condition resolves back to its key
+    from agrochat.data_gen import tasks as T
+    from agrochat.data_gen.templates import system_names
+
+    for cond in T.NATURAL_CONDITIONS:
+        for text in system_names(f"natural_promoter/{cond}"):
+            assert registry.resolve("promoter", text) == f"natural_promoter/{cond}", text
+    for text in ("protoplast in the light", "root without enhancer", "light and dark"):
+        with pytest.raises(UnknownTaskError):
+            registry.resolve("promoter", text)
 
 
 def test_unknown_task_error_lists_known(registry):

@@ -62,6 +62,24 @@ class StageConfig:
     """``regress`` only: each time a training sequence is used, drop 0..N bases (random) from its 5' end. AgroNT's
     6-mer tokens do not overlap, so without this a small encoder sees each promoter in one reading frame only;
     with N=5 it sees all six (validation is never shifted)."""
+    shift: int = 0
+    """``regress`` only: each time a training sequence is used, drop 0..N bases (random) from its 5' or its 3'
+    end, so motifs are seen a few bases off their usual place (LegNet-style shift augmentation; validation is
+    never shifted)."""
+    reverse_complement: bool = False
+    """``regress`` only: reverse-complement half of the training sequences each epoch. STARR-seq constructs
+    have one orientation, so this is a choice to measure, not a default."""
+    num_loss: str = "nll"
+    """``regress`` only: ``nll`` (Gaussian NLL for mean and variance) or ``mse_nll`` (the mean learns by squared
+    error, the variance by the NLL around the detached mean: the NLL's 1/variance scaling no longer slows the
+    mean of noisy tasks, and the intervals stay calibrated)."""
+    task_weighting: bool = False
+    """``regress`` only: each (sequence, task) counts once in the loss, so a promoter's 34 tissue-expression
+    values weigh as much as its one promoter-strength value (without it, tasks with many keys per sequence
+    dominate the gradient)."""
+    schedule: str = "cosine"
+    """Learning-rate schedule: ``cosine`` (linear warm-up from 0 over ``warmup_ratio``, cosine to 0) or
+    ``onecycle`` (OneCycle as in LegNet: warm-up from lr/25 over ``warmup_ratio``, cosine down to lr/1e4)."""
     keep_best: bool = False
     """Evaluate every ``eval_every`` steps and end the stage with the weights of the lowest validation loss
     (early stopping without stopping: the best snapshot is kept on disk, so a resumed run keeps it too)."""
@@ -86,6 +104,12 @@ class StageConfig:
             raise ConfigError(f"stage {self.name}: lr, token_lr_scale, max_tokens and max_batch_size must be > 0")
         if not 0 <= self.frame_shift <= 5:
             raise ConfigError(f"stage {self.name}: frame_shift must be in [0, 5] (one 6-mer)")
+        if not 0 <= self.shift <= 50:
+            raise ConfigError(f"stage {self.name}: shift must be in [0, 50] bases")
+        if self.num_loss not in ("nll", "mse_nll"):
+            raise ConfigError(f"stage {self.name}: num_loss={self.num_loss!r} not in ['nll', 'mse_nll']")
+        if self.schedule not in ("cosine", "onecycle"):
+            raise ConfigError(f"stage {self.name}: schedule={self.schedule!r} not in ['cosine', 'onecycle']")
         if self.keep_best and self.eval_every <= 0:
             raise ConfigError(f"stage {self.name}: keep_best needs eval_every > 0")
 

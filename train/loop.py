@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from agrochat.bridge.head import gaussian_nll
 from agrochat.bridge.io import build_model, load_model_dir, set_trainable
 from agrochat.bridge.model import DnaLanguageModel
+from agrochat.bridge.ood import OodReference, fit_reference
 
 from . import checkpoint as ck
 from .batching import TokenBudgetSampler
@@ -56,22 +57,38 @@ class TrainModule(nn.Module):
         self.model = model
         self.probe = probe
         self.reads_dna = model.numeric_head.reads_dna
+        self.num_loss = "nll"  # set per stage (see StageConfig.num_loss)
 
     def forward(self, kind: str, batch: dict[str, torch.Tensor]):
         if kind == "regress":
-            mask = batch["dna_attention_mask"]  # (B, T)
-            h = self.model.encoder(batch["dna_input_ids"], mask)  # (B, T, H)
+            h, mask = self.model.encoder(batch["dna_input_ids"], batch["dna_attention_mask"])  # (B, T, H), (B, T)
             rows = batch["num_row_index"]  # (M,) which sequence each target belongs to
             if self.reads_dna:  # train the model's own head on the projected DNA: nothing to re-learn later
                 proj, pmask = self.model.projector(h, mask)  # (B, T', D), (B, T')
                 mean, log_var = self.model.numeric_head(None, batch["num_key_ids"], proj, pmask[rows], ctx_rows=rows)
             else:
                 mean, log_var = self.probe(h[rows], mask[rows], batch["num_key_ids"])
-            loss = gaussian_nll(mean, log_var, batch["num_targets"])
+            loss = regression_loss(mean, log_var, batch["num_targets"], batch.get("num_weights"), self.num_loss)
             return {"loss": loss, "num_loss": loss, "num_mean": mean, "num_log_var": log_var}
         out = self.model(**batch)
         return {"loss": out.loss, "lm_loss": out.lm_loss, "num_loss": out.num_loss,
                 "num_mean": out.num_mean, "num_log_var": out.num_log_var}
+
+
+def regression_loss(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor,
+                    weight: torch.Tensor | None = None, kind: str = "nll") -> torch.Tensor:
+    """Weighted mean over targets (M,) of the Gaussian NLL (``nll``) or of squared error for the mean plus the
+    NLL of the variance around the detached mean (``mse_nll``)."""
+    if kind == "nll" and weight is None:
+        return gaussian_nll(mean, log_var, target)
+    y = target.to(mean.dtype)
+    around = mean.detach() if kind == "mse_nll" else mean
+    per = 0.5 * (log_var + (y - around) ** 2 / log_var.exp().clamp(min=1e-6))  # (M,)
+    if kind == "mse_nll":
+        per = per + (y - mean) ** 2
+    if weight is None:
+        return per.mean()
+    return (per * weight).sum() / weight.sum().clamp(min=1e-12)
 
 
 class StageData:
@@ -82,14 +99,20 @@ class StageData:
     """
 
     def __init__(self, model: DnaLanguageModel, stage: StageConfig, rows: list, seed: int, limit: int,
-                 show: bool, balance: bool = False, frame_shift: int = 0) -> None:
+                 show: bool, balance: bool = False, augment: bool = False) -> None:
         self.kind = "regress" if stage.name == "regress" else "conversation"
-        self.frame_shift, self.seed = frame_shift, seed
+        self.seed = seed
+        self.frame_shift = stage.frame_shift if augment else 0
+        self.shift = stage.shift if augment else 0
+        self.reverse_complement = stage.reverse_complement and augment
+        self.augmented = bool(self.frame_shift or self.shift or self.reverse_complement)
         self.sequences: list[str] = []
         self.lm_loss = stage.lm_loss
+        self.task_weighting = stage.task_weighting
         self.model = model
         proc = model.processor
         self.items: list = []
+        self.task_of = [k.split("/")[0] for k in model.config.numeric_head.keys]  # key index -> task
         if self.kind == "regress":
             groups: dict[str, list] = {}
             for r in rows:
@@ -103,7 +126,7 @@ class StageData:
                     mean, std = model.config.numeric_head.stats(row.key)
                     targets.append((proc.key_index[row.key], (row.target - mean) / std))
                 self.items.append((proc.dna_token_ids(r[0].sequence), targets))
-                if frame_shift:
+                if self.augmented:
                     self.sequences.append(r[0].sequence)
             else:
                 ex = proc.encode(r["messages"], r["sequences"], r["targets"], r["target_keys"])
@@ -113,27 +136,57 @@ class StageData:
                 self.items.append(ex)
         self.lengths = [len(it[0]) if self.kind == "regress" else len(it.input_ids) for it in self.items]
 
+    def _augment(self, idx: list[int], epoch: int) -> list[list[int]]:
+        """Ids of the batch's sequences after this epoch's augmentation: 5' frame shift, shift from either end,
+        reverse complement (deterministic per seed, epoch and batch, so a resumed run sees the same batches)."""
+        rng = np.random.default_rng([self.seed, epoch, idx[0]])
+        out = []
+        for i in idx:
+            seq = self.sequences[i]
+            if self.frame_shift:
+                seq = seq[int(rng.integers(0, self.frame_shift + 1)):]
+            if self.shift:
+                s = int(rng.integers(-self.shift, self.shift + 1))
+                seq = seq[s:] if s > 0 else seq[: len(seq) + s] if s < 0 else seq
+            if self.reverse_complement and rng.random() < 0.5:
+                seq = reverse_complement(seq)
+            out.append(self.items[i][0] if seq == self.sequences[i] else self.model.processor.dna_token_ids(seq))
+        return out
+
     def collate(self, idx: list[int], epoch: int | None = None) -> dict[str, torch.Tensor]:
-        """One batch; with ``frame_shift`` and an ``epoch``, sequences are shifted (deterministically per
-        seed, epoch and batch, so a resumed run sees the same batches)."""
+        """One batch; augmented (see :meth:`_augment`) when the stage asks for it and an ``epoch`` is given."""
         if self.kind != "regress":
             batch = self.model.processor.collate([self.items[i] for i in idx])
             if not self.lm_loss:
                 batch.pop("labels")
             return batch
-        tokens = [self.items[i][0] for i in idx]
-        if self.frame_shift and epoch is not None:
-            shifts = np.random.default_rng([self.seed, epoch, idx[0]]).integers(0, self.frame_shift + 1, len(idx))
-            tokens = [self.model.processor.dna_token_ids(self.sequences[i][s:]) if s else t
-                      for i, s, t in zip(idx, shifts.tolist(), tokens, strict=True)]
+        if self.augmented and epoch is not None:
+            tokens = self._augment(idx, epoch)
+        else:
+            tokens = [self.items[i][0] for i in idx]
         ids, mask = self.model.processor.pad_dna(tokens)
         flat = [(j, k, y) for j, i in enumerate(idx) for k, y in self.items[i][1]]
-        return {
+        batch = {
             "dna_input_ids": ids, "dna_attention_mask": mask,
             "num_row_index": torch.tensor([f[0] for f in flat], dtype=torch.long),
             "num_key_ids": torch.tensor([f[1] for f in flat], dtype=torch.long),
             "num_targets": torch.tensor([f[2] for f in flat], dtype=torch.float32),
         }
+        if self.task_weighting:
+            batch["num_weights"] = torch.tensor([w for i in idx for w in self._weights(i)], dtype=torch.float32)
+        return batch
+
+    def _weights(self, i: int) -> list[float]:
+        """1 / (the sequence's number of targets of the same task), per target of item ``i``."""
+        tasks = [self.task_of[k] for k, _ in self.items[i][1]]
+        return [1.0 / tasks.count(t) for t in tasks]
+
+
+_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+
+
+def reverse_complement(seq: str) -> str:
+    return seq.translate(_COMPLEMENT)[::-1]
 
 
 def _subset(rows: list, limit: int, seed: int, balance: bool, kind: str) -> list:
@@ -166,12 +219,16 @@ def release_memory() -> None:
         pass
 
 
-def _lr_lambda(total: int, warmup: int):
+def _lr_lambda(total: int, warmup: int, schedule: str = "cosine"):
+    """Multiplier of the peak lr at each step: ``cosine`` warms up from 0 and decays to 0; ``onecycle`` warms up
+    from 1/25 and decays to 1e-4 (torch's OneCycleLR with cosine annealing)."""
+    start, end = (1 / 25, 1e-4) if schedule == "onecycle" else (0.0, 0.0)
+
     def f(step: int) -> float:
         if step < warmup:
-            return (step + 1) / warmup
+            return start + (1 - start) * (step + 1) / warmup
         progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return f
 
@@ -238,10 +295,24 @@ class Trainer:
             return [r for r in rows if r.key in keys]
         return [r for r in rows if all(k in keys for k in r["target_keys"])]
 
+    @torch.no_grad()
+    def _fit_ood(self, model: DnaLanguageModel) -> OodReference | None:
+        """The out-of-distribution reference of the final encoder, from the training sequences."""
+        keys = set(self.cfg.model.numeric_head.keys)
+        pairs = [(r.sequence, r.key) for r in self.data.regression.get("train", []) if r.key in keys]
+        if not pairs:
+            return None
+        was = model.training
+        model.eval()
+        ref = fit_reference(pairs, lambda seqs: model.dna_features(seqs).float().cpu().numpy(), seed=self.cfg.seed)
+        model.train(was)
+        return ref
+
     def _configure_stage(self, stage: StageConfig) -> None:
         model = self.module.model
         set_trainable(model, stage.encoder, stage.decoder)
         regress = stage.name == "regress"
+        self.module.num_loss = stage.num_loss
         reads_dna = self.module.reads_dna
         for p in self.module.probe.parameters():
             p.requires_grad = regress and not reads_dna
@@ -267,6 +338,7 @@ class Trainer:
             results[stage.name] = self._run_stage(si, stage)
         model = self.acc.unwrap_model(self.module).model
         if self.main:
+            model.ood = self._fit_ood(model)
             model.save_pretrained(self.out / "model")
             ck.save_json(self.out / "metrics.json", {"stages": results, "history": self.state["history"]})
         self.acc.wait_for_everyone()
@@ -277,7 +349,7 @@ class Trainer:
         self._configure_stage(stage)
         model = self.module.model
         train = StageData(model, stage, self._rows(stage, "train"), cfg.seed, stage.max_examples, self.main,
-                          balance=stage.balance_tasks, frame_shift=stage.frame_shift)
+                          balance=stage.balance_tasks, augment=True)
         val = StageData(model, stage, self._rows(stage, "validation"), cfg.seed + 1, stage.eval_examples, False,
                         balance=True)
         sampler = TokenBudgetSampler(train.lengths, stage.max_tokens, stage.max_batch_size, seed=cfg.seed + si,
@@ -293,7 +365,8 @@ class Trainer:
         if tokens:
             groups.append({"params": tokens, "lr": stage.lr * stage.token_lr_scale, "weight_decay": 0.0})
         optimizer = torch.optim.AdamW(groups, lr=stage.lr, weight_decay=stage.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total, int(stage.warmup_ratio * total)))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total, int(stage.warmup_ratio * total),
+                                                                             stage.schedule))
         if self.resume_from is not None and self.state["stage"] == si and self.state["step"] > 0:
             tensors = ck.load_file(str(self.resume_from / "optimizer.safetensors"))
             optimizer.load_state_dict(ck.optimizer_from_safetensors(
@@ -462,9 +535,12 @@ def _init_from(model: DnaLanguageModel, path: str) -> None:
     from peft import PeftModel
 
     src = load_model_dir(path)
-    if isinstance(src.encoder.esm, PeftModel):  # LoRA-trained: fold the adapters into plain weights
+    if src.config.encoder.type != model.config.encoder.type:
+        raise ValueError(f"init_from={path}: its encoder is {src.config.encoder.type!r}, this config's "
+                         f"{model.config.encoder.type!r}")
+    if isinstance(getattr(src.encoder, "esm", None), PeftModel):  # LoRA-trained: fold the adapters into plain weights
         src.encoder.esm = src.encoder.esm.merge_and_unload()
-    if isinstance(model.encoder.esm, PeftModel):
+    if isinstance(getattr(model.encoder, "esm", None), PeftModel):
         raise ValueError("init_from needs this config's encoder built plain (trainable: full or frozen); "
                          "stages may still switch it to lora")
     for part in ("encoder", "projector"):

@@ -1,0 +1,115 @@
+"""The convolutional DNA encoder: shapes, masks, any length, tokenizer, builder dispatch, save/load round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agrochat.bridge import ConfigError, EncoderConfig, NumericHeadConfig, build_model
+from agrochat.bridge.config import CnnSettings, ModelConfig
+from agrochat.bridge.encoder import ConvEncoder, build_dna_tokenizer, build_encoder
+from agrochat.bridge.tokenizer import BaseTokenizer, DnaSequenceError
+from conftest import LEAF, cnn_config, read_promoters, tiny_config
+
+
+def _ids(seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    tok = BaseTokenizer()
+    rows = [tok.sequence_ids(s) for s in seqs]
+    T = max(len(r) for r in rows)
+    ids = torch.zeros(len(rows), T, dtype=torch.long)
+    mask = torch.zeros(len(rows), T, dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), 1
+    return ids, mask
+
+
+def test_base_tokenizer_ids_and_normalisation():
+    tok = BaseTokenizer()
+    assert tok.sequence_ids("acgtn") == [1, 2, 3, 4, 5]
+    assert tok.sequence_ids("ACGU R") == [1, 2, 3, 4, 5]  # RNA and IUPAC codes normalised, whitespace dropped
+    assert tok.count("ACGTACG") == 7 and tok.pad_token_id == 0
+    with pytest.raises(DnaSequenceError, match="position 3"):
+        tok.sequence_ids("ACXG")
+
+
+def test_builder_dispatches_on_type():
+    assert isinstance(build_encoder(cnn_config()), ConvEncoder)
+    assert isinstance(build_dna_tokenizer(cnn_config()), BaseTokenizer)
+    with pytest.raises(ConfigError, match="encoder.type"):
+        EncoderConfig(type="transformer")
+    with pytest.raises(ConfigError, match="LoRA"):
+        EncoderConfig(type="cnn", trainable="lora")
+    with pytest.raises(ConfigError, match="odd"):
+        CnnSettings(kernel=4)
+    with pytest.raises(ConfigError, match="unknown field"):
+        ModelConfig.from_dict({"encoder": {"type": "cnn", "cnn": {"width": 3}}})
+
+
+@pytest.mark.parametrize("length", [1, 7, 170, 6000])
+def test_shapes_and_output_length_any_length(length):
+    torch.manual_seed(0)
+    enc = build_encoder(cnn_config()).eval()
+    ids, mask = _ids(["ACGT" * (length // 4) + "A" * (length % 4)])
+    h, out_mask = enc(ids, mask)
+    n = enc.output_length(length)
+    assert n == -(-length // 8)
+    assert h.shape == (1, n, 16) and out_mask.shape == (1, n) and bool(out_mask.all())
+    assert torch.isfinite(h).all()
+
+
+def test_padding_does_not_change_a_sequence_states():
+    torch.manual_seed(0)
+    enc = build_encoder(cnn_config()).eval()
+    seqs = [r["sequence"] for r in read_promoters(3)]
+    short = seqs[0][:93]
+    alone, alone_mask = enc(*_ids([short]))
+    batch, batch_mask = enc(*_ids([short, seqs[1], seqs[2]]))
+    n = enc.output_length(93)
+    assert int(batch_mask[0].sum()) == n and not bool(batch_mask[0, n:].any())
+    assert torch.allclose(batch[0, :n], alone[0], atol=1e-5)
+    assert torch.equal(batch[0, n:], torch.zeros_like(batch[0, n:]))  # padded positions are zero
+
+
+def test_a_base_change_changes_the_states_nearby_only():
+    torch.manual_seed(0)
+    enc = build_encoder(cnn_config()).eval()
+    seq = read_promoters(1)[0]["sequence"]
+    mutant = seq[:10] + ("A" if seq[10] != "A" else "C") + seq[11:]
+    a, _ = enc(*_ids([seq]))
+    b, _ = enc(*_ids([mutant]))
+    assert not torch.allclose(a[0, :4], b[0, :4])
+    # the receptive field is finite: far positions may move only through squeeze-and-excitation's global gate
+    assert (a[0, 15:] - b[0, 15:]).abs().max() < (a[0, :3] - b[0, :3]).abs().max()
+
+
+def test_model_with_cnn_encoder_round_trips_and_scores(tmp_path, text_tokenizer):
+    torch.manual_seed(0)
+    head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=16, readout="dna")
+    cfg = tiny_config(encoder=cnn_config(), numeric_head=head)
+    model = build_model(cfg, tokenizer=text_tokenizer).eval()
+    seqs = [r["sequence"] for r in read_promoters(4)] + ["ACGT" * 1500]  # a 6 kb sequence needs no window
+    msgs = [{"role": "user", "content": "How strong is this promoter? <dna>"}]
+    prompts = [(msgs, [s], "About <num>") for s in seqs]
+    before = [v.value for v in model.score(prompts, [LEAF] * len(seqs))]
+    ex = model.processor.encode(msgs, [seqs[0]])
+    assert ex.input_ids.count(model.dna_token_id) == model.dna_positions(170) == 22
+    model.save_pretrained(tmp_path / "m")
+    assert not (tmp_path / "m" / "encoder" / "config.json").exists()
+    from agrochat.bridge import DnaLanguageModel
+
+    loaded = DnaLanguageModel.from_pretrained(tmp_path / "m")
+    assert isinstance(loaded.dna_tokenizer, BaseTokenizer)
+    after = [v.value for v in loaded.score(prompts, [LEAF] * len(seqs))]
+    assert after == pytest.approx(before, abs=1e-6)
+    gen = loaded.generate_answer(
+        msgs, [seqs[0]], num_keys=[LEAF], max_new_tokens=2, answer_prefix="About <num>"
+    )
+    assert gen.values[0].value == pytest.approx(before[0], abs=1e-6)
+
+
+def test_frozen_and_full_modes():
+    enc = build_encoder(cnn_config())
+    enc.set_trainable("frozen", EncoderConfig().lora)
+    assert not any(p.requires_grad for p in enc.parameters())
+    enc.set_trainable("full", EncoderConfig().lora)
+    assert all(p.requires_grad for p in enc.parameters())
