@@ -54,6 +54,31 @@ def info(model: Path = typer.Argument(..., help="checkpoint directory")):
     typer.echo(json.dumps(checkpoint_summary(model), indent=2))
 
 
+@app.command()
+def ensemble(
+    base: Path = typer.Argument(..., help="the model whose decoder answers (member 1)"),
+    members: list[Path] = typer.Argument(..., help="independently trained models (other seeds, same recipe)"),
+    out: Path = typer.Option(..., "--output-dir", "-o", help="where to write the ensemble model"),
+):
+    """Combine models trained by the same recipe with other seeds into one ensemble model: numbers are the
+    members' mean, their spread is added to the uncertainty."""
+    from agrochat.bridge import DnaLanguageModel
+    from agrochat.bridge.config import ConfigError
+    from agrochat.bridge.io import CheckpointError, add_ensemble_members
+
+    try:
+        model = DnaLanguageModel.from_pretrained(base)
+        others = [DnaLanguageModel.from_pretrained(m) for m in members]
+        add_ensemble_members(model, others)
+    except (ConfigError, CheckpointError) as e:
+        fail(str(e))
+    model.save_pretrained(out)
+    for extra in ("registry.json", "MODEL_CARD.md"):
+        if (base / extra).is_file():
+            (out / extra).write_bytes((base / extra).read_bytes())
+    typer.echo(f"wrote {out}: {model.config.ensemble} members")
+
+
 def _mount_optional(name: str, module: str, help_text: str) -> None:
     """Mount a sub-app if its module is present (keeps start-up light)."""
     import importlib

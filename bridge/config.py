@@ -274,6 +274,11 @@ class ModelConfig:
     (ChatNT-style), kept for comparison."""
     text_decimals: int = 2
     """Decimals used when a number is written as text (``numeric=text`` targets, and rendered answers)."""
+    ensemble: int = 1
+    """Number paths (encoder + projector + numeric head) whose numbers are combined: member 1 is the model's own
+    (the decoder reads its projected DNA), members 2.. are independently trained copies added by
+    ``agrochat ensemble``. The number is the members' mean; its variance is their mean variance plus the variance
+    of their means (the ensemble's spread). Needs ``numeric_head.readout: dna``."""
     num_loss_weight: float = 1.0
     """Weight of the regression (Gaussian NLL) loss beside the LM loss."""
     system_prompt: str = (
@@ -294,6 +299,10 @@ class ModelConfig:
             elif not isinstance(value, cls):
                 raise ConfigError(f"{name} must be a mapping, got {type(value).__name__}")
         _check_choice("numeric", self.numeric, ("head", "text"))
+        if self.ensemble < 1:
+            raise ConfigError(f"ensemble must be >= 1, got {self.ensemble}")
+        if self.ensemble > 1 and self.numeric_head.readout != "dna":
+            raise ConfigError("ensemble > 1 needs numeric_head.readout: dna (numbers read from the DNA only)")
         if not 0 <= self.text_decimals <= 6:
             raise ConfigError("text_decimals must be in [0, 6]")
 

@@ -10,6 +10,7 @@ Checkpoint layout (``save_model``)::
         weights.safetensors + config.json                 full weights (random-init preset or trainable=full)
     decoder/added_tokens.safetensors   base embedding rows of <dna>/<num> (LoRA trains deltas on top)
     projector.safetensors  numeric_head.safetensors
+    members/<i>/                  ensemble members 2.. (encoder/, projector.safetensors, numeric_head.safetensors)
     ood.json                      training-distribution reference for out-of-distribution flags (optional)
 
 The directory is written to a temporary sibling and renamed into place, so a crash never leaves a
@@ -30,11 +31,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from transformers import AutoTokenizer
 
-from .config import ModelConfig
+from .config import ConfigError, ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN, build_decoder
 from .encoder import build_dna_tokenizer, build_encoder
 from .head import NumericHead
-from .model import DnaLanguageModel
+from .model import DnaLanguageModel, NumberPath
 from .ood import FILE_NAME as OOD_FILE
 from .ood import OodReference
 from .projector import build_projector
@@ -64,11 +65,34 @@ def set_trainable(model: DnaLanguageModel, encoder: str | None = None, decoder: 
     )
     for p in list(model.projector.parameters()) + list(model.numeric_head.parameters()):
         p.requires_grad = True
+    model.members.requires_grad_(False)  # ensemble members are trained as models of their own
 
 
 def encoder_weights(model: DnaLanguageModel) -> torch.nn.Module:
     """The module whose weights a checkpoint's ``encoder/`` holds: the ESM trunk (maybe PEFT-wrapped) or the CNN."""
-    return model.encoder.esm if model.config.encoder.type == "agront" else model.encoder
+    return _weights_of(model.encoder, model.config)
+
+
+def _weights_of(encoder: torch.nn.Module, cfg: ModelConfig) -> torch.nn.Module:
+    return encoder.esm if cfg.encoder.type == "agront" else encoder
+
+
+def add_ensemble_members(model: DnaLanguageModel, others: list[DnaLanguageModel]) -> DnaLanguageModel:
+    """Add the number paths (encoder, projector, numeric head) of independently trained models as ensemble
+    members. They must have this model's encoder, projector and head configs and normalisation."""
+    cfg = model.config
+    if cfg.numeric_head.readout != "dna":
+        raise ConfigError("an ensemble needs numeric_head.readout: dna")
+    for other in others:
+        o = other.config
+        if (o.encoder, o.projector, o.numeric_head) != (cfg.encoder, cfg.projector, cfg.numeric_head):
+            raise ConfigError("ensemble members must have the same encoder, projector and numeric head configs "
+                              "(and normalisation: the same training data)")
+        if len(other.members):
+            raise ConfigError("an ensemble member must be a single model")
+        model.members.append(NumberPath(other.encoder, other.projector, other.numeric_head))
+    cfg.ensemble = 1 + len(model.members)
+    return model
 
 
 def build_model(cfg: ModelConfig, tokenizer=None, dna_tokenizer=None) -> DnaLanguageModel:
@@ -148,6 +172,11 @@ def save_model_dir(model: DnaLanguageModel, path: str | Path) -> None:
         save_model(model.numeric_head, str(tmp / "numeric_head.safetensors"))
         if model.ood is not None:
             model.ood.save(tmp / OOD_FILE)
+        for i, mem in enumerate(model.members, start=2):  # ensemble members 2..
+            folder = tmp / "members" / str(i)
+            _save_part(_weights_of(mem.encoder, model.config), model.config.encoder, folder / "encoder")
+            save_model(mem.projector, str(folder / "projector.safetensors"))
+            save_model(mem.numeric_head, str(folder / "numeric_head.safetensors"))
         old = None
         if path.exists():
             old = path.with_name(f".old-{path.name}-{os.getpid()}")
@@ -180,7 +209,18 @@ def load_model_dir(path: str | Path, trainable: bool = False) -> DnaLanguageMode
     projector = build_projector(cfg.projector, encoder.hidden_size, dim)
     head = NumericHead(dim, cfg.numeric_head)
     ood = OodReference.load(path / OOD_FILE) if (path / OOD_FILE).is_file() else None
-    model = DnaLanguageModel(encoder, projector, decoder, head, cfg, tokenizer, dna_tokenizer, ood=ood)
+    members = []
+    for i in range(2, cfg.ensemble + 1):
+        folder = path / "members" / str(i)
+        mem = NumberPath(build_encoder(cfg.encoder), build_projector(cfg.projector, encoder.hidden_size, dim),
+                         NumericHead(dim, cfg.numeric_head))
+        _load_part(_weights_of(mem.encoder, cfg), cfg.encoder, folder / "encoder")
+        _safe(lambda mem=mem, folder=folder: load_model(mem.projector, str(folder / "projector.safetensors")), folder)
+        _safe(lambda mem=mem, folder=folder: load_model(mem.numeric_head, str(folder / "numeric_head.safetensors")),
+              folder)
+        members.append(mem)
+    model = DnaLanguageModel(encoder, projector, decoder, head, cfg, tokenizer, dna_tokenizer, ood=ood,
+                             members=members)
     set_trainable(model)
     _load_part(encoder_weights(model), cfg.encoder, path / "encoder")
     _load_part(model.decoder, cfg.decoder, path / "decoder")

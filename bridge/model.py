@@ -75,6 +75,23 @@ def _hold_open(logits: torch.Tensor, stop: list[int]) -> bool:
     return best in stop
 
 
+def _path_numbers(projector: Projector, head: NumericHead, h: torch.Tensor, hmask: torch.Tensor, n: list[int],
+                  key_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised (mean, log-variance) per prompt from encoder states h (S, T, H) of its ``n[b]`` sequences."""
+    proj, pmask = projector(h, hmask)  # (S, T', D), (S, T')
+    if max(n) == 1:
+        ctx, cmask = proj, pmask.bool()  # (B, T', D), (B, T')
+    else:  # a prompt with several sequences reads all of them: concatenate each prompt's rows
+        rows = torch.repeat_interleave(torch.arange(len(n)), torch.tensor(n))  # (S,) prompt of each sequence
+        width = max(int(pmask[rows == b].sum()) for b in range(len(n)))
+        ctx = proj.new_zeros(len(n), width, proj.shape[-1])
+        cmask = torch.zeros(len(n), width, dtype=torch.bool, device=proj.device)
+        for b in range(len(n)):
+            feats = proj[rows == b][pmask[rows == b].bool()]  # (t_b, D) in placeholder order
+            ctx[b, : len(feats)], cmask[b, : len(feats)] = feats, True
+    return head(None, key_ids, ctx, cmask)  # (B,), (B,)
+
+
 def _masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(N, T, H), (N, T) -> (N, H) mean over the unmasked positions."""
     m = mask.unsqueeze(-1).to(h.dtype)
@@ -96,6 +113,14 @@ def _cache_kwargs(out) -> dict:
     return {"cache": out["cache"]} if "cache" in out else {"past_key_values": out["past_key_values"]}
 
 
+class NumberPath(nn.Module):
+    """An extra ensemble member: its own encoder, projector and numeric head (``readout: dna``)."""
+
+    def __init__(self, encoder: DnaEncoder, projector: Projector, numeric_head: NumericHead) -> None:
+        super().__init__()
+        self.encoder, self.projector, self.numeric_head = encoder, projector, numeric_head
+
+
 class DnaLanguageModel(nn.Module):
     def __init__(
         self,
@@ -107,9 +132,11 @@ class DnaLanguageModel(nn.Module):
         tokenizer=None,
         dna_tokenizer=None,
         ood: OodReference | None = None,
+        members: Sequence[NumberPath] = (),
     ) -> None:
         super().__init__()
         self.ood = ood
+        self.members = nn.ModuleList(members)  # ensemble members 2.. (config.ensemble - 1 of them)
         self.encoder = encoder
         self.projector = projector
         self.decoder = decoder
@@ -227,6 +254,11 @@ class DnaLanguageModel(nn.Module):
         return torch.tensor([known.index(k) for k in keys], dtype=torch.long, device=self.device)
 
     @property
+    def reads_dna_only(self) -> bool:
+        """readout=dna: every number is the fast path's (:meth:`score`) for the prompt's DNA and the slot's key."""
+        return self.config.numeric == "head" and self.config.numeric_head.readout == "dna"
+
+    @property
     def device(self) -> torch.device:
         return next(self.numeric_head.parameters()).device
 
@@ -271,21 +303,21 @@ class DnaLanguageModel(nn.Module):
         Equals the value at ``<num>`` in a full pass (same features, same attention over the same positions)."""
         per_prompt = [[self.processor.dna_token_ids(s) for s in seqs] for seqs in sequences]
         ids, mask = self.processor.pad_dna([t for p in per_prompt for t in p])  # (S, T)
-        h, hmask = self.encoder(ids.to(self.device), mask.to(self.device))  # (S, T_enc, H_enc), (S, T_enc)
-        proj, pmask = self.projector(h, hmask)  # (S, T', D), (S, T')
-        # a prompt with several sequences reads all of them: concatenate each prompt's rows
+        ids, mask = ids.to(self.device), mask.to(self.device)
         n = [len(p) for p in per_prompt]
-        rows = torch.repeat_interleave(torch.arange(len(n)), torch.tensor(n))  # (S,) prompt of each sequence
-        if max(n) == 1:
-            ctx, cmask = proj, pmask.bool()  # (B, T', D), (B, T')
-        else:
-            width = max(int(pmask[rows == b].sum()) for b in range(len(n)))
-            ctx = proj.new_zeros(len(n), width, proj.shape[-1])
-            cmask = torch.zeros(len(n), width, dtype=torch.bool, device=proj.device)
-            for b in range(len(n)):
-                feats = proj[rows == b][pmask[rows == b].bool()]  # (t_b, D) in placeholder order
-                ctx[b, : len(feats)], cmask[b, : len(feats)] = feats, True
-        mean, log_var = self.numeric_head(None, self._key_ids(keys), ctx, cmask)  # (B,), (B,)
+        key_ids = self._key_ids(keys)
+        h, hmask = self.encoder(ids, mask)  # (S, T_enc, H_enc), (S, T_enc)
+        mean, log_var = _path_numbers(self.projector, self.numeric_head, h, hmask, n, key_ids)  # (B,), (B,)
+        if len(self.members):  # ensemble: mean of the members, variance = mean variance + spread of the means
+            means, variances = [mean], [log_var.exp()]
+            for mem in self.members:
+                mh, mm = mem.encoder(ids, mask)
+                m_i, lv_i = _path_numbers(mem.projector, mem.numeric_head, mh, mm, n, key_ids)
+                means.append(m_i)
+                variances.append(lv_i.exp())
+            stacked = torch.stack(means)  # (K, B)
+            mean = stacked.mean(0)
+            log_var = (torch.stack(variances).mean(0) + stacked.var(0, unbiased=False)).log()
         values = [self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)]
         if self.ood is None:
             return values
@@ -385,10 +417,13 @@ class DnaLanguageModel(nn.Module):
                     text_ids = []
                 key = self._slot_key(keys, n_num)
                 n_num += 1
-                pos = torch.zeros_like(ids, dtype=torch.bool)
-                pos[0, start + j] = True
-                m, lv = self._read_numbers(out.hidden_states[-1], pos, embeds, ids, self._key_ids([key]))
-                v = self.flag(self.denormalize(key, float(m), float(lv)), ood(key))
+                if self.reads_dna_only and sequences:
+                    v = self._score_dna_only([list(sequences)], [key])[0]
+                else:
+                    pos = torch.zeros_like(ids, dtype=torch.bool)
+                    pos[0, start + j] = True
+                    m, lv = self._read_numbers(out.hidden_states[-1], pos, embeds, ids, self._key_ids([key]))
+                    v = self.flag(self.denormalize(key, float(m), float(lv)), ood(key))
                 if values is not None:
                     values.append(v)
                 yield fmt(key, v.value, v.std)
@@ -419,10 +454,12 @@ class DnaLanguageModel(nn.Module):
             if nxt == self.num_token_id:
                 key = self._slot_key(keys, n_num)
                 n_num += 1
-                # decoder state at the generated <num>; its DNA context is all of the prompt's
-                m, lv = self._head(out.hidden_states[-1][:, -1], self._key_ids([key]), embeds,
-                                   ids == self.dna_token_id)
-                v = self.flag(self.denormalize(key, float(m), float(lv)), ood(key))
+                if self.reads_dna_only and sequences:  # the number depends on the DNA and the key only
+                    v = self._score_dna_only([list(sequences)], [key])[0]
+                else:  # decoder state at the generated <num>; its DNA context is all of the prompt's
+                    m, lv = self._head(out.hidden_states[-1][:, -1], self._key_ids([key]), embeds,
+                                       ids == self.dna_token_id)
+                    v = self.flag(self.denormalize(key, float(m), float(lv)), ood(key))
                 if values is not None:
                     values.append(v)
                 if pending:
@@ -527,10 +564,13 @@ class DnaLanguageModel(nn.Module):
                                output_hidden_states=bool((nxt == self.num_token_id).any()), **_cache_kwargs(out))
             for b in (nxt == self.num_token_id).nonzero().flatten().tolist():  # rows that emitted <num>
                 key = self._slot_key(list(num_keys[b]), len(values[b]))
-                n = int(lengths[b])  # the row's prompt, without padding
-                m, lv = self._head(out.hidden_states[-1][b, -1][None], self._key_ids([key]), embeds[b, :n][None],
-                                   (ids[b, :n] == self.dna_token_id)[None])
-                v = self.flag(self.denormalize(key, float(m), float(lv)), self.ood_check(prompts[b][1], key))
+                if self.reads_dna_only and prompts[b][1]:
+                    v = self._score_dna_only([list(prompts[b][1])], [key])[0]
+                else:
+                    n = int(lengths[b])  # the row's prompt, without padding
+                    m, lv = self._head(out.hidden_states[-1][b, -1][None], self._key_ids([key]),
+                                       embeds[b, :n][None], (ids[b, :n] == self.dna_token_id)[None])
+                    v = self.flag(self.denormalize(key, float(m), float(lv)), self.ood_check(prompts[b][1], key))
                 values[b].append(v)
                 parts[b] += [fmt(key, v.value, v.std), []]
             for b in (~done & (nxt != self.num_token_id)).nonzero().flatten().tolist():

@@ -36,17 +36,15 @@ def family_of(key: str) -> str:
     return "terminator" if key.startswith("terminator_strength/") else "promoter"
 
 
-def _kmer_codes(seq: str) -> tuple[np.ndarray, np.ndarray]:
-    """(context code, next base) pairs of every N-free (ORDER+1)-mer. Context code in [0, 4**ORDER)."""
+def _kmer_codes(seq: str, order: int = ORDER) -> tuple[np.ndarray, np.ndarray]:
+    """(context code, next base) pairs of every N-free (order+1)-mer. Context code in [0, 4**order)."""
     x = np.array([_IDX.get(c, -1) for c in seq], dtype=np.int64)
-    n = len(x) - ORDER
-    if n <= 0:
+    if len(x) <= order:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    win = np.lib.stride_tricks.sliding_window_view(x, ORDER + 1)  # (n, ORDER+1)
-    ok = (win >= 0).all(1)
-    win = win[ok]
-    ctx = (win[:, :ORDER] * (4 ** np.arange(ORDER - 1, -1, -1))).sum(1)
-    return ctx, win[:, ORDER]
+    win = np.lib.stride_tricks.sliding_window_view(x, order + 1)  # (n, order+1)
+    win = win[(win >= 0).all(1)]
+    ctx = (win[:, :order] * (4 ** np.arange(order - 1, -1, -1))).sum(1)
+    return ctx, win[:, order]
 
 
 def gc_fraction(seq: str) -> float:
@@ -70,10 +68,11 @@ class FamilyReference:
 
     def markov_score(self, seq: str) -> float:
         """Mean per-base log-likelihood ratio (nats) against uniform bases; nan without a full (ORDER+1)-mer."""
-        ctx, nxt = _kmer_codes(seq)
+        table = np.asarray(self.markov_log_prob)  # (4**order, 4)
+        ctx, nxt = _kmer_codes(seq, round(math.log(len(table), 4)))
         if not len(ctx):
             return float("nan")
-        lp = np.asarray(self.markov_log_prob)[ctx, nxt]
+        lp = table[ctx, nxt]
         return float(lp.mean() + math.log(4))
 
     def embed_distance(self, feats: np.ndarray) -> np.ndarray:

@@ -73,14 +73,15 @@ def _xy(rows: list[dict]) -> tuple[list[str], list[float]]:
 
 def markdown_table(results: dict) -> str:
     """The results as a Markdown table (ours vs CNN on the same rows)."""
-    lines = ["| task / tissue | n | ours R² | ours Pearson | ours Spearman | 68% / 95% coverage | k-mer ridge R² | "
-             "ridge Pearson | CNN rows | ours R² (CNN rows) | CNN R² | CNN Pearson | CNN Spearman |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| task / tissue | n | ours R² | ours Pearson | ours Spearman | 68% / 95% coverage | OOD flagged | "
+             "k-mer ridge R² | ridge Pearson | CNN rows | ours R² (CNN rows) | CNN R² | CNN Pearson | CNN Spearman |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     f = "{:.3f}".format
     for key, r in results.items():
         o, c, oc = r["ours"], r.get("cnn"), r.get("ours_on_cnn_rows")
         cov = f"{o.get('cover68', float('nan')):.2f} / {o.get('cover95', float('nan')):.2f}"
-        row = [key, str(r["n"]), f(o.get("r2", np.nan)), f(o.get("pearson", np.nan)), f(o.get("spearman", np.nan)), cov]
+        row = [key, str(r["n"]), f(o.get("r2", np.nan)), f(o.get("pearson", np.nan)), f(o.get("spearman", np.nan)), cov,
+               f"{r.get('ood_share', 0.0):.1%}"]
         rg = r.get("ridge", {})
         row += [f(rg.get("r2", np.nan)), f(rg.get("pearson", np.nan))]
         if c:

@@ -139,20 +139,27 @@ def load_promoter_train(data_dir: Path, log: BadRowLog, pgb_dir: Path | None = N
                                            promoter_genes(gene or rec["name"]), sp, "train", None,
                                            gene or rec["name"], path.name))
             continue
-        path = data_dir / PROMOTER_TRAIN[system]
-        for line, row in read_tsv(path, ["id", "species", "label", "sequence"], log):
-            seq = clean_sequence(row["sequence"], path, line, log)
-            if seq is None:
-                continue
-            ok, value = parse_label(row["label"], "label", path, line, log)
-            if not ok:
-                continue
-            genes = promoter_genes(row["id"])
-            if not genes:
-                log.bad(path, line, "empty gene id")
-                continue
-            out.append(Measurement(seq, key, value, "promoter", genes, row["species"], "train", None,
-                                   row["id"], _src(path, line)))
+        out += _promoter_table(data_dir / PROMOTER_TRAIN[system], key, ("id", "species", "label"), log)
+    return out
+
+
+def _promoter_table(path: Path, key: str, cols: tuple[str, str, str], log: BadRowLog) -> list[Measurement]:
+    """Training promoters of one key from a TSV with a sequence column and (gene id, species, label) ``cols``."""
+    gene_col, species_col, label_col = cols
+    out: list[Measurement] = []
+    for line, row in read_tsv(path, [gene_col, species_col, label_col, "sequence"], log):
+        seq = clean_sequence(row["sequence"], path, line, log)
+        if seq is None:
+            continue
+        ok, value = parse_label(row[label_col], label_col, path, line, log)
+        if not ok:
+            continue
+        genes = promoter_genes(row[gene_col])
+        if not genes:
+            log.bad(path, line, "empty gene id")
+            continue
+        out.append(Measurement(seq, key, value, "promoter", genes, row[species_col].strip(), "train", None,
+                               row[gene_col], _src(path, line)))
     return out
 
 
@@ -193,20 +200,7 @@ def load_other_conditions(data_dir: Path, log: BadRowLog) -> list[Measurement]:
         path = data_dir / rel
         if not path.exists():
             continue
-        key = T.make_key(T.NATURAL, cond)
-        for line, row in read_tsv(path, ["sp", "gene", "sequence", "enrichment"], log):
-            seq = clean_sequence(row["sequence"], path, line, log)
-            if seq is None:
-                continue
-            ok, value = parse_label(row["enrichment"], "enrichment", path, line, log)
-            if not ok:
-                continue
-            genes = promoter_genes(row["gene"])
-            if not genes:
-                log.bad(path, line, "empty gene id")
-                continue
-            out.append(Measurement(seq, key, value, "promoter", genes, row["sp"].strip(), "train", None,
-                                   row["gene"], _src(path, line)))
+        out += _promoter_table(path, T.make_key(T.NATURAL, cond), ("gene", "sp", "enrichment"), log)
     return out
 
 

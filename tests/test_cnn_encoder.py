@@ -113,3 +113,37 @@ def test_frozen_and_full_modes():
     assert not any(p.requires_grad for p in enc.parameters())
     enc.set_trainable("full", EncoderConfig().lora)
     assert all(p.requires_grad for p in enc.parameters())
+
+
+def test_ensemble_combines_members_and_round_trips(tmp_path, text_tokenizer):
+    from agrochat.bridge import DnaLanguageModel
+    from agrochat.bridge.io import add_ensemble_members
+
+    head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=16, readout="dna")
+    cfg = tiny_config(encoder=cnn_config(), numeric_head=head)
+    models = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        models.append(build_model(cfg, tokenizer=text_tokenizer).eval())
+    seqs = [r["sequence"] for r in read_promoters(3)]
+    msgs = [{"role": "user", "content": "How strong? <dna>"}]
+    prompts = [(msgs, [s], "About <num>") for s in seqs]
+    singles = [[v for v in m.score(prompts, [LEAF] * 3)] for m in models]
+    ens = add_ensemble_members(models[0], models[1:])
+    assert ens.config.ensemble == 3
+    combined = ens.score(prompts, [LEAF] * 3)
+    for i, v in enumerate(combined):
+        means = torch.tensor([s[i].value for s in singles])
+        var = torch.tensor([s[i].std ** 2 for s in singles]).mean() + means.var(unbiased=False)
+        assert v.value == pytest.approx(float(means.mean()), abs=1e-5)
+        assert v.std == pytest.approx(float(var.sqrt()), rel=1e-4)  # the spread widens the interval
+    gen = ens.generate_answer(msgs, [seqs[0]], num_keys=[LEAF], max_new_tokens=1, answer_prefix="About <num>")
+    assert gen.values[0].value == pytest.approx(combined[0].value, abs=1e-6)
+    ens.save_pretrained(tmp_path / "ens")
+    loaded = DnaLanguageModel.from_pretrained(tmp_path / "ens")
+    assert len(loaded.members) == 2
+    assert [v.value for v in loaded.score(prompts, [LEAF] * 3)] == pytest.approx([v.value for v in combined])
+    other = build_model(tiny_config(encoder=cnn_config(), numeric_head=NumericHeadConfig(
+        keys=[LEAF], norm={LEAF: [0.0, 1.0]}, hidden=16, readout="dna")), tokenizer=text_tokenizer)
+    with pytest.raises(ConfigError, match="same encoder"):
+        add_ensemble_members(loaded, [other])

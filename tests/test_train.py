@@ -169,3 +169,43 @@ def test_preset_base_merges_mappings_and_replaces_lists(tmp_path):
         load_config(tmp_path / "loop.yaml")
     with pytest.raises(ConfigError, match="projector"):
         load_config(TINY, ["stages.1.projector=lora"])
+
+
+def test_cnn_recipe_keeps_a_frozen_encoder_exactly(tmp_path):
+    """The CNN recipe's options run end to end (shift, OneCycle, mse_nll, task weighting), and a stage that
+    freezes the encoder, projector and head leaves them bit-identical: batch-norm statistics included."""
+    from agrochat.train.loop import Trainer
+    from agrochat.train.run import load_training_data
+
+    over = [
+        "model.encoder={type: cnn, trainable: full, cnn: {stem_channels: 8, channels: [8, 16], "
+        "hidden_size: 16, position_embedding: 8}}",
+        "model.numeric_head.readout=dna",
+        "model.numeric_head.pool=attention_mean_max",
+        "stages.0={name: regress, encoder: full, epochs: 1, lr: 0.003, max_tokens: 4096, shift: 3, "
+        "schedule: onecycle, warmup_ratio: 0.3, num_loss: mse_nll, task_weighting: true}",
+        "stages.1={name: instruct, encoder: frozen, decoder: lora, projector: frozen, head: frozen, max_steps: 3, "
+        "max_tokens: 2048, max_batch_size: 8}",
+        f"output_dir={tmp_path / 'run'}",
+    ]
+    cfg = load_config(TINY, over)
+    cfg.stages = cfg.stages[:2]
+    trainer = Trainer(cfg, load_training_data(cfg))
+    model = trainer.module.model
+    trainer._run_stage(0, cfg.stages[0])
+    before = {
+        k: v.clone()
+        for part in ("encoder", "projector", "numeric_head")
+        for k, v in getattr(model, part).state_dict().items()
+    }
+    trainer.state.update(stage=1, stage_done=False, step=0, epoch=0, batch=0)
+    trainer._run_stage(1, cfg.stages[1])
+    after = {
+        k: v
+        for part in ("encoder", "projector", "numeric_head")
+        for k, v in getattr(model, part).state_dict().items()
+    }
+    assert any("running_mean" in k for k in before)
+    assert all(torch.equal(before[k], after[k]) for k in before), [
+        k for k in before if not torch.equal(before[k], after[k])
+    ]

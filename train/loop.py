@@ -308,6 +308,20 @@ class Trainer:
         model.train(was)
         return ref
 
+    def _train_mode(self, stage: StageConfig, module: nn.Module) -> None:
+        """Train mode for what this stage trains; frozen parts stay in eval mode, so their batch-norm statistics
+        and dropout do not change (a frozen CNN encoder gives the same numbers after the stage as before)."""
+        module.train()  # the (maybe DDP-wrapped) module
+        model = self.module.model
+        frozen = [model.members]
+        if stage.encoder == "frozen":
+            frozen.append(model.encoder)
+        if stage.name != "regress":
+            frozen += [m for m, mode in ((model.projector, stage.projector), (model.numeric_head, stage.head))
+                       if mode == "frozen"]
+        for m in frozen:
+            m.eval()
+
     def _configure_stage(self, stage: StageConfig) -> None:
         model = self.module.model
         set_trainable(model, stage.encoder, stage.decoder)
@@ -380,7 +394,7 @@ class Trainer:
         bar = tqdm(total=total, initial=step, desc=f"stage {si + 1}/{len(cfg.stages)} {stage.name}",
                    disable=not self.main, mininterval=2.0, dynamic_ncols=True)
         t0, seen_seq, seen_tok, running = time.time(), 0, 0, []
-        module.train()
+        self._train_mode(stage, module)
         while step < total:
             batches = sampler.batches(epoch)
             for bi in range(start, len(batches)):
@@ -472,7 +486,8 @@ class Trainer:
             summary = ", ".join(f"{k}: R²={m.get('r2', float('nan')):.3f} r={m.get('pearson', float('nan')):.3f}"
                                 for k, m in per_key.items())
             tqdm.write(f"[eval {stage.name} step {self.state['step']}] {summary}")
-        inner.train(was_training)
+        if was_training:
+            self._train_mode(stage, module)
         return result
 
     # ---- keep_best --------------------------------------------------------------------------------------------

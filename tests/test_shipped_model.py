@@ -1,0 +1,43 @@
+"""The shipped model (chat/default_model): its encoder type and its out-of-distribution flags on real cases."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from agrochat.chat import Assistant
+from conftest import read_promoters
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return Assistant.from_pretrained()
+
+
+def _random(n: int, rng: random.Random) -> str:
+    return "".join(rng.choice("ACGT") for _ in range(n))
+
+
+def test_shipped_model_uses_the_cnn_encoder_and_has_an_ood_reference(shipped):
+    assert shipped.model.config.encoder.type == "cnn"
+    assert shipped.model.ood is not None and set(shipped.model.ood.families) == {"promoter", "terminator"}
+
+
+def test_repeat_and_long_stretch_are_flagged(shipped):
+    rng = random.Random(0)
+    short, long_ = shipped.predict(["ACGT" * 9, _random(6000, rng)], explanations=False)
+    assert short.ood and "length (36 bp)" in short.ood_reason
+    assert long_.ood and "length (6000 bp)" in long_.ood_reason
+    assert "caution" in short.text
+
+
+def test_real_promoters_are_rarely_flagged_and_random_dna_often(shipped):
+    promoters = [r["sequence"] for r in read_promoters()]
+    natural = sum(p.ood for p in shipped.predict(promoters, explanations=False))
+    rng = random.Random(1)
+    randoms = sum(p.ood for p in shipped.predict([_random(170, rng) for _ in range(200)], explanations=False))
+    assert natural <= 2  # of 64 measured promoters
+    assert (
+        randoms / 200 >= 10 * max(natural, 1) / 64
+    )  # random DNA is flagged far more often than real promoters
