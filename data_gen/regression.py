@@ -12,6 +12,7 @@ so they match the conversations of a build from that directory).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -51,6 +52,14 @@ def _expand(line: dict) -> list[dict]:
              "baseline": m["baseline"], "group": line["group"], "split": line["split"]} for m in line["measurements"]]
 
 
+@functools.lru_cache(maxsize=3)
+def _source_lines(data_dir: str, split: str, on_bad: str) -> tuple[dict, ...]:
+    """Grouped rows of one split computed from a source directory; kept, since every key asks again (the
+    sources are read-only inputs)."""
+    rows, _ = collect_measurements(Path(data_dir), BadRowLog(on_bad=on_bad))
+    return tuple(grouped_lines(rows, split))
+
+
 def load_regression_rows(data_dir: str | Path | None = None, split: str = "train", keys: list[str] | None = None,
                          on_bad: str = "error") -> list[dict]:
     """Regression rows of one split, optionally only for some task ``keys`` (see the module docstring)."""
@@ -64,8 +73,7 @@ def load_regression_rows(data_dir: str | Path | None = None, split: str = "train
             for text in fh:
                 out.extend(r for r in _expand(json.loads(text)) if wanted is None or r["key"] in wanted)
         return out
-    rows, _ = collect_measurements(resolve_data_dir(data_dir), BadRowLog(on_bad=on_bad))
     out = []
-    for line in grouped_lines(rows, split):
+    for line in _source_lines(str(resolve_data_dir(data_dir)), split, on_bad):
         out.extend(r for r in _expand(line) if wanted is None or r["key"] in wanted)
     return out
