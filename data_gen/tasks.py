@@ -76,6 +76,14 @@ def condition_short(condition: str) -> str:
     return f"{base} ({enh_text}, {light})"
 
 
+# What a Jores STARR-seq promoter label means (benchmark, synthetic and natural promoters alike).
+_PROMOTER_LABEL = {
+    "label_meaning": "log2 reporter RNA/DNA enrichment minus that of the 35S minimal promoter without "
+    "enhancer (0 = as strong as the 35S minimal promoter)",
+    "unit": "log2 units relative to the 35S minimal promoter",
+}
+
+
 def describe(key: str) -> dict:
     """Fixed metadata for a key: assay, species, system, label meaning, unit, population, source, level words."""
     task, tissue = split_key(key)
@@ -85,9 +93,7 @@ def describe(key: str) -> dict:
             "assay": "Plant STARR-seq core-promoter strength (170 bp, -165..+5 around the TSS)",
             "species": "Arabidopsis thaliana, Zea mays and Sorghum bicolor promoters",
             "system": condition_system(cond),
-            "label_meaning": "log2 reporter RNA/DNA enrichment minus that of the 35S minimal promoter without "
-            "enhancer (0 = as strong as the 35S minimal promoter)",
-            "unit": "log2 units relative to the 35S minimal promoter",
+            **_PROMOTER_LABEL,
             "population": "tested promoters",
             "levels": ["weak", "moderate", "strong"],
             "source": JORES + "; PGB promoter_strength." + tissue,
@@ -97,9 +103,7 @@ def describe(key: str) -> dict:
             "assay": "Plant STARR-seq strength of designed synthetic promoters (170 bp)",
             "species": "synthetic promoters with Arabidopsis-like (synA) or maize-like (synZ) base composition",
             "system": condition_system(tissue),
-            "label_meaning": "log2 reporter RNA/DNA enrichment minus that of the 35S minimal promoter without "
-            "enhancer (0 = as strong as the 35S minimal promoter)",
-            "unit": "log2 units relative to the 35S minimal promoter",
+            **_PROMOTER_LABEL,
             "population": "tested synthetic promoters",
             "levels": ["weak", "moderate", "strong"],
             "source": JORES + ", Supplementary Table 6",
@@ -109,9 +113,7 @@ def describe(key: str) -> dict:
             "assay": "Plant STARR-seq core-promoter strength of natural promoters (170 bp, -165..+5 around the TSS)",
             "species": "Arabidopsis thaliana, Zea mays and Sorghum bicolor promoters",
             "system": condition_system(tissue),
-            "label_meaning": "log2 reporter RNA/DNA enrichment minus that of the 35S minimal promoter without "
-            "enhancer (0 = as strong as the 35S minimal promoter)",
-            "unit": "log2 units relative to the 35S minimal promoter",
+            **_PROMOTER_LABEL,
             "population": "tested natural promoters",
             "levels": ["weak", "moderate", "strong"],
             "source": JORES
