@@ -31,6 +31,11 @@ DECODER_PRESETS: dict[str, dict] = {
     ),
     # real architectures with random weights, for memory/throughput benchmarks where the hub is out of reach
     # (bench/finetune_step.py); they keep the SmolLM2 tokenizer (49,152 + 2 tokens)
+    "smollm2-135m": dict(  # HuggingFaceTB/SmolLM2-135M-Instruct config.json (the shipped decoder's shape)
+        hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+        num_key_value_heads=3, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+    ),
     "smollm2-360m": dict(  # HuggingFaceTB/SmolLM2-360M-Instruct config.json
         hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15,
         num_key_value_heads=5, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
