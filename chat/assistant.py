@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +23,15 @@ from agrochat.data_gen.errors import UnknownTaskError
 from agrochat.data_gen.explain import explain as explain_annotation
 from agrochat.data_gen.motifs import annotate, promoter_rel, terminator_rel
 from agrochat.data_gen.registry import Registry, load_registry
-from agrochat.data_gen.templates import SYSTEM_NAMES, canonical_prompt
+from agrochat.data_gen.templates import canonical_prompt
 
+from .dialogue import DNA_RUN as _DNA_RUN
+from .dialogue import Intent, Resolver, key_label
 from .fasta import iter_fasta
 from .prediction import Answer, Mutagenesis, Prediction
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 BASES = "ACGT"
-_DNA_RUN = re.compile(r"(?<![A-Za-z])[ACGTUNacgtun]{20,}(?![A-Za-z])")
-_ORGANS = ("root", "flower", "seed", "stem", "fruit", "pollen", "anther", "embryo", "endosperm", "silk", "ear",
-           "tassel", "shoot", "meristem", "internode", "pericarp", "inflorescence", "seedling", "petal")
 
 
 class Assistant:
@@ -40,7 +39,6 @@ class Assistant:
         self.model = model.eval()
         self.registry = registry
         self.effects = effects if effects is not None else load_effects()
-        self._last: tuple[str, str] | None = None  # (sequence, key) of the last answer, for follow-ups
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> Assistant:
@@ -63,34 +61,14 @@ class Assistant:
         try:
             key = self.registry.resolve(task, tissue)
         except UnknownTaskError as e:
-            raise UnknownTaskError(f"{e.args[0]}. This model answers for: {', '.join(self.known_keys)}") from None
+            raise UnknownTaskError(
+                f"{e.args[0]}. This model answers for: {', '.join(self.known_keys)}"
+            ) from None
         if key not in self.known_keys:
-            raise UnknownTaskError(f"this model was not trained on {key!r}; it answers for: {', '.join(self.known_keys)}")
+            raise UnknownTaskError(
+                f"this model was not trained on {key!r}; it answers for: {', '.join(self.known_keys)}"
+            )
         return key
-
-    def intent(self, question: str) -> str:
-        """Task key a free-text question asks about (tissue words it does not know are refused)."""
-        q = question.lower()
-        task = T.TERMINATOR if "terminator" in q else T.SYNTHETIC if "synthetic" in q else T.PROMOTER
-        best: tuple[int, str] | None = None
-        for key in self.known_keys:
-            k_task, tissue = T.split_key(key)
-            if k_task == T.TISSUE:
-                names = [tissue.split(":", 1)[1].lower()]
-            elif k_task == task and tissue in SYSTEM_NAMES:
-                names = [n.lower() for n in SYSTEM_NAMES[tissue]] + [tissue, "tobacco" if tissue == "leaf" else "maize"]
-            else:
-                continue
-            for n in names:
-                if n in q and (best is None or len(n) > best[0]):
-                    best = (len(n), key)
-        if best is not None:
-            return best[1]
-        organ = next((w for w in _ORGANS if re.search(rf"\b{w}s?\b", q)), None)
-        if organ:
-            raise UnknownTaskError(f"this model was not trained on {organ!r} for {task}; it answers for: "
-                                   f"{', '.join(self.known_keys)}")
-        return self.resolve(task, "leaf")
 
     # ---- inputs ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -123,8 +101,14 @@ class Assistant:
         return seq
 
     # ---- prediction ------------------------------------------------------------------------------------------
-    def iter_predict(self, sequences, task: str = "promoter_strength", tissue: str | None = "leaf",
-                     batch_size: int = 32, explanations: bool = True) -> Iterator[Prediction]:
+    def iter_predict(
+        self,
+        sequences,
+        task: str = "promoter_strength",
+        tissue: str | None = "leaf",
+        batch_size: int = 32,
+        explanations: bool = True,
+    ) -> Iterator[Prediction]:
         """Stream predictions batch by batch (bounded memory for large FASTA files)."""
         key = self.resolve(task, tissue)
         question, prefix = canonical_prompt(key)
@@ -137,18 +121,29 @@ class Assistant:
         if batch:
             yield from self._score(batch, key, question, prefix, explanations)
 
-    def predict(self, sequences, task: str = "promoter_strength", tissue: str | None = "leaf",
-                batch_size: int = 32, explanations: bool = True) -> list[Prediction]:
+    def predict(
+        self,
+        sequences,
+        task: str = "promoter_strength",
+        tissue: str | None = "leaf",
+        batch_size: int = 32,
+        explanations: bool = True,
+    ) -> list[Prediction]:
         """Fast path: one forward pass per batch, no sampling. Accepts str, list of str, or a FASTA path."""
         return list(self.iter_predict(sequences, task, tissue, batch_size, explanations))
 
     def _score(self, batch, key, question, prefix, explanations) -> list[Prediction]:
         if self.model.config.numeric != "head":
-            raise ValueError("this is a numeric=text (digits) comparison model: it has no regression head, so no "
-                             "predict/explain; use ask() or chat() and read the digits it writes")
+            raise ValueError(
+                "this is a numeric=text (digits) comparison model: it has no regression head, so no "
+                "predict/explain; use ask() or chat() and read the digits it writes"
+            )
         msgs = [{"role": "user", "content": question}]
         values = self.model.score([(msgs, [seq], prefix) for _, seq in batch], [key] * len(batch))
-        return [self._prediction(rid, seq, key, v, explanations) for (rid, seq), v in zip(batch, values, strict=True)]
+        return [
+            self._prediction(rid, seq, key, v, explanations)
+            for (rid, seq), v in zip(batch, values, strict=True)
+        ]
 
     def _prediction(self, rid, seq, key, v, explanations) -> Prediction:
         """A :class:`Prediction` from the model's :class:`~agrochat.bridge.model.NumericValue` ``v``."""
@@ -160,15 +155,32 @@ class Assistant:
             motifs = [asdict(h) for h in ann.hits]
             expl = explain_annotation(ann, key, self.effects, spec.gc_median).text
         return Prediction(
-            id=rid, sequence=seq, key=key, value=value, uncertainty=std, unit=spec.unit,
-            percentile=spec.percentile(value), level=spec.level(value),
+            id=rid,
+            sequence=seq,
+            key=key,
+            value=value,
+            uncertainty=std,
+            unit=spec.unit,
+            percentile=spec.percentile(value),
+            level=spec.level(value),
             text=spec.format_value(value, std) + (ood_note(v.ood_reason) if v.ood else ""),
-            explanation=expl, motifs=motifs, ood=v.ood, ood_reason=v.ood_reason,
+            explanation=expl,
+            motifs=motifs,
+            ood=v.ood,
+            ood_reason=v.ood_reason,
         )
 
     # ---- in-silico mutagenesis -------------------------------------------------------------------------------
-    def explain(self, sequence: str, task: str = "promoter_strength", tissue: str | None = "leaf",
-                window: int = 10, top: int = 3, batch_size: int = 64, plot: str | Path | None = None) -> Mutagenesis:
+    def explain(
+        self,
+        sequence: str,
+        task: str = "promoter_strength",
+        tissue: str | None = "leaf",
+        window: int = 10,
+        top: int = 3,
+        batch_size: int = 64,
+        plot: str | Path | None = None,
+    ) -> Mutagenesis:
         """Effect of every single-base substitution (batched, one forward per batch of mutants), the ``top``
         windows with the largest effects, and the annotated motifs they overlap. ``plot``: write a PNG."""
         key = self.resolve(task, tissue)
@@ -199,81 +211,260 @@ class Assistant:
         return result
 
     # ---- conversation ----------------------------------------------------------------------------------------
-    def ask(self, question: str, dna=None, task: str | None = None, tissue: str | None = None,
-            stream: bool = False, explanation: bool = True, max_new_tokens: int = 32):
-        """Answer a question about one or more sequences (given as ``dna`` or pasted into the question).
+    def plan(self, messages: list[dict], dna=None) -> Intent:
+        """What the last user turn of ``messages`` asks for (operation, key of every number, sequences, or a
+        refusal), read from the whole conversation; see :mod:`agrochat.chat.dialogue`."""
+        return Resolver(self.known_keys).resolve(messages, dna)
 
-        Returns an :class:`Answer`, or an iterator of text pieces with ``stream=True``."""
-        pieces = self._ask_pieces(question, dna, task, tissue, explanation, max_new_tokens)
+    def ask(
+        self,
+        question: str,
+        dna=None,
+        task: str | None = None,
+        tissue: str | None = None,
+        stream: bool = False,
+        explanation: bool = True,
+        max_new_tokens: int = 32,
+    ):
+        """Answer one question about one or more sequences (given as ``dna`` or pasted into the question).
+
+        With ``task``/``tissue`` the answer is that key's prediction for every sequence; without them the question
+        is read like a chat turn (:meth:`chat`). Returns an :class:`Answer`, or text pieces with ``stream=True``."""
+        if task or tissue:
+            key = self.resolve(task or "promoter_strength", tissue)
+            _, seqs = extract_dna(question, dna)
+            seqs = [_normalize(s, f"sequence {i + 1}") for i, s in enumerate(seqs)]
+            if not seqs:
+                raise ValueError(
+                    "the question refers to DNA but no sequence was given (paste it or pass dna=...)"
+                )
+            intent = Intent(
+                "predict",
+                keys=(key,) * len(seqs),
+                sequences=tuple(seqs),
+                labels=tuple(f"sequence {i + 1}" for i in range(len(seqs))),
+            )
+            return self._run(
+                intent, [{"role": "user", "content": question}], stream, explanation, max_new_tokens
+            )
+        return self.chat(
+            [{"role": "user", "content": question}],
+            dna=dna,
+            stream=stream,
+            max_new_tokens=max_new_tokens,
+            explanation=explanation,
+        )
+
+    def chat(
+        self,
+        messages: list[dict],
+        dna=None,
+        stream: bool = False,
+        max_new_tokens: int = 32,
+        explanation: bool = True,
+    ):
+        """Multi-turn chat over ``messages`` (system, user and assistant turns; DNA pasted in user turns or given
+        as ``dna`` for the last one). The operation and the key of every number are read from the conversation
+        (:meth:`plan`); numbers come from the regression head and equal :meth:`predict` for the same sequence and
+        key; unknown species, systems or tissues get a refusal with no number. Returns an :class:`Answer`, or
+        text pieces with ``stream=True``."""
+        if not messages or messages[-1].get("role") != "user":
+            raise ValueError("chat() needs a list of messages ending with a user message")
+        content = str(messages[-1]["content"])
+        if "<dna>" in content:  # explicit placeholders: exactly one sequence each (pasted or dna=...)
+            _, seqs = extract_dna(content, dna)
+            for seq in seqs:
+                content = content.replace("<dna>", seq, 1)
+            messages, dna = [*messages[:-1], {**messages[-1], "content": content}], None
+        intent = self.plan(messages, dna)
+        checked = tuple(
+            _normalize(s, label) for s, label in zip(intent.sequences, intent.labels, strict=True)
+        )
+        intent = replace(intent, sequences=checked)
+        return self._run(intent, messages, stream, explanation, max_new_tokens)
+
+    def _run(
+        self, intent: Intent, messages: list[dict], stream: bool, explanation: bool, max_new_tokens: int
+    ):
+        for seq, label in zip(intent.sequences, intent.labels, strict=True):
+            self._fits(seq, label)  # every input error before the first piece
+        preds: list[Prediction] = []
+        pieces = self._pieces(intent, messages, explanation, max_new_tokens, preds)
         if stream:
             return pieces
         text = "".join(pieces)
-        return Answer(text=text, predictions=self._answer_predictions, key=self._answer_key)
+        return Answer(
+            text=text, predictions=preds, key=intent.keys[0] if intent.keys else None, intent=intent
+        )
 
-    def _ask_pieces(self, question, dna, task, tissue, explanation, max_new_tokens) -> Iterator[str]:
-        question, seqs = extract_dna(question, dna)
-        key = self.resolve(task or "promoter_strength", tissue) if (task or tissue) else self.intent(question)
-        spec = self.registry.get(key)
-        self._answer_key, self._answer_predictions = key, []
-        # validate everything before the first piece is produced
-        seqs = [_normalize(s, f"sequence {i + 1}") for i, s in enumerate(seqs)]
-        if not seqs:
-            raise ValueError("the question refers to DNA but no sequence was given (paste it or pass dna=...)")
-        return self._generate_pieces(seqs, key, spec, explanation, max_new_tokens)
+    def _pieces(self, intent, messages, explanation, max_new_tokens, preds: list) -> Iterator[str]:
+        op = intent.op
+        if op == "predict":
+            yield from self._say_predictions(intent, messages, explanation, max_new_tokens, preds)
+        elif op == "compare":
+            yield from self._say_comparison(intent, preds)
+        elif op == "rank":
+            yield from self._say_ranking(intent, preds)
+        elif op == "explain":
+            yield from self._say_explanation(intent, preds)
+        elif op == "general":
+            yield self._general(messages, max_new_tokens)
+        elif op in ("greet", "help"):
+            yield HELP_TEXT
+        else:  # refuse, clarify, need_dna, variant, design: the resolver's message, no number
+            yield intent.message
 
-    def _generate_pieces(self, seqs, key, spec, explanation, max_new_tokens) -> Iterator[str]:
-        question, prefix = canonical_prompt(key)
-        msgs = [{"role": "user", "content": question}]
-        for n, seq in enumerate(seqs):
-            if len(seqs) > 1:
-                yield f"{'' if n == 0 else chr(10)}Sequence {n + 1}: "
+    def _decoder_turn(self, messages: list[dict]) -> list[dict]:
+        """The conversation as the decoder reads it: system message and the last user turn, DNA as ``<dna>``
+        (one placeholder, the sequence in focus)."""
+        system = [
+            {"role": "system", "content": m["content"]} for m in messages[:1] if m.get("role") == "system"
+        ]
+        first, *rest = _DNA_RUN.sub("<dna>", str(messages[-1]["content"])).split("<dna>")
+        last = first + ("<dna>" + "".join(rest) if rest else "")
+        if "<dna>" not in last:
+            last = "<dna>\n" + last
+        return system + [{"role": "user", "content": last}]
+
+    def _say_predictions(self, intent, messages, explanation, max_new_tokens, preds) -> Iterator[str]:
+        # the decoder reads the real turn; a head that reads the decoder state (readout token) gets the fixed
+        # question of the fast path instead, so its number still equals predict()
+        reads_h = self.model.numeric_head.reads_h
+        multi = len(intent.sequences) > 1
+        for n, (seq, key, label) in enumerate(zip(intent.sequences, intent.keys, intent.labels, strict=True)):
+            if multi:
+                yield f"{'' if n == 0 else chr(10)}{label.capitalize()}, {key_label(key)}: "
+            question, prefix = canonical_prompt(key)
+            convo = [{"role": "user", "content": question}] if reads_h else self._decoder_turn(messages)
             values: list = []
             yield from self.model.stream(
-                msgs, [seq], num_keys=[key], answer_prefix=prefix, values=values, max_new_tokens=max_new_tokens,
+                convo,
+                [seq],
+                num_keys=[key],
+                answer_prefix=prefix,
+                values=values,
+                max_new_tokens=max_new_tokens,
                 formatter=lambda k, v, s: self.registry.get(k).format_value(v, s),
             )
-            self._last = (seq, key)
             if not values:  # a numeric=text comparison model wrote digits: nothing calibrated to attach
                 continue
             v = values[0]
-            pred = self._prediction(f"seq{n + 1}", seq, key, v, explanation)
-            self._answer_predictions.append(pred)
+            pred = self._prediction(label.replace(" ", ""), seq, key, v, explanation and n == 0)
+            preds.append(pred)
             if v.ood:
                 yield f"\nCaution: this sequence is unlike what I learned ({v.ood_reason}), so I doubled the interval."
             if explanation and pred.explanation:
                 yield f"\nWhat the sequence shows: {pred.explanation}"
 
-    def chat(self, messages: list[dict], dna=None, stream: bool = False, max_new_tokens: int = 96):
-        """Multi-turn chat. A turn with DNA (pasted or ``dna``) is answered like :meth:`ask`; a follow-up such as
-        "why?" explains the last sequence from its motif scan; anything else is answered by the decoder."""
-        if not messages or messages[-1].get("role") != "user":
-            raise ValueError("chat() needs a list of messages ending with a user message")
-        last = messages[-1]["content"]
-        has_dna = dna is not None or _DNA_RUN.search(last) or "<dna>" in last
-        if has_dna:
-            return self.ask(last, dna=dna, stream=stream, max_new_tokens=max_new_tokens)
-        if self._last is not None and re.search(r"\b(why|explain|motif|feature|drive)", last.lower()):
-            seq, key = self._last
-            pred = self._score([("last", seq)], key, *canonical_prompt(key), True)[0]
-            text = pred.explanation
-            return iter([text]) if stream else Answer(text, [pred], key)
-        if _ASKS_FOR_NUMBER.search(last):  # a measurement question without DNA: never let the decoder guess one
-            text = ("I need the DNA sequence to answer that: paste it into your question (or /load a FASTA file "
-                    "in the chat). Without a sequence I will not guess a number. I can predict: "
-                    f"{', '.join(self.known_keys[:6])}{', ...' if len(self.known_keys) > 6 else ''}.")
-            return iter([text]) if stream else Answer(text)
-        history = [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] in ("user", "assistant")]
-        pieces = self.model.stream(history, [], max_new_tokens=max_new_tokens)
-        return pieces if stream else Answer("".join(pieces))
+    def _values(self, intent) -> list[Prediction]:
+        """Fast-path predictions for every (sequence, key) pair of ``intent``."""
+        out = []
+        for seq, key, label in zip(intent.sequences, intent.keys, intent.labels, strict=True):
+            out += self._score([(label.replace(" ", ""), seq)], key, *canonical_prompt(key), False)
+        return out
+
+    def _say_comparison(self, intent, preds) -> Iterator[str]:
+        got = self._values(intent)
+        preds += got
+        for key in dict.fromkeys(intent.keys):
+            rows = [
+                (p, label) for p, label, k in zip(got, intent.labels, intent.keys, strict=True) if k == key
+            ]
+            spec = self.registry.get(key)
+            lines = [f"{label}: {spec.format_value(p.value, p.uncertainty)}" for p, label in rows]
+            yield f"{key_label(key).capitalize()}:\n" + "\n".join(f"- {x}" for x in lines) + "\n"
+            best = max(rows, key=lambda r: r[0].value)
+            for p, label in rows:
+                if p is best[0]:
+                    continue
+                diff = best[0].value - p.value
+                comb = float(np.hypot(best[0].uncertainty, p.uncertainty))
+                verdict = (
+                    "larger than the combined uncertainty, so the difference is likely real"
+                    if diff > comb
+                    else "within the combined uncertainty, so I cannot tell them apart with confidence"
+                )
+                yield (
+                    f"{best[1].capitalize()} is higher than {label} by {diff:.2f} {spec.unit} "
+                    f"(combined uncertainty ±{comb:.2f}: {verdict}).\n"
+                )
+            if any(p.ood for p, _ in rows):
+                yield "Caution: at least one sequence is unlike what I learned; its interval was doubled.\n"
+
+    def _say_ranking(self, intent, preds, top: int = 5) -> Iterator[str]:
+        seq = intent.sequences[0]
+        keys = list(intent.keys)
+        values = self.model.score(
+            [
+                ([{"role": "user", "content": canonical_prompt(k)[0]}], [seq], canonical_prompt(k)[1])
+                for k in keys
+            ],
+            keys,
+        )
+        got = [
+            self._prediction(intent.labels[0].replace(" ", ""), seq, k, v, False)
+            for k, v in zip(keys, values, strict=True)
+        ]
+        preds += got
+        order = sorted(got, key=lambda p: p.value, reverse=True)
+        species = T.split_key(keys[0])[1].split(":", 1)[0]
+        spec = self.registry.get(keys[0])
+        yield (
+            f"Predicted expression of this {species} gene in the {len(keys)} tissues I know "
+            f"({spec.unit}); highest first:\n"
+        )
+        for p in order[:top]:
+            yield f"- {T.split_key(p.key)[1].split(':', 1)[1]}: {p.value:.2f} ± {p.uncertainty:.2f}\n"
+        low = order[-1]
+        yield f"Lowest: {T.split_key(low.key)[1].split(':', 1)[1]} ({low.value:.2f} ± {low.uncertainty:.2f})."
+        spread = order[0].value - low.value
+        typical = float(np.median([p.uncertainty for p in order]))
+        if spread < typical:
+            yield " The spread between tissues is smaller than a typical uncertainty, so the ranking is weak."
+
+    def _say_explanation(self, intent, preds, top: int = 3) -> Iterator[str]:
+        seq, key = intent.sequences[0], intent.keys[0]
+        task, tissue = T.split_key(key)
+        res = self.explain(seq, task, tissue, top=top)
+        preds.append(res.prediction)
+        yield f"For {key_label(key)} I predict {res.prediction.text}.\n"
+        if res.prediction.explanation:
+            yield f"What the sequence shows: {res.prediction.explanation}\n"
+        yield "Where single-base changes move the prediction most (in-silico mutagenesis):\n"
+        for w in res.windows:
+            motifs = ", ".join(w["motifs"]) or "no annotated motif"
+            yield f"- bases {w['start'] + 1}-{w['end']} (position {w['rel_start']:+d}): mean effect {w['score']:.3f}; {motifs}\n"
+
+    def _general(self, messages: list[dict], max_new_tokens: int) -> str:
+        """A short decoder answer to a question without DNA; sentences with digits are dropped (a number never
+        comes from the decoder's text), and an empty answer becomes the help text."""
+        history = [
+            {"role": m["role"], "content": _DNA_RUN.sub("(a sequence)", str(m["content"]))}
+            for m in messages
+            if m.get("role") in ("system", "user", "assistant")
+        ]
+        text = "".join(self.model.stream(history, [], max_new_tokens=max_new_tokens * 2))
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s and not re.search(r"\d", s)]
+        kept = " ".join(sentences).strip()
+        if not kept or "<num>" in kept or "<dna>" in kept:
+            return HELP_TEXT
+        return (
+            kept + "\n(General knowledge from the language model, not a measurement. "
+            "Paste a sequence for a prediction.)"
+        )
+
+
+HELP_TEXT = (
+    "I predict how strongly a plant promoter or terminator (about 170 bp) drives expression, with an "
+    "uncertainty: paste the sequence into your message and name the assay (tobacco leaves or maize leaf "
+    "protoplasts) or a maize or sorghum tissue. I can also compare sequences, rank the tissues a gene is "
+    "expressed in, and explain which bases and known motifs drive a prediction."
+)
 
 
 def ood_note(reason: str) -> str:
     """What a prediction's text adds when its sequence is out of the training distribution."""
     return f" [caution: unlike the training sequences: {reason}; interval doubled]"
-
-
-_ASKS_FOR_NUMBER = re.compile(r"\b(strong|strength|express|expression|activity|level|how (much|high|active))",
-                              re.IGNORECASE)
 
 
 def extract_dna(question: str, dna=None) -> tuple[str, list[str]]:
@@ -286,8 +477,10 @@ def extract_dna(question: str, dna=None) -> tuple[str, list[str]]:
     if "<dna>" not in question:
         question = question.rstrip() + " " + " ".join(["<dna>"] * len(seqs))
     if question.count("<dna>") != len(seqs):
-        raise ValueError(f"the question has {question.count('<dna>')} <dna> placeholder(s) but "
-                         f"{len(seqs)} sequence(s) were given")
+        raise ValueError(
+            f"the question has {question.count('<dna>')} <dna> placeholder(s) but "
+            f"{len(seqs)} sequence(s) were given"
+        )
     return question, seqs
 
 
@@ -306,8 +499,9 @@ def _looks_like_path(s: str) -> bool:
     return s.endswith((".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".gz")) or Path(s).is_file()
 
 
-def _top_windows(importance: np.ndarray, window: int, top: int, motifs: list[dict], length: int,
-                 rel=promoter_rel) -> list[dict]:
+def _top_windows(
+    importance: np.ndarray, window: int, top: int, motifs: list[dict], length: int, rel=promoter_rel
+) -> list[dict]:
     """Greedy non-overlapping windows with the largest summed importance; ``rel_start`` in the annotator's
     coordinates (relative to the TSS for promoters, to the cleavage site for terminators)."""
     window = min(window, length)
@@ -322,8 +516,9 @@ def _top_windows(importance: np.ndarray, window: int, top: int, motifs: list[dic
             continue
         taken[s:e] = True
         hits = [m["name"] for m in motifs if m["start"] < e and m["end"] > s]
-        out.append({"start": s, "end": e, "rel_start": rel(s, length), "score": float(scores[start]),
-                    "motifs": hits})
+        out.append(
+            {"start": s, "end": e, "rel_start": rel(s, length), "score": float(scores[start]), "motifs": hits}
+        )
     return out
 
 

@@ -38,6 +38,7 @@ class Repl:
     def __init__(self, assistant, task: str | None, tissue: str | None, echo=print) -> None:
         self.a, self.task, self.tissue, self.echo = assistant, task, tissue, echo
         self.seq: str | None = None
+        self.key: str | None = None  # key of the last answer (for /explain)
         self.messages: list[dict] = []
 
     def handle(self, line: str) -> bool:
@@ -62,7 +63,9 @@ class Repl:
         elif cmd == "/load":
             recs = read_fasta(arg)
             self.seq = self.a.check_sequence(recs[0].sequence, recs[0].id)
-            self.echo(f"loaded {recs[0].id} ({len(self.seq)} bp){f'; {len(recs)} records, using the first' if len(recs) > 1 else ''}")
+            self.echo(
+                f"loaded {recs[0].id} ({len(self.seq)} bp){f'; {len(recs)} records, using the first' if len(recs) > 1 else ''}"
+            )
         elif cmd == "/seq":
             self.seq = self.a.check_sequence(arg)
             self.echo(f"sequence set ({len(self.seq)} bp)")
@@ -83,7 +86,9 @@ class Repl:
             self.echo(f"prediction: {res.prediction.text}")
             for w in res.windows:
                 motifs = ", ".join(w["motifs"]) or "no annotated motif"
-                self.echo(f"  window {w['start']}-{w['end']} (rel. {w['rel_start']:+d}): effect {w['score']:.3f}; {motifs}")
+                self.echo(
+                    f"  window {w['start']}-{w['end']} (rel. {w['rel_start']:+d}): effect {w['score']:.3f}; {motifs}"
+                )
             if res.plot_path:
                 self.echo(f"plot written to {res.plot_path}")
         elif cmd.startswith("/"):
@@ -93,36 +98,54 @@ class Repl:
         return True
 
     def _task_tissue(self) -> tuple[str, str | None]:
-        """The task set with /task and /tissue, else the one of the last answer, else promoter strength in leaf."""
+        """The task set with /task and /tissue, else the key of the last answer, else promoter strength in leaf."""
         if self.task or self.tissue:
             return self.task or "promoter_strength", self.tissue or "leaf"
-        if self.a._last is not None:
-            return self.a._last[1], None
+        if self.key is not None:
+            return self.key, None
         return "promoter_strength", "leaf"
 
     def _ask(self, line: str) -> None:
         from agrochat.chat.assistant import _DNA_RUN
 
-        pasted = bool(_DNA_RUN.search(line)) or "<dna>" in line
-        dna = None if pasted else self.seq
-        if dna is None and not pasted:
-            pieces = self.a.chat(self.messages + [{"role": "user", "content": line}], stream=True)
+        turn = {"role": "user", "content": line}
+        if (
+            self.seq is not None
+            and not _DNA_RUN.search(line)
+            and not any(_DNA_RUN.search(m["content"]) for m in self.messages if m["role"] == "user")
+        ):
+            turn = {
+                "role": "user",
+                "content": f"{line}\n{self.seq}",
+            }  # the /seq or /load sequence joins the turn
+        if self.task or self.tissue:
+            pieces = self.a.ask(
+                turn["content"],
+                stream=True,
+                task=self.task or "promoter_strength",
+                tissue=self.tissue or "leaf",
+            )
+            intent = None
         else:
-            kw = {"task": self.task, "tissue": self.tissue} if (self.task or self.tissue) else {}
-            pieces = self.a.ask(line, dna=dna, stream=True, **kw)
+            intent = self.a.plan(self.messages + [turn])
+            pieces = self.a.chat(self.messages + [turn], stream=True)
         text = ""
         for piece in pieces:
             text += piece
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
-        if self.a._last is not None and pasted:
-            self.seq = self.a._last[0]
-        self.messages += [{"role": "user", "content": line}, {"role": "assistant", "content": text}]
+        if intent is not None and intent.keys and intent.op != "rank":
+            self.key = intent.keys[0]
+            if intent.sequences:
+                self.seq = intent.sequences[0]
+        self.messages += [turn, {"role": "assistant", "content": text}]
 
 
 def chat_command(
-    model: Path = typer.Option(None, "--model", "-m", help="checkpoint directory (default: the shipped model)"),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
+    ),
     question: str = typer.Option(None, "--question", "-q", help="ask one question and exit"),
     sequence: str = typer.Option(None, "--sequence", "-s", help="DNA sequence the question is about"),
     fasta: Path = typer.Option(None, "--fasta", "-f", help="FASTA file; its first record is used"),
@@ -150,7 +173,9 @@ def chat_command(
         return
     interactive = sys.stdin.isatty()
     if interactive:
-        typer.echo("agrochat chat. Paste DNA or /load a FASTA file, then ask. /help for commands, /quit to leave.")
+        typer.echo(
+            "agrochat chat. Paste DNA or /load a FASTA file, then ask. /help for commands, /quit to leave."
+        )
         try:
             import readline  # noqa: F401  (history and line editing)
         except ImportError:
@@ -165,7 +190,9 @@ def chat_command(
 
 
 def predict_command(
-    model: Path = typer.Option(None, "--model", "-m", help="checkpoint directory (default: the shipped model)"),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
+    ),
     sequence: list[str] = typer.Option(None, "--sequence", "-s", help="a DNA sequence (repeatable)"),
     fasta: Path = typer.Option(None, "--fasta", "-f", help="FASTA file (plain or gzip), streamed"),
     task: str = typer.Option("promoter_strength", "--task"),
@@ -174,7 +201,9 @@ def predict_command(
     as_json: bool = typer.Option(False, "--json", help="same as --format json"),
     as_tsv: bool = typer.Option(False, "--tsv", help="same as --format tsv"),
     out: Path = typer.Option(None, "--out", "-o", help="write here (incrementally) instead of stdout"),
-    resume: bool = typer.Option(False, "--resume", help="with --out: skip ids already written, append the rest"),
+    resume: bool = typer.Option(
+        False, "--resume", help="with --out: skip ids already written, append the rest"
+    ),
     batch_size: int = typer.Option(32, "--batch-size"),
     explanations: bool = typer.Option(True, "--explanations/--no-explanations"),
 ):
@@ -217,8 +246,10 @@ def predict_command(
                     sink.write(json.dumps(row) + "\n")
                 else:
                     motifs = ",".join(sorted({m["name"] for m in row["motifs"]}))
-                    sink.write(f"{p.id}\t{p.key}\t{p.value:.4f}\t{p.uncertainty:.4f}\t{p.percentile:.1f}\t"
-                               f"{p.level}\t{p.unit}\t{motifs}\t{str(p.ood).lower()}\t{p.ood_reason}\n")
+                    sink.write(
+                        f"{p.id}\t{p.key}\t{p.value:.4f}\t{p.uncertainty:.4f}\t{p.percentile:.1f}\t"
+                        f"{p.level}\t{p.unit}\t{motifs}\t{str(p.ood).lower()}\t{p.ood_reason}\n"
+                    )
                 sink.flush()
                 progress.advance(bar)
         if fmt == "json":
@@ -246,20 +277,26 @@ def _written_ids(path: Path, fmt: str) -> set[str]:
 
 
 def generated_table(gen: dict) -> str:
-    lines = ["| task / tissue | questions | parse failures | held open* | numbers from the head / as digits | "
-             "generated R² | generated Pearson | generated Spearman | mean / max abs diff vs fast path | questions/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| task / tissue | questions | parse failures | held open* | numbers from the head / as digits | "
+        "generated R² | generated Pearson | generated Spearman | mean / max abs diff vs fast path | questions/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for key, g in gen.items():
         m, a = g.get("generated", {}), g.get("agreement_with_fast_path", {})
         held = g.get("answers_held_open", 0) if g.get("require_numbers") else "off"
-        lines.append(f"| {key} | {g['n']} | {g['parse_failures']} | {held} | {g['numbers_from_head']} / "
-                     f"{g['numbers_as_generated_digits']} | {m.get('r2', float('nan')):.3f} | "
-                     f"{m.get('pearson', float('nan')):.3f} | {m.get('spearman', float('nan')):.3f} | "
-                     f"{a.get('mean_abs_diff', float('nan')):.4f} / {a.get('max_abs_diff', float('nan')):.4f} | "
-                     f"{g.get('questions_per_s', float('nan')):.2f} |")
-    lines.append("\n\\* held open: answers that would have ended before their number (the decoder's own parse "
-                 "failures); the rule masks the end tokens until the <num> the question asked for is written "
-                 "(--free-decoding turns it off).")
+        lines.append(
+            f"| {key} | {g['n']} | {g['parse_failures']} | {held} | {g['numbers_from_head']} / "
+            f"{g['numbers_as_generated_digits']} | {m.get('r2', float('nan')):.3f} | "
+            f"{m.get('pearson', float('nan')):.3f} | {m.get('spearman', float('nan')):.3f} | "
+            f"{a.get('mean_abs_diff', float('nan')):.4f} / {a.get('max_abs_diff', float('nan')):.4f} | "
+            f"{g.get('questions_per_s', float('nan')):.2f} |"
+        )
+    lines.append(
+        "\n\\* held open: answers that would have ended before their number (the decoder's own parse "
+        "failures); the rule masks the end tokens until the <num> the question asked for is written "
+        "(--free-decoding turns it off)."
+    )
     return "\n".join(lines)
 
 
@@ -270,19 +307,38 @@ def _keys_with_rows(data_dir, split: str) -> set[str]:
 
 
 def eval_command(
-    model: Path = typer.Option(None, "--model", "-m", help="checkpoint directory (default: the shipped model)"),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
+    ),
     split: str = typer.Option("test", "--split"),
     data_dir: Path = typer.Option(None, "--data-dir", help="source data (default ../shared/data) or a build"),
-    keys: list[str] = typer.Option(None, "--key", help="task/tissue key(s) (default: every key with rows in the "
-                                   "split; generated answers for the promoter and terminator keys)"),
-    limit: int = typer.Option(0, "--limit", help="fast path: a random subset of this many rows per key (0: all)"),
+    keys: list[str] = typer.Option(
+        None,
+        "--key",
+        help="task/tissue key(s) (default: every key with rows in the "
+        "split; generated answers for the promoter and terminator keys)",
+    ),
+    limit: int = typer.Option(
+        0, "--limit", help="fast path: a random subset of this many rows per key (0: all)"
+    ),
     report: Path = typer.Option(None, "--report", help="write results.json, results.md and PNG plots here"),
-    generate: int = typer.Option(200, "--generate", help="ask N test questions per key in natural language "
-                                 "through generation and parse the numbers from the text (0: skip)"),
-    text_model: Path = typer.Option(None, "--text-model", help="also ask a numeric=text (digits) model the same "
-                                    "questions, for the head-vs-digits comparison"),
-    free_decoding: bool = typer.Option(False, "--free-decoding", help="let answers end before the number they "
-                                       "were asked for (measures the decoder alone; default: held open)"),
+    generate: int = typer.Option(
+        200,
+        "--generate",
+        help="ask N test questions per key in natural language "
+        "through generation and parse the numbers from the text (0: skip)",
+    ),
+    text_model: Path = typer.Option(
+        None,
+        "--text-model",
+        help="also ask a numeric=text (digits) model the same questions, for the head-vs-digits comparison",
+    ),
+    free_decoding: bool = typer.Option(
+        False,
+        "--free-decoding",
+        help="let answers end before the number they "
+        "were asked for (measures the decoder alone; default: held open)",
+    ),
 ):
     """Score the assistant on benchmark test rows: its generated answers (parsed from text) and the fast path,
     beside the authors' CNN and a k-mer ridge on the same rows (R², Pearson, Spearman, MAE, coverage)."""
@@ -305,7 +361,9 @@ def eval_command(
     head = assistant.model.config.numeric == "head"
     if not head and not generate:
         fail("a numeric=text model has no fast path; use --generate N")
-    benchmark = [k for k in assistant.known_keys if k.split("/")[0] in ("promoter_strength", "terminator_strength")]
+    benchmark = [
+        k for k in assistant.known_keys if k.split("/")[0] in ("promoter_strength", "terminator_strength")
+    ]
     gen_keys = [k for k in keys if k in assistant.known_keys] if keys else benchmark
     keys = keys or [k for k in assistant.known_keys if k in _keys_with_rows(data_dir, split)]
     sections: list[str] = []
@@ -320,23 +378,49 @@ def eval_command(
 
         try:
             if head:
-                results = evaluate_fast(assistant, data_dir, split, keys, limit,
-                                        progress=lambda k, d, t: tick(k, d, t, " (fast path)"))
+                results = evaluate_fast(
+                    assistant,
+                    data_dir,
+                    split,
+                    keys,
+                    limit,
+                    progress=lambda k, d, t: tick(k, d, t, " (fast path)"),
+                )
                 sections.append("Fast path (same rows for every column):\n\n" + markdown_table(results))
             if generate:
-                gen = evaluate_generated(assistant, data_dir, split, gen_keys, generate,
-                                         progress=lambda k, d, t: tick(k, d, t, " (generated answers)"),
-                                         require_numbers=not free_decoding)
+                gen = evaluate_generated(
+                    assistant,
+                    data_dir,
+                    split,
+                    gen_keys,
+                    generate,
+                    progress=lambda k, d, t: tick(k, d, t, " (generated answers)"),
+                    require_numbers=not free_decoding,
+                )
                 for key, g in gen.items():
                     results[key]["generation"] = g
-                sections.insert(0, "Generated answers, numbers parsed from the text:\n\n" + generated_table(gen))
+                sections.insert(
+                    0, "Generated answers, numbers parsed from the text:\n\n" + generated_table(gen)
+                )
             if other is not None:
-                tgen = evaluate_generated(other, data_dir, split, gen_keys, generate or 200,
-                                          progress=lambda k, d, t: tick(k, d, t, " (digits model)"))
+                tgen = evaluate_generated(
+                    other,
+                    data_dir,
+                    split,
+                    gen_keys,
+                    generate or 200,
+                    progress=lambda k, d, t: tick(k, d, t, " (digits model)"),
+                )
                 for key, g in tgen.items():
-                    results[key]["text_model"] = {**g.get("generated", {}), "parse_failures": g["parse_failures"],
-                                                  "questions_per_s": g["questions_per_s"], "n_questions": g["n"]}
-                sections.append("The numeric=text (digits) model on the same questions:\n\n" + generated_table(tgen))
+                    results[key]["text_model"] = {
+                        **g.get("generated", {}),
+                        "parse_failures": g["parse_failures"],
+                        "questions_per_s": g["questions_per_s"],
+                        "n_questions": g["n"],
+                    }
+                sections.append(
+                    "The numeric=text (digits) model on the same questions:\n\n" + generated_table(tgen)
+                )
         except USER_ERRORS as e:
             fail(_message(e))
     if head:

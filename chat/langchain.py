@@ -45,16 +45,29 @@ class AgrochatChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "agrochat"
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         answer = self._get().chat(_to_messages(messages), max_new_tokens=self.max_new_tokens)
         meta = {"predictions": [p.to_dict() for p in answer.predictions], "key": answer.key}
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=answer.text,
-                                                                        response_metadata=meta))])
+        return ChatResult(
+            generations=[ChatGeneration(message=AIMessage(content=answer.text, response_metadata=meta))]
+        )
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        for piece in self._get().chat(_to_messages(messages), stream=True, max_new_tokens=self.max_new_tokens):
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for piece in self._get().chat(
+            _to_messages(messages), stream=True, max_new_tokens=self.max_new_tokens
+        ):
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager is not None:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
@@ -73,7 +86,10 @@ def make_promoter_strength_tool(assistant: Assistant | None = None) -> BaseTool:
             holder["assistant"] = Assistant.from_pretrained()
         try:
             p = holder["assistant"].predict(sequence, task=task, tissue=tissue)[0]
-        except (ValueError, KeyError) as e:  # bad sequence or unknown task/tissue: tell the agent, don't crash
+        except (
+            ValueError,
+            KeyError,
+        ) as e:  # bad sequence or unknown task/tissue: tell the agent, don't crash
             return json.dumps({"error": str(e.args[0] if e.args else e)})
         d = p.to_dict()
         d.pop("attribution")

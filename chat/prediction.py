@@ -28,7 +28,9 @@ class Prediction:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["attribution"] = None if self.attribution is None else [round(float(x), 5) for x in self.attribution]
+        d["attribution"] = (
+            None if self.attribution is None else [round(float(x), 5) for x in self.attribution]
+        )
         return d
 
 
@@ -37,7 +39,9 @@ class Mutagenesis:
     """In-silico mutagenesis: effect of every single-base substitution on the prediction."""
 
     prediction: Prediction
-    effects: np.ndarray  # (L, 4) predicted value change per position and base (A, C, G, T); 0 for the reference
+    effects: (
+        np.ndarray
+    )  # (L, 4) predicted value change per position and base (A, C, G, T); 0 for the reference
     per_base: np.ndarray  # (L,) mean change over the three substitutions (negative: the base helps)
     windows: list[dict]  # top windows: start, end (0-based, exclusive), rel_start, score, motifs overlapped
     plot_path: str | None = None
@@ -48,3 +52,5 @@ class Answer:
     text: str
     predictions: list[Prediction] = field(default_factory=list)
     key: str | None = None
+    intent: object = None
+    """The :class:`~agrochat.chat.dialogue.Intent` the answer carried out (operation, keys, sequences)."""

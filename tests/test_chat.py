@@ -67,10 +67,9 @@ def test_ask_number_equals_predict(assistant, promoters):
     assert streamed == ans.text
     pasted = assistant.ask(f"How strong is this terminator in maize protoplasts? {seq.lower()}")
     assert pasted.key == "terminator_strength/protoplast"
-    with pytest.raises(UnknownTaskError, match="root"):
-        assistant.ask("How strongly is this promoter expressed in root?", dna=seq)
-    with pytest.raises(ValueError, match="0 sequence"):
-        assistant.ask("How strong is <dna>?")
+    refused = assistant.ask("How strongly is this promoter expressed in root?", dna=seq)
+    assert refused.intent.op == "refuse" and not refused.predictions and "root" in refused.text
+    assert assistant.ask("How strong is this promoter?").intent.op == "need_dna"
 
 
 def test_explain_mutagenesis_and_plot(assistant, promoters, tmp_path):
@@ -87,9 +86,10 @@ def test_chat_followup_uses_motif_scan(assistant, promoters):
     seq = promoters[1]["sequence"]
     first = assistant.chat([{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"}])
     assert first.predictions
-    why = assistant.chat([{"role": "user", "content": "x"}, {"role": "assistant", "content": first.text},
-                          {"role": "user", "content": "Why?"}])
-    assert why.text == first.predictions[0].explanation
+    why = assistant.chat([{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"},
+                          {"role": "assistant", "content": first.text}, {"role": "user", "content": "Why?"}])
+    assert why.intent.op == "explain" and first.predictions[0].explanation in why.text
+    assert why.predictions[0].value == pytest.approx(first.predictions[0].value, abs=1e-5)
 
 
 def test_cli_predict_and_errors(model_dir, promoters, tmp_path):

@@ -1,0 +1,205 @@
+"""Dialogue battery: multi-turn conversations through ``Assistant.chat`` (and the REPL): the key of every number,
+or a refusal with no number; follow-ups keep their sequence, task and system; no internal error text."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from tests.conftest import read_promoters, tiny_config
+
+P = [r["sequence"] for r in read_promoters(4)]
+A, B = P[0], P[1]
+LEAF, PROTO = "promoter_strength/leaf", "promoter_strength/protoplast"
+TLEAF, TPROTO = "terminator_strength/leaf", "terminator_strength/protoplast"
+POLLEN, ROOT1 = "tissue_expression/maize:mature pollen", "tissue_expression/maize:primary root"
+NO_NUMBER = ("refuse", "clarify", "need_dna", "variant", "design", "greet", "help", "general")
+
+# each conversation: (user turn, expected op, expected keys of the numbers in order; None: don't check keys)
+CONVERSATIONS = [
+    [
+        (f"How strongly is this promoter expressed in leaf? {A}", "predict", [LEAF]),
+        ("why?", "explain", [LEAF]),
+        ("and in protoplasts?", "predict", [PROTO]),
+        ("why?", "explain", [PROTO]),
+    ],
+    [
+        (f"How strong is this promoter in maize protoplasts? {A}", "predict", [PROTO]),
+        ("What about tobacco leaves?", "predict", [LEAF]),
+    ],
+    [(f"{A}\nIs this a strong promoter in tobacco?", "predict", [LEAF])],
+    [(f"Rate this promoter in N. benthamiana leaves: {A}", "predict", [LEAF])],
+    [(f"How strong is this promoter? {A}", "predict", [LEAF, PROTO])],
+    [(f"How strong is this promoter in both systems? {A}", "predict", [LEAF, PROTO])],
+    [
+        (f"How strong is this terminator in maize protoplasts? {A.lower()}", "predict", [TPROTO]),
+        ("and in tobacco?", "predict", [TLEAF]),
+    ],
+    [(f"This terminator {A}: how well does it work in tobacco leaves?", "predict", [TLEAF])],
+    [
+        (f"How strong is this promoter in maize roots? {A}", "refuse", []),
+        (f"OK, how much is the gene expressed in maize primary root? {A}", "predict", [ROOT1]),
+    ],
+    [(f"Is this promoter active in Arabidopsis? {A}", "refuse", [])],
+    [(f"How strong is this promoter in rice leaves? {A}", "refuse", [])],
+    [(f"How strong would this promoter be in wheat? {A}", "refuse", [])],
+    [(f"How strong is this promoter in tobacco roots? {A}", "refuse", [])],
+    [(f"How strong is this promoter in sorghum? {A}", "refuse", [])],
+    [(f"How highly is this maize gene expressed in pollen? {A}", "predict", [POLLEN])],
+    [
+        (f"Expression of this maize gene in roots? {A}", "clarify", []),
+        ("the primary root", "predict", [ROOT1]),
+    ],
+    [(f"In which maize tissues is this gene expressed most? {A}", "rank", None)],
+    [(f"Where is this sorghum gene expressed? {A}", "rank", None)],
+    [(f"Which tissues express this gene most? {A}", "clarify", []), ("it is a maize gene", "rank", None)],
+    [
+        (f"Compare these promoters in tobacco leaves: 1. {A} 2. {B}", "compare", [LEAF, LEAF]),
+        ("what about the second one in protoplasts?", "predict", [PROTO]),
+    ],
+    [
+        (
+            f"Which of these two is stronger in maize protoplasts? First: {A} Second: {B}",
+            "compare",
+            [PROTO, PROTO],
+        )
+    ],
+    [
+        (f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]),
+        (f"Compare it with this other promoter: {B}", "compare", [LEAF, LEAF]),
+        ("which one is stronger?", "compare", [LEAF, LEAF]),
+    ],
+    [(f"{A} vs {B} for terminator strength in protoplasts", "compare", [TPROTO, TPROTO])],
+    [(f"Which bases matter most in this promoter for tobacco leaves? {A}", "explain", [LEAF])],
+    [(f"What drives the activity of this promoter in protoplasts? {A}", "explain", [PROTO])],
+    [(f"What if I mutate the TATA box of this promoter? {A}", "variant", [])],
+    [(f"Make this promoter stronger: {A}", "design", [])],
+    [(f"Design a stronger variant of {A} for tobacco", "design", [])],
+    [("hello", "greet", [])],
+    [("hi there!", "greet", []), ("what can you do?", "help", [])],
+    [("asdkjh qwe", "help", [])],
+    [("What is a TATA box?", "general", [])],
+    [("How strong is this promoter?", "need_dna", [])],
+    [("Is this a good terminator for maize protoplasts?", "need_dna", [])],
+    [(f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]), ("thanks!", "greet", [])],
+    [
+        (f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]),
+        ("What is a Y patch?", "general", []),
+        ("and in maize protoplasts?", "predict", [PROTO]),
+    ],
+    [(f"How strong is this synthetic promoter? {A}", "clarify", [])],
+    [
+        (
+            f"How strong is this promoter in tobacco leaves with the enhancer, in the light? {A}",
+            "predict",
+            ["natural_promoter/leaf_withENH_light"],
+        )
+    ],
+    [
+        (
+            f"How strong is this promoter in maize protoplasts without an enhancer in the dark? {A}",
+            "predict",
+            ["natural_promoter/proto_noENH_dark"],
+        )
+    ],
+    [
+        (f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]),
+        (f"and this one? {B}", "predict", [LEAF]),
+        ("what about the first one?", "predict", [LEAF]),
+    ],
+    [
+        (f"Score these promoters for tobacco leaves: {A} {B} {P[2]}", "compare", [LEAF, LEAF, LEAF]),
+        ("what about the third one in protoplasts?", "predict", [PROTO]),
+    ],
+    [(f"How strong is this terminator? {A}", "predict", [TLEAF, TPROTO]), ("Why?", "explain", [TLEAF])],
+]
+
+
+@pytest.fixture(scope="module")
+def wide_assistant(dna_tokenizer, text_tokenizer):
+    """A tiny random model that knows every key of the shipped registry."""
+    from agrochat.bridge import NumericHeadConfig, build_model
+    from agrochat.chat import Assistant
+    from agrochat.data_gen.registry import load_registry
+
+    reg = load_registry()
+    keys = reg.keys()
+    torch.manual_seed(0)
+    head = NumericHeadConfig(keys=keys, norm={k: [0.0, 1.0] for k in keys}, hidden=16, readout="dna")
+    model = build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
+    return Assistant(model, reg)
+
+
+def test_battery_size():
+    assert len(CONVERSATIONS) >= 40
+    assert sum(len(c) > 1 for c in CONVERSATIONS) >= 12
+
+
+@pytest.mark.parametrize("conversation", CONVERSATIONS, ids=[f"c{i:02d}" for i in range(len(CONVERSATIONS))])
+def test_conversation(wide_assistant, conversation):
+    a = wide_assistant
+    messages: list[dict] = [{"role": "system", "content": "You are a plant biology assistant."}]
+    for text, op, keys in conversation:
+        messages.append({"role": "user", "content": text})
+        ans = a.chat(messages, max_new_tokens=4)
+        assert ans.intent.op == op, (text, ans.intent)
+        assert not re.search(r"error|Traceback|<num>|<dna>|num_keys", ans.text), ans.text
+        if op in NO_NUMBER:
+            assert not ans.predictions
+            assert not re.search(r"\d+\.\d\d ±", ans.text)
+            if op == "refuse":
+                assert "closest things I can answer" in ans.text
+        else:
+            got = [p.key for p in ans.predictions]
+            if keys is not None:
+                assert got == keys, text
+            for p in ans.predictions:  # every number equals predict() for that sequence and key
+                task, tissue = p.key.split("/", 1)
+                ref = a.predict(p.sequence, task=task, tissue=tissue, explanations=False)[0]
+                assert p.value == pytest.approx(ref.value, abs=1e-5)
+                if op != "rank":  # a ranking writes the top tissues only (test_rank_covers_every_tissue...)
+                    assert f"{ref.value:.2f}" in ans.text
+        messages.append({"role": "assistant", "content": ans.text})
+
+
+def test_rank_covers_every_tissue_of_the_species(wide_assistant):
+    ans = wide_assistant.chat(
+        [{"role": "user", "content": f"In which maize tissues is this gene expressed most? {A}"}]
+    )
+    maize = [k for k in wide_assistant.known_keys if k.startswith("tissue_expression/maize:")]
+    assert sorted(p.key for p in ans.predictions) == sorted(maize)
+    top = max(ans.predictions, key=lambda p: p.value)
+    assert ans.text.splitlines()[1].startswith(f"- {top.key.split(':', 1)[1]}: {top.value:.2f}")
+
+
+def test_comparison_states_difference_and_uncertainty(wide_assistant):
+    ans = wide_assistant.chat([{"role": "user", "content": f"Compare in tobacco leaves: {A} and {B}"}])
+    hi, lo = sorted(ans.predictions, key=lambda p: -p.value)
+    assert f"by {hi.value - lo.value:.2f}" in ans.text
+    assert "combined uncertainty" in ans.text
+
+
+def test_stream_equals_text(wide_assistant):
+    msgs = [{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {A}"}]
+    assert (
+        "".join(wide_assistant.chat(msgs, stream=True, max_new_tokens=4))
+        == wide_assistant.chat(msgs, max_new_tokens=4).text
+    )
+
+
+def test_repl_follow_ups(wide_assistant, capsys):
+    from agrochat.chat.cli import Repl
+
+    out: list[str] = []
+    repl = Repl(wide_assistant, None, None, echo=out.append)
+    repl.handle(f"How strong is this promoter in maize protoplasts? {A}")
+    repl.handle("and in tobacco leaves?")
+    repl.handle("How strong is it in rice?")
+    repl.handle("hello")
+    printed = capsys.readouterr().out
+    assert "maize leaf protoplasts" in printed and "tobacco" in printed
+    assert "closest things I can answer" in printed
+    assert repl.key == LEAF and repl.seq == A
+    assert "error" not in " ".join(out)
