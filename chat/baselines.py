@@ -50,7 +50,6 @@ class KmerRidge:
 
             def weights(lam: float) -> np.ndarray:
                 return X64.T @ (V @ (proj / (e + lam)))
-
         best = None
         for lam in self.lambdas:
             w = weights(lam)
