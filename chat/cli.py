@@ -425,10 +425,17 @@ def eval_command(
             fail(_message(e))
     if head:
         sections.append(published_table(results))
+    from agrochat.chat.evaluate import evaluate_intents
+
+    intents = evaluate_intents(assistant.known_keys)
+    groups = ", ".join(f"{g} {v['accuracy']:.1%} of {v['n']}" for g, v in intents["groups"].items())
+    sections.insert(0, f"Intent accuracy on held-out phrasings (key of every number, or a refusal): "
+                       f"{intents['accuracy']:.1%} of {intents['n']} ({groups})")
     table = "\n\n".join(s for s in sections if s)
     if report:
         report.mkdir(parents=True, exist_ok=True)
         save(results, report / "results.json")
+        save(intents, report / "intents.json")
         (report / "results.md").write_text(table + "\n")
         if head:
             try:

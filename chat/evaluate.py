@@ -198,3 +198,47 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
                                                    "pearson": regression_metrics(g, f).get("pearson")}
         out[key] = res
     return out
+
+
+def evaluate_intents(known_keys: list[str], sequence: str = "ACGT" * 10) -> dict:
+    """How the assistant reads held-out phrasings (:mod:`agrochat.data_gen.heldout`, never trained on): the key of
+    every number, a ranking over a species' tissues, or a refusal with no number for a place it has no
+    measurement for. Returns accuracy per group and overall, and the failures."""
+    from agrochat.data_gen import heldout as H
+
+    from .dialogue import Resolver
+
+    resolver = Resolver(known_keys)
+    cases: list[tuple[str, str, str, tuple]] = []  # (group, question, op, keys)
+    for phrasing, task in H.SYSTEM_PHRASINGS:
+        for system, words in H.SYSTEM_WORDS.items():
+            for w in words:
+                cases.append(("system", phrasing.format(sys=w, dna=sequence), "predict", (f"{task}/{system}",)))
+    for phrasing in H.TISSUE_PHRASINGS:
+        for species, organ, key in H.TISSUE_WORDS:
+            cases.append(("tissue", phrasing.format(species=species, organ=organ, dna=sequence), "predict", (key,)))
+    for phrasing in H.RANK_PHRASINGS:
+        for species in ("maize", "sorghum"):
+            keys = tuple(k for k in known_keys if k.startswith(f"tissue_expression/{species}:"))
+            cases.append(("rank", phrasing.format(species=species, dna=sequence), "rank", keys))
+    for phrasing in H.REFUSAL_PHRASINGS:
+        for where in H.UNKNOWN_PLACES:
+            cases.append(("refusal", phrasing.format(where=where, dna=sequence), "refuse", ()))
+    for phrasing in H.STRENGTH_REFUSAL_PHRASINGS:
+        for where in H.STRENGTH_ONLY_PLACES:
+            cases.append(("refusal", phrasing.format(where=where, dna=sequence), "refuse", ()))
+    groups: dict[str, list[bool]] = {}
+    failures = []
+    for group, question, op, keys in cases:
+        if any(k not in known_keys for k in keys):
+            continue
+        got = resolver.resolve([{"role": "user", "content": question}])
+        ok = got.op == op and (op == "refuse" or tuple(dict.fromkeys(got.keys)) == keys)
+        groups.setdefault(group, []).append(ok)
+        if not ok:
+            failures.append({"question": question.replace(sequence, "<dna>"), "expected": [op, *keys][:3],
+                             "got": [got.op, *got.keys][:3]})
+    flat = [x for v in groups.values() for x in v]
+    return {"accuracy": float(np.mean(flat)) if flat else 0.0, "n": len(flat),
+            "groups": {g: {"accuracy": float(np.mean(v)), "n": len(v)} for g, v in groups.items()},
+            "failures": failures}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,15 +17,28 @@ from pydantic import ConfigDict, Field
 from .assistant import Assistant
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+_WORD = re.compile(r"\S+\s*|\s+")
+
+
+def _text(content) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(c.get("text", "") if isinstance(c, dict) else str(c) for c in content)
 
 
 def _to_messages(messages: list[BaseMessage]) -> list[dict]:
+    """LangChain messages as agrochat chat turns: the first system message is kept (the decoder reads it), a
+    tool result becomes a user turn (so the conversation continues after a ``ToolMessage``)."""
     out = []
     for m in messages:
+        if m.type == "tool":
+            name = getattr(m, "name", None) or "tool"
+            out.append({"role": "user", "content": f"Tool result ({name}): {_text(m.content)}"})
+            continue
         role = _ROLES.get(m.type)
-        if role is None or role == "system":
-            continue  # agrochat uses its own system prompt
-        out.append({"role": role, "content": m.content if isinstance(m.content, str) else str(m.content)})
+        if role is None or (role == "system" and out):
+            continue
+        out.append({"role": role, "content": _text(m.content)})
     return out
 
 
@@ -53,9 +67,16 @@ class AgrochatChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         answer = self._get().chat(_to_messages(messages), max_new_tokens=self.max_new_tokens)
-        meta = {"predictions": [p.to_dict() for p in answer.predictions], "key": answer.key}
+        meta = {"predictions": [p.to_dict() for p in answer.predictions], "key": answer.key,
+                "operation": answer.intent.op if answer.intent is not None else None}
         return ChatResult(
             generations=[ChatGeneration(message=AIMessage(content=answer.text, response_metadata=meta))]
+        )
+
+    def bind_tools(self, tools, **kwargs: Any):
+        raise NotImplementedError(
+            "AgrochatChatModel does not call tools. Give an agent's tool-calling model the agrochat tool instead: "
+            "agrochat.chat.langchain.make_promoter_strength_tool(assistant)"
         )
 
     def _stream(
@@ -68,10 +89,11 @@ class AgrochatChatModel(BaseChatModel):
         for piece in self._get().chat(
             _to_messages(messages), stream=True, max_new_tokens=self.max_new_tokens
         ):
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager is not None:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
+            for word in _WORD.findall(piece):  # token-sized chunks, whatever size the pieces come in
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=word))
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(word, chunk=chunk)
+                yield chunk
 
 
 def make_promoter_strength_tool(assistant: Assistant | None = None) -> BaseTool:

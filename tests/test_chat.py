@@ -262,3 +262,37 @@ def test_text_model_answers_in_digits_and_refuses_predict(tmp_path, dna_tokenize
     assert ans.text and ans.predictions == []
     with pytest.raises(ValueError, match="numeric=text"):
         a.predict(promoters[0]["sequence"])
+
+
+def test_langchain_as_users_expect(assistant, promoters):
+    """Turns without DNA, system messages, batch, token-sized streaming, ToolMessage continuation, bind_tools, and
+    a tool-calling flow with langchain-core only (a fake tool-calling model calls the agrochat tool)."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+    from agrochat.chat.langchain import AgrochatChatModel, make_promoter_strength_tool
+
+    seq = promoters[0]["sequence"]
+    llm = AgrochatChatModel(assistant=assistant, max_new_tokens=8)
+    hello = llm.invoke("hello")
+    assert "paste" in hello.content and hello.response_metadata["operation"] == "greet"
+    outs = llm.batch(["hello", f"How strong is this promoter in tobacco leaves? {seq}"])
+    assert outs[1].response_metadata["key"] == "promoter_strength/leaf"
+    with_system = llm.invoke([SystemMessage(content="Answer briefly."), HumanMessage(content=f"Rate {seq} in tobacco")])
+    assert with_system.response_metadata["key"] == "promoter_strength/leaf"
+    chunks = [c.content for c in llm.stream(f"How strong is this promoter in maize protoplasts? {seq}")]
+    assert len(chunks) > 10 and max(len(c) for c in chunks) < 80
+    with pytest.raises(NotImplementedError, match="make_promoter_strength_tool"):
+        llm.bind_tools([make_promoter_strength_tool(assistant)])
+
+    tool = make_promoter_strength_tool(assistant)
+    call = {"name": "promoter_strength", "args": {"sequence": seq, "tissue": "protoplast"}, "id": "call-1"}
+    agent = GenericFakeChatModel(messages=iter([AIMessage(content="", tool_calls=[call])]))
+    history = [HumanMessage(content=f"How strong is this promoter in maize protoplasts? {seq}")]
+    ai = agent.invoke(history)
+    result = tool.invoke(ai.tool_calls[0]["args"])
+    history += [ai, ToolMessage(content=result, tool_call_id="call-1", name="promoter_strength")]
+    assert json.loads(result)["key"] == "promoter_strength/protoplast"
+    final = llm.invoke(history)  # the conversation continues after the ToolMessage
+    assert final.response_metadata["key"] == "promoter_strength/protoplast"
+    assert f"{json.loads(result)['value']:.2f}" in final.content
