@@ -39,7 +39,7 @@ RANK_PHRASINGS = [
     "Which {species} tissue shows the highest expression for the gene with this promoter? {dna}",
 ]
 REFUSAL_PHRASINGS = [
-    "How strong is this promoter in {where}? {dna}",
+    "What strength would this promoter reach in {where}? {dna}",
     "Would {dna} drive high expression in {where}?",
     "{dna}\nWhat activity do you predict in {where}?",
 ]
@@ -47,5 +47,5 @@ UNKNOWN_PLACES = ["Arabidopsis seedlings", "rice callus", "wheat leaves", "tomat
                   "soybean nodules", "potato tubers", "barley leaves"]
 # places with expression-atlas keys but no promoter-strength measurement: refused for strength questions only
 STRENGTH_ONLY_PLACES = ["maize roots", "sorghum leaves", "maize pollen"]
-STRENGTH_REFUSAL_PHRASINGS = ["How strong is this promoter in {where}? {dna}",
+STRENGTH_REFUSAL_PHRASINGS = ["Estimate the promoter activity of {dna} for {where}.",
                               "{dna}\nRate the strength of this promoter in {where}."]
