@@ -333,7 +333,7 @@ class Assistant:
         multi = len(intent.sequences) > 1
         for n, (seq, key, label) in enumerate(zip(intent.sequences, intent.keys, intent.labels, strict=True)):
             if multi:
-                yield f"{'' if n == 0 else chr(10)}{label.capitalize()}, {key_label(key)}: "
+                yield f"{'' if n == 0 else chr(10)}{_cap(label)}, {key_label(key)}: "
             question, prefix = canonical_prompt(key)
             convo = [{"role": "user", "content": question}] if reads_h else self._decoder_turn(messages)
             values: list = []
@@ -372,7 +372,7 @@ class Assistant:
             ]
             spec = self.registry.get(key)
             lines = [f"{label}: {spec.format_value(p.value, p.uncertainty)}" for p, label in rows]
-            yield f"{key_label(key).capitalize()}:\n" + "\n".join(f"- {x}" for x in lines) + "\n"
+            yield f"{_cap(key_label(key))}:\n" + "\n".join(f"- {x}" for x in lines) + "\n"
             best = max(rows, key=lambda r: r[0].value)
             for p, label in rows:
                 if p is best[0]:
@@ -433,7 +433,7 @@ class Assistant:
         yield "Where single-base changes move the prediction most (in-silico mutagenesis):\n"
         for w in res.windows:
             motifs = ", ".join(w["motifs"]) or "no annotated motif"
-            yield f"- bases {w['start'] + 1}-{w['end']} (position {w['rel_start']:+d}): mean effect {w['score']:.3f}; {motifs}\n"
+            yield f"- bases {w['start'] + 1}-{w['end']} (position {w['rel_start']:+d}): effect {w['score']:.3f}; {motifs}\n"
 
     def _general(self, messages: list[dict], max_new_tokens: int) -> str:
         """A short decoder answer to a question without DNA; sentences with digits are dropped (a number never
@@ -460,6 +460,10 @@ HELP_TEXT = (
     "protoplasts) or a maize or sorghum tissue. I can also compare sequences, rank the tissues a gene is "
     "expressed in, and explain which bases and known motifs drive a prediction."
 )
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def ood_note(reason: str) -> str:
