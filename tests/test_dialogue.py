@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from tests.conftest import read_promoters, tiny_config
+from conftest import read_promoters, tiny_config
 
 P = [r["sequence"] for r in read_promoters(4)]
 A, B = P[0], P[1]
