@@ -1,0 +1,111 @@
+"""agrochat's own endpoints: batch prediction, mutagenesis with its plot, the task keys, health."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+
+from agrochat.chat.dialogue import key_label
+from agrochat.chat.fasta import iter_fasta
+
+from .errors import USER_ERRORS, ApiError, user_error
+from .schemas import ExplainRequest, PredictRequest
+from .state import ServerState, record, state
+
+router = APIRouter(tags=["agrochat"])
+
+
+def _fasta_records(text: str, st: ServerState) -> list[tuple[str, str]]:
+    """Records of an uploaded FASTA text, parsed from a file in a private temp dir (removed after)."""
+    limit = st.config.max_sequences
+    with tempfile.TemporaryDirectory(prefix="agrochat-serve-") as tmp:
+        path = Path(tmp) / "upload.fa"
+        path.write_text(text)
+        out = []
+        try:
+            for r in iter_fasta(path):
+                if len(out) == limit:
+                    raise ApiError(400, f"more than {limit} FASTA records (the limit per request)", code="too_many")
+                st.check_length(r.sequence, r.id)
+                out.append((r.id, r.sequence))
+        except USER_ERRORS as e:
+            raise ApiError(400, str(e).replace(str(path), "upload")) from None
+    return out
+
+
+def _records(req: PredictRequest, st: ServerState) -> list[tuple[str, str]]:
+    if (req.sequences is None) == (req.fasta is None):
+        raise ApiError(400, "give either sequences (a list) or fasta (FASTA text)")
+    if req.fasta is not None:
+        return _fasta_records(req.fasta, st)
+    if not req.sequences:
+        raise ApiError(400, "sequences is empty")
+    if len(req.sequences) > st.config.max_sequences:
+        raise ApiError(400, f"{len(req.sequences)} sequences, more than the limit of {st.config.max_sequences}",
+                       code="too_many")
+    out = []
+    for i, s in enumerate(req.sequences):
+        rid, seq = (f"seq{i + 1}", s) if isinstance(s, str) else (s.id, s.sequence)
+        st.check_length(seq, rid)
+        out.append((rid, seq))
+    return out
+
+
+@router.post("/v1/predict", summary="Score sequences (the records of `agrochat predict --json`)")
+async def predict(req: PredictRequest, request: Request) -> dict:
+    st = state(request)
+    key = st.key(req.task, req.tissue)
+    records = _records(req, st)
+    preds = await st.call(st.assistant.predict, records, key, None, 32, req.explanations)
+    return {"object": "list", "model": st.config.model_id, "key": key, "data": [record(p) for p in preds]}
+
+
+def _explain(assistant, seq: str, key: str, plot: bool) -> dict:
+    """On the model thread: mutagenesis, its plot written to (and read back from) a private temp dir."""
+    with tempfile.TemporaryDirectory(prefix="agrochat-serve-") as tmp:
+        png = Path(tmp) / "effects.png" if plot else None
+        try:
+            res = assistant.explain(seq, key, None, plot=png)
+        except ImportError:  # no matplotlib (the plot extra): the numbers without the picture
+            res, png = assistant.explain(seq, key, None), None
+        image = base64.b64encode(png.read_bytes()).decode() if png is not None else None
+    row = record(res.prediction)
+    return {"prediction": row, "per_base": [round(float(x), 5) for x in res.per_base], "windows": res.windows,
+            "plot_png": image}
+
+
+@router.post("/v1/explain", summary="In-silico mutagenesis of one sequence, with its effect plot (PNG, base64)")
+async def explain(req: ExplainRequest, request: Request) -> dict:
+    st = state(request)
+    key = st.key(req.task, req.tissue)
+    st.check_length(req.sequence, "sequence")
+    try:
+        seq = st.assistant.check_sequence(req.sequence)
+    except USER_ERRORS as e:
+        raise user_error(e) from None
+    return await st.call(_explain, st.assistant, seq, key, req.plot)
+
+
+@router.get("/v1/tasks", summary="The task/tissue keys this model answers for")
+async def tasks(request: Request) -> dict:
+    st = state(request)
+    keys = st.assistant.known_keys
+    default = "promoter_strength/leaf" if "promoter_strength/leaf" in keys else keys[0]
+    return {"default": default, "keys": [{"key": k, "label": key_label(k)} for k in keys]}
+
+
+@router.get("/health", summary="Liveness and queue depth")
+async def health(request: Request) -> dict:
+    st = state(request)
+    return {"status": "ok", "model": st.config.model_id, "keys": len(st.assistant.known_keys),
+            "queue": {"pending": st.worker.pending, "capacity": st.worker.capacity}}
+
+
+@router.get("/v1/limits", summary="The request limits of this server")
+async def limits(request: Request) -> dict:
+    from dataclasses import asdict
+
+    return asdict(state(request).config)

@@ -1,0 +1,76 @@
+"""The FastAPI app over one :class:`Assistant` and the ``serve`` entry point (uvicorn)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from . import api, openai_api
+from .config import ServeConfig
+from .errors import install_handlers
+from .limits import BodyLimit
+from .state import ServerState
+from .worker import ModelWorker
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+log = logging.getLogger("agrochat.serve")
+
+
+def create_app(assistant, config: ServeConfig | None = None) -> FastAPI:
+    """The app: the OpenAI-compatible API, agrochat's endpoints, the web page at ``/`` and offline docs."""
+    config = config or ServeConfig()
+    worker = ModelWorker(config.queue_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        worker.close()
+
+    app = FastAPI(title="agrochat", summary="Plant DNA in, calibrated numbers out.", version="0.1.0",
+                  docs_url=None, redoc_url=None, lifespan=lifespan)  # FastAPI's docs pages load from a CDN
+    app.state.agrochat = ServerState(assistant, config, worker)
+    install_handlers(app, config.retry_after_s)
+    app.include_router(openai_api.router)
+    app.include_router(api.router)
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(WEB / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return FileResponse(WEB / "docs.html")
+
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(model: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
+          config: ServeConfig | None = None, log_level: str = "info") -> None:
+    """Load the model once and serve it with uvicorn until interrupted."""
+    import uvicorn
+
+    from agrochat.chat import Assistant
+
+    if not is_loopback(host):
+        print(f"warning: binding to {host}: anyone who can reach this address can use the model; the server "
+              "has no authentication (the default 127.0.0.1 keeps it on this machine)", file=sys.stderr)
+    app = create_app(Assistant.from_pretrained(model), config)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,41 @@
+"""Server settings: request limits and the model queue, checked when built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Limits of one ``agrochat serve`` process. Every request over a limit gets a 4xx JSON error."""
+
+    model_id: str = "agrochat"  # the name /v1/models lists and chat requests must use
+    max_body_bytes: int = 2_000_000  # a request body above this: 413
+    max_sequences: int = 256  # sequences (or FASTA records) per /v1/predict request
+    max_sequence_length: int = 1000  # bases per sequence (predict, explain, and DNA pasted into chat)
+    max_messages: int = 64  # messages per chat request
+    max_message_chars: int = 20_000  # characters per chat message
+    max_new_tokens: int = 128  # cap on a chat request's max_tokens
+    default_max_new_tokens: int = 64  # when a chat request sets no max_tokens
+    queue_size: int = 16  # model jobs waiting behind the running one; more: 503 with Retry-After
+    retry_after_s: int = 2  # the Retry-After a 503 carries
+
+    def __post_init__(self) -> None:
+        if not self.model_id or not self.model_id.strip():
+            raise ValueError("model_id must be a non-empty name")
+        for name in (
+            "max_body_bytes",
+            "max_sequences",
+            "max_sequence_length",
+            "max_messages",
+            "max_message_chars",
+            "max_new_tokens",
+            "default_max_new_tokens",
+            "retry_after_s",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.queue_size < 0:
+            raise ValueError(f"queue_size must be 0 or more, not {self.queue_size}")
+        if self.default_max_new_tokens > self.max_new_tokens:
+            raise ValueError("default_max_new_tokens must not exceed max_new_tokens")

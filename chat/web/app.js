@@ -1,0 +1,187 @@
+"use strict";
+// agrochat web page: plain JS over the server's JSON API (/v1/predict, /v1/explain, /v1/chat/completions).
+const $ = (id) => document.getElementById(id);
+const DNA_RUN = /[ACGTUNacgtun]{20,}/;
+const state = { model: "agrochat", messages: [], sentSequences: new Set() };
+
+async function api(path, body) {
+  const res = await fetch(path, body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => ({ error: { message: `HTTP ${res.status}` } }));
+  if (!res.ok) throw new Error((data.error && data.error.message) || `HTTP ${res.status}`);
+  return data;
+}
+
+function parseInput(text) {
+  // FASTA text -> records; anything else -> one sequence (whitespace and digits dropped)
+  text = text.trim();
+  if (!text) return [];
+  if (!text.startsWith(">")) return [{ id: "seq1", sequence: text.replace(/[\s\d]+/g, "") }];
+  const records = [];
+  for (const block of text.split(/^>/m).filter((b) => b.trim())) {
+    const [header, ...lines] = block.split(/\r?\n/);
+    records.push({ id: header.trim().split(/\s+/)[0] || `record${records.length + 1}`,
+                   sequence: lines.join("").replace(/\s+/g, "") });
+  }
+  return records;
+}
+
+function fmt(x, digits = 2) { return Number(x).toFixed(digits); }
+
+function ordinal(p) {
+  const n = Math.round(p), s = ["th", "st", "nd", "rd"], v = n % 100;
+  return n + (s[(v - 20) % 10] || s[v] || s[0]);
+}
+
+function showPrediction(p) {
+  $("result").hidden = false;
+  $("table-box").hidden = true;
+  $("value").textContent = fmt(p.value);
+  $("interval").textContent = `± ${fmt(p.uncertainty)}`;
+  $("unit").textContent = p.unit;
+  const lo = p.value - 1.96 * p.uncertainty, hi = p.value + 1.96 * p.uncertainty;
+  $("percentile").textContent = `${ordinal(p.percentile)} percentile (${p.level}) · ${p.key} · ` +
+    `95% interval ${fmt(lo)} to ${fmt(hi)} (Gaussian, ±1.96 σ)`;
+  $("ood").hidden = !p.ood;
+  $("ood").textContent = p.ood ? `Caution: unlike the training sequences (${p.ood_reason}); interval doubled.` : "";
+  $("explanation").textContent = p.explanation || "";
+  $("plot").hidden = true;
+  $("windows").textContent = "";
+}
+
+async function showExplanation(sequence, key) {
+  const res = await api("/v1/explain", { sequence, task: key, tissue: null, plot: true });
+  if (res.plot_png) {
+    $("plot").src = "data:image/png;base64," + res.plot_png;
+    $("plot").hidden = false;
+  }
+  $("windows").textContent = "";
+  for (const w of res.windows) {
+    const li = document.createElement("li");
+    li.textContent = `bases ${w.start + 1}-${w.end} (position ${w.rel_start >= 0 ? "+" : ""}${w.rel_start}): ` +
+      `effect ${fmt(w.score, 3)}; ${w.motifs.length ? w.motifs.join(", ") : "no annotated motif"}`;
+    $("windows").append(li);
+  }
+}
+
+const TSV_COLS = ["id", "key", "value", "uncertainty", "percentile", "level", "unit", "motifs", "ood", "ood_reason"];
+
+function cell(row, c) {
+  if (c === "motifs") return [...new Set(row.motifs.map((m) => m.name))].sort().join(",");
+  if (c === "value" || c === "uncertainty") return fmt(row[c], 4);
+  if (c === "percentile") return fmt(row[c], 1);
+  return String(row[c]);
+}
+
+function showTable(rows) {
+  $("result").hidden = true;
+  $("table-box").hidden = false;
+  const head = $("results-table").tHead, body = $("results-table").tBodies[0];
+  head.textContent = "";
+  body.textContent = "";
+  const tr = head.insertRow();
+  for (const c of TSV_COLS) { const th = document.createElement("th"); th.textContent = c; tr.append(th); }
+  for (const row of rows) {
+    const r = body.insertRow();
+    for (const c of TSV_COLS) r.insertCell().textContent = cell(row, c);
+  }
+  const tsv = [TSV_COLS.join("\t"), ...rows.map((row) => TSV_COLS.map((c) => cell(row, c)).join("\t"))].join("\n");
+  $("tsv-link").href = URL.createObjectURL(new Blob([tsv + "\n"], { type: "text/tab-separated-values" }));
+}
+
+async function busy(button, errorBox, fn) {
+  button.disabled = true;
+  if (errorBox) errorBox.textContent = "";
+  try { await fn(); } catch (e) { if (errorBox) errorBox.textContent = e.message; else throw e; }
+  finally { button.disabled = false; }
+}
+
+async function onPredict() {
+  await busy($("predict-btn"), $("predict-error"), async () => {
+    const text = $("sequence").value, key = $("key").value;
+    const records = parseInput(text);
+    if (!records.length) throw new Error("paste a sequence or upload a FASTA file first");
+    const body = text.trim().startsWith(">") ? { fasta: text } : { sequences: records };
+    const res = await api("/v1/predict", { ...body, task: key, tissue: null });
+    if (res.data.length === 1) {
+      showPrediction(res.data[0]);
+      await showExplanation(res.data[0].sequence, res.key);
+    } else {
+      showTable(res.data);
+    }
+  });
+}
+
+function addTurn(role, text) {
+  const div = document.createElement("div");
+  div.className = `turn ${role}`;
+  div.textContent = (role === "user" ? "You: " : role === "assistant" ? "agrochat: " : "error: ") + text;
+  $("conversation").append(div);
+  $("conversation").scrollTop = $("conversation").scrollHeight;
+  return div;
+}
+
+async function onAsk(event) {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (!question) return;
+  await busy($("ask-btn"), null, async () => {
+    let content = question, note = "";
+    const seq = (parseInput($("sequence").value)[0] || {}).sequence;
+    if (seq && !DNA_RUN.test(question) && !state.sentSequences.has(seq)) {
+      content = `${question}\n${seq}`;  // the sequence in the box joins the turn once
+      note = ` [+ sequence, ${seq.length} bp]`;
+    }
+    addTurn("user", question + note);
+    const messages = [...state.messages, { role: "user", content }];
+    try {
+      const res = await api("/v1/chat/completions", { model: state.model, messages });
+      const text = res.choices[0].message.content;
+      state.messages = [...messages, { role: "assistant", content: text }];
+      if (seq && content !== question) state.sentSequences.add(seq);
+      $("question").value = "";
+      addTurn("assistant", text);
+      const preds = (res.agrochat && res.agrochat.predictions) || [];
+      if (preds.length) {
+        showPrediction(preds[0]);
+        await showExplanation(preds[0].sequence, preds[0].key);
+      }
+    } catch (e) {
+      addTurn("error", e.message);
+    }
+  });
+}
+
+function onReset() {
+  state.messages = [];
+  state.sentSequences = new Set();
+  $("conversation").textContent = "";
+}
+
+async function onFile(event) {
+  const file = event.target.files[0];
+  if (file) $("sequence").value = await file.text();
+}
+
+async function init() {
+  $("predict-btn").addEventListener("click", onPredict);
+  $("chat-form").addEventListener("submit", onAsk);
+  $("reset-btn").addEventListener("click", onReset);
+  $("fasta-file").addEventListener("change", onFile);
+  try {
+    const [health, tasks, models] = await Promise.all([api("/health"), api("/v1/tasks"), api("/v1/models")]);
+    state.model = models.data[0].id;
+    for (const k of tasks.keys) {
+      const opt = new Option(`${k.label} (${k.key})`, k.key);
+      $("key").append(opt);
+    }
+    $("key").value = tasks.default;
+    $("status").textContent = `model ${health.model} · ${health.keys} task keys · ready`;
+    document.body.dataset.ready = "true";
+  } catch (e) {
+    $("status").textContent = `server not reachable: ${e.message}`;
+  }
+}
+
+init();
