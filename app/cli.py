@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from agrochat.chat.cli import chat_command, eval_command, predict_command
+from agrochat.chat.serve.cli import serve_command
 from agrochat.errors import fail
 from agrochat.train.cli import train_command
 
@@ -29,6 +30,7 @@ app.callback()(_quiet)
 app.command("chat")(chat_command)
 app.command("predict")(predict_command)
 app.command("eval")(eval_command)
+app.command("serve")(serve_command)
 
 
 @app.command()
