@@ -156,6 +156,17 @@ def test_streaming_sse_matches_plain_answer(client):
     assert len(events) > 3 and text == chat(client, messages)["choices"][0]["message"]["content"]
 
 
+def test_client_leaving_a_stream_frees_the_model(client):
+    payload = {"model": "agrochat", "stream": True, "messages": [{"role": "user", "content": f"{ASK_LEAF}\n{demo_promoter()}"}]}
+    with client.stream("POST", "/v1/chat/completions", json=payload) as r:
+        assert next(r.iter_lines()).startswith("data: ")  # leave after the first event
+    deadline = time.monotonic() + 30
+    while client.get("/health").json()["queue"]["pending"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.get("/health").json()["queue"]["pending"] == 0
+    assert chat(client, payload["messages"])["choices"][0]["finish_reason"] == "stop"
+
+
 # ---- bad input ---------------------------------------------------------------------------------------------------
 P = demo_promoter()
 USER = [{"role": "user", "content": f"{ASK_LEAF}\n{P}"}]

@@ -65,7 +65,11 @@ class ModelWorker:
         input errors raise here, before any piece), so a caller can still answer with an error status."""
         job = StreamJob(asyncio.get_running_loop())
         self._submit(lambda: job.produce(make_pieces))
-        await job.started()
+        try:
+            await job.started()
+        except BaseException:  # an input error, or the client left while the job waited: don't generate
+            job.cancel()
+            raise
         return job
 
     def close(self) -> None:
@@ -86,7 +90,12 @@ class StreamJob:
         except RuntimeError:  # the event loop is gone (server shutting down)
             self._stop.set()
 
+    def cancel(self) -> None:
+        self._stop.set()
+
     def produce(self, make_pieces: Callable[[], Iterable[str]]) -> None:  # on the model thread
+        if self._stop.is_set():
+            return
         try:
             pieces = iter(make_pieces())
             self._put("start", None)
@@ -99,11 +108,9 @@ class StreamJob:
             self._put("error", e)
 
     async def started(self) -> None:
-        kind, value = await self._queue.get()
+        kind, value = await self._queue.get()  # "start" or "error": produce() sends one of them first
         if kind == "error":
             raise value
-        if kind == "end":
-            self._queue.put_nowait((kind, value))
 
     async def pieces(self) -> AsyncIterator[str]:
         """Text pieces; a failure after the first piece raises here."""
@@ -117,4 +124,4 @@ class StreamJob:
                 else:
                     return
         finally:
-            self._stop.set()
+            self.cancel()
