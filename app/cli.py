@@ -7,7 +7,14 @@ from pathlib import Path
 
 import typer
 
-from agrochat.chat.cli import chat_command, eval_command, predict_command
+from agrochat.chat.cli import (
+    chat_command,
+    design_command,
+    eval_command,
+    explain_command,
+    predict_command,
+    variant_command,
+)
 from agrochat.chat.serve.cli import serve_command
 from agrochat.errors import fail
 from agrochat.train.cli import train_command
@@ -30,6 +37,9 @@ app.callback()(_quiet)
 app.command("chat")(chat_command)
 app.command("predict")(predict_command)
 app.command("eval")(eval_command)
+app.command("explain")(explain_command)
+app.command("variant")(variant_command)
+app.command("design")(design_command)
 app.command("serve")(serve_command)
 
 

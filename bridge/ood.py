@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ class FamilyReference:
 
     def markov_score(self, seq: str) -> float:
         """Mean per-base log-likelihood ratio (nats) against uniform bases; nan without a full (ORDER+1)-mer."""
-        table = np.asarray(self.markov_log_prob)  # (4**order, 4)
+        table = self._table  # (4**order, 4)
         ctx, nxt = _kmer_codes(seq, round(math.log(len(table), 4)))
         if not len(ctx):
             return float("nan")
@@ -77,8 +78,17 @@ class FamilyReference:
 
     def embed_distance(self, feats: np.ndarray) -> np.ndarray:
         """Mahalanobis distances of pooled encoder states (N, H)."""
-        d = feats - np.asarray(self.embed_mean)
-        return np.sqrt(np.einsum("nh,hk,nk->n", d, np.asarray(self.embed_precision), d).clip(min=0))
+        d = feats - self._arrays[0]
+        return np.sqrt(np.einsum("nh,hk,nk->n", d, self._arrays[1], d).clip(min=0))
+
+    @cached_property
+    def _table(self) -> np.ndarray:
+        return np.asarray(self.markov_log_prob)
+
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(embed_mean, embed_precision) as arrays, converted once (set the fields before the first use)."""
+        return np.asarray(self.embed_mean), np.asarray(self.embed_precision)
 
 
 @dataclass

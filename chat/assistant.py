@@ -25,10 +25,16 @@ from agrochat.data_gen.motifs import annotate, promoter_rel, terminator_rel
 from agrochat.data_gen.registry import Registry, load_registry
 from agrochat.data_gen.templates import canonical_prompt
 
+from .attribution import Scorer, VariantEffect, explain_text, kind_of, motif_knockouts, variant_effects
+from .design import GOALS, DesignConfig, DesignResult
+from .design import design as run_design
 from .dialogue import DNA_RUN as _DNA_RUN
 from .dialogue import Intent, Resolver, key_label
 from .fasta import iter_fasta
+from .plots import plot_design, plot_mutagenesis
 from .prediction import Answer, Mutagenesis, Prediction
+from .variants import VariantError, coordinate, motif_name
+from .variants import parse as parse_variant
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 BASES = "ACGT"
@@ -170,7 +176,26 @@ class Assistant:
             ood_reason=v.ood_reason,
         )
 
-    # ---- in-silico mutagenesis -------------------------------------------------------------------------------
+    # ---- the model's evidence: mutagenesis, knockouts, variants, design --------------------------------------
+    def scorer(self, batch_size: int = 256) -> Scorer:
+        """A batched fast-path scorer: (sequences, key) -> (values, stds, ood flags, ood reasons)."""
+
+        def score(seqs, key):
+            question, prefix = canonical_prompt(key)
+            msgs = [{"role": "user", "content": question}]
+            vals = []
+            for s in range(0, len(seqs), batch_size):
+                chunk = seqs[s : s + batch_size]
+                vals += self.model.score([(msgs, [m], prefix) for m in chunk], [key] * len(chunk))
+            return (
+                np.array([v.value for v in vals]),
+                np.array([v.std for v in vals]),
+                [v.ood for v in vals],
+                [v.ood_reason for v in vals],
+            )
+
+        return score
+
     def explain(
         self,
         sequence: str,
@@ -178,11 +203,14 @@ class Assistant:
         tissue: str | None = "leaf",
         window: int = 10,
         top: int = 3,
-        batch_size: int = 64,
+        batch_size: int = 256,
         plot: str | Path | None = None,
+        replicates: int = 5,
+        seed: int = 0,
     ) -> Mutagenesis:
-        """Effect of every single-base substitution (batched, one forward per batch of mutants), the ``top``
-        windows with the largest effects, and the annotated motifs they overlap. ``plot``: write a PNG."""
+        """The model's evidence for one prediction: the signed effect of every single-base substitution (batched),
+        the ``top`` windows where mutations move it most, and every annotated motif knocked out (``replicates``
+        random replacements each), with an explanation ranked by those knockouts. ``plot``: write a PNG."""
         key = self.resolve(task, tissue)
         base = self.predict(sequence, task, tissue)[0]
         seq = base.sequence
@@ -192,22 +220,119 @@ class Assistant:
                 if b != ref:
                     mutants.append(seq[:i] + b + seq[i + 1 :])
                     where.append((i, j))
-        question, prefix = canonical_prompt(key)
-        msgs = [{"role": "user", "content": question}]
-        effects = np.zeros((len(seq), 4))
-        for s in range(0, len(mutants), batch_size):
-            chunk = mutants[s : s + batch_size]
-            vals = self.model.score([(msgs, [m], prefix) for m in chunk], [key] * len(chunk))
-            for (i, j), v in zip(where[s : s + batch_size], vals, strict=True):
-                effects[i, j] = v.value - base.value
+        score = self.scorer(batch_size)
+        values, _, _, _ = score(mutants, key)
+        effects = np.zeros((len(seq), 4))  # (L, 4)
+        for (i, j), v in zip(where, values, strict=True):
+            effects[i, j] = v - base.value
         n_alt = np.array([3 if c in BASES else 4 for c in seq])[:, None]
         per_base = effects.sum(1) / n_alt[:, 0]  # (L,)
         rel = terminator_rel if key.startswith(T.TERMINATOR) else promoter_rel
         windows = _top_windows(np.abs(effects).sum(1) / n_alt[:, 0], window, top, base.motifs, len(seq), rel)
         base.attribution = per_base
-        result = Mutagenesis(base, effects, per_base, windows)
+        ann = annotate(seq, kind_of(key))
+        kos = motif_knockouts(score, seq, key, ann, replicates, seed)
+        text = explain_text(base.text, key_label(key), kos, self.effects, key)
+        result = Mutagenesis(base, effects, per_base, windows, knockouts=[e for _, e in kos], text=text)
         if plot is not None:
             result.plot_path = str(plot_mutagenesis(result, plot))
+        return result
+
+    def variant(
+        self,
+        sequence: str,
+        spec: str | None = None,
+        task: str = "promoter_strength",
+        tissue: str | None = "leaf",
+        other: str | None = None,
+        replicates: int = 5,
+        seed: int = 0,
+    ) -> VariantEffect:
+        """The predicted effect of the edits in ``spec`` (see :mod:`agrochat.chat.variants`: ``G-30A``,
+        ``A140G``, ``ko:TATA``, ``ins:TATA@-30``, applied together), or of replacing ``sequence`` by ``other``."""
+        key = self.resolve(task, tissue)
+        seq = self.check_sequence(sequence, "sequence")
+        if (spec is None) == (other is None):
+            raise VariantError("give either a variant spec or a second sequence to compare with")
+        score = self.scorer()
+        if other is not None:
+            alt = self.check_sequence(other, "other sequence")
+            values, stds, ood, reasons = score([seq, alt], key)
+            return VariantEffect(
+                "other sequence",
+                "the second sequence instead of the first",
+                key,
+                float(values[0]),
+                float(stds[0]),
+                float(values[1]),
+                float(stds[1]),
+                float(values[1] - values[0]),
+                float(np.hypot(stds[0], stds[1])),
+                1,
+                alt,
+                ood[0] or ood[1],
+                reasons[0] or reasons[1],
+            )
+        edits = parse_variant(spec, seq, kind_of(key))
+        return variant_effects(score, seq, key, [(spec.strip(), edits)], replicates, seed)[0]
+
+    def design(
+        self,
+        sequence: str,
+        task: str = "promoter_strength",
+        tissue: str | None = "leaf",
+        goal: str = "stronger",
+        target: float | None = None,
+        against: tuple[str, str | None] | None = None,
+        max_mutations: int = 5,
+        beam: int = 1,
+        keep: str | None = None,
+        keep_motifs: tuple[str, ...] = (),
+        seed: int = 0,
+        progress: bool = False,
+        plot: str | Path | None = None,
+    ) -> DesignResult:
+        """In-silico evolution of ``sequence`` (:mod:`agrochat.chat.design`): ``goal`` ``stronger`` / ``weaker``
+        for (task, tissue), or ``target`` to reach a value; ``against=(task, tissue)`` adds a key that should go
+        the other way ("strong in maize protoplasts, weak in tobacco leaf"). ``keep``: positions that must not
+        change (``-30,-29`` relative to the TSS, or 1-based ``140``); ``keep_motifs``: annotated motifs that
+        must not change (``TATA``). At most ``max_mutations`` substitutions; ``plot``: write a PNG."""
+        if goal not in GOALS:
+            raise VariantError(f"goal must be one of {', '.join(GOALS)}, not {goal!r}")
+        key = self.resolve(task, tissue)
+        seq = self.check_sequence(sequence, "sequence")
+        if (goal == "target") != (target is not None):
+            raise VariantError("goal 'target' needs a target value (and a target value needs goal 'target')")
+        other = (self.resolve(*against),) if against else ()
+        if other and other[0] == key:
+            raise VariantError("the key to go the other way is the design's own key")
+        up, down = ((key,), other) if goal != "weaker" else (other, (key,))
+        kind = kind_of(key)
+        kept = {
+            coordinate(t[0] if t[0] in "+-" else "", t.lstrip("+-"), len(seq), kind)
+            for t in re.split(r"[,;\s]+", keep or "")
+            if t
+        }
+        ann = annotate(seq, kind) if keep_motifs else None
+        for name in keep_motifs:
+            hit = ann.get(motif_name(name))
+            if hit is None:
+                raise VariantError(
+                    f"cannot keep {name}: the annotator finds no {motif_name(name)} in this sequence"
+                )
+            kept |= set(range(hit.start, hit.end))
+        config = DesignConfig(
+            up=up,
+            down=down,
+            target=target,
+            max_mutations=max_mutations,
+            beam=beam,
+            keep=tuple(sorted(kept)),
+            seed=seed,
+        )
+        result = run_design(self.scorer(), seq, config, progress=progress)
+        if plot is not None:
+            plot_design(result, plot)
         return result
 
     # ---- conversation ----------------------------------------------------------------------------------------
@@ -307,11 +432,15 @@ class Assistant:
             yield from self._say_ranking(intent, preds)
         elif op == "explain":
             yield from self._say_explanation(intent, preds)
+        elif op == "variant":
+            yield from self._say_variant(intent)
+        elif op == "design":
+            yield from self._say_design(intent)
         elif op == "general":
             yield self._general(messages, max_new_tokens)
         elif op in ("greet", "help"):
             yield HELP_TEXT
-        else:  # refuse, clarify, need_dna, variant, design: the resolver's message, no number
+        else:  # refuse, clarify, need_dna: the resolver's message, no number
             yield intent.message
 
     def _decoder_turn(self, messages: list[dict]) -> list[dict]:
@@ -427,13 +556,107 @@ class Assistant:
         task, tissue = T.split_key(key)
         res = self.explain(seq, task, tissue, top=top)
         preds.append(res.prediction)
-        yield f"For {key_label(key)} I predict {res.prediction.text}.\n"
-        if res.prediction.explanation:
-            yield f"What the sequence shows: {res.prediction.explanation}\n"
-        yield "Where single-base changes move the prediction most (in-silico mutagenesis):\n"
+        yield res.text + "\n"
+        yield "Where single-base changes move the prediction most (in-silico mutagenesis, mean change per base):\n"
         for w in res.windows:
-            motifs = ", ".join(w["motifs"]) or "no annotated motif"
-            yield f"- bases {w['start'] + 1}-{w['end']} (position {w['rel_start']:+d}): effect {w['score']:.3f}; {motifs}\n"
+            seg = res.per_base[w["start"] : w["end"]]
+            motifs = ", ".join(dict.fromkeys(w["motifs"])) or "no annotated motif"
+            yield (
+                f"- {w['rel_start']:+d} to {w['rel_start'] + w['end'] - w['start'] - 1:+d}: mutating these bases "
+                f"changes it by {seg.min():+.2f} to {seg.max():+.2f}; {motifs}\n"
+            )
+
+    def _say_variant(self, intent) -> Iterator[str]:
+        seq = intent.sequences[0]
+        spec = variant_spec_from_text(intent.message)
+        if not spec:
+            yield (
+                "Tell me which change to make: a substitution like G-30A (relative to the TSS) or A140G (1-based "
+                "position), 'knock out the TATA box', or 'insert a TATA box at -30'."
+            )
+            return
+        for key in intent.keys:
+            task, tissue = T.split_key(key)
+            try:
+                eff = self.variant(seq, spec, task, tissue)
+            except VariantError as e:
+                yield f"I cannot apply that to {intent.labels[0]}: {e}.\n"
+                return
+            spec_unit = self.registry.get(key).unit
+            verdict = (
+                "larger than its uncertainty, so the model expects a real change"
+                if eff.exceeds
+                else "within its uncertainty, so the model cannot tell it from no change"
+            )
+            yield (
+                f"{_cap(key_label(key))}: {eff.description}: predicted {eff.ref_value:.2f} -> {eff.alt_value:.2f} "
+                f"{spec_unit} (change {eff.delta:+.2f} ± {eff.uncertainty:.2f}: {verdict}"
+                + (f"; averaged over {eff.replicates} random replacements" if eff.replicates > 1 else "")
+                + ").\n"
+            )
+            if eff.ood:
+                yield f"Caution: the edited sequence is unlike what I learned ({eff.ood_reason}).\n"
+
+    def _say_design(self, intent, max_mutations: int = 5) -> Iterator[str]:
+        seq, keys, low = intent.sequences[0], list(intent.keys), intent.message.lower()
+        m = re.search(r"\b(\d{1,2}) (?:mutations?|substitutions?|changes?|bases?|edits?|steps?)\b", low)
+        k = min(int(m.group(1)), 20) if m else max_mutations
+        goal, against = (
+            ("weaker" if re.search(r"\b(weaker|lower|reduce|decrease|less active)\b", low) else "stronger"),
+            None,
+        )
+        if len(keys) == 2 and re.search(r"\bweak", low) and re.search(r"\bstrong", low):
+            weak_at = low.index("weak")
+
+            def dist(key: str) -> int:  # how far after "weak" the key's system is named (words of its label)
+                words = [w for w in re.findall(r"[a-z]+", key_label(key).lower()) if len(w) > 4]
+                hits = [low.find(w, weak_at) for w in words if low.find(w, weak_at) >= 0]
+                return min(hits) - weak_at if hits else 10**6
+
+            down = min(keys, key=dist)
+            keys, against, goal = [k_ for k_ in keys if k_ != down], down, "stronger"
+        task, tissue = T.split_key(keys[0])
+        others = [T.split_key(k_) for k_ in keys[1:]]
+        res = self.design(
+            seq, task, tissue, goal=goal, max_mutations=k, against=T.split_key(against) if against else None
+        )
+        if others and against is None:  # no system named: each system gets its own design
+            results = [(keys[0], res)] + [
+                (
+                    T.split_key(k_)[0] + "/" + T.split_key(k_)[1],
+                    self.design(seq, t, ts, goal=goal, max_mutations=k),
+                )
+                for k_, (t, ts) in zip(keys[1:], others, strict=True)
+            ]
+        else:
+            results = [(keys[0], res)]
+        kind = kind_of(keys[0])
+        rel = promoter_rel if kind == "promoter" else terminator_rel
+        for key, r in results:
+            start, best = r.start, r.best
+            aim = f"{goal} for {key_label(key)}" + (f", weaker for {key_label(against)}" if against else "")
+            yield f"Greedy in-silico evolution ({aim}; at most {k} substitutions):\n"
+            for st in r.steps[1:]:
+                label = st.mutations[-1]
+                pos = int(label[1:-1]) - 1
+                vals = ", ".join(f"{v:.2f} ± {st.stds[kk]:.2f}" for kk, v in st.values.items())
+                yield (
+                    f"- {label[0]}{rel(pos, len(seq)):+d}{label[-1]} (base {pos + 1}): {vals}"
+                    + (" [unlike the training sequences]" if st.ood else "")
+                    + "\n"
+                )
+            changes = "; ".join(
+                f"{key_label(kk)} {start.values[kk]:.2f} -> {v:.2f} ({v - start.values[kk]:+.2f})"
+                for kk, v in best.values.items()
+            )
+            yield (
+                f"With {len(best.mutations)} substitution(s): {changes}"
+                + (f"; {r.stopped}" if r.stopped else "")
+                + ".\n"
+            )
+            if best.ood:
+                yield f"Caution: the design drifted away from the training sequences ({best.ood_reason}).\n"
+        yield "These are the model's predictions for untested sequences: measure them before relying on them."
 
     def _general(self, messages: list[dict], max_new_tokens: int) -> str:
         """A short decoder answer to a question without DNA; sentences with digits are dropped (a number never
@@ -460,6 +683,28 @@ HELP_TEXT = (
     "protoplasts) or a maize or sorghum tissue. I can also compare sequences, rank the tissues a gene is "
     "expressed in, and explain which bases and known motifs drive a prediction."
 )
+
+
+_SUB_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([ACGT][+-]?\d{1,4}[ACGT])(?![A-Za-z0-9])")
+_AT_POS = re.compile(r"\bat (?:position )?([+-]?\d{1,4})\b")
+
+
+def variant_spec_from_text(text: str) -> str:
+    """A variant spec (see :mod:`agrochat.chat.variants`) from a chat message: substitutions written like G-30A,
+    and motif names (TATA box, Inr, Y patch, TF_45, AATAAA) to knock out, or to insert when the message says
+    insert/add ... at a position. Empty when the message names no edit."""
+    from agrochat.data_gen.explain import MENTION_RE, mention_name
+
+    tokens = _SUB_IN_TEXT.findall(text)
+    low = text.lower()
+    for mention in dict.fromkeys(MENTION_RE.findall(text)):
+        name = mention_name(mention)
+        at = _AT_POS.search(low)
+        if re.search(r"\b(insert|add|introduc)\w*", low) and at:
+            tokens.append(f"ins:{name}@{at.group(1)}")
+        else:
+            tokens.append(f"ko:{name}")
+    return " ".join(tokens)
 
 
 def _cap(text: str) -> str:
@@ -524,31 +769,6 @@ def _top_windows(
             {"start": s, "end": e, "rel_start": rel(s, length), "score": float(scores[start]), "motifs": hits}
         )
     return out
-
-
-def plot_mutagenesis(result: Mutagenesis, path: str | Path) -> Path:
-    """Effect track (mean change per position) with annotated motifs shaded; PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    per = result.per_base
-    fig, ax = plt.subplots(figsize=(max(8, len(per) / 12), 3.2))
-    ax.bar(np.arange(len(per)), -per, color=np.where(per < 0, "#2a7f62", "#b5452f"), width=1.0)
-    for m in result.prediction.motifs:
-        ax.axvspan(m["start"] - 0.5, m["end"] - 0.5, color="#f2c14e", alpha=0.3)
-        ax.text((m["start"] + m["end"]) / 2, ax.get_ylim()[1] * 0.9, m["name"], ha="center", fontsize=7)
-    for w in result.windows:
-        ax.axvspan(w["start"] - 0.5, w["end"] - 0.5, fill=False, edgecolor="black", linestyle="--")
-    ax.set_xlabel("position (0-based index in the sequence)")
-    ax.set_ylabel("importance\n(-mean Δ on mutation)")
-    ax.set_title(f"{result.prediction.key}: {result.prediction.text}", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 __all__ = ["Assistant", "DEFAULT_MODEL_DIR", "extract_dna", "plot_mutagenesis"]

@@ -14,8 +14,10 @@ HELP = """Commands:
   /seq ACGT...        set the sequence directly
   /task NAME          promoter_strength | terminator_strength | synthetic_promoter | tissue_expression
   /tissue NAME        leaf | protoplast | a tissue name
-  /explain            in-silico mutagenesis of the loaded sequence: top windows and the motifs they overlap
+  /explain            why: the model's motif knockouts and where single-base changes move the prediction most
   /plot [FILE.png]    the same, written as an effect-track plot
+  /variant SPEC       effect of edits: G-30A (TSS-relative), A140G (1-based), ko:TATA, ins:TATA@-30
+  /design [K]         greedy in-silico evolution toward a stronger sequence (at most K substitutions, default 5)
   /help               this text
   /quit               leave"""
 
@@ -83,14 +85,27 @@ class Repl:
                 raise ValueError("load a sequence first (/load FILE.fa or /seq ACGT...)")
             plot = (arg or "agrochat_effects.png") if cmd == "/plot" else None
             res = self.a.explain(self.seq, *self._task_tissue(), plot=plot)
-            self.echo(f"prediction: {res.prediction.text}")
+            self.echo(res.text)
             for w in res.windows:
-                motifs = ", ".join(w["motifs"]) or "no annotated motif"
+                motifs = ", ".join(dict.fromkeys(w["motifs"])) or "no annotated motif"
+                seg = res.per_base[w["start"] : w["end"]]
                 self.echo(
-                    f"  window {w['start']}-{w['end']} (rel. {w['rel_start']:+d}): effect {w['score']:.3f}; {motifs}"
+                    f"  bases {w['start'] + 1}-{w['end']} (from {w['rel_start']:+d}): mutating them changes the "
+                    f"prediction by {seg.min():+.2f} to {seg.max():+.2f}; {motifs}"
                 )
             if res.plot_path:
                 self.echo(f"plot written to {res.plot_path}")
+        elif cmd == "/variant":
+            if self.seq is None:
+                raise ValueError("load a sequence first (/load FILE.fa or /seq ACGT...)")
+            self.echo(_variant_text(self.a.variant(self.seq, arg, *self._task_tissue())))
+        elif cmd == "/design":
+            if self.seq is None:
+                raise ValueError("load a sequence first (/load FILE.fa or /seq ACGT...)")
+            k = int(arg) if arg.strip().isdigit() else 5
+            self.echo(
+                _design_text(self.a.design(self.seq, *self._task_tissue(), max_mutations=k, progress=True))
+            )
         elif cmd.startswith("/"):
             raise ValueError(f"unknown command {cmd}; type /help")
         else:
@@ -429,8 +444,11 @@ def eval_command(
 
     intents = evaluate_intents(assistant.known_keys)
     groups = ", ".join(f"{g} {v['accuracy']:.1%} of {v['n']}" for g, v in intents["groups"].items())
-    sections.insert(0, f"Intent accuracy on held-out phrasings (key of every number, or a refusal): "
-                       f"{intents['accuracy']:.1%} of {intents['n']} ({groups})")
+    sections.insert(
+        0,
+        f"Intent accuracy on held-out phrasings (key of every number, or a refusal): "
+        f"{intents['accuracy']:.1%} of {intents['n']} ({groups})",
+    )
     table = "\n\n".join(s for s in sections if s)
     if report:
         report.mkdir(parents=True, exist_ok=True)
@@ -445,3 +463,169 @@ def eval_command(
             except ImportError:
                 table += "\n\n(no plots: pip install 'agrochat[plot]' for matplotlib)"
     typer.echo(table)
+
+
+def _variant_text(eff) -> str:
+    verdict = "exceeds" if eff.exceeds else "is within"
+    return (
+        f"{eff.key}: {eff.description}: {eff.ref_value:.3f} -> {eff.alt_value:.3f} (change {eff.delta:+.3f} ± "
+        f"{eff.uncertainty:.3f}, which {verdict} its uncertainty"
+        + (f"; {eff.replicates} random replacements" if eff.replicates > 1 else "")
+        + (f"; caution: {eff.ood_reason}" if eff.ood else "")
+        + ")"
+    )
+
+
+def _design_text(res) -> str:
+    lines = []
+    for st in res.steps:
+        vals = ", ".join(f"{k} {v:.3f} ± {st.stds[k]:.3f}" for k, v in st.values.items())
+        muts = " ".join(st.mutations) or "start"
+        lines.append(f"round {st.round}: {muts}: {vals}" + (f" [OOD: {st.ood_reason}]" if st.ood else ""))
+    if res.stopped:
+        lines.append(f"stopped: {res.stopped}")
+    lines.append(f"designed: {res.best.sequence}")
+    return "\n".join(lines)
+
+
+def explain_command(
+    sequence: str = typer.Argument(None, help="DNA sequence (or use --fasta)"),
+    fasta: Path = typer.Option(None, "--fasta", "-f", help="FASTA file (the first record is explained)"),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
+    ),
+    task: str = typer.Option("promoter_strength", "--task"),
+    tissue: str = typer.Option("leaf", "--tissue"),
+    plot: Path = typer.Option(None, "--plot", help="write the effect-track PNG here"),
+    tsv: Path = typer.Option(None, "--tsv", help="write the per-base effects (every substitution) here"),
+    replicates: int = typer.Option(5, "--replicates", help="random replacements per motif knockout"),
+    as_json: bool = typer.Option(False, "--json", help="print a JSON record instead of text"),
+):
+    """Why the model predicts what it does: every motif knocked out, signed saturation mutagenesis."""
+    from agrochat.errors import fail
+
+    try:
+        a = _load(model)
+        seq = _one_sequence(sequence, fasta)
+        res = a.explain(seq, task, tissue, plot=plot, replicates=replicates)
+    except USER_ERRORS as e:
+        fail(_message(e))
+    if tsv:
+        res.to_tsv(tsv)
+    if as_json:
+        row = res.prediction.to_dict()
+        out = {
+            "prediction": row,
+            "explanation": res.text,
+            "knockouts": [e.to_dict() for e in res.knockouts],
+            "windows": res.windows,
+        }
+        typer.echo(json.dumps(out, indent=1))
+    else:
+        typer.echo(res.text)
+        for w in res.windows:
+            seg = res.per_base[w["start"] : w["end"]]
+            motifs = ", ".join(dict.fromkeys(w["motifs"])) or "no annotated motif"
+            typer.echo(
+                f"  bases {w['start'] + 1}-{w['end']} (from {w['rel_start']:+d}): {seg.min():+.2f} to "
+                f"{seg.max():+.2f}; {motifs}"
+            )
+    for label, path in (("plot", plot), ("per-base effects", tsv)):
+        if path:
+            typer.echo(f"{label} written to {path}", err=True)
+
+
+def variant_command(
+    spec: str = typer.Argument(
+        None, help="edits: G-30A (TSS-relative), A140G (1-based), ko:TATA, ins:TATA@-30"
+    ),
+    sequence: str = typer.Option(None, "--sequence", "-s", help="DNA sequence (or use --fasta)"),
+    fasta: Path = typer.Option(None, "--fasta", "-f", help="FASTA file (the first record)"),
+    other: str = typer.Option(None, "--other", help="compare with this second sequence instead of a spec"),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
+    ),
+    task: str = typer.Option("promoter_strength", "--task"),
+    tissue: str = typer.Option("leaf", "--tissue"),
+    replicates: int = typer.Option(5, "--replicates", help="random replacements per motif knockout"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Predicted effect of a variant (substitutions, motif knockouts or insertions) or of a second sequence."""
+    from agrochat.errors import fail
+
+    try:
+        a = _load(model)
+        seq = _one_sequence(sequence, fasta)
+        eff = a.variant(seq, spec, task, tissue, other=other, replicates=replicates)
+    except USER_ERRORS as e:
+        fail(_message(e))
+    typer.echo(json.dumps(eff.to_dict(), indent=1) if as_json else _variant_text(eff))
+
+
+def design_command(
+    sequence: str = typer.Option(None, "--sequence", "-s", help="start sequence (or use --fasta)"),
+    fasta: Path = typer.Option(None, "--fasta", "-f", help="FASTA file (the first record)"),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
+    ),
+    task: str = typer.Option("promoter_strength", "--task"),
+    tissue: str = typer.Option("leaf", "--tissue"),
+    goal: str = typer.Option("stronger", "--goal", help="stronger | weaker | target"),
+    target: float = typer.Option(None, "--target", help="with --goal target: the value to reach"),
+    against: str = typer.Option(
+        None, "--against", help="TASK/TISSUE that should go the other way (e.g. promoter_strength/leaf)"
+    ),
+    max_mutations: int = typer.Option(5, "--max-mutations", "-k", help="at most this many substitutions"),
+    beam: int = typer.Option(1, "--beam", help="sequences kept per round (1: greedy)"),
+    keep: str = typer.Option(
+        None, "--keep", help="positions that must not change: -30,-29 (TSS-relative) or 140"
+    ),
+    keep_motif: list[str] = typer.Option(
+        None, "--keep-motif", help="an annotated motif to keep (repeatable)"
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    plot: Path = typer.Option(None, "--plot", help="write the design plot (PNG) here"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """In-silico evolution toward a goal with at most K single-base substitutions (greedy or beam search)."""
+    from agrochat.errors import fail
+
+    try:
+        a = _load(model)
+        seq = _one_sequence(sequence, fasta)
+        other = tuple(against.split("/", 1)) if against else None
+        res = a.design(
+            seq,
+            task,
+            tissue,
+            goal=goal,
+            target=target,
+            against=other,
+            max_mutations=max_mutations,
+            beam=beam,
+            keep=keep,
+            keep_motifs=tuple(keep_motif or ()),
+            seed=seed,
+            progress=True,
+            plot=plot,
+        )
+    except USER_ERRORS as e:
+        fail(_message(e))
+    if as_json:
+        typer.echo(json.dumps({"stopped": res.stopped, "steps": [s.to_dict() for s in res.steps]}, indent=1))
+    else:
+        typer.echo(_design_text(res))
+    if plot:
+        typer.echo(f"plot written to {plot}", err=True)
+
+
+def _one_sequence(sequence: str | None, fasta: Path | None) -> str:
+    if bool(sequence) == bool(fasta):
+        raise ValueError("give either a sequence or --fasta")
+    if fasta:
+        from agrochat.chat.fasta import iter_fasta
+
+        for rec in iter_fasta(fasta):
+            return rec.sequence
+        raise ValueError(f"{fasta}: no FASTA record")
+    return sequence

@@ -124,21 +124,22 @@ ORGANS = (
 )
 _PLURAL = {"leaf": "leaves", "inflorescence": "inflorescences"}
 
+_SUBSTITUTION = re.compile(r"(?<![A-Za-z0-9])[ACGT][+-]?\d{1,4}[ACGT](?![A-Za-z0-9])")
 _STRENGTH = re.compile(r"\b(strong\w*|strength|activit\w*|active|weak\w*|perform\w*|score|rate|good)\b")
 _EXPRESS = re.compile(r"\b(express\w*|transcri\w*|mrna|abundance|tpm)\b")
 _OPS = (
-    (
-        "variant",
-        re.compile(
-            r"\b(mutat\w*|snps?|variants? effect|substitut\w*|point mutation|knock ?out|delet\w*|"
-            r"what if i (change|replace|mutate|swap|remove)|what happens if)\b"
-        ),
-    ),
     (
         "design",
         re.compile(
             r"\b(design\w*|improve\w*|optimi[sz]\w*|engineer\w*|make (it|this|the|my)( \w+)? "
             r"(stronger|weaker|better|more active)|stronger (version|variant|one)|propose)\b"
+        ),
+    ),
+    (
+        "variant",
+        re.compile(
+            r"\b(mutat\w*|snps?|variants? effect|substitut\w*|point mutation|knock ?out|delet\w*|"
+            r"what if i (change|replace|mutate|swap|remove|insert|add)|what happens if|insert\w*)\b"
         ),
     ),
     (
@@ -305,17 +306,18 @@ class Resolver:
             ctx.sequences.append(s)
             new.append(len(ctx.sequences) - 1)
         op = next((name for name, rx in _OPS if rx.search(low)), None)
+        if op is None and _SUBSTITUTION.search(words):  # "and G-30A?"
+            op = "variant"
         m = mentions(low)
         pending_op, ctx.pending_op = ctx.pending_op, None
         if op is None and pending_op is not None:
             op = pending_op
-        if op in ("variant", "design"):
-            what = "predict mutation effects" if op == "variant" else "design stronger variants"
+        if op in ("variant", "design") and not new and not ctx.current:
+            what = "mutate" if op == "variant" else "improve"
             return Intent(
-                op,
-                message=f"I cannot {what} in chat yet. I can predict the strength of a sequence, "
-                "compare sequences, rank maize or sorghum tissues, and explain which known "
-                "motifs a sequence carries.",
+                "need_dna",
+                message=f"Paste the sequence you want me to {what} into your message; without a sequence I "
+                "will not guess.",
             )
         if not new and (not ctx.current or (op is None and not self._follows_up(low, m))):
             return self._without_dna(low, m)
@@ -343,6 +345,14 @@ class Resolver:
         seq_idx = [i for i in idx for _ in keys]
         key_seq = [k for _ in idx for k in keys]
         ctx.current, ctx.keys = list(idx), tuple(keys)
+        if op in ("variant", "design"):  # the edits / goal are read from the turn's words by the assistant
+            return Intent(
+                op,
+                keys=tuple(keys),
+                sequences=(ctx.sequences[idx[0]],),
+                labels=self._labels(idx[:1], ctx),
+                message=words,
+            )
         if op == "explain":  # "which bases matter most? ACGT...": explain the (first) sequence for its key
             return Intent(
                 "explain",

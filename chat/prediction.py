@@ -45,6 +45,23 @@ class Mutagenesis:
     per_base: np.ndarray  # (L,) mean change over the three substitutions (negative: the base helps)
     windows: list[dict]  # top windows: start, end (0-based, exclusive), rel_start, score, motifs overlapped
     plot_path: str | None = None
+    knockouts: list = field(default_factory=list)
+    """:class:`~agrochat.chat.attribution.VariantEffect` of each annotated motif knocked out, largest first."""
+    text: str = ""  # the explanation from the model's knockouts, then (labelled) the library averages
+
+    def to_tsv(self, path) -> None:
+        """Per-base effects: 1-based position, coordinate relative to the TSS (cleavage site for terminators),
+        reference base, predicted change for A/C/G/T (0 for the reference) and their mean over the substitutions."""
+        from agrochat.data_gen.motifs import promoter_rel, terminator_rel
+
+        seq = self.prediction.sequence
+        rel = terminator_rel if self.prediction.key.startswith("terminator") else promoter_rel
+        with open(path, "w") as fh:
+            fh.write("position\trelative\tref\tA\tC\tG\tT\tmean_change\n")
+            for i, b in enumerate(seq):
+                e = self.effects[i]
+                fh.write(f"{i + 1}\t{rel(i, len(seq))}\t{b}\t" + "\t".join(f"{x:.5f}" for x in e)
+                         + f"\t{self.per_base[i]:.5f}\n")
 
 
 @dataclass

@@ -82,13 +82,15 @@ def test_explain_mutagenesis_and_plot(assistant, promoters, tmp_path):
     assert (tmp_path / "eff.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_chat_followup_uses_motif_scan(assistant, promoters):
+def test_chat_followup_explains_with_the_models_knockouts(assistant, promoters):
     seq = promoters[1]["sequence"]
     first = assistant.chat([{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"}])
     assert first.predictions
     why = assistant.chat([{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"},
                           {"role": "assistant", "content": first.text}, {"role": "user", "content": "Why?"}])
-    assert why.intent.op == "explain" and first.predictions[0].explanation in why.text
+    assert why.intent.op == "explain" and first.predictions[0].text in why.text
+    assert "By the model's own knockouts" in why.text or "no known element" in why.text
+    assert "What the library says on average" in why.text or "no known element" in why.text
     assert why.predictions[0].value == pytest.approx(first.predictions[0].value, abs=1e-5)
 
 

@@ -15,7 +15,8 @@ A, B = P[0], P[1]
 LEAF, PROTO = "promoter_strength/leaf", "promoter_strength/protoplast"
 TLEAF, TPROTO = "terminator_strength/leaf", "terminator_strength/protoplast"
 POLLEN, ROOT1 = "tissue_expression/maize:mature pollen", "tissue_expression/maize:primary root"
-NO_NUMBER = ("refuse", "clarify", "need_dna", "variant", "design", "greet", "help", "general")
+NO_NUMBER = ("refuse", "clarify", "need_dna", "greet", "help", "general")
+EDITS = ("variant", "design")  # numbers for edited sequences: the start value is predict()'s
 
 # each conversation: (user turn, expected op, expected keys of the numbers in order; None: don't check keys)
 CONVERSATIONS = [
@@ -74,9 +75,16 @@ CONVERSATIONS = [
     [(f"{A} vs {B} for terminator strength in protoplasts", "compare", [TPROTO, TPROTO])],
     [(f"Which bases matter most in this promoter for tobacco leaves? {A}", "explain", [LEAF])],
     [(f"What drives the activity of this promoter in protoplasts? {A}", "explain", [PROTO])],
-    [(f"What if I mutate the TATA box of this promoter? {A}", "variant", [])],
-    [(f"Make this promoter stronger: {A}", "design", [])],
-    [(f"Design a stronger variant of {A} for tobacco", "design", [])],
+    [(f"What if I mutate the TATA box of this promoter? {A}", "variant", [LEAF, PROTO])],
+    [(f"Make this promoter stronger: {A}", "design", [LEAF, PROTO])],
+    [(f"Design a stronger variant of {A} for tobacco", "design", [LEAF])],
+    [
+        (f"How strong is this promoter in maize protoplasts? {A}", "predict", [PROTO]),
+        ("what if I knock out the Y patch?", "variant", [PROTO]),
+        ("and G-30A?", "variant", [PROTO]),
+        ("make it stronger with at most 2 substitutions", "design", [PROTO]),
+    ],
+    [("Make this promoter stronger", "need_dna", [])],
     [("hello", "greet", [])],
     [("hi there!", "greet", []), ("what can you do?", "help", [])],
     [("asdkjh qwe", "help", [])],
@@ -146,7 +154,13 @@ def test_conversation(wide_assistant, conversation):
         ans = a.chat(messages, max_new_tokens=4)
         assert ans.intent.op == op, (text, ans.intent)
         assert not re.search(r"error|Traceback|<num>|<dna>|num_keys", ans.text), ans.text
-        if op in NO_NUMBER:
+        if op in EDITS:
+            assert list(ans.intent.keys) == keys, text
+            for key in keys:
+                task, tissue = key.split("/", 1)
+                ref = a.predict(ans.intent.sequences[0], task=task, tissue=tissue, explanations=False)[0]
+                assert "cannot apply" in ans.text or f"{ref.value:.2f}" in ans.text
+        elif op in NO_NUMBER:
             assert not ans.predictions
             assert not re.search(r"\d+\.\d\d ±", ans.text)
             if op == "refuse":

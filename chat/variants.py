@@ -1,0 +1,250 @@
+"""Variant specs: parse them, check them against the sequence, and apply them.
+
+Grammar (several edits separated by commas, semicolons or spaces; they are applied together):
+
+- ``G-30A``: a substitution at a coordinate relative to the TSS (promoters; no position 0, ``-1`` is the base
+  just upstream of the TSS, ``+1`` the TSS) or to the cleavage site (terminators; 0 is the central base). The
+  sign makes the coordinate relative.
+- ``G140A``: a substitution at a 1-based position in the sequence (no sign).
+- ``ko:TATA`` (or ``knockout:TATA``): destroy a motif the annotator finds in this sequence (``TATA``, ``Inr``,
+  ``BREu``, ``BREd``, ``TCT``, ``Ypatch``, ``TF_45``, ``AATAAA``, ``AATAAA-like``): its bases are replaced by random
+  bases, several times, and the effects averaged (see :func:`knockouts`).
+- ``ins:TATA@-30``: write the motif's consensus over the bases centred at that coordinate (or 1-based position
+  without sign); the length stays the same.
+
+Every bad spec (wrong reference base, position outside the sequence, unknown or absent motif) raises
+:class:`VariantError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from agrochat.data_gen.motifs import (
+    CPE_NAMES,
+    PAS_CANONICAL,
+    PAS_VARIANT,
+    Annotation,
+    MotifHit,
+    default_scanner,
+    promoter_index,
+    promoter_rel,
+    terminator_rel,
+)
+
+BASES = "ACGT"
+_SUB = re.compile(r"^([ACGT])([+-]?)(\d+)([ACGT])$")
+_KO = re.compile(r"^(?:ko|knockout):([A-Za-z0-9_-]+)$", re.I)
+_INS = re.compile(r"^(?:ins|insert):([A-Za-z0-9_-]+)@([+-]?)(\d+)$", re.I)
+_ALIASES = {
+    "tata": "TATA",
+    "tata box": "TATA",
+    "inr": "Inr",
+    "initiator": "Inr",
+    "breu": "BREu",
+    "bred": "BREd",
+    "tct": "TCT",
+    "ypatch": "Ypatch",
+    "y patch": "Ypatch",
+    "y-patch": "Ypatch",
+    "aataaa": PAS_CANONICAL,
+    "aataaa-like": PAS_VARIANT,
+    "pas": PAS_CANONICAL,
+}
+
+
+class VariantError(ValueError):
+    """A variant spec that does not fit the sequence (the message is one line)."""
+
+
+@dataclass(frozen=True)
+class Substitution:
+    index: int  # 0-based position in the sequence
+    ref: str
+    alt: str
+    label: str  # as written by the user ("G-30A")
+
+
+@dataclass(frozen=True)
+class Knockout:
+    hit: MotifHit
+    label: str
+
+
+@dataclass(frozen=True)
+class Insertion:
+    name: str
+    start: int  # 0-based first base written
+    bases: str
+    label: str
+
+
+Edit = Substitution | Knockout | Insertion
+
+
+def motif_name(word: str) -> str:
+    """The annotator's name for a motif word (``tata`` -> ``TATA``, ``tf_45`` -> ``TF_45``); unknown words raise."""
+    w = word.strip().lower()
+    if w in _ALIASES:
+        return _ALIASES[w]
+    m = re.fullmatch(r"tf_?(\d+)", w)
+    if m:
+        return f"TF_{int(m.group(1))}"
+    raise VariantError(
+        f"unknown motif {word!r}: use TATA, Inr, BREu, BREd, TCT, Ypatch, TF_<n> (1-72) or AATAAA"
+    )
+
+
+def coordinate(sign: str, number: str, length: int, kind: str) -> int:
+    """0-based index of a spec coordinate: signed = relative to the TSS / cleavage site, unsigned = 1-based."""
+    n = int(number)
+    if sign:
+        rel = n if sign == "+" else -n
+        if kind == "promoter":
+            if rel == 0:
+                raise VariantError(
+                    "promoter coordinates have no position 0 (-1 is just upstream of the TSS, +1 the TSS)"
+                )
+            index = promoter_index(rel, length)
+        else:
+            index = rel + length // 2
+        where = f"{rel:+d}"
+        lo, hi = _rel_range(length, kind)
+        if not 0 <= index < length:
+            raise VariantError(f"position {where} is outside the sequence (it spans {lo:+d} to {hi:+d})")
+        return index
+    if not 1 <= n <= length:
+        raise VariantError(f"position {n} is outside the sequence (1 to {length})")
+    return n - 1
+
+
+def _rel_range(length: int, kind: str) -> tuple[int, int]:
+    rel = promoter_rel if kind == "promoter" else terminator_rel
+    return rel(0, length), rel(length - 1, length)
+
+
+def parse(
+    spec: str, sequence: str, kind: str = "promoter", annotation: Annotation | None = None
+) -> list[Edit]:
+    """Edits of ``spec`` checked against ``sequence`` (normalised, upper case)."""
+    tokens = [t for t in re.split(r"[,;\s]+", spec.strip()) if t]
+    if not tokens:
+        raise VariantError("empty variant spec: write e.g. G-30A, A140G, ko:TATA or ins:TATA@-30")
+    edits: list[Edit] = []
+    for tok in tokens:
+        edits.append(_parse_one(tok, sequence, kind, annotation))
+    taken: dict[int, str] = {}
+    for e in edits:
+        span = (
+            range(e.index, e.index + 1)
+            if isinstance(e, Substitution)
+            else range(e.hit.start, e.hit.end)
+            if isinstance(e, Knockout)
+            else range(e.start, e.start + len(e.bases))
+        )
+        for i in span:
+            if i in taken:
+                raise VariantError(f"{e.label} and {taken[i]} change the same base (position {i + 1})")
+            taken[i] = e.label
+    return edits
+
+
+def _parse_one(tok: str, seq: str, kind: str, annotation: Annotation | None) -> Edit:
+    m = _SUB.match(tok)
+    if m:
+        ref, sign, num, alt = m.groups()
+        i = coordinate(sign, num, len(seq), kind)
+        if seq[i] != ref:
+            raise VariantError(f"{tok}: the reference base at {sign}{num} is {seq[i]}, not {ref}")
+        if ref == alt:
+            raise VariantError(f"{tok}: reference and alternative base are the same")
+        return Substitution(i, ref, alt, tok)
+    m = _KO.match(tok)
+    if m:
+        name = motif_name(m.group(1))
+        ann = annotation or default_scanner().annotate(seq, kind)
+        hit = ann.get(name)
+        if hit is None:
+            found = ", ".join(sorted(ann.names())) or "none"
+            raise VariantError(f"{tok}: the annotator finds no {name} in this sequence (found: {found})")
+        return Knockout(hit, tok)
+    m = _INS.match(tok)
+    if m:
+        name, sign, num = m.groups()
+        name = motif_name(name)
+        bases = consensus(name)
+        centre = coordinate(sign, num, len(seq), kind)
+        start = centre - (len(bases) - 1) // 2
+        if start < 0 or start + len(bases) > len(seq):
+            raise VariantError(f"{tok}: a {len(bases)}-bp {name} centred there does not fit in the sequence")
+        return Insertion(name, start, bases, tok)
+    raise VariantError(
+        f"cannot read variant {tok!r}: write a substitution like G-30A (relative to the TSS) or A140G (1-based), "
+        "ko:TATA to knock out a motif, or ins:TATA@-30 to insert one"
+    )
+
+
+def consensus(name: str) -> str:
+    """The most likely base at each column of a motif's PWM (AATAAA for the poly(A) signals)."""
+    if name in (PAS_CANONICAL, PAS_VARIANT):
+        return PAS_CANONICAL
+    sc = default_scanner()
+    pwm = sc.cpe.get(name) or next((p for p in sc.tfs if p.name == name), None)
+    if pwm is None:
+        raise VariantError(f"unknown motif {name!r}")
+    return "".join(BASES[j] for j in pwm.matrix.argmax(axis=1))
+
+
+def apply(sequence: str, edits: list[Edit], rng: np.random.Generator | None = None) -> str:
+    """``sequence`` with every edit applied; knockouts draw their random bases from ``rng`` (a different base
+    from the original at every position, so each draw destroys the motif)."""
+    rng = rng or np.random.default_rng(0)
+    s = list(sequence)
+    for e in edits:
+        if isinstance(e, Substitution):
+            s[e.index] = e.alt
+        elif isinstance(e, Insertion):
+            s[e.start : e.start + len(e.bases)] = e.bases
+        else:
+            for i in range(e.hit.start, e.hit.end):
+                s[i] = rng.choice([b for b in BASES if b != sequence[i]])
+    return "".join(s)
+
+
+def knockout_edits(annotation: Annotation) -> list[Knockout]:
+    """One knockout per motif the annotator found (core elements first)."""
+    order = {n: i for i, n in enumerate(CPE_NAMES)}
+    hits = sorted(annotation.hits, key=lambda h: (order.get(h.name, len(order)), h.start))
+    return [Knockout(h, f"ko:{h.name}") for h in hits]
+
+
+def describe(edit: Edit, kind: str, length: int) -> str:
+    """A plain-language description of one edit."""
+    rel = promoter_rel if kind == "promoter" else terminator_rel
+    anchor = "TSS" if kind == "promoter" else "cleavage site"
+    if isinstance(edit, Substitution):
+        return f"{edit.ref}->{edit.alt} at {rel(edit.index, length):+d} (base {edit.index + 1})"
+    if isinstance(edit, Insertion):
+        centre = edit.start + (len(edit.bases) - 1) // 2
+        return f"{edit.name} ({edit.bases}) written over the bases centred at {rel(centre, length):+d} relative to the {anchor}"
+    h = edit.hit
+    return f"{h.name} knocked out (bases {h.start + 1}-{h.end}, centred at {h.rel_pos:+d})"
+
+
+__all__ = [
+    "Edit",
+    "Insertion",
+    "Knockout",
+    "Substitution",
+    "VariantError",
+    "apply",
+    "consensus",
+    "coordinate",
+    "describe",
+    "knockout_edits",
+    "motif_name",
+    "parse",
+]
