@@ -482,8 +482,9 @@ class Assistant:
             preds.append(pred)
             if v.ood:
                 yield f"\nCaution: this sequence is unlike what I learned ({v.ood_reason}), so I doubled the interval."
-            if explanation and pred.explanation:
-                yield f"\nWhat the sequence shows: {pred.explanation}"
+            if explanation and n == 0:  # the model's own evidence: its prediction with each motif knocked out
+                kos = motif_knockouts(self.scorer(), seq, key, annotate(seq, kind_of(key)))
+                yield "\n" + explain_text(pred.text, key_label(key), kos, self.effects, key, top=3, lead=False)
 
     def _values(self, intent) -> list[Prediction]:
         """Fast-path predictions for every (sequence, key) pair of ``intent``."""

@@ -151,11 +151,13 @@ def explain_text(
     effects: MotifEffects,
     key: str,
     top: int = 4,
+    lead: bool = True,
 ) -> str:
-    """The explanation of one prediction from the model's knockouts, then (labelled) the library averages."""
+    """The explanation of one prediction from the model's knockouts, then (labelled) the library averages.
+    ``lead``: start with the prediction itself ("For ... I predict ...")."""
     kind = kind_of(key)
     anchor = "the TSS" if kind == "promoter" else "the cleavage site"
-    parts = [f"For {key_words} I predict {ref_text}."]
+    parts = [f"For {key_words} I predict {ref_text}."] if lead else []
     if not knockouts:
         parts.append(
             "The motif annotator finds no known element in this sequence, so there is no motif to knock out; "
@@ -181,7 +183,7 @@ def explain_text(
             f"{verdict}"
         )
     parts.append(
-        f"By the model's own knockouts (each motif's bases replaced by random bases, {ranked[0][1].replicates} "
+        f"{'By' if lead else 'Why, by'} the model's own knockouts (each motif's bases replaced by random bases, {ranked[0][1].replicates} "
         f"times; positions relative to {anchor}), " + "; ".join(items) + "."
     )
     if len(knockouts) > top:

@@ -121,6 +121,8 @@ def test_explain_has_plot_and_same_number(client, assistant):
     body = r.json()
     assert base64.b64decode(body["plot_png"]).startswith(b"\x89PNG")
     assert len(body["per_base"]) == len(seq) and 1 <= len(body["windows"]) <= 3
+    assert body["explanation"].startswith("For promoter strength") and body["knockouts"]
+    assert body["knockouts"][0]["label"].startswith("ko:") and "delta" in body["knockouts"][0]
     assert body["prediction"]["value"] == pytest.approx(direct(assistant, [seq])[0]["value"], abs=1e-5)
 
 

@@ -73,8 +73,9 @@ def _explain(assistant, seq: str, key: str, plot: bool) -> dict:
             res, png = assistant.explain(seq, key, None), None
         image = base64.b64encode(png.read_bytes()).decode() if png is not None else None
     row = record(res.prediction)
-    return {"prediction": row, "per_base": [round(float(x), 5) for x in res.per_base], "windows": res.windows,
-            "plot_png": image}
+    knockouts = [{k: v for k, v in e.to_dict().items() if k != "alt_sequence"} for e in res.knockouts]
+    return {"prediction": row, "explanation": res.text, "knockouts": knockouts,
+            "per_base": [round(float(x), 5) for x in res.per_base], "windows": res.windows, "plot_png": image}
 
 
 @router.post("/v1/explain", summary="In-silico mutagenesis of one sequence, with its effect plot (PNG, base64)")

@@ -56,11 +56,14 @@ async function showExplanation(sequence, key) {
     $("plot").src = "data:image/png;base64," + res.plot_png;
     $("plot").hidden = false;
   }
+  if (res.explanation) $("explanation").textContent = res.explanation;
   $("windows").textContent = "";
   for (const w of res.windows) {
+    const seg = res.per_base.slice(w.start, w.end);
     const li = document.createElement("li");
-    li.textContent = `bases ${w.start + 1}-${w.end} (position ${w.rel_start >= 0 ? "+" : ""}${w.rel_start}): ` +
-      `effect ${fmt(w.score, 3)}; ${w.motifs.length ? w.motifs.join(", ") : "no annotated motif"}`;
+    li.textContent = `bases ${w.start + 1}-${w.end} (from ${w.rel_start >= 0 ? "+" : ""}${w.rel_start}): ` +
+      `mutating them changes the prediction by ${fmt(Math.min(...seg))} to ${fmt(Math.max(...seg))}; ` +
+      `${w.motifs.length ? [...new Set(w.motifs)].join(", ") : "no annotated motif"}`;
     $("windows").append(li);
   }
 }
