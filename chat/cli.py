@@ -149,7 +149,7 @@ class Repl:
             text += piece
             sys.stdout.write(piece)
             sys.stdout.flush()
-        sys.stdout.write("\n")
+        sys.stdout.write("\n" if text.endswith("\n") else "\n\n")  # one blank line after every answer
         if intent is not None and intent.keys and intent.op != "rank":
             self.key = intent.keys[0]
             if intent.sequences:
