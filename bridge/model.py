@@ -52,6 +52,7 @@ class Generation:
     text: str
     values: list[NumericValue] = field(default_factory=list)
     held_open: int = 0  # steps where the answer wanted to end before its requested numbers (see ``require_numbers``)
+    forced: int = 0  # <num> slots written because the token budget was about to run out (see :func:`_force_number`)
 
 
 Formatter = Callable[[str, float, float], str]
@@ -73,6 +74,16 @@ def _hold_open(logits: torch.Tensor, stop: list[int]) -> bool:
     best = int(logits.argmax())
     logits[stop] = float("-inf")
     return best in stop
+
+
+def _force_number(logits: torch.Tensor, num_id: int) -> bool:
+    """Only ``<num>`` may come next (logits: (V,), in place): the answer's last tokens are about to run out before
+    the numbers it must write. True when ``<num>`` was not already the best token (the rule changed the answer)."""
+    best = int(logits.argmax())
+    keep = logits[num_id].clone()
+    logits.fill_(float("-inf"))
+    logits[num_id] = keep if torch.isfinite(keep) else 0.0
+    return best != num_id
 
 
 def _path_numbers(projector: Projector, head: NumericHead, h: torch.Tensor, hmask: torch.Tensor, n: list[int],
@@ -368,6 +379,7 @@ class DnaLanguageModel(nn.Module):
         no_repeat_ngram: int = 3,
         require_numbers: bool = True,
         held_open: list[int] | None = None,
+        forced: list[int] | None = None,
     ) -> Iterator[str]:
         """Yield the answer text piece by piece. When the decoder emits ``<num>``, the head's value (for the next
         key of ``num_keys``) is de-normalised, formatted, written into the text and appended to ``values``.
@@ -378,7 +390,9 @@ class DnaLanguageModel(nn.Module):
         a generated token may not repeat an n-gram of the answer (0: off), which stops greedy loops.
         ``require_numbers``: when ``num_keys`` is given, the answer may not end before it has written one ``<num>``
         per key (the question asked for those numbers; like ``min_new_tokens``, only the end tokens are masked);
-        each step where ending was the best token is counted in ``held_open[0]`` when a list is passed."""
+        each step where ending was the best token is counted in ``held_open[0]`` when a list is passed. When the
+        remaining token budget only just fits the numbers still owed, ``<num>`` is forced (counted in
+        ``forced[0]``), so an answer that must write a number always does."""
         if self.config.numeric == "text":
             answer_prefix = answer_prefix.replace(NUM_TOKEN, "")
         ex = self.processor.encode(messages, sequences, answer_prefix=answer_prefix)
@@ -432,12 +446,14 @@ class DnaLanguageModel(nn.Module):
         pending: list[int] = []
         generated: list[int] = []
         emitted = ""
-        for _ in range(max_new_tokens):
+        for step in range(max_new_tokens):
             logits = out.logits[0, -1].float()  # (V,)
             self._mask_logits(logits)
             _ban_repeats(logits, generated, no_repeat_ngram)
             if n_num < need and _hold_open(logits, stop) and held_open is not None:
                 held_open[0] += 1
+            if need - n_num >= max_new_tokens - step and _force_number(logits, self.num_token_id) and forced is not None:
+                forced[0] += 1
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = int(torch.multinomial(probs.cpu(), 1, generator=gen))
@@ -538,19 +554,21 @@ class DnaLanguageModel(nn.Module):
         out = self.decoder(inputs_embeds=left, attention_mask=lmask, position_ids=pos, use_cache=True)
         stop = self._stop_ids()
         need = [self.numbers_needed(k, require_numbers) for k in num_keys]
-        held = [0] * B
+        held, forced = [0] * B, [0] * B
         fmt = formatter or (lambda k, x, sd: self.format_value(NumericValue(k, x, sd)))
         parts: list[list] = [[[]] for _ in range(B)]  # per row: token-id lists and formatted numbers
         values: list[list[NumericValue]] = [[] for _ in range(B)]
         done = torch.zeros(B, dtype=torch.bool, device=self.device)
         history: list[list[int]] = [[] for _ in range(B)]
-        for _ in range(max_new_tokens):
+        for step in range(max_new_tokens):
             logits = out.logits[:, -1].float()  # (B, V)
             self._mask_logits(logits)
             for b in range(B):
                 _ban_repeats(logits[b], history[b], no_repeat_ngram)
                 if not done[b] and len(values[b]) < need[b]:
                     held[b] += _hold_open(logits[b], stop)
+                    if need[b] - len(values[b]) >= max_new_tokens - step:  # the budget only fits the numbers owed
+                        forced[b] += _force_number(logits[b], self.num_token_id)
             nxt = logits.argmax(-1)  # (B,)
             done |= torch.tensor([int(t) in stop for t in nxt.tolist()], device=self.device)
             if bool(done.all()):
@@ -577,13 +595,14 @@ class DnaLanguageModel(nn.Module):
                 parts[b][-1].append(int(nxt[b]))
         texts = ["".join(p if isinstance(p, str) else self.tokenizer.decode(p, skip_special_tokens=True)
                          for p in row) for row in parts]
-        return [Generation(t, v, h) for t, v, h in zip(texts, values, held, strict=True)]
+        return [Generation(t, v, h, f) for t, v, h, f in zip(texts, values, held, forced, strict=True)]
 
     def generate_answer(self, messages: list[dict], sequences: Sequence[str] = (), **kwargs) -> Generation:
         values: list[NumericValue] = []
         held = [0]
-        text = "".join(self.stream(messages, sequences, values=values, held_open=held, **kwargs))
-        return Generation(text=text, values=values, held_open=held[0])
+        forced = [0]
+        text = "".join(self.stream(messages, sequences, values=values, held_open=held, forced=forced, **kwargs))
+        return Generation(text=text, values=values, held_open=held[0], forced=forced[0])
 
     # ---- persistence -------------------------------------------------------------------------------------------
     def save_pretrained(self, path) -> None:

@@ -293,15 +293,17 @@ def _written_ids(path: Path, fmt: str) -> set[str]:
 
 def generated_table(gen: dict) -> str:
     lines = [
-        "| task / tissue | questions | parse failures | held open* | numbers from the head / as digits | "
-        "generated R² | generated Pearson | generated Spearman | mean / max abs diff vs fast path | questions/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| task / tissue | questions | parse failures | held open* | forced at the budget* | numbers from the head / "
+        "as digits | generated R² | generated Pearson | generated Spearman | mean / max abs diff vs fast path | "
+        "questions/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, g in gen.items():
         m, a = g.get("generated", {}), g.get("agreement_with_fast_path", {})
         held = g.get("answers_held_open", 0) if g.get("require_numbers") else "off"
+        forced = g.get("answers_forced_at_budget", 0) if g.get("require_numbers") else "off"
         lines.append(
-            f"| {key} | {g['n']} | {g['parse_failures']} | {held} | {g['numbers_from_head']} / "
+            f"| {key} | {g['n']} | {g['parse_failures']} | {held} | {forced} | {g['numbers_from_head']} / "
             f"{g['numbers_as_generated_digits']} | {m.get('r2', float('nan')):.3f} | "
             f"{m.get('pearson', float('nan')):.3f} | {m.get('spearman', float('nan')):.3f} | "
             f"{a.get('mean_abs_diff', float('nan')):.4f} / {a.get('max_abs_diff', float('nan')):.4f} | "
@@ -309,8 +311,9 @@ def generated_table(gen: dict) -> str:
         )
     lines.append(
         "\n\\* held open: answers that would have ended before their number (the decoder's own parse "
-        "failures); the rule masks the end tokens until the <num> the question asked for is written "
-        "(--free-decoding turns it off)."
+        "failures); the rule masks the end tokens until the <num> the question asked for is written; "
+        "forced at the budget: answers still without it when the last tokens of the budget were reached, "
+        "where <num> is the only token allowed (--free-decoding turns both off)."
     )
     return "\n".join(lines)
 

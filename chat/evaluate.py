@@ -152,6 +152,7 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
                                              dna=Q.DNA))
         texts: list[str] = []
         held: list[int] = []  # indices of the answers the rule held open
+        forced: list[int] = []  # indices of the answers whose <num> was forced at the end of the token budget
         for i in range(0, len(rows), batch_size):
             prompts = [([{"role": "user", "content": q}], [r["sequence"]])
                        for q, r in zip(questions[i : i + batch_size], rows[i : i + batch_size], strict=True)]
@@ -159,6 +160,7 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
                                         formatter=lambda k, v, s, spec=spec: spec.format_value(v, s),
                                         require_numbers=require_numbers)
             held += [len(texts) + j for j, g in enumerate(gens) if g.held_open]
+            forced += [len(texts) + j for j, g in enumerate(gens) if g.forced]
             texts += [g.text for g in gens]
             if progress is not None:
                 progress(key, len(texts), len(rows))
@@ -184,7 +186,8 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
                 fast.append(fast_all[i])
         res = {"n": len(rows), "parse_failures": failures,
                "require_numbers": model.numbers_needed([key], require_numbers) > 0,
-               "answers_held_open": len(held), "numbers_from_head": from_head,
+               "answers_held_open": len(held), "answers_forced_at_budget": len(forced),
+               "forced_answers": [qa[i] for i in forced], "numbers_from_head": from_head,
                "numbers_as_generated_digits": len(gen) - from_head, "seconds": seconds,
                "questions_per_s": len(rows) / max(seconds, 1e-9),
                "failed_answers": examples, "held_open_answers": [qa[i] for i in held], "example_answers": qa[:3]}

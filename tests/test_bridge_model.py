@@ -379,3 +379,27 @@ def test_an_answer_may_not_end_before_the_number_it_was_asked_for(tiny_model):
     free = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=6, require_numbers=False)[0]
     assert free.text == "" and not free.values and free.held_open == 0
     assert tiny_model.generate_answer(msgs, max_new_tokens=6).text == ""  # no keys asked for: free to end
+
+
+def test_the_number_is_written_before_the_token_budget_runs_out(tiny_model):
+    """A decoder that rambles instead of writing <num> gets <num> forced at the last step its budget allows."""
+    stop, num = tiny_model._stop_ids(), tiny_model.num_token_id
+    key = tiny_model.config.numeric_head.keys[0]
+    ramble = next(i for i in range(200, 400) if i not in stop and i != num)
+
+    def rambles(module, args, out):  # one ordinary token is always the first choice, <num> never
+        out = out.clone()
+        out[..., ramble] += 2e4
+        out[..., num] -= 2e4
+        return out
+
+    tiny_model.decoder.get_output_embeddings().register_forward_hook(rambles)
+    msgs = [{"role": "user", "content": "How strong is it?"}]
+    got = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=5, no_repeat_ngram=0)[0]
+    assert len(got.values) == 1 and got.forced == 1 and got.text.rstrip().endswith(
+        tiny_model.format_value(got.values[0])
+    )
+    one = tiny_model.generate_answer(msgs, num_keys=[key], max_new_tokens=5, no_repeat_ngram=0)
+    assert one.text == got.text and one.forced == 1
+    free = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=5, require_numbers=False)[0]
+    assert not free.values and free.forced == 0
