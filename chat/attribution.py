@@ -161,7 +161,7 @@ def explain_text(
     if not knockouts:
         parts.append(
             "The motif annotator finds no known element in this sequence, so there is no motif to knock out; "
-            "the mutagenesis track shows which bases move the prediction."
+            "in-silico mutagenesis (ask why, or `agrochat explain`) shows which bases move the prediction."
         )
         return " ".join(parts)
     ranked = knockouts[:top]
