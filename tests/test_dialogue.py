@@ -217,3 +217,23 @@ def test_repl_follow_ups(wide_assistant, capsys):
     assert "closest things I can answer" in printed
     assert repl.key == LEAF and repl.seq == A
     assert "error" not in " ".join(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("conversation", CONVERSATIONS, ids=[f"c{i:02d}" for i in range(len(CONVERSATIONS))])
+def test_conversation_through_the_repl(wide_assistant, conversation, capsys):
+    """The same battery typed into the REPL: every printed answer is the chat answer to the same conversation."""
+    from agrochat.chat.cli import Repl
+
+    out: list[str] = []
+    repl = Repl(wide_assistant, None, None, echo=out.append)
+    messages: list[dict] = []
+    for text, _op, _keys in conversation:
+        repl.handle(text)
+        printed = capsys.readouterr().out
+        messages.append({"role": "user", "content": text})
+        expected = wide_assistant.chat(messages).text
+        assert printed.rstrip("\n") == expected.rstrip("\n"), text
+        assert not re.search(r"error|Traceback|<num>|<dna>|num_keys", printed)
+        messages.append({"role": "assistant", "content": printed.rstrip("\n")})
+    assert not out  # nothing went to the REPL's error/notice channel
