@@ -484,7 +484,9 @@ class Assistant:
                 yield f"\nCaution: this sequence is unlike what I learned ({v.ood_reason}), so I doubled the interval."
             if explanation and n == 0:  # the model's own evidence: its prediction with each motif knocked out
                 kos = motif_knockouts(self.scorer(), seq, key, annotate(seq, kind_of(key)))
-                yield "\n" + explain_text(pred.text, key_label(key), kos, self.effects, key, top=3, lead=False)
+                yield "\n" + explain_text(
+                    pred.text, key_label(key), kos, self.effects, key, top=3, lead=False
+                )
 
     def _values(self, intent) -> list[Prediction]:
         """Fast-path predictions for every (sequence, key) pair of ``intent``."""
@@ -602,11 +604,14 @@ class Assistant:
         seq, keys, low = intent.sequences[0], list(intent.keys), intent.message.lower()
         m = re.search(r"\b(\d{1,2}) (?:mutations?|substitutions?|changes?|bases?|edits?|steps?)\b", low)
         k = min(int(m.group(1)), 20) if m else max_mutations
-        goal, against = (
-            ("weaker" if re.search(r"\b(weaker|lower|reduce|decrease|less active)\b", low) else "stronger"),
-            None,
-        )
-        if len(keys) == 2 and re.search(r"\bweak", low) and re.search(r"\bstrong", low):
+        weaker = re.search(r"\b(weaker|lower|reduce|decrease|less active)\b", low)
+        stronger = re.search(r"\b(stronger|higher|increase|boost|more active|better)\b", low)
+        goal, against = ("weaker" if weaker and not stronger else "stronger"), None
+        if (
+            len(keys) == 2
+            and re.search(r"\bweak\w* (in|for)\b", low)
+            and re.search(r"\bstrong\w* (in|for)\b", low)
+        ):
             weak_at = low.index("weak")
 
             def dist(key: str) -> int:  # how far after "weak" the key's system is named (words of its label)

@@ -125,6 +125,7 @@ ORGANS = (
 _PLURAL = {"leaf": "leaves", "inflorescence": "inflorescences"}
 
 _SUBSTITUTION = re.compile(r"(?<![A-Za-z0-9])[ACGT][+-]?\d{1,4}[ACGT](?![A-Za-z0-9])")
+_ORIGIN = r"(?:promoters?|genes?|terminators?|sequences?)"  # "a maize promoter": where the DNA comes from
 _STRENGTH = re.compile(r"\b(strong\w*|strength|activit\w*|active|weak\w*|perform\w*|score|rate|good)\b")
 _EXPRESS = re.compile(r"\b(express\w*|transcri\w*|mrna|abundance|tpm)\b")
 _OPS = (
@@ -161,7 +162,7 @@ _OPS = (
         "compare",
         re.compile(
             r"\b(compare\w*|comparison|versus|vs\.?|better than|stronger than|weaker than|"
-            r"which (one|of)|difference between)\b"
+            r"which (one|of)|difference between|strongest|weakest|of the (two|three|both))\b"
         ),
     ),
 )
@@ -263,10 +264,19 @@ def mentions(text: str) -> Mentions:
     task = T.TERMINATOR if _has("terminators?", t) else T.SYNTHETIC if _has("synthetic", t) else None
     enh = "noENH" if _NO_ENH.search(t) else "withENH" if _WITH_ENH.search(t) else None
     light = "dark" if _has("dark|darkness", t) else "light" if _has("light", t) else None
+    species = [s for s, p in SPECIES.items() if _has(p, t)]
+    unknown = [s for s in UNKNOWN_SPECIES if _has(s, t)]
+    if len(species) > 1 or (
+        species and unknown
+    ):  # "a maize promoter ... in benthamiana leaves": origin, not assay
+        origin = [s for s in species if _has(f"(?:{SPECIES[s]})(?: core)? {_ORIGIN}", t)]
+        if len(origin) < len(species):
+            species = [s for s in species if s not in origin]
+        unknown = [u for u in unknown if not _has(f"{u}(?: core)? {_ORIGIN}", t)]
     return Mentions(
         task=task,
-        species=[s for s, p in SPECIES.items() if _has(p, t)],
-        unknown=[s for s in UNKNOWN_SPECIES if _has(s, t)],
+        species=species,
+        unknown=unknown,
         organs=_organs(t),
         protoplast=_has("protoplasts?", t),
         both=_BOTH.search(t) is not None,

@@ -85,6 +85,15 @@ CONVERSATIONS = [
         ("make it stronger with at most 2 substitutions", "design", [PROTO]),
     ],
     [("Make this promoter stronger", "need_dna", [])],
+    [(f"hi, I have a maize promoter, would it drive a reporter well in benthamiana leaves? {A}", "predict", [LEAF])],
+    [(f"How strong is this Arabidopsis promoter in tobacco leaves? {A}", "predict", [LEAF])],
+    [(f"How strong is this Arabidopsis promoter? {A}", "refuse", [])],
+    [
+        (f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]),
+        (f"and this one? {B}", "predict", [LEAF]),
+        ("which is the strongest of the two?", "compare", [LEAF, LEAF]),
+        ("can you make the weaker one 30% stronger?", "design", [LEAF]),
+    ],
     [("hello", "greet", [])],
     [("hi there!", "greet", []), ("what can you do?", "help", [])],
     [("asdkjh qwe", "help", [])],
@@ -237,3 +246,10 @@ def test_conversation_through_the_repl(wide_assistant, conversation, capsys):
         assert not re.search(r"error|Traceback|<num>|<dna>|num_keys", printed)
         messages.append({"role": "assistant", "content": printed.rstrip("\n")})
     assert not out  # nothing went to the REPL's error/notice channel
+
+
+def test_design_goal_read_from_the_words(wide_assistant):
+    ask = [{"role": "user", "content": f"can you make the weaker one stronger in tobacco leaves? {A}"}]
+    assert "(stronger for promoter strength in tobacco" in wide_assistant.chat(ask).text
+    ask = [{"role": "user", "content": f"design a weaker version of this promoter for tobacco leaves: {A}"}]
+    assert "(weaker for promoter strength in tobacco" in wide_assistant.chat(ask).text
