@@ -316,6 +316,9 @@ def test_openai_client(url, assistant):
     number = f"{want['value']:.2f} ± {want['uncertainty']:.2f}"
     done = client.chat.completions.create(model="agrochat", messages=USER)
     assert number in done.choices[0].message.content
+    tok = assistant.model.tokenizer
+    assert done.usage.completion_tokens == len(tok(done.choices[0].message.content, add_special_tokens=False)["input_ids"])
+    assert done.usage.total_tokens == done.usage.prompt_tokens + done.usage.completion_tokens > 0
     pieces = [c.choices[0].delta.content or "" for c in
               client.chat.completions.create(model="agrochat", messages=USER, stream=True) if c.choices]
     assert len(pieces) > 2 and "".join(pieces) == done.choices[0].message.content

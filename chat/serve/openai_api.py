@@ -89,9 +89,18 @@ async def chat_completions(req: ChatRequest, request: Request):
         "model": st.config.model_id,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                      "finish_reason": "stop", "logprobs": None}],
+        "usage": _usage(st, messages, answer.text),
         "agrochat": {"operation": getattr(answer.intent, "op", None), "key": answer.key,
                      "predictions": [record(p) for p in answer.predictions]},
     }
+
+
+def _usage(st: ServerState, messages: list[dict], text: str) -> dict:
+    """Token counts in the decoder's tokenizer (pasted DNA counted as the text it was sent as)."""
+    tok = st.assistant.model.tokenizer
+    prompt = sum(len(tok(str(m["content"]), add_special_tokens=False)["input_ids"]) for m in messages)
+    completion = len(tok(text, add_special_tokens=False)["input_ids"])
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None = None) -> str:
