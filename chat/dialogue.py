@@ -133,7 +133,7 @@ _OPS = (
         "design",
         re.compile(
             r"\b(design\w*|improve\w*|optimi[sz]\w*|engineer\w*|make (it|this|the|my)( \w+)? "
-            r"(stronger|weaker|better|more active)|stronger (version|variant|one)|propose)\b"
+            r"(stronger|weaker|better|more active)|(stronger|weaker|better) (version|variant|one)|propose)\b"
         ),
     ),
     (
@@ -218,6 +218,7 @@ class Context:
     keys: tuple[str, ...] = ()
     pending: tuple[str, ...] = ()  # candidate keys of a clarifying question, for the reply that picks one
     pending_op: str | None = None  # the operation a clarifying question was about ("rank")
+    asked: str = ""  # the words of a question that came without its sequence, read again with the sequence
 
 
 def key_label(key: str) -> str:
@@ -308,8 +309,15 @@ class Resolver:
 
     # ---- one turn --------------------------------------------------------------------------------------------
     def _turn(self, text: str, extra: list[str], ctx: Context) -> Intent:
+        intent = self._read_turn(text, extra, ctx)
+        ctx.asked = DNA_RUN.sub(" ", text).strip() if intent.op == "need_dna" else ""
+        return intent
+
+    def _read_turn(self, text: str, extra: list[str], ctx: Context) -> Intent:
         found = [s.upper().replace("U", "T") for s in DNA_RUN.findall(text)] + [s.upper() for s in extra]
         words = DNA_RUN.sub(" ", text).strip()
+        if found and ctx.asked:  # "How strong is my promoter in tobacco leaves?" ... "here it is: ACGT..."
+            words = f"{ctx.asked} {words}"
         low = words.lower()
         new = []
         for s in found:

@@ -85,6 +85,116 @@ CONVERSATIONS = [
         ("make it stronger with at most 2 substitutions", "design", [PROTO]),
     ],
     [("Make this promoter stronger", "need_dna", [])],
+    # more multi-turn conversations: follow-ups across operations, systems, sequences and refusals
+    [("hello", "greet", []), (f"How strong is this promoter in tobacco leaves? {A}", "predict", [LEAF])],
+    [("What can you do?", "help", []), (f"Rate this terminator for maize protoplasts: {A}", "predict", [TPROTO])],
+    [
+        (f"How strong is this promoter in maize protoplasts? {A}", "predict", [PROTO]),
+        ("which bases matter most?", "explain", [PROTO]),
+        ("what if I knock out the TATA box?", "variant", [PROTO]),
+    ],
+    [
+        (f"How strong is this promoter in tobacco leaves? {A}", "predict", [LEAF]),
+        ("How strong would it be in rice?", "refuse", []),
+        ("ok, and in maize protoplasts?", "predict", [PROTO]),
+    ],
+    [
+        (f"How strong is this terminator in tobacco leaves? {A}", "predict", [TLEAF]),
+        ("why?", "explain", [TLEAF]),
+        ("and in protoplasts?", "predict", [TPROTO]),
+    ],
+    [
+        (f"Compare these two promoters in tobacco leaves: {A} and {B}", "compare", [LEAF, LEAF]),
+        ("and in maize protoplasts?", "compare", [PROTO, PROTO]),
+    ],
+    [
+        (f"Compare these two promoters in tobacco leaves: {A} and {B}", "compare", [LEAF, LEAF]),
+        ("what about the second one in protoplasts?", "predict", [PROTO]),
+    ],
+    [
+        (f"How strong is this promoter in tobacco leaves? {A}", "predict", [LEAF]),
+        ("make it stronger", "design", [LEAF]),
+        ("and a weaker version?", "design", [LEAF]),
+    ],
+    [
+        (f"How strong is this promoter in tobacco leaves? {A}", "predict", [LEAF]),
+        (f"and this one? {B}", "predict", [LEAF]),
+        ("compare them", "compare", [LEAF, LEAF]),
+    ],
+    [
+        (f"How highly is this maize gene expressed in pollen? {A}", "predict", [POLLEN]),
+        ("and in the primary root?", "predict", [ROOT1]),
+    ],
+    [
+        (f"How highly is this maize gene expressed in pollen? {A}", "predict", [POLLEN]),
+        ("in which maize tissues is it highest?", "rank", None),
+    ],
+    [
+        (f"In which maize tissues is this gene expressed most? {A}", "rank", None),
+        ("how strong is it in tobacco leaves?", "predict", [LEAF]),
+    ],
+    [
+        (f"How strong is this promoter in tobacco roots? {A}", "refuse", []),
+        ("fine, tobacco leaves then", "predict", [LEAF]),
+    ],
+    [
+        (f"Is this promoter active in Arabidopsis? {A}", "refuse", []),
+        ("what can you answer for it?", "predict", [LEAF, PROTO]),
+    ],
+    [
+        (f"How strong is this synthetic promoter? {A}", "clarify", []),
+        ("in tobacco leaves without enhancer in the dark", "predict", ["synthetic_promoter/leaf_noENH_dark"]),
+    ],
+    [
+        (f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]),
+        ("what if I knock out the Y patch?", "variant", [LEAF]),
+        ("and in protoplasts?", "predict", [PROTO]),
+    ],
+    [
+        (f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]),
+        ("What is an Inr?", "general", []),
+        ("why is it that strong?", "explain", [LEAF]),
+    ],
+    [
+        (f"How strong is this terminator in maize protoplasts? {A}", "predict", [TPROTO]),
+        ("make it stronger with at most 3 substitutions", "design", [TPROTO]),
+    ],
+    [
+        (f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]),
+        (f"what about this one in protoplasts? {B}", "predict", [PROTO]),
+        ("and the first one in protoplasts?", "predict", [PROTO]),
+    ],
+    [
+        (f"Score these promoters for maize protoplasts: {A} {B}", "compare", [PROTO, PROTO]),
+        ("why is the first one like that?", "explain", [PROTO]),
+    ],
+    [
+        (f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]),
+        ("thanks", "greet", []),
+        ("and in maize protoplasts?", "predict", [PROTO]),
+    ],
+    [
+        (f"How strong is this promoter in maize protoplasts? {A}", "predict", [PROTO]),
+        ("design a version that is strong in maize protoplasts but weak in tobacco leaves", "design", None),
+    ],
+    [
+        (f"Expression of this maize gene in roots? {A}", "clarify", []),
+        ("the primary root", "predict", [ROOT1]),
+        ("and in pollen?", "predict", [POLLEN]),
+    ],
+    [
+        (f"How strong is this promoter in wheat? {A}", "refuse", []),
+        ("and in sorghum?", "refuse", []),
+        ("and in tobacco leaves?", "predict", [LEAF]),
+    ],
+    [
+        ("How strong is my promoter in tobacco leaves?", "need_dna", []),
+        (f"here it is: {A}", "predict", [LEAF]),
+    ],
+    [
+        (f"Is this a strong terminator? {A}", "predict", [TLEAF, TPROTO]),
+        ("which of the two systems is it better in?", "predict", [TLEAF, TPROTO]),
+    ],
     [(f"hi, I have a maize promoter, would it drive a reporter well in benthamiana leaves? {A}", "predict", [LEAF])],
     [(f"How strong is this Arabidopsis promoter in tobacco leaves? {A}", "predict", [LEAF])],
     [(f"How strong is this Arabidopsis promoter? {A}", "refuse", [])],
@@ -151,7 +261,7 @@ def wide_assistant(dna_tokenizer, text_tokenizer):
 
 def test_battery_size():
     assert len(CONVERSATIONS) >= 40
-    assert sum(len(c) > 1 for c in CONVERSATIONS) >= 12
+    assert sum(len(c) > 1 for c in CONVERSATIONS) >= 40  # multi-turn conversations
 
 
 @pytest.mark.parametrize("conversation", CONVERSATIONS, ids=[f"c{i:02d}" for i in range(len(CONVERSATIONS))])
@@ -164,8 +274,8 @@ def test_conversation(wide_assistant, conversation):
         assert ans.intent.op == op, (text, ans.intent)
         assert not re.search(r"error|Traceback|<num>|<dna>|num_keys", ans.text), ans.text
         if op in EDITS:
-            assert list(ans.intent.keys) == keys, text
-            for key in keys:
+            assert keys is None or list(ans.intent.keys) == keys, text
+            for key in ans.intent.keys:
                 task, tissue = key.split("/", 1)
                 ref = a.predict(ans.intent.sequences[0], task=task, tissue=tissue, explanations=False)[0]
                 assert "cannot apply" in ans.text or f"{ref.value:.2f}" in ans.text
