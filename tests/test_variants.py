@@ -203,3 +203,19 @@ def test_cli_variant_design_explain(model_dir, promoters, tmp_path):
         app, ["explain", seq, "-m", str(model_dir), "--tsv", str(tmp_path / "e.tsv"), "--replicates", "1"]
     )
     assert r.exit_code == 0 and (tmp_path / "e.tsv").is_file()
+
+
+def test_repl_variant_and_design(assistant, promoters):
+    from agrochat.chat.cli import Repl
+
+    out: list[str] = []
+    repl = Repl(assistant, None, None, echo=out.append)
+    seq = promoters[2]["sequence"]
+    repl.handle(f"/seq {seq}")
+    i = seq.index("G")
+    repl.handle(f"/variant G{i + 1}A")
+    assert "G->A at" in out[-1] and "change" in out[-1]
+    repl.handle("/variant X1A")  # a bad spec: one line, the REPL goes on
+    assert out[-1].startswith("error:") and "cannot read variant" in out[-1]
+    repl.handle("/design 2")
+    assert "round 0: start" in out[-1] and "designed:" in out[-1]
