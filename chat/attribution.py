@@ -19,7 +19,7 @@ import numpy as np
 
 from agrochat.data_gen import tasks as T
 from agrochat.data_gen.effects import MotifEffects
-from agrochat.data_gen.explain import DISPLAY
+from agrochat.data_gen.explain import DISPLAY, GC_TERMINATOR
 from agrochat.data_gen.motifs import Annotation
 
 from . import variants as V
@@ -163,6 +163,8 @@ def explain_text(
             "The motif annotator finds no known element in this sequence, so there is no motif to knock out; "
             "in-silico mutagenesis (ask why, or `agrochat explain`) shows which bases move the prediction."
         )
+        if kind == "terminator":
+            parts.append(f"What the library says on average: {GC_TERMINATOR}")
         return " ".join(parts)
     ranked = knockouts[:top]
     items = []
