@@ -621,21 +621,16 @@ class Assistant:
 
             down = min(keys, key=dist)
             keys, against, goal = [k_ for k_ in keys if k_ != down], down, "stronger"
-        task, tissue = T.split_key(keys[0])
-        others = [T.split_key(k_) for k_ in keys[1:]]
-        res = self.design(
-            seq, task, tissue, goal=goal, max_mutations=k, against=T.split_key(against) if against else None
-        )
-        if others and against is None:  # no system named: each system gets its own design
-            results = [(keys[0], res)] + [
-                (
-                    T.split_key(k_)[0] + "/" + T.split_key(k_)[1],
-                    self.design(seq, t, ts, goal=goal, max_mutations=k),
-                )
-                for k_, (t, ts) in zip(keys[1:], others, strict=True)
-            ]
+        if against is None:  # every key asked for (both systems when none was named) gets its own design
+            results = [(k_, self.design(seq, *T.split_key(k_), goal=goal, max_mutations=k)) for k_ in keys]
         else:
-            results = [(keys[0], res)]
+            against_key = T.split_key(against)
+            results = [
+                (
+                    keys[0],
+                    self.design(seq, *T.split_key(keys[0]), goal=goal, max_mutations=k, against=against_key),
+                )
+            ]
         kind = kind_of(keys[0])
         rel = promoter_rel if kind == "promoter" else terminator_rel
         for key, r in results:
