@@ -49,13 +49,13 @@ from scipy import stats
 from agrochat.chat import Assistant
 from agrochat.chat import variants as V
 from agrochat.chat.attribution import variant_effects
-from agrochat.data_gen import tasks as T
-from agrochat.data_gen.effects import load_effects
 from agrochat.data_gen.errors import BadRowLog
-from agrochat.data_gen.motifs import CPE_NAMES, default_scanner
 from agrochat.data_gen.paths import resolve_data_dir
 from agrochat.data_gen.regression import load_regression_rows
 from agrochat.data_gen.sources import load_synthetic
+from agrochat.domain import tasks as T
+from agrochat.domain.effects import load_effects
+from agrochat.domain.motifs import CPE_NAMES, default_scanner
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_KEYS = ("promoter_strength/leaf", "promoter_strength/protoplast")

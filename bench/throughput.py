@@ -59,7 +59,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from agrochat.chat import Assistant
-    from agrochat.data_gen.templates import canonical_prompt
+    from agrochat.domain.prompts import canonical_prompt
 
     torch.set_grad_enabled(False)
     a = Assistant.from_pretrained(args.model)

@@ -81,7 +81,7 @@ CHAT_KEYS = ["promoter_strength/leaf", "promoter_strength/protoplast", "terminat
 def model_dir(tmp_path_factory, dna_tokenizer, text_tokenizer):
     """A saved tiny model (random weights) with the registry beside it: what ``Assistant.from_pretrained`` reads."""
     from agrochat.bridge import NumericHeadConfig, build_model
-    from agrochat.data_gen.registry import load_registry
+    from agrochat.domain.registry import load_registry
 
     torch.manual_seed(0)
     head = NumericHeadConfig(keys=CHAT_KEYS, norm={k: [0.0, 1.0] for k in CHAT_KEYS}, hidden=32)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from agrochat.bridge import DnaSequenceError
 from agrochat.chat import Assistant, FastaError
 from agrochat.cli import app
-from agrochat.data_gen.errors import UnknownTaskError
+from agrochat.errors import UnknownTaskError
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +250,7 @@ def test_cli_eval_report(model_dir, tmp_path):
 
 def test_text_model_answers_in_digits_and_refuses_predict(tmp_path, dna_tokenizer, text_tokenizer, promoters):
     from agrochat.bridge import NumericHeadConfig, build_model
-    from agrochat.data_gen.registry import load_registry
+    from agrochat.domain.registry import load_registry
     from conftest import tiny_config
 
     torch.manual_seed(0)

@@ -10,7 +10,6 @@ import pytest
 from datasets import load_from_disk
 from typer.testing import CliRunner
 
-from agrochat.data_gen import tasks as T
 from agrochat.data_gen.build import SPLITS, BuildConfig, build_dataset, run_build
 from agrochat.data_gen.cli import app
 from agrochat.data_gen.collect import collect_measurements
@@ -21,14 +20,15 @@ from agrochat.data_gen.conversations import (
     count_slots,
     plan_conversations,
 )
-from agrochat.data_gen.effects import load_effects
-from agrochat.data_gen.explain import MENTION_RE, explain, mention_name
-from agrochat.data_gen.motifs import annotate
 from agrochat.data_gen.paths import MINI_DATA_DIR
-from agrochat.data_gen.registry import load_registry
 from agrochat.data_gen.regression import load_regression_rows
 from agrochat.data_gen.sources import OTHER_CONDITIONS, PROMOTER_TEST, PROMOTER_TRAIN
 from agrochat.data_gen.splits import check_disjoint
+from agrochat.domain import tasks as T
+from agrochat.domain.effects import load_effects
+from agrochat.domain.explain import MENTION_RE, explain, mention_name
+from agrochat.domain.motifs import annotate
+from agrochat.domain.registry import load_registry
 
 FAMILY = {T.PROMOTER: "promoter", T.SYNTHETIC: "promoter", T.NATURAL: "promoter", T.TISSUE: "promoter",
           T.TERMINATOR: "terminator"}

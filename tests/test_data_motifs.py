@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from agrochat.data_gen.motifs import (
+from agrochat.data_gen.paths import MOTIFS_DIR
+from agrochat.domain.motifs import (
     PAS_CANONICAL,
     MotifConfig,
     MotifScanner,
@@ -16,7 +17,6 @@ from agrochat.data_gen.motifs import (
     promoter_index,
     promoter_rel,
 )
-from agrochat.data_gen.paths import MOTIFS_DIR
 
 # GC-rich background without A/T runs: scores far below 0.85 for TATA, Inr and TCT
 BACKGROUND = ("GCGGCCGCGGCC" * 15)[:170]

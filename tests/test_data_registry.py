@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from agrochat.data_gen.errors import UnknownTaskError
-from agrochat.data_gen.registry import Registry, TaskSpec, load_registry
+from agrochat.domain.registry import Registry, TaskSpec, load_registry
+from agrochat.errors import UnknownTaskError
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +121,8 @@ def test_resolve_condition_wording(registry):
     assert registry.resolve("promoter", "tobacco leaf with the 35S enhancer, in the dark") == "promoter_strength/leaf"
     assert registry.resolve("promoter", "protoplasts, with enhancer") == "promoter_strength/protoplast"
     # every phrasing the templates use for a condition resolves back to its key
-    from agrochat.data_gen import tasks as T
-    from agrochat.data_gen.templates import system_names
+    from agrochat.domain import tasks as T
+    from agrochat.domain.prompts import system_names
 
     for cond in T.NATURAL_CONDITIONS:
         for text in system_names(f"natural_promoter/{cond}"):

@@ -249,7 +249,7 @@ def wide_assistant(dna_tokenizer, text_tokenizer):
     """A tiny random model that knows every key of the shipped registry."""
     from agrochat.bridge import NumericHeadConfig, build_model
     from agrochat.chat import Assistant
-    from agrochat.data_gen.registry import load_registry
+    from agrochat.domain.registry import load_registry
 
     reg = load_registry()
     keys = reg.keys()

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_intent_accuracy_on_held_out_phrasings():
     from agrochat.chat.evaluate import evaluate_intents
-    from agrochat.data_gen.registry import load_registry
+    from agrochat.domain.registry import load_registry
 
     res = evaluate_intents(load_registry().keys())
     assert res["n"] >= 100

@@ -107,7 +107,7 @@ def test_reference_round_trips_in_the_checkpoint(model_with_reference, tmp_path)
 
 def test_prediction_and_json_carry_the_flag(model_with_reference, tmp_path):
     from agrochat.chat import Assistant
-    from agrochat.data_gen.registry import load_registry
+    from agrochat.domain.registry import load_registry
 
     model, seqs = model_with_reference
     a = Assistant(model, load_registry())

@@ -13,7 +13,7 @@ from agrochat.chat.assistant import variant_spec_from_text
 from agrochat.chat.attribution import motif_knockouts, variant_effects
 from agrochat.chat.design import DesignConfig, design
 from agrochat.cli import app
-from agrochat.data_gen.motifs import annotate, promoter_rel
+from agrochat.domain.motifs import annotate, promoter_rel
 
 rng = np.random.default_rng(7)
 BACKGROUND = "".join(rng.choice(list("ACGT"), 170))

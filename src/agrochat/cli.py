@@ -16,7 +16,7 @@ from agrochat.chat.cli import (
     variant_command,
 )
 from agrochat.chat.serve.cli import serve_command
-from agrochat.errors import fail
+from agrochat.console import fail
 from agrochat.train.cli import train_command
 
 

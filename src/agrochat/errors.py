@@ -1,11 +1,16 @@
-"""CLI error reporting shared by every subcommand."""
+"""The one base class of every error a user can cause (bad sequences, unknown tasks, bad configs, missing
+files). Front ends (CLI, REPL, LangChain tool, server) catch :class:`AgrochatError` only, so any other exception
+is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
-import typer
+
+class AgrochatError(Exception):
+    """Something the user can fix: the message is one line that says what and where."""
 
 
-def fail(message: str) -> None:
-    """One-line error on stderr, exit code 2, no traceback."""
-    typer.secho(f"error: {message}", err=True, fg="red")
-    raise typer.Exit(2)
+class UnknownTaskError(AgrochatError, KeyError):
+    """A task key, task or tissue is not in the registry. The message lists what is known."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "unknown task"

@@ -17,13 +17,13 @@ import numpy as np
 
 from agrochat.bridge import DnaLanguageModel, normalize_dna
 from agrochat.bridge.io import CONFIG_NAME, CheckpointError
-from agrochat.data_gen import tasks as T
-from agrochat.data_gen.effects import load_effects
-from agrochat.data_gen.errors import UnknownTaskError
-from agrochat.data_gen.explain import explain as explain_annotation
-from agrochat.data_gen.motifs import annotate, promoter_rel, terminator_rel
-from agrochat.data_gen.registry import Registry, load_registry
-from agrochat.data_gen.templates import canonical_prompt
+from agrochat.domain import tasks as T
+from agrochat.domain.effects import load_effects
+from agrochat.domain.explain import explain as explain_annotation
+from agrochat.domain.motifs import annotate, promoter_rel, terminator_rel
+from agrochat.domain.prompts import canonical_prompt
+from agrochat.domain.registry import Registry, load_registry
+from agrochat.errors import UnknownTaskError
 
 from .attribution import Scorer, VariantEffect, explain_text, kind_of, motif_knockouts, variant_effects
 from .design import GOALS, DesignConfig, DesignResult
@@ -694,7 +694,7 @@ def variant_spec_from_text(text: str) -> str:
     """A variant spec (see :mod:`agrochat.chat.variants`) from a chat message: substitutions written like G-30A,
     and motif names (TATA box, Inr, Y patch, TF_45, AATAAA) to knock out, or to insert when the message says
     insert/add ... at a position. Empty when the message names no edit."""
-    from agrochat.data_gen.explain import MENTION_RE, mention_name
+    from agrochat.domain.explain import MENTION_RE, mention_name
 
     tokens = _SUB_IN_TEXT.findall(text)
     low = text.lower()

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agrochat.data_gen import tasks as T
-from agrochat.data_gen.effects import MotifEffects
-from agrochat.data_gen.explain import DISPLAY, GC_TERMINATOR
-from agrochat.data_gen.motifs import Annotation
+from agrochat.domain import tasks as T
+from agrochat.domain.effects import MotifEffects
+from agrochat.domain.explain import DISPLAY, GC_TERMINATOR
+from agrochat.domain.motifs import Annotation
 
 from . import variants as V
 

@@ -168,7 +168,7 @@ def chat_command(
     tissue: str = typer.Option(None, "--tissue", help="tissue or system, e.g. leaf"),
 ):
     """Chat about DNA: one question (--question), lines from stdin, or an interactive session."""
-    from agrochat.errors import fail
+    from agrochat.console import fail
 
     try:
         assistant = _load(model)
@@ -225,7 +225,7 @@ def predict_command(
     """Score sequences with the fast path (one forward per batch) and a progress bar."""
     from rich.progress import Progress
 
-    from agrochat.errors import fail
+    from agrochat.console import fail
 
     fmt = "json" if as_json else "tsv" if as_tsv else fmt
     if fmt not in ("tsv", "json", "jsonl"):
@@ -369,7 +369,7 @@ def eval_command(
         published_table,
         save,
     )
-    from agrochat.errors import fail
+    from agrochat.console import fail
 
     try:
         assistant = _load(model)
@@ -505,7 +505,7 @@ def explain_command(
     as_json: bool = typer.Option(False, "--json", help="print a JSON record instead of text"),
 ):
     """Why the model predicts what it does: every motif knocked out, signed saturation mutagenesis."""
-    from agrochat.errors import fail
+    from agrochat.console import fail
 
     try:
         a = _load(model)
@@ -554,7 +554,7 @@ def variant_command(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Predicted effect of a variant (substitutions, motif knockouts or insertions) or of a second sequence."""
-    from agrochat.errors import fail
+    from agrochat.console import fail
 
     try:
         a = _load(model)
@@ -591,7 +591,7 @@ def design_command(
     as_json: bool = typer.Option(False, "--json"),
 ):
     """In-silico evolution toward a goal with at most K single-base substitutions (greedy or beam search)."""
-    from agrochat.errors import fail
+    from agrochat.console import fail
 
     try:
         a = _load(model)

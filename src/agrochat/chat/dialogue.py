@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agrochat.data_gen import tasks as T
-from agrochat.data_gen.registry import SYNTHETIC_DEFAULTS
+from agrochat.domain import tasks as T
+from agrochat.domain.registry import SYNTHETIC_DEFAULTS
 
 DNA_RUN = re.compile(r"(?<![A-Za-z])[ACGTUNacgtun]{20,}(?![A-Za-z])")
 OPS = (
@@ -223,7 +223,7 @@ class Context:
 
 def key_label(key: str) -> str:
     """Human name of a key: ``promoter strength in tobacco leaves``, ``expression in maize mature pollen``."""
-    from agrochat.data_gen.templates import system_long
+    from agrochat.domain.prompts import system_long
 
     task, tissue = T.split_key(key)
     if task == T.TISSUE:

@@ -131,8 +131,8 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
     ``require_numbers`` (decoding rule, see :meth:`DnaLanguageModel.stream`): the answer may not end before its
     ``<num>``; ``answers_held_open`` counts the answers where that rule changed the text (ending was the decoder's
     first choice before the number). ``False`` measures the decoder alone."""
-    from agrochat.data_gen import templates as Q
     from agrochat.data_gen.regression import load_regression_rows
+    from agrochat.domain import prompts as Q
 
     keys = [k for k in (keys or assistant.known_keys) if k in assistant.known_keys]
     rng = np.random.default_rng(seed)

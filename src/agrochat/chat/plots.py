@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agrochat.data_gen.motifs import CPE_NAMES
+from agrochat.domain.motifs import CPE_NAMES
 
 from .attribution import kind_of, motif_label
 from .design import DesignResult
@@ -26,7 +26,7 @@ def _plt():
 
 def _rel(kind: str, length: int) -> np.ndarray:
     """Coordinate of each index: TSS-relative (no 0) for promoters, cleavage-site-relative for terminators."""
-    from agrochat.data_gen.motifs import promoter_rel, terminator_rel
+    from agrochat.domain.motifs import promoter_rel, terminator_rel
 
     rel = promoter_rel if kind == "promoter" else terminator_rel
     return np.array([rel(i, length) for i in range(length)])

@@ -52,7 +52,7 @@ class Mutagenesis:
     def to_tsv(self, path) -> None:
         """Per-base effects: 1-based position, coordinate relative to the TSS (cleavage site for terminators),
         reference base, predicted change for A/C/G/T (0 for the reference) and their mean over the substitutions."""
-        from agrochat.data_gen.motifs import promoter_rel, terminator_rel
+        from agrochat.domain.motifs import promoter_rel, terminator_rel
 
         seq = self.prediction.sequence
         rel = terminator_rel if self.prediction.key.startswith("terminator") else promoter_rel

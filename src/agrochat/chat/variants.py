@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agrochat.data_gen.motifs import (
+from agrochat.domain.motifs import (
     CPE_NAMES,
     PAS_CANONICAL,
     PAS_VARIANT,

@@ -1,14 +1,9 @@
-"""agrochat.data_gen: instruction data from real benchmark labels, tissue metadata and motif facts.
+"""agrochat.data_gen: build training and instruction data from real benchmark labels, tissue metadata and
+motif facts. The runtime knowledge it uses (registry, task keys, prompts, motif annotator, explanations) lives in
+:mod:`agrochat.domain`.
 
-Light imports (numpy only) are eager: the registry, the motif annotator and explanations are needed at
-inference. Build functions (which import ``datasets``) load on first use.
+Public API (loaded on first use; ``datasets`` is imported only by the build)::
 
-Public API::
-
-    load_registry(path=None) -> Registry          Registry.get / keys / resolve / tissues / to_json
-    TaskSpec.format_value(value, sigma=None)     TaskSpec.percentile / level / mean / std
-    annotate(sequence, kind="promoter") -> Annotation   MotifScanner(MotifConfig).annotate_many(seqs, kind)
-    explain(annotation, key, effects) -> Explanation    load_effects()
     build_dataset(data_dir, out_dir, seed=0, limit=None, paraphraser=None, on_bad="error") -> DatasetDict
     load_regression_rows(data_dir, split) -> list[dict]
     load_pgb(config, split, local_dir=None) -> list[dict]
@@ -17,11 +12,7 @@ Public API::
 
 from __future__ import annotations
 
-from .effects import MotifEffects, load_effects
-from .errors import BadInputError, MissingSourceError, UnknownTaskError
-from .explain import Explanation, explain
-from .motifs import Annotation, MotifConfig, MotifHit, MotifScanner, annotate
-from .registry import Registry, TaskSpec, load_registry
+from .errors import BadInputError, MissingSourceError
 
 _LAZY = {
     "build_dataset": ("build", "build_dataset"),
@@ -35,11 +26,7 @@ _LAZY = {
     "ConversationConfig": ("conversations", "ConversationConfig"),
 }
 
-__all__ = [
-    "Annotation", "BadInputError", "Explanation", "MissingSourceError", "MotifConfig", "MotifEffects", "MotifHit",
-    "MotifScanner", "Registry", "TaskSpec", "UnknownTaskError", "annotate", "explain", "load_effects",
-    "load_registry", *_LAZY,
-]
+__all__ = ["BadInputError", "MissingSourceError", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -20,6 +20,10 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict, Features, List, Value
 
+from ..domain.effects import load_effects
+from ..domain.motifs import MotifConfig, MotifScanner
+from ..domain.paths import DEFAULT_EFFECTS_PATH
+from ..domain.registry import Registry, build_registry
 from .collect import CollectReport, collect_measurements
 from .conversations import (
     COLUMNS,
@@ -28,11 +32,8 @@ from .conversations import (
     needs_annotation,
     plan_conversations,
 )
-from .effects import load_effects
 from .errors import ON_BAD_CHOICES, BadRowLog
-from .motifs import MotifConfig, MotifScanner
-from .paths import DEFAULT_EFFECTS_PATH, motif_file, resolve_data_dir
-from .registry import Registry, build_registry
+from .paths import motif_file, resolve_data_dir
 from .regression import write_regression
 from .splits import SplitConfig
 

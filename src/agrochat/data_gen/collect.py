@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..domain import tasks as T
 from . import sources as S
-from . import tasks as T
 from .errors import BadRowLog, MissingSourceError
 from .sources import Measurement
 from .splits import SplitConfig, SplitReport, assign_splits, check_disjoint

@@ -16,12 +16,12 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import tasks as T
-from . import templates as Q
-from .effects import MotifEffects
-from .explain import ExplainConfig, explain
-from .motifs import Annotation
-from .registry import Registry
+from ..domain import prompts as Q
+from ..domain import tasks as T
+from ..domain.effects import MotifEffects
+from ..domain.explain import ExplainConfig, explain
+from ..domain.motifs import Annotation
+from ..domain.registry import Registry
 from .sources import Measurement
 
 STYLES = ("single", "implicit", "why", "followup", "compare", "cross", "tissue_all", "tissue_one")

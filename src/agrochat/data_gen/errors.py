@@ -24,13 +24,6 @@ class MissingSourceError(FileNotFoundError):
     """A required source file is absent from the data directory."""
 
 
-class UnknownTaskError(KeyError):
-    """A task key, task or tissue is not in the registry. The message lists what is known."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else "unknown task"
-
-
 @dataclass
 class BadRowLog:
     """Collects rows skipped under ``on_bad="skip"``.

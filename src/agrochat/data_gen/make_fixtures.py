@@ -23,11 +23,12 @@ import math
 import shutil
 from pathlib import Path
 
+from ..domain.paths import RESOURCES_DIR
+from ..domain.registry import build_registry
 from . import sources as S
 from .collect import collect_measurements
-from .effects import build_effects
+from .motif_effects import build_effects
 from .paths import FIXTURES_DIR, resolve_data_dir
-from .registry import build_registry
 
 
 def _read(path: Path) -> tuple[list[str], list[dict], list[str]]:
@@ -202,21 +203,25 @@ def make_pgb_fasta(data_dir: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", default=str(FIXTURES_DIR))
+    parser.add_argument("--out", default=str(FIXTURES_DIR), help="test fixtures (mini_data/, pgb_fasta/)")
+    parser.add_argument("--resources", default=str(RESOURCES_DIR),
+                        help="runtime resources (registry.json, motif_effects.json, motifs/)")
     args = parser.parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)
     out = Path(args.out)
+    res = Path(args.resources)
     out.mkdir(parents=True, exist_ok=True)
+    res.mkdir(parents=True, exist_ok=True)
     rows, _ = collect_measurements(data_dir)
     registry = build_registry(rows, meta={"built_from": "shared/data (real sources, full build)",
                                           "label_stats": "train split"})
-    registry.to_json(out / "registry.json")
+    registry.to_json(res / "registry.json")
     import json
 
-    (out / "motif_effects.json").write_text(json.dumps(build_effects(data_dir), indent=1) + "\n")
-    (out / "motifs").mkdir(exist_ok=True)
+    (res / "motif_effects.json").write_text(json.dumps(build_effects(data_dir), indent=1) + "\n")
+    (res / "motifs").mkdir(exist_ok=True)
     for name in ("CPEs.meme", "TF-clusters.meme"):
-        target = out / "motifs" / name
+        target = res / "motifs" / name
         shutil.copyfile(data_dir / "promoters" / "jores2021_motifs" / name, target)
         target.chmod(0o644)
     mini = out / "mini_data"

@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .explain import MENTION_RE
-from .templates import DNA, NUM, SYSTEM_LONG
+from ..domain.explain import MENTION_RE
+from ..domain.prompts import DNA, NUM, SYSTEM_LONG
 
 PROMPT = (
     "Rewrite the following assistant reply so that it reads naturally, in different words. Keep every "
@@ -39,7 +39,7 @@ def protected_phrases() -> tuple[str, ...]:
     """Assay, species and tissue names that a paraphrase must keep (they say what each number is about)."""
     phrases = set(SYSTEM_LONG.values()) | {"tobacco", "maize", "sorghum", "protoplast", "enhancer", "dark", "light"}
     try:
-        from .registry import load_registry
+        from ..domain.registry import load_registry
 
         for key in load_registry().keys():
             tissue = key.split("/", 1)[1]

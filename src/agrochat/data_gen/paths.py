@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..domain.paths import MOTIFS_DIR
 from .errors import MissingSourceError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 FIXTURES_DIR = PACKAGE_DIR / "fixtures"
 MINI_DATA_DIR = FIXTURES_DIR / "mini_data"
-DEFAULT_REGISTRY_PATH = FIXTURES_DIR / "registry.json"
-DEFAULT_EFFECTS_PATH = FIXTURES_DIR / "motif_effects.json"
-MOTIFS_DIR = FIXTURES_DIR / "motifs"
 DATA_ENV = "AGROCHAT_DATA_DIR"
 
 
@@ -22,7 +20,7 @@ def data_dir_candidates() -> list[Path]:
     if os.environ.get(DATA_ENV):
         out.append(Path(os.environ[DATA_ENV]))
     out.append(Path.cwd().parent / "shared" / "data")
-    out.append(PACKAGE_DIR.parent.parent / "shared" / "data")
+    out.append(PACKAGE_DIR.parents[3] / "shared" / "data")
     out.append(Path("/work/shared/data"))
     return out
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import tasks as T
+from ..domain import tasks as T
 from .errors import BadRowLog
 from .pgb import read_pgb_fasta
 from .tsv import clean_sequence, parse_label, read_tsv

@@ -18,7 +18,7 @@ def train_command(
 ):
     """Train a model: stages regress -> align -> instruct as the preset says. Extra args are key=value overrides."""
     from agrochat.bridge.config import ConfigError
-    from agrochat.errors import fail
+    from agrochat.console import fail
 
     from .config import load_config
     from .run import run

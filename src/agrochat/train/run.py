@@ -30,8 +30,8 @@ def load_training_data(cfg: TrainConfig) -> TrainingData:
 
     from agrochat.data_gen.build import BuildConfig, run_build
     from agrochat.data_gen.paths import FIXTURES_DIR
-    from agrochat.data_gen.registry import load_registry
     from agrochat.data_gen.regression import load_regression_rows
+    from agrochat.domain.registry import load_registry
 
     keys = list(cfg.data.tasks or cfg.model.numeric_head.keys)
     if cfg.data.path:

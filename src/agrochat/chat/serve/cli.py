@@ -14,7 +14,7 @@ def serve_command(
     queue_size: int = typer.Option(16, "--queue-size", help="model jobs that may wait; more get 503"),
 ):
     """Serve the web page (/) and the OpenAI-compatible API (/v1/...) for one loaded model."""
-    from agrochat.errors import fail
+    from agrochat.console import fail
 
     try:
         from .app import serve

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from agrochat.bridge import DnaSequenceError
-from agrochat.data_gen.errors import UnknownTaskError
+from agrochat.errors import UnknownTaskError
 
 from .worker import Overloaded
 

@@ -1,7 +1,7 @@
 """Task / tissue registry: what every task key means and how its labels are distributed.
 
 The registry is JSON-serialisable (a model checkpoint stores it). ``load_registry()`` without a path loads
-the copy shipped in ``fixtures/registry.json``, built from the real training labels, so inference works
+the copy shipped in ``resources/registry.json``, built from the real training labels, so inference works
 without the source data.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UnknownTaskError
 from . import tasks as T
-from .errors import UnknownTaskError
 from .paths import DEFAULT_REGISTRY_PATH
 
 REGISTRY_VERSION = 1
