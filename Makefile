@@ -29,6 +29,7 @@ test-browser: $(BIN)/python
 
 lint: $(BIN)/python
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: $(BIN)/python
 	$(BIN)/agrochat chat --question "How strongly is this promoter expressed in tobacco leaf?" --fasta tests/fixtures/demo_promoter.fa

@@ -52,15 +52,27 @@ def main() -> None:
     acc = Accelerator(cpu=not cuda, mixed_precision=args.mixed_precision)
     key = "promoter_strength/leaf"
     cfg = ModelConfig(
-        encoder=EncoderConfig(preset=args.encoder, trainable="lora", gradient_checkpointing=args.gradient_checkpointing,
-                              lora=LoraSettings(r=16, alpha=32, dropout=0.05,
-                                                target_modules=["query", "key", "value", "dense"])),
-        decoder=DecoderConfig(source="preset", preset=args.decoder, trainable="lora",
-                              dtype="bfloat16" if args.mixed_precision == "bf16" else "float32",
-                              gradient_checkpointing=args.gradient_checkpointing,
-                              lora=LoraSettings(r=16, alpha=32, dropout=0.05,
-                                                target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                                                "up_proj", "down_proj"])),
+        encoder=EncoderConfig(
+            preset=args.encoder,
+            trainable="lora",
+            gradient_checkpointing=args.gradient_checkpointing,
+            lora=LoraSettings(
+                r=16, alpha=32, dropout=0.05, target_modules=["query", "key", "value", "dense"]
+            ),
+        ),
+        decoder=DecoderConfig(
+            source="preset",
+            preset=args.decoder,
+            trainable="lora",
+            dtype="bfloat16" if args.mixed_precision == "bf16" else "float32",
+            gradient_checkpointing=args.gradient_checkpointing,
+            lora=LoraSettings(
+                r=16,
+                alpha=32,
+                dropout=0.05,
+                target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+            ),
+        ),
         numeric_head=NumericHeadConfig(keys=[key], norm={key: [0.0, 1.0]}),
     )
     t_build = time.perf_counter()
@@ -70,10 +82,21 @@ def main() -> None:
     rows = load_regression_rows(FIXTURES_DIR / "mini_data", "train", keys=[key])[: args.batch]
     if len(rows) < args.batch:
         raise SystemExit(f"the fixture has {len(rows)} rows; use --batch {len(rows)} or less")
-    exs = [model.processor.encode(
-        [{"role": "user", "content": "How strongly is this promoter expressed in tobacco leaf? <dna>"},
-         {"role": "assistant", "content": "Predicted strength in tobacco (N. benthamiana) leaves: <num>."}],
-        [r["sequence"]], [r["target"]], [key]) for r in rows]
+    exs = [
+        model.processor.encode(
+            [
+                {"role": "user", "content": "How strongly is this promoter expressed in tobacco leaf? <dna>"},
+                {
+                    "role": "assistant",
+                    "content": "Predicted strength in tobacco (N. benthamiana) leaves: <num>.",
+                },
+            ],
+            [r["sequence"]],
+            [r["target"]],
+            [key],
+        )
+        for r in rows
+    ]
     batch = model.processor.collate(exs)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model, opt = acc.prepare(model, opt)
@@ -102,12 +125,20 @@ def main() -> None:
     result = {
         "command": " ".join(["python", "bench/finetune_step.py", *sys.argv[1:]]),
         "device": torch.cuda.get_device_name() if cuda else f"cpu ({os.cpu_count()} cores)",
-        "encoder": args.encoder, "decoder": args.decoder, "batch": args.batch,
-        "mixed_precision": args.mixed_precision, "gradient_checkpointing": args.gradient_checkpointing,
-        "prompt_tokens_max": int(batch["input_ids"].shape[1]), "dna_tokens_max": int(batch["dna_input_ids"].shape[1]),
-        "trainable_params": trainable, "total_params": total, "build_seconds": build_s,
-        "step_seconds_median": median, "step_seconds_all": times,
-        "sequences_per_s": args.batch / median, "losses": losses,
+        "encoder": args.encoder,
+        "decoder": args.decoder,
+        "batch": args.batch,
+        "mixed_precision": args.mixed_precision,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "prompt_tokens_max": int(batch["input_ids"].shape[1]),
+        "dna_tokens_max": int(batch["dna_input_ids"].shape[1]),
+        "trainable_params": trainable,
+        "total_params": total,
+        "build_seconds": build_s,
+        "step_seconds_median": median,
+        "step_seconds_all": times,
+        "sequences_per_s": args.batch / median,
+        "losses": losses,
         "peak_rss_mb": status_mb("VmHWM"),
     }
     if cuda:

@@ -37,8 +37,11 @@ TOL = 1e-4  # batch composition may move the last float digits; a mix-up moves t
 
 
 def start_server(port: int, queue_size: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "agrochat", "serve", "--port", str(port),
-                             "--queue-size", str(queue_size)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agrochat", "serve", "--port", str(port), "--queue-size", str(queue_size)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -79,8 +82,10 @@ class Scenario:
         rows = body["data"]
         if len(rows) != len(mine):
             return len(mine)
-        return sum(r["sequence"] != s or abs(r["value"] - self.expected[s]) > TOL
-                   for r, s in zip(rows, mine, strict=True))
+        return sum(
+            r["sequence"] != s or abs(r["value"] - self.expected[s]) > TOL
+            for r, s in zip(rows, mine, strict=True)
+        )
 
 
 def run(base: str, scenario: Scenario, clients: int, seconds: float) -> dict:
@@ -117,11 +122,16 @@ def run(base: str, scenario: Scenario, clients: int, seconds: float) -> dict:
     lat = sorted(latencies)
     q = statistics.quantiles(lat, n=20) if len(lat) >= 2 else lat * 19
     return {
-        "scenario": scenario.kind, "clients": clients, "seconds": round(wall, 2), "requests_ok": len(lat),
-        "requests_per_s": round(len(lat) / wall, 3), "sequences_per_s": round(counts["answers"] / wall, 2),
+        "scenario": scenario.kind,
+        "clients": clients,
+        "seconds": round(wall, 2),
+        "requests_ok": len(lat),
+        "requests_per_s": round(len(lat) / wall, 3),
+        "sequences_per_s": round(counts["answers"] / wall, 2),
         "p50_ms": round(1000 * statistics.median(lat), 1) if lat else None,
         "p95_ms": round(1000 * q[18], 1) if lat else None,
-        "errors": counts["errors"], "mixed_up": counts["mixed_up"],
+        "errors": counts["errors"],
+        "mixed_up": counts["mixed_up"],
     }
 
 
@@ -136,8 +146,10 @@ def main() -> None:
 
     seqs = [r["sequence"] for r in read_promoters()]
     assistant = Assistant.from_pretrained()
-    expected = {p.sequence: p.value for p in assistant.predict(seqs, "promoter_strength/leaf", None,
-                                                               explanations=False)}
+    expected = {
+        p.sequence: p.value
+        for p in assistant.predict(seqs, "promoter_strength/leaf", None, explanations=False)
+    }
     del assistant
     port = free_port()
     proc = start_server(port, queue_size=2 * max(args.clients))
@@ -153,13 +165,23 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    report({
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
-                    "torch_threads": torch.get_num_threads()},
-        "model": "shipped (agrochat/chat/default_model)", "sequence_bp": len(seqs[0]),
-        "seconds_per_scenario": args.seconds, "server_queue_size": 2 * max(args.clients),
-        "tolerance": TOL, "results": rows,
-    }, args.out)
+    report(
+        {
+            "machine": {
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+                "torch": torch.__version__,
+                "torch_threads": torch.get_num_threads(),
+            },
+            "model": "shipped (agrochat/chat/default_model)",
+            "sequence_bp": len(seqs[0]),
+            "seconds_per_scenario": args.seconds,
+            "server_queue_size": 2 * max(args.clients),
+            "tolerance": TOL,
+            "results": rows,
+        },
+        args.out,
+    )
 
 
 if __name__ == "__main__":

@@ -99,11 +99,19 @@ def one(args) -> dict:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     out = {
-        "preset": args.preset, "dtype": args.dtype, "batch": args.batch, "bp": args.bp, "pad": args.pad,
-        "tokens_per_sequence": int(ids.shape[1]), "trainable_params": trainable, "total_params": total,
+        "preset": args.preset,
+        "dtype": args.dtype,
+        "batch": args.batch,
+        "bp": args.bp,
+        "pad": args.pad,
+        "tokens_per_sequence": int(ids.shape[1]),
+        "trainable_params": trainable,
+        "total_params": total,
         "device": torch.cuda.get_device_name() if cuda else f"cpu ({os.cpu_count()} cores)",
-        "step_seconds": min(times), "step_seconds_all": times,
-        "rss_before_step_mb": base, "peak_rss_mb": status_mb("VmHWM"),
+        "step_seconds": min(times),
+        "step_seconds_all": times,
+        "rss_before_step_mb": base,
+        "peak_rss_mb": status_mb("VmHWM"),
     }
     out["step_extra_rss_mb"] = out["peak_rss_mb"] - base
     if cuda:
@@ -127,13 +135,32 @@ def main() -> None:
         return
     results = {}
     for pad in ("longest", "1024"):
-        cmd = [sys.executable, __file__, "--preset", args.preset, "--dtype", args.dtype, "--batch", str(args.batch),
-               "--bp", str(args.bp), "--steps", str(args.steps), "--pad", pad]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--preset",
+            args.preset,
+            "--dtype",
+            args.dtype,
+            "--batch",
+            str(args.batch),
+            "--bp",
+            str(args.bp),
+            "--steps",
+            str(args.steps),
+            "--pad",
+            pad,
+        ]
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode == -9:  # the kernel's OOM killer: the setting does not fit in this machine's memory
-            results[pad] = {"failed": "killed by SIGKILL (out of memory)", "seconds_until_killed":
-                            time.perf_counter() - t, "machine_memory_mb": _machine_memory_mb()}
+        if (
+            proc.returncode == -9
+        ):  # the kernel's OOM killer: the setting does not fit in this machine's memory
+            results[pad] = {
+                "failed": "killed by SIGKILL (out of memory)",
+                "seconds_until_killed": time.perf_counter() - t,
+                "machine_memory_mb": _machine_memory_mb(),
+            }
             continue
         if proc.returncode != 0:
             raise SystemExit(f"{pad} run failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -146,8 +173,9 @@ def main() -> None:
     }
     if "failed" not in a and "failed" not in b:
         summary["step_time_ratio_1024_over_longest"] = a["step_seconds"] / b["step_seconds"]
-        summary["step_extra_memory_ratio_1024_over_longest"] = (
-            a["step_extra_rss_mb"] / max(b["step_extra_rss_mb"], 1e-6))
+        summary["step_extra_memory_ratio_1024_over_longest"] = a["step_extra_rss_mb"] / max(
+            b["step_extra_rss_mb"], 1e-6
+        )
         if "gpu_peak_mb" in a:
             summary["gpu_peak_ratio_1024_over_longest"] = a["gpu_peak_mb"] / b["gpu_peak_mb"]
     report(summary, args.out)

@@ -66,16 +66,25 @@ def main() -> None:
     key = "promoter_strength/leaf"
     question, _ = canonical_prompt(key)
     seqs = promoters(args.n)
-    res: dict = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-                 "torch": torch.__version__, "model": str(args.model or "shipped default"),
-                 "readout": a.model.config.numeric_head.readout, "numeric": a.model.config.numeric,
-                 "sequence_bp": len(seqs[0])}
+    res: dict = {
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+        "model": str(args.model or "shipped default"),
+        "readout": a.model.config.numeric_head.readout,
+        "numeric": a.model.config.numeric,
+        "sequence_bp": len(seqs[0]),
+    }
     head = a.model.config.numeric == "head"
     if head:
         res["fast_path_b1_seq_per_s"] = timed(
-            lambda: [a.predict(s, explanations=False) for s in seqs[: args.n1]], args.n1)
-        res["fast_path_b64_seq_per_s"] = timed(lambda: a.predict(seqs, explanations=False, batch_size=64), args.n)
-        res["fast_path_b64_with_explanations_seq_per_s"] = timed(lambda: a.predict(seqs, batch_size=64), args.n)
+            lambda: [a.predict(s, explanations=False) for s in seqs[: args.n1]], args.n1
+        )
+        res["fast_path_b64_seq_per_s"] = timed(
+            lambda: a.predict(seqs, explanations=False, batch_size=64), args.n
+        )
+        res["fast_path_b64_with_explanations_seq_per_s"] = timed(
+            lambda: a.predict(seqs, batch_size=64), args.n
+        )
 
     def gen(batch: list[str]):
         prompts = [([{"role": "user", "content": question}], [s]) for s in batch]
@@ -86,7 +95,9 @@ def main() -> None:
     res["example_generated_answer"] = gen(seqs[:1])[0].text
     if head:
         for b in ("b1", "b64"):
-            res[f"fast_over_generation_{b}"] = res[f"fast_path_{b}_seq_per_s"] / res[f"generation_{b}_seq_per_s"]
+            res[f"fast_over_generation_{b}"] = (
+                res[f"fast_path_{b}_seq_per_s"] / res[f"generation_{b}_seq_per_s"]
+            )
 
     cmd = [sys.executable, "-m", "agrochat", "predict", "--sequence", seqs[0], "--no-explanations"]
     if args.model:

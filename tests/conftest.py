@@ -73,8 +73,12 @@ def promoters():
     return read_promoters()
 
 
-CHAT_KEYS = ["promoter_strength/leaf", "promoter_strength/protoplast", "terminator_strength/leaf",
-             "terminator_strength/protoplast"]
+CHAT_KEYS = [
+    "promoter_strength/leaf",
+    "promoter_strength/protoplast",
+    "terminator_strength/leaf",
+    "terminator_strength/protoplast",
+]
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +90,8 @@ def model_dir(tmp_path_factory, dna_tokenizer, text_tokenizer):
     torch.manual_seed(0)
     head = NumericHeadConfig(keys=CHAT_KEYS, norm={k: [0.0, 1.0] for k in CHAT_KEYS}, hidden=32)
     path = tmp_path_factory.mktemp("tiny") / "model"
-    build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer).save_pretrained(path)
+    build_model(
+        tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer
+    ).save_pretrained(path)
     load_registry().to_json(path / "registry.json")
     return path

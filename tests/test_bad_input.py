@@ -60,8 +60,13 @@ FASTA_CASES = {
     "fasta_binary": ("x.fa", bytes(range(256)) * 4, ("error", "not a readable text FASTA")),
     "fasta_missing": ("nowhere.fa", None, ("error", "no such file")),
 }
-ASK_CASES = ["dna_tag_without_sequence", "more_tags_than_sequences", "sequence_without_tag", "pasted_sequence",
-             "no_sequence_at_all"]
+ASK_CASES = [
+    "dna_tag_without_sequence",
+    "more_tags_than_sequences",
+    "sequence_without_tag",
+    "pasted_sequence",
+    "no_sequence_at_all",
+]
 BUILDER_TESTS = {  # rows tested in the data builder's own test files
     "builder_bad_sequence": ["test_non_acgt_sequence_names_file_and_line", "test_skip_counts_bad_rows"],
     "builder_empty_label": ["test_empty_label_names_file_and_line"],
@@ -73,7 +78,7 @@ BUILDER_TESTS = {  # rows tested in the data builder's own test files
 def test_doc_table_is_the_test_list():
     rows = doc_rows()
     here = set(SEQ_CASES) | set(FASTA_CASES) | set(ASK_CASES) | set(BUILDER_TESTS)
-    assert set(rows) == here, (set(rows) ^ here)
+    assert set(rows) == here, set(rows) ^ here
     sources = "".join(p.read_text() for p in (ROOT / "tests").glob("test_data_*.py"))
     for case, tests in BUILDER_TESTS.items():
         assert rows[case] == ["builder"]
@@ -121,8 +126,23 @@ def test_sequence_cases(case, assistant, model_dir):
             with pytest.raises((ValueError, KeyError), match=re.escape(expected[1])):
                 assistant.predict(seq, task=task, tissue=tissue)
     if "cli" in entries:
-        out = _check_cli(["predict", "--model", str(model_dir), "--sequence", seq, "--task", task,
-                          "--tissue", tissue, "--format", "jsonl", "--no-explanations"], expected)
+        out = _check_cli(
+            [
+                "predict",
+                "--model",
+                str(model_dir),
+                "--sequence",
+                seq,
+                "--task",
+                task,
+                "--tissue",
+                tissue,
+                "--format",
+                "jsonl",
+                "--no-explanations",
+            ],
+            expected,
+        )
         if expected[0] == "ok":
             assert json.loads(out.strip().splitlines()[-1])["sequence"] == expected[1]
     if "repl" in entries:
@@ -137,8 +157,9 @@ def test_sequence_cases(case, assistant, model_dir):
     if "tool" in entries:
         from agrochat.chat.langchain import make_promoter_strength_tool
 
-        out = json.loads(make_promoter_strength_tool(assistant).invoke(
-            {"sequence": seq, "task": task, "tissue": tissue}))
+        out = json.loads(
+            make_promoter_strength_tool(assistant).invoke({"sequence": seq, "task": task, "tissue": tissue})
+        )
         if expected[0] == "ok":
             assert out["sequence"] == expected[1] and "value" in out
         else:
@@ -205,8 +226,10 @@ def test_ask_cases(assistant, capsys):
     assert pred.text in llm.invoke([HumanMessage(content=f"{q} {GOOD}")]).content
 
     # no_sequence_at_all: a request for a sequence, never a number
-    for text in (assistant.chat([{"role": "user", "content": q}]).text,
-                 llm.invoke([HumanMessage(content=q)]).content):
+    for text in (
+        assistant.chat([{"role": "user", "content": q}]).text,
+        llm.invoke([HumanMessage(content=q)]).content,
+    ):
         assert "sequence" in text.lower() and not re.search(r"\d\.\d", text), text
     repl, lines = _repl(assistant)
     repl.handle(q)

@@ -8,7 +8,10 @@ Q = "How strongly is this promoter expressed in tobacco leaf? <dna>"
 
 
 def _conv(seq: str, target: float):
-    msgs = [{"role": "user", "content": Q}, {"role": "assistant", "content": "Its strength is <num>. TATA box found."}]
+    msgs = [
+        {"role": "user", "content": Q},
+        {"role": "assistant", "content": "Its strength is <num>. TATA box found."},
+    ]
     return msgs, [seq], [target], [LEAF]
 
 
@@ -32,8 +35,10 @@ def test_placeholder_count_mismatch_is_a_clear_error(tiny_model, promoters):
 
 def test_several_sequences_per_prompt(tiny_model, promoters):
     a, b = promoters[0]["sequence"], promoters[1]["sequence"][:100]
-    msgs = [{"role": "user", "content": "Compare <dna> with <dna>."},
-            {"role": "assistant", "content": "First <num>, second <num>."}]
+    msgs = [
+        {"role": "user", "content": "Compare <dna> with <dna>."},
+        {"role": "assistant", "content": "First <num>, second <num>."},
+    ]
     ex = tiny_model.processor.encode(msgs, [a, b], [1.0, 2.0], [LEAF, LEAF])
     assert ex.input_ids.count(tiny_model.dna_token_id) == 31 + 1 + 100 // 6 + 100 % 6
     batch = tiny_model.processor.collate([ex])
@@ -48,7 +53,9 @@ def test_lora_on_encoder_and_decoder(tiny_model):
     assert any("encoder" in n and "value.lora_A" in n for n in names)
     assert any(n.startswith("decoder") and "q_proj.lora_A" in n for n in names)
     assert any("trainable_tokens" in n for n in names)  # <dna>/<num> embedding rows
-    base = [n for n, p in tiny_model.named_parameters() if "encoder.layer.0.attention.self.query.base_layer" in n]
+    base = [
+        n for n, p in tiny_model.named_parameters() if "encoder.layer.0.attention.self.query.base_layer" in n
+    ]
     assert base and not any(p.requires_grad for n, p in tiny_model.named_parameters() if n in base)
 
 
@@ -65,7 +72,9 @@ def test_save_load_round_trip_identical_outputs(tiny_model, promoters, tmp_path)
         ref = tiny_model(**batch)
     tiny_model.save_pretrained(tmp_path / "ckpt")
     files = sorted(p.name for p in (tmp_path / "ckpt").rglob("*") if p.is_file())
-    assert "adapter_model.safetensors" in files and not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
+    assert "adapter_model.safetensors" in files and not any(
+        f.endswith((".bin", ".pt", ".pkl")) for f in files
+    )
     again = DnaLanguageModel.from_pretrained(tmp_path / "ckpt")
     with torch.no_grad():
         out = again(**batch)
@@ -78,8 +87,9 @@ def readout_model(request, dna_tokenizer, text_tokenizer):
     from agrochat.bridge import NumericHeadConfig
 
     torch.manual_seed(0)
-    head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, units={LEAF: "log2 units"}, hidden=32,
-                             readout=request.param)
+    head = NumericHeadConfig(
+        keys=[LEAF], norm={LEAF: [0.9, 1.6]}, units={LEAF: "log2 units"}, hidden=32, readout=request.param
+    )
     return build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
 
 
@@ -168,7 +178,9 @@ def test_corrupt_or_unknown_checkpoints_are_rejected(tiny_model, tmp_path):
         DnaLanguageModel.from_pretrained(tmp_path)
 
 
-def test_lora_adapter_round_trip_with_tied_embeddings_from_pretrained_dir(dna_tokenizer, text_tokenizer, tmp_path):
+def test_lora_adapter_round_trip_with_tied_embeddings_from_pretrained_dir(
+    dna_tokenizer, text_tokenizer, tmp_path
+):
     """A decoder loaded from a directory (as SmolLM2 is) saves only its PEFT adapter + the new token rows."""
     from agrochat.bridge import DecoderConfig, build_decoder
 
@@ -176,7 +188,9 @@ def test_lora_adapter_round_trip_with_tied_embeddings_from_pretrained_dir(dna_to
     base, tok = build_decoder(DecoderConfig(source="preset"))
     base.save_pretrained(tmp_path / "base")
     tok.save_pretrained(tmp_path / "base")
-    cfg = tiny_config(decoder=DecoderConfig(source="pretrained", name_or_path=str(tmp_path / "base"), trainable="lora"))
+    cfg = tiny_config(
+        decoder=DecoderConfig(source="pretrained", name_or_path=str(tmp_path / "base"), trainable="lora")
+    )
     model = build_model(cfg, tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
     with torch.no_grad():
         for n, p in model.named_parameters():
@@ -202,8 +216,10 @@ def test_dna_attention_readout_trains_and_round_trips(dna_tokenizer, text_tokeni
     head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=32, readout="dna_attention")
     model = build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer)
     a, b = promoters[0]["sequence"], promoters[1]["sequence"]
-    msgs = [{"role": "user", "content": "Compare <dna> with <dna>."},
-            {"role": "assistant", "content": "First <num>, second <num>."}]
+    msgs = [
+        {"role": "user", "content": "Compare <dna> with <dna>."},
+        {"role": "assistant", "content": "First <num>, second <num>."},
+    ]
     batch = model.processor.collate([model.processor.encode(msgs, [a, b], [1.0, 2.0], [LEAF, LEAF])])
     out = model(**batch)
     out.loss.backward()
@@ -242,7 +258,9 @@ def test_batched_generation_equals_one_by_one(readout, dna_tokenizer, text_token
 
     torch.manual_seed(0)
     head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=32, readout=readout)
-    model = build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer).eval()
+    model = build_model(
+        tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer
+    ).eval()
     num = model.num_token_id
 
     def every_third_is_num(module, args, out):  # make the random decoder emit <num> now and then
@@ -252,7 +270,10 @@ def test_batched_generation_equals_one_by_one(readout, dna_tokenizer, text_token
 
     model.decoder.get_output_embeddings().register_forward_hook(every_third_is_num)
     seqs = [promoters[i]["sequence"][: 60 + 25 * i] for i in range(3)]
-    prompts = [([{"role": "user", "content": "How strong is <dna>?" + " Please." * i}], [s]) for i, s in enumerate(seqs)]
+    prompts = [
+        ([{"role": "user", "content": "How strong is <dna>?" + " Please." * i}], [s])
+        for i, s in enumerate(seqs)
+    ]
     batch = model.generate_batch(prompts, [[LEAF]] * 3, max_new_tokens=10)
     for (msgs, s), got in zip(prompts, batch, strict=True):
         ref = model.generate_answer(msgs, s, num_keys=[LEAF], max_new_tokens=10)
@@ -261,12 +282,16 @@ def test_batched_generation_equals_one_by_one(readout, dna_tokenizer, text_token
     assert sum(len(g.values) for g in batch) > 0
 
 
-def test_dna_readout_fast_path_skips_the_decoder_and_equals_the_chat_number(dna_tokenizer, text_tokenizer, promoters):
+def test_dna_readout_fast_path_skips_the_decoder_and_equals_the_chat_number(
+    dna_tokenizer, text_tokenizer, promoters
+):
     from agrochat.bridge import NumericHeadConfig
 
     torch.manual_seed(0)
     head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=32, readout="dna")
-    model = build_model(tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer).eval()
+    model = build_model(
+        tiny_config(numeric_head=head), tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer
+    ).eval()
     assert not hasattr(model.numeric_head, "q_h")  # no path from the decoder state
     prefix = "It is <num>"
     one = [{"role": "user", "content": "How strong is <dna>?"}]
@@ -280,7 +305,9 @@ def test_dna_readout_fast_path_skips_the_decoder_and_equals_the_chat_number(dna_
     for (msgs, s), v in zip([(one, [seqs[0]]), (two, seqs[1:])], fast, strict=True):
         values = []
         "".join(model.stream(msgs, s, num_keys=[LEAF], answer_prefix=prefix, values=values, max_new_tokens=1))
-        assert values[0].value == pytest.approx(v.value, abs=1e-5) and values[0].std == pytest.approx(v.std, abs=1e-5)
+        assert values[0].value == pytest.approx(v.value, abs=1e-5) and values[0].std == pytest.approx(
+            v.std, abs=1e-5
+        )
     with pytest.raises(Exception, match="placeholder"):
         model.score([(two, seqs[:1], prefix)], [LEAF])
 
@@ -302,8 +329,14 @@ def test_pickles_planted_in_a_checkpoint_are_never_executed(tiny_model, tmp_path
     tiny_model.save_pretrained(ckpt)
     marker = tmp_path / "pwned"
     payload = pickle.dumps(_Boom(str(marker)))
-    for rel in ("pytorch_model.bin", "encoder/pytorch_model.bin", "decoder/adapter_model.bin",
-                "projector.pt", "training_args.bin", "tokenizer/tokenizer.pkl"):
+    for rel in (
+        "pytorch_model.bin",
+        "encoder/pytorch_model.bin",
+        "decoder/adapter_model.bin",
+        "projector.pt",
+        "training_args.bin",
+        "tokenizer/tokenizer.pkl",
+    ):
         (ckpt / rel).parent.mkdir(parents=True, exist_ok=True)
         (ckpt / rel).write_bytes(payload)
     DnaLanguageModel.from_pretrained(ckpt)
@@ -332,7 +365,9 @@ def test_head_models_never_write_digits_themselves(tiny_model):
     tiny_model.decoder.get_output_embeddings().register_forward_hook(love_digits)
     text = "".join(tiny_model.stream([{"role": "user", "content": "Say a number."}], max_new_tokens=6))
     assert not any(c.isdigit() for c in text)
-    batch = tiny_model.generate_batch([([{"role": "user", "content": "Say a number."}], [])], [[]], max_new_tokens=6)
+    batch = tiny_model.generate_batch(
+        [([{"role": "user", "content": "Say a number."}], [])], [[]], max_new_tokens=6
+    )
     assert not any(c.isdigit() for c in batch[0].text)
 
 
@@ -396,8 +431,10 @@ def test_the_number_is_written_before_the_token_budget_runs_out(tiny_model):
     tiny_model.decoder.get_output_embeddings().register_forward_hook(rambles)
     msgs = [{"role": "user", "content": "How strong is it?"}]
     got = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=5, no_repeat_ngram=0)[0]
-    assert len(got.values) == 1 and got.forced == 1 and got.text.rstrip().endswith(
-        tiny_model.format_value(got.values[0])
+    assert (
+        len(got.values) == 1
+        and got.forced == 1
+        and got.text.rstrip().endswith(tiny_model.format_value(got.values[0]))
     )
     one = tiny_model.generate_answer(msgs, num_keys=[key], max_new_tokens=5, no_repeat_ngram=0)
     assert one.text == got.text and one.forced == 1

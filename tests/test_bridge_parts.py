@@ -14,7 +14,12 @@ from agrochat.bridge import (
 
 def test_real_agront_1b_config():
     c = encoder_preset_config("agront-1b")
-    assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size) == (1500, 40, 20, 5120)
+    assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size) == (
+        1500,
+        40,
+        20,
+        5120,
+    )
     assert (c.vocab_size, c.max_position_embeddings, c.pad_token_id, c.mask_token_id) == (4105, 1026, 1, 2)
     assert c.position_embedding_type == "absolute"
     assert c.token_dropout is False
@@ -59,7 +64,9 @@ def test_encoder_hidden_states_and_layer_choice():
 
 def test_encoder_windows_cover_long_sequences():
     torch.manual_seed(0)
-    enc = build_encoder(EncoderConfig(preset="agront-tiny", max_tokens=16, window_stride=8, overflow="window"))
+    enc = build_encoder(
+        EncoderConfig(preset="agront-tiny", max_tokens=16, window_stride=8, overflow="window")
+    )
     ids = torch.randint(4, 4100, (2, 40))
     ids[:, 0] = 3
     out, _ = enc(ids, torch.ones_like(ids))

@@ -55,7 +55,9 @@ def test_token_count_formula_random():
     rng = random.Random(0)
     tok = load_agront_tokenizer()
     for _ in range(200):
-        seq = "".join(rng.choice("ACGTN" if rng.random() < 0.3 else "ACGT") for _ in range(rng.randint(1, 400)))
+        seq = "".join(
+            rng.choice("ACGTN" if rng.random() < 0.3 else "ACGT") for _ in range(rng.randint(1, 400))
+        )
         ids = tok(seq)["input_ids"]
         assert len(ids) == token_count(seq)
         assert tok.decode(ids) == seq  # round trip

@@ -32,8 +32,9 @@ def test_predict_fields_and_batch_consistency(assistant, promoters):
         assert 0 <= p.percentile <= 100 and p.level in spec.levels
         assert p.unit == spec.unit and p.text == spec.format_value(p.value, p.uncertainty)
         names = {m["name"] for m in p.motifs}
-        for neg, mention in re.findall(r"(no |lacks? (?:an? |the )?)?(TATA box|\bInr\b|TCT motif|Y patch|BREu|BREd)",
-                                       p.explanation):
+        for neg, mention in re.findall(
+            r"(no |lacks? (?:an? |the )?)?(TATA box|\bInr\b|TCT motif|Y patch|BREu|BREd)", p.explanation
+        ):
             short = {"TATA box": "TATA", "TCT motif": "TCT", "Y patch": "Ypatch"}.get(mention, mention)
             assert (short not in names) if neg else (short in names), (mention, names, p.explanation)
     one = assistant.predict(seqs[3], tissue="leaf")[0]
@@ -42,7 +43,13 @@ def test_predict_fields_and_batch_consistency(assistant, promoters):
 
 def test_predict_inputs_and_errors(assistant, promoters, tmp_path):
     fa = tmp_path / "x.fa"
-    fa.write_text(">a\r\n" + promoters[0]["sequence"][:80] + "\r\n" + promoters[0]["sequence"][80:] + "\r\n>b\r\nacgu\r\n")
+    fa.write_text(
+        ">a\r\n"
+        + promoters[0]["sequence"][:80]
+        + "\r\n"
+        + promoters[0]["sequence"][80:]
+        + "\r\n>b\r\nacgu\r\n"
+    )
     preds = assistant.predict(fa)
     assert [p.id for p in preds] == ["a", "b"] and preds[1].sequence == "ACGT"
     with pytest.raises(DnaSequenceError, match="position 3"):
@@ -63,7 +70,9 @@ def test_ask_number_equals_predict(assistant, promoters):
     assert ans.key == "promoter_strength/leaf"
     assert pred.text in ans.text
     assert ans.predictions[0].value == pytest.approx(pred.value, abs=1e-5)
-    streamed = "".join(assistant.ask("How strongly is this promoter expressed in tobacco leaf?", dna=seq, stream=True))
+    streamed = "".join(
+        assistant.ask("How strongly is this promoter expressed in tobacco leaf?", dna=seq, stream=True)
+    )
     assert streamed == ans.text
     pasted = assistant.ask(f"How strong is this terminator in maize protoplasts? {seq.lower()}")
     assert pasted.key == "terminator_strength/protoplast"
@@ -84,10 +93,17 @@ def test_explain_mutagenesis_and_plot(assistant, promoters, tmp_path):
 
 def test_chat_followup_explains_with_the_models_knockouts(assistant, promoters):
     seq = promoters[1]["sequence"]
-    first = assistant.chat([{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"}])
+    first = assistant.chat(
+        [{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"}]
+    )
     assert first.predictions
-    why = assistant.chat([{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"},
-                          {"role": "assistant", "content": first.text}, {"role": "user", "content": "Why?"}])
+    why = assistant.chat(
+        [
+            {"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"},
+            {"role": "assistant", "content": first.text},
+            {"role": "user", "content": "Why?"},
+        ]
+    )
     assert why.intent.op == "explain" and first.predictions[0].text in why.text
     assert "By the model's own knockouts" in why.text or "no known element" in why.text
     assert "What the library says on average" in why.text or "no known element" in why.text
@@ -108,12 +124,27 @@ def test_cli_predict_and_errors(model_dir, promoters, tmp_path):
     out = tmp_path / "p.jsonl"
     fa = tmp_path / "in.fa"
     fa.write_text("".join(f">s{i}\n{r['sequence']}\n" for i, r in enumerate(promoters[:4])))
-    r = runner.invoke(app, ["predict", "--model", str(model_dir), "--fasta", str(fa), "--format", "jsonl", "-o", str(out)])
+    r = runner.invoke(
+        app, ["predict", "--model", str(model_dir), "--fasta", str(fa), "--format", "jsonl", "-o", str(out)]
+    )
     assert r.exit_code == 0, r.output
     full = out.read_text().splitlines()
     out.write_text("\n".join(full[:2]) + "\n" + full[2][:10])  # an interrupted run: 2 rows + a cut line
-    r = runner.invoke(app, ["predict", "--model", str(model_dir), "--fasta", str(fa), "--format", "jsonl", "-o", str(out),
-                            "--resume"])
+    r = runner.invoke(
+        app,
+        [
+            "predict",
+            "--model",
+            str(model_dir),
+            "--fasta",
+            str(fa),
+            "--format",
+            "jsonl",
+            "-o",
+            str(out),
+            "--resume",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["s0", "s1", "s2", "s3"]
 
@@ -121,22 +152,38 @@ def test_cli_predict_and_errors(model_dir, promoters, tmp_path):
 def test_cli_chat_question_and_stdin(model_dir, promoters):
     runner = CliRunner()
     seq = promoters[0]["sequence"]
-    r = runner.invoke(app, ["chat", "--model", str(model_dir), "--sequence", seq, "--question",
-                            "How strongly is this promoter expressed in tobacco leaf?"])
+    r = runner.invoke(
+        app,
+        [
+            "chat",
+            "--model",
+            str(model_dir),
+            "--sequence",
+            seq,
+            "--question",
+            "How strongly is this promoter expressed in tobacco leaf?",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "log2 units relative to the 35S minimal promoter" in r.stdout
     script = f"/bogus\n/seq {seq}\n/tissue moon\nHow strong is this terminator in maize protoplasts?\n/explain\n/quit\n"
     r = runner.invoke(app, ["chat", "--model", str(model_dir)], input=script)
     assert r.exit_code == 0, r.output
     assert "unknown command" in r.stdout and "moon" in r.stdout and "maize leaf protoplasts" in r.stdout
-    assert "relative to the 35S terminator" in r.stdout.split("window")[0].split("prediction:")[-1]  # /explain follows the last answer's task
+    assert (
+        "relative to the 35S terminator" in r.stdout.split("window")[0].split("prediction:")[-1]
+    )  # /explain follows the last answer's task
 
 
 def test_cli_chat_in_a_real_process_reads_stdin(model_dir, promoters):
     seq = promoters[0]["sequence"]
-    proc = subprocess.run([sys.executable, "-m", "agrochat", "chat", "--model", str(model_dir)],
-                          input=f"How strongly is this promoter expressed in tobacco leaf? {seq}\n/quit\n",
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agrochat", "chat", "--model", str(model_dir)],
+        input=f"How strongly is this promoter expressed in tobacco leaf? {seq}\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "percentile" in proc.stdout
 
@@ -148,11 +195,15 @@ def test_langchain_model_and_tool(assistant, promoters):
 
     seq = promoters[0]["sequence"]
     llm = AgrochatChatModel(assistant=assistant, max_new_tokens=8)
-    msg = llm.invoke([HumanMessage(content=f"How strongly is this promoter expressed in tobacco leaf? {seq}")])
+    msg = llm.invoke(
+        [HumanMessage(content=f"How strongly is this promoter expressed in tobacco leaf? {seq}")]
+    )
     pred = assistant.predict(seq)[0]
     assert pred.text in msg.content
     assert msg.response_metadata["predictions"][0]["value"] == pytest.approx(pred.value, abs=1e-5)
-    chunks = list(llm.stream([HumanMessage(content=f"How strongly is this promoter expressed in tobacco leaf? {seq}")]))
+    chunks = list(
+        llm.stream([HumanMessage(content=f"How strongly is this promoter expressed in tobacco leaf? {seq}")])
+    )
     assert "".join(c.content for c in chunks) == msg.content
     tool = make_promoter_strength_tool(assistant)
     out = json.loads(tool.invoke({"sequence": seq, "tissue": "protoplast"}))
@@ -201,8 +252,14 @@ def test_eval_through_generation_parses_numbers(assistant):
 
     handle = model.decoder.register_forward_hook(force)
     try:
-        res = evaluate_generated(assistant, FIXTURES_DIR / "mini_data", "test", keys=["promoter_strength/leaf"],
-                                 n=3, max_new_tokens=4)
+        res = evaluate_generated(
+            assistant,
+            FIXTURES_DIR / "mini_data",
+            "test",
+            keys=["promoter_strength/leaf"],
+            n=3,
+            max_new_tokens=4,
+        )
     finally:
         handle.remove()
     r = res["promoter_strength/leaf"]
@@ -225,9 +282,18 @@ def test_eval_counts_answers_held_open_for_their_number(assistant):
 
     handle = model.decoder.register_forward_hook(end_first)
     try:
-        held, free = (evaluate_generated(assistant, FIXTURES_DIR / "mini_data", "test", keys=["promoter_strength/leaf"],
-                                         n=3, max_new_tokens=4, require_numbers=r)["promoter_strength/leaf"]
-                      for r in (True, False))
+        held, free = (
+            evaluate_generated(
+                assistant,
+                FIXTURES_DIR / "mini_data",
+                "test",
+                keys=["promoter_strength/leaf"],
+                n=3,
+                max_new_tokens=4,
+                require_numbers=r,
+            )["promoter_strength/leaf"]
+            for r in (True, False)
+        )
     finally:
         handle.remove()
     assert held["parse_failures"] == 0 and held["answers_held_open"] == 3 and held["numbers_from_head"] == 3
@@ -237,14 +303,31 @@ def test_eval_counts_answers_held_open_for_their_number(assistant):
 def test_cli_eval_report(model_dir, tmp_path):
     from agrochat.data_gen.paths import FIXTURES_DIR
 
-    r = CliRunner().invoke(app, ["eval", "--model", str(model_dir), "--data-dir", str(FIXTURES_DIR / "mini_data"),
-                                 "--key", "promoter_strength/leaf", "--limit", "20", "--generate", "2",
-                                 "--report", str(tmp_path / "rep")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            str(model_dir),
+            "--data-dir",
+            str(FIXTURES_DIR / "mini_data"),
+            "--key",
+            "promoter_strength/leaf",
+            "--limit",
+            "20",
+            "--generate",
+            "2",
+            "--report",
+            str(tmp_path / "rep"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "Generated answers" in r.stdout and "Fast path" in r.stdout and "AgroNT" in r.stdout
     assert "held open" in r.stdout
     res = json.loads((tmp_path / "rep" / "results.json").read_text())
-    assert res["promoter_strength/leaf"]["generation"]["n"] == 2 and 0 < res["promoter_strength/leaf"]["n"] <= 20
+    assert (
+        res["promoter_strength/leaf"]["generation"]["n"] == 2 and 0 < res["promoter_strength/leaf"]["n"] <= 20
+    )
     assert (tmp_path / "rep" / "scatter.png").is_file() and (tmp_path / "rep" / "calibration.png").is_file()
 
 
@@ -255,12 +338,17 @@ def test_text_model_answers_in_digits_and_refuses_predict(tmp_path, dna_tokenize
 
     torch.manual_seed(0)
     keys = ["promoter_strength/leaf"]
-    cfg = tiny_config(numeric="text", numeric_head=NumericHeadConfig(keys=keys, norm={keys[0]: [0.0, 1.0]}, hidden=8))
+    cfg = tiny_config(
+        numeric="text", numeric_head=NumericHeadConfig(keys=keys, norm={keys[0]: [0.0, 1.0]}, hidden=8)
+    )
     build_model(cfg, tokenizer=text_tokenizer, dna_tokenizer=dna_tokenizer).save_pretrained(tmp_path / "m")
     load_registry().to_json(tmp_path / "m" / "registry.json")
     a = Assistant.from_pretrained(tmp_path / "m")
-    ans = a.ask("How strongly is this promoter expressed in tobacco leaf?", dna=promoters[0]["sequence"],
-                max_new_tokens=4)
+    ans = a.ask(
+        "How strongly is this promoter expressed in tobacco leaf?",
+        dna=promoters[0]["sequence"],
+        max_new_tokens=4,
+    )
     assert ans.text and ans.predictions == []
     with pytest.raises(ValueError, match="numeric=text"):
         a.predict(promoters[0]["sequence"])
@@ -280,7 +368,9 @@ def test_langchain_as_users_expect(assistant, promoters):
     assert "paste" in hello.content and hello.response_metadata["operation"] == "greet"
     outs = llm.batch(["hello", f"How strong is this promoter in tobacco leaves? {seq}"])
     assert outs[1].response_metadata["key"] == "promoter_strength/leaf"
-    with_system = llm.invoke([SystemMessage(content="Answer briefly."), HumanMessage(content=f"Rate {seq} in tobacco")])
+    with_system = llm.invoke(
+        [SystemMessage(content="Answer briefly."), HumanMessage(content=f"Rate {seq} in tobacco")]
+    )
     assert with_system.response_metadata["key"] == "promoter_strength/leaf"
     chunks = [c.content for c in llm.stream(f"How strong is this promoter in maize protoplasts? {seq}")]
     assert len(chunks) > 10 and max(len(c) for c in chunks) < 80

@@ -143,7 +143,12 @@ def test_ensemble_combines_members_and_round_trips(tmp_path, text_tokenizer):
     loaded = DnaLanguageModel.from_pretrained(tmp_path / "ens")
     assert len(loaded.members) == 2
     assert [v.value for v in loaded.score(prompts, [LEAF] * 3)] == pytest.approx([v.value for v in combined])
-    other = build_model(tiny_config(encoder=cnn_config(), numeric_head=NumericHeadConfig(
-        keys=[LEAF], norm={LEAF: [0.0, 1.0]}, hidden=16, readout="dna")), tokenizer=text_tokenizer)
+    other = build_model(
+        tiny_config(
+            encoder=cnn_config(),
+            numeric_head=NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.0, 1.0]}, hidden=16, readout="dna"),
+        ),
+        tokenizer=text_tokenizer,
+    )
     with pytest.raises(ConfigError, match="same encoder"):
         add_ensemble_members(loaded, [other])

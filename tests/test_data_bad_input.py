@@ -56,7 +56,9 @@ def test_missing_column_names_file_and_header_line(data_copy):
     path = data_copy / LEAF_TEST
     text = path.read_text().replace("enrichment", "strength", 1)
     path.write_text(text)
-    with pytest.raises(BadInputError, match=r"CNN_test_leaf_with_jores_cnn_pred.tsv:1: missing columns: enrichment"):
+    with pytest.raises(
+        BadInputError, match=r"CNN_test_leaf_with_jores_cnn_pred.tsv:1: missing columns: enrichment"
+    ):
         run_build(BuildConfig(data_dir=data_copy))
 
 
@@ -81,17 +83,23 @@ def test_cli_reports_error_and_skip(data_copy, tmp_path):
     res = runner.invoke(app, ["build", "--data-dir", str(data_copy), "--out", str(tmp_path / "o1")])
     assert res.exit_code == 2
     assert "CNN_test_leaf_with_jores_cnn_pred.tsv:5" in res.output.replace("\n", "")
-    res = runner.invoke(app, ["build", "--data-dir", str(data_copy), "--out", str(tmp_path / "o2"), "--skip-bad"])
+    res = runner.invoke(
+        app, ["build", "--data-dir", str(data_copy), "--out", str(tmp_path / "o2"), "--skip-bad"]
+    )
     assert res.exit_code == 0, res.output
     assert "Skipped 1 malformed rows" in res.output
 
 
 def test_cli_missing_data_dir_is_one_line(tmp_path):
-    res = CliRunner().invoke(app, ["build", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        app, ["build", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "data directory not found" in res.output.replace("\n", " ")
     (tmp_path / "empty").mkdir()
-    res = CliRunner().invoke(app, ["build", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        app, ["build", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "no source tables found" in res.output.replace("\n", " ")
 
@@ -100,15 +108,22 @@ def test_natural_promoter_files_are_optional_and_checked(data_copy):
     (data_copy / OTHER_CONDITIONS["leaf_noENH_light"]).unlink()
     rows, report = collect_measurements(data_copy)
     keys = {m.key for m in rows if m.key.startswith("natural_promoter/")}
-    assert keys == {"natural_promoter/leaf_withENH_light", "natural_promoter/leaf_noENH_dark",
-                    "natural_promoter/proto_noENH_dark"}
+    assert keys == {
+        "natural_promoter/leaf_withENH_light",
+        "natural_promoter/leaf_noENH_dark",
+        "natural_promoter/proto_noENH_dark",
+    }
     assert report.missing == []
     shutil.rmtree(data_copy / "promoters" / "jores2021_other_conditions")
     rows, report = collect_measurements(data_copy)
     assert not any(m.key.startswith("natural_promoter/") for m in rows) and report.missing == []
-    shutil.copytree(MINI_DATA_DIR / "promoters" / "jores2021_other_conditions",
-                    data_copy / "promoters" / "jores2021_other_conditions")
+    shutil.copytree(
+        MINI_DATA_DIR / "promoters" / "jores2021_other_conditions",
+        data_copy / "promoters" / "jores2021_other_conditions",
+    )
     path = data_copy / OTHER_CONDITIONS["proto_noENH_dark"]
     _edit(path, 5, "enrichment", "NA")
-    with pytest.raises(BadInputError, match=r"jores2021_proto_noENH_dark_sample.tsv:5: label is not a number"):
+    with pytest.raises(
+        BadInputError, match=r"jores2021_proto_noENH_dark_sample.tsv:5: label is not a number"
+    ):
         collect_measurements(data_copy)

@@ -30,8 +30,13 @@ from agrochat.domain.explain import MENTION_RE, explain, mention_name
 from agrochat.domain.motifs import annotate
 from agrochat.domain.registry import load_registry
 
-FAMILY = {T.PROMOTER: "promoter", T.SYNTHETIC: "promoter", T.NATURAL: "promoter", T.TISSUE: "promoter",
-          T.TERMINATOR: "terminator"}
+FAMILY = {
+    T.PROMOTER: "promoter",
+    T.SYNTHETIC: "promoter",
+    T.NATURAL: "promoter",
+    T.TISSUE: "promoter",
+    T.TERMINATOR: "terminator",
+}
 
 
 def _tsv(rel: str) -> list[dict]:
@@ -54,8 +59,17 @@ def test_every_task_and_split_present(result):
     assert tasks == {T.PROMOTER, T.SYNTHETIC, T.NATURAL, T.TERMINATOR, T.TISSUE}
     for split in SPLITS:
         assert len(result.dataset[split]) > 0
-    assert result.dataset["train"].column_names == ["id", "task", "tissue", "split", "sequences", "messages",
-                                                    "targets", "target_keys", "baseline"]
+    assert result.dataset["train"].column_names == [
+        "id",
+        "task",
+        "tissue",
+        "split",
+        "sequences",
+        "messages",
+        "targets",
+        "target_keys",
+        "baseline",
+    ]
 
 
 def test_no_gene_in_two_splits():
@@ -102,7 +116,9 @@ def test_natural_promoters_never_leak_test_promoters(result, rows):
     for cond, n in leaking.items():
         assert dropped[(T.make_key(T.NATURAL, cond), "sequence in a test set")] == n
     # and in the rendered conversations: no natural_promoter train/validation sequence is a test-split promoter
-    split_test = {s for r in rows if r["split"] == "test" and FAMILY[r["task"]] == "promoter" for s in r["sequences"]}
+    split_test = {
+        s for r in rows if r["split"] == "test" and FAMILY[r["task"]] == "promoter" for s in r["sequences"]
+    }
     assert split_test >= test_seqs
     checked = 0
     for r in rows:
@@ -116,8 +132,9 @@ def test_natural_promoter_conversations(rows):
     natural = [r for r in rows if any(k.startswith(T.NATURAL + "/") for k in r["target_keys"])]
     styles = {r["id"].split("-")[0] for r in natural}
     assert {"single", "why", "followup", "compare"} <= styles and "implicit" not in styles
-    assert any(T.PROMOTER + "/leaf" in r["target_keys"] for r in natural if r["id"].startswith("cross-")), \
+    assert any(T.PROMOTER + "/leaf" in r["target_keys"] for r in natural if r["id"].startswith("cross-")), (
         "cross rows ask about the benchmark and the other conditions of one promoter"
+    )
     for r in natural:
         if r["task"] == T.NATURAL and len(set(r["target_keys"])) == 1:
             text = " ".join(m["content"] for m in r["messages"])
@@ -136,11 +153,15 @@ def test_natural_promoters_leave_other_rows_unchanged(tmp_path):
     after, _ = collect_measurements(MINI_DATA_DIR)
     other = [m for m in after if not m.key.startswith(T.NATURAL + "/")]
     assert sorted((m.key, m.sequence, m.split, m.group) for m in before) == sorted(
-        (m.key, m.sequence, m.split, m.group) for m in other)
+        (m.key, m.sequence, m.split, m.group) for m in other
+    )
     config = ConversationConfig(seed=0)
     plans_before = {p.uid for p in plan_conversations(before, config)}
-    plans_after = {p.uid for p in plan_conversations(after, config)
-                   if not any(m.key.startswith(T.NATURAL + "/") for m in p.rows)}
+    plans_after = {
+        p.uid
+        for p in plan_conversations(after, config)
+        if not any(m.key.startswith(T.NATURAL + "/") for m in p.rows)
+    }
     assert plans_before == plans_after
 
 
@@ -177,7 +198,10 @@ def test_targets_and_baselines_come_from_sources(rows):
 
 
 def test_explanations_only_mention_found_motifs(result, rows):
-    effects, registry = load_effects(), result.registry  # the build's own registry (GC medians of its train rows)
+    effects, registry = (
+        load_effects(),
+        result.registry,
+    )  # the build's own registry (GC medians of its train rows)
     explained = 0
     for r in rows:
         style = r["id"].split("-")[0]
@@ -241,11 +265,15 @@ def test_deterministic_given_seed():
     for split in SPLITS:
         assert a[split].to_list() == b[split].to_list()
     assert a["train"].to_list() != c["train"].to_list()
+
     # splits and measured values do not depend on the seed: every measurement has exactly one base row
     def base(ds):
-        return sorted((split, r["sequences"][0], r["target_keys"][0], r["targets"][0])
-                      for split in SPLITS for r in ds[split]
-                      if r["id"].split("-")[0] in ("single", "implicit", "why", "followup"))
+        return sorted(
+            (split, r["sequences"][0], r["target_keys"][0], r["targets"][0])
+            for split in SPLITS
+            for r in ds[split]
+            if r["id"].split("-")[0] in ("single", "implicit", "why", "followup")
+        )
 
     assert base(a) == base(c) and len(base(a)) > 100
 
@@ -283,8 +311,9 @@ def test_limit_keeps_fewer_groups():
 
 
 def test_cli_build_prints_counts(tmp_path):
-    res = CliRunner().invoke(app, ["build", "--data-dir", str(MINI_DATA_DIR), "--out", str(tmp_path / "o"),
-                                   "--seed", "1"])
+    res = CliRunner().invoke(
+        app, ["build", "--data-dir", str(MINI_DATA_DIR), "--out", str(tmp_path / "o"), "--seed", "1"]
+    )
     assert res.exit_code == 0, res.output
     assert "promoter_strength" in res.output and "validation" in res.output
     assert (tmp_path / "o" / "hf" / "dataset_dict.json").exists()

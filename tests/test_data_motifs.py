@@ -23,7 +23,7 @@ BACKGROUND = ("GCGGCCGCGGCC" * 15)[:170]
 
 
 def plant(seq: str, motif: str, index0: int) -> str:
-    return seq[:index0] + motif + seq[index0 + len(motif):]
+    return seq[:index0] + motif + seq[index0 + len(motif) :]
 
 
 def test_meme_files_parse():

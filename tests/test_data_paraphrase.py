@@ -16,28 +16,39 @@ from agrochat.data_gen.paraphrase import (
 )
 from agrochat.data_gen.paths import MINI_DATA_DIR
 
-ANSWER = ("I estimate its strength in maize leaf protoplasts at <num>. It has a TATA box centred at -28 relative "
-          "to the TSS. Across the library, promoters with this element were on average +1.62 log2 units stronger.")
-GOOD = ("My estimate for maize leaf protoplasts is <num>. A TATA box sits at -28 from the TSS; on average such "
-        "promoters were +1.62 log2 units stronger across the library.")
-EXAMPLE = {"id": "why-x", "messages": [{"role": "user", "content": "How strong? <dna>"},
-                                       {"role": "assistant", "content": ANSWER}],
-           "sequences": ["ACGT"], "targets": [0.5], "target_keys": ["promoter_strength/protoplast"]}
+ANSWER = (
+    "I estimate its strength in maize leaf protoplasts at <num>. It has a TATA box centred at -28 relative "
+    "to the TSS. Across the library, promoters with this element were on average +1.62 log2 units stronger."
+)
+GOOD = (
+    "My estimate for maize leaf protoplasts is <num>. A TATA box sits at -28 from the TSS; on average such "
+    "promoters were +1.62 log2 units stronger across the library."
+)
+EXAMPLE = {
+    "id": "why-x",
+    "messages": [{"role": "user", "content": "How strong? <dna>"}, {"role": "assistant", "content": ANSWER}],
+    "sequences": ["ACGT"],
+    "targets": [0.5],
+    "target_keys": ["promoter_strength/protoplast"],
+}
 
 
 def test_check_accepts_faithful_rewrite():
     assert check_paraphrase(ANSWER, GOOD) == []
 
 
-@pytest.mark.parametrize("bad, problem", [
-    (GOOD.replace("<num>", "about two"), "<num> count"),
-    (GOOD.replace("-28", "-30"), "numbers dropped"),
-    (GOOD + " It also has a Y patch.", "motifs added"),
-    (GOOD.replace("A TATA box", "A core element"), "motifs dropped"),
-    (GOOD.replace("maize leaf protoplasts", "this assay"), "assay or tissue names dropped"),
-    (GOOD + " Expect 3.5.", "numbers added"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        (GOOD.replace("<num>", "about two"), "<num> count"),
+        (GOOD.replace("-28", "-30"), "numbers dropped"),
+        (GOOD + " It also has a Y patch.", "motifs added"),
+        (GOOD.replace("A TATA box", "A core element"), "motifs dropped"),
+        (GOOD.replace("maize leaf protoplasts", "this assay"), "assay or tissue names dropped"),
+        (GOOD + " Expect 3.5.", "numbers added"),
+        ("", "empty"),
+    ],
+)
 def test_check_rejects_changed_facts(bad, problem):
     assert any(p.startswith(problem) for p in check_paraphrase(ANSWER, bad))
 

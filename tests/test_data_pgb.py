@@ -64,8 +64,11 @@ def test_online_path_maps_records(monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", fake)
     rows = load_pgb("promoter_strength.protoplast", "validation")
-    assert calls == {"repo": "InstaDeepAI/plant-genomic-benchmark", "config": "promoter_strength.protoplast",
-                     "split": "validation"}
+    assert calls == {
+        "repo": "InstaDeepAI/plant-genomic-benchmark",
+        "config": "promoter_strength.protoplast",
+        "split": "validation",
+    }
     assert rows == [{"sequence": "ACGT", "name": "x", "label": 1.5}]
 
 

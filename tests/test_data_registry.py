@@ -18,15 +18,27 @@ def registry() -> Registry:
 
 def test_shipped_registry_has_every_task(registry):
     keys = registry.keys()
-    for key in ("promoter_strength/leaf", "promoter_strength/protoplast", "terminator_strength/leaf",
-                "terminator_strength/protoplast", "synthetic_promoter/leaf_withENH_light"):
+    for key in (
+        "promoter_strength/leaf",
+        "promoter_strength/protoplast",
+        "terminator_strength/leaf",
+        "terminator_strength/protoplast",
+        "synthetic_promoter/leaf_withENH_light",
+    ):
         assert key in keys
     assert len([k for k in keys if k.startswith("synthetic_promoter/")]) == 6
     assert [k for k in keys if k.startswith("natural_promoter/")] == [
-        "natural_promoter/leaf_noENH_dark", "natural_promoter/leaf_noENH_light", "natural_promoter/leaf_withENH_light",
-        "natural_promoter/proto_noENH_dark"]
+        "natural_promoter/leaf_noENH_dark",
+        "natural_promoter/leaf_noENH_light",
+        "natural_promoter/leaf_withENH_light",
+        "natural_promoter/proto_noENH_dark",
+    ]
     natural = registry.get("natural_promoter/leaf_noENH_dark")
-    assert natural.n > 1000 and natural.population == "tested natural promoters" and "without enhancer" in natural.system
+    assert (
+        natural.n > 1000
+        and natural.population == "tested natural promoters"
+        and "without enhancer" in natural.system
+    )
     assert len([k for k in keys if k.startswith("tissue_expression/maize:")]) == 23
     assert len([k for k in keys if k.startswith("tissue_expression/sorghum:")]) == 11
     spec = registry.get("promoter_strength/leaf")
@@ -63,7 +75,9 @@ def test_stats_match_labels():
 
 
 def test_levels_follow_terciles():
-    spec = TaskSpec.from_labels("terminator_strength/leaf", np.arange(300, dtype=float), ["leaf", "protoplast"])
+    spec = TaskSpec.from_labels(
+        "terminator_strength/leaf", np.arange(300, dtype=float), ["leaf", "protoplast"]
+    )
     lo, hi = spec.thresholds
     assert spec.level(lo - 1) == "weak"
     assert spec.level((lo + hi) / 2) == "moderate"
@@ -118,7 +132,10 @@ def test_resolve_condition_wording(registry):
         assert registry.resolve("natural promoters", text) == f"natural_promoter/{cond}", text
         assert registry.resolve("synthetic", text) == f"synthetic_promoter/{cond}", text
     # the benchmark condition named in words is still the benchmark key
-    assert registry.resolve("promoter", "tobacco leaf with the 35S enhancer, in the dark") == "promoter_strength/leaf"
+    assert (
+        registry.resolve("promoter", "tobacco leaf with the 35S enhancer, in the dark")
+        == "promoter_strength/leaf"
+    )
     assert registry.resolve("promoter", "protoplasts, with enhancer") == "promoter_strength/protoplast"
     # every phrasing the templates use for a condition resolves back to its key
     from agrochat.domain import tasks as T
@@ -144,7 +161,9 @@ def test_unknown_task_error_lists_known(registry):
 
 
 def test_std_is_safe_to_divide_by():
-    spec = TaskSpec.from_labels("tissue_expression/maize:mature pollen", [0.0, 0.0, 0.0], ["maize:mature pollen"])
+    spec = TaskSpec.from_labels(
+        "tissue_expression/maize:mature pollen", [0.0, 0.0, 0.0], ["maize:mature pollen"]
+    )
     assert spec.std == 1.0 and spec.mean == 0.0
 
 

@@ -87,7 +87,10 @@ CONVERSATIONS = [
     [("Make this promoter stronger", "need_dna", [])],
     # more multi-turn conversations: follow-ups across operations, systems, sequences and refusals
     [("hello", "greet", []), (f"How strong is this promoter in tobacco leaves? {A}", "predict", [LEAF])],
-    [("What can you do?", "help", []), (f"Rate this terminator for maize protoplasts: {A}", "predict", [TPROTO])],
+    [
+        ("What can you do?", "help", []),
+        (f"Rate this terminator for maize protoplasts: {A}", "predict", [TPROTO]),
+    ],
     [
         (f"How strong is this promoter in maize protoplasts? {A}", "predict", [PROTO]),
         ("which bases matter most?", "explain", [PROTO]),
@@ -195,7 +198,13 @@ CONVERSATIONS = [
         (f"Is this a strong terminator? {A}", "predict", [TLEAF, TPROTO]),
         ("which of the two systems is it better in?", "predict", [TLEAF, TPROTO]),
     ],
-    [(f"hi, I have a maize promoter, would it drive a reporter well in benthamiana leaves? {A}", "predict", [LEAF])],
+    [
+        (
+            f"hi, I have a maize promoter, would it drive a reporter well in benthamiana leaves? {A}",
+            "predict",
+            [LEAF],
+        )
+    ],
     [(f"How strong is this Arabidopsis promoter in tobacco leaves? {A}", "predict", [LEAF])],
     [(f"How strong is this Arabidopsis promoter? {A}", "refuse", [])],
     [

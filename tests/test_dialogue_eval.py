@@ -23,8 +23,13 @@ def test_held_out_phrasings_are_not_training_text():
 
     sources = "".join(p.read_text() for p in (ROOT / "data_gen").glob("*.py") if p.name != "heldout.py")
     assert "heldout" not in sources  # no builder imports them
-    phrasings = ([p for p, _ in H.SYSTEM_PHRASINGS] + H.TISSUE_PHRASINGS + H.RANK_PHRASINGS + H.REFUSAL_PHRASINGS
-                 + H.STRENGTH_REFUSAL_PHRASINGS)
+    phrasings = (
+        [p for p, _ in H.SYSTEM_PHRASINGS]
+        + H.TISSUE_PHRASINGS
+        + H.RANK_PHRASINGS
+        + H.REFUSAL_PHRASINGS
+        + H.STRENGTH_REFUSAL_PHRASINGS
+    )
     for p in phrasings:  # no stretch of 15+ characters between placeholders occurs in the builders' sources
         for part in re.split(r"\{\w+\}", p):
             assert len(part.strip()) < 15 or part.strip() not in sources, (p, part)

@@ -40,8 +40,12 @@ def test_token_count_formula_and_round_trip(dna_tokenizer, text):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.text(alphabet="abc_1", min_size=1, max_size=8), DNA), max_size=5),
-       st.booleans(), st.booleans(), st.binary(max_size=40))
+@given(
+    st.lists(st.tuples(st.text(alphabet="abc_1", min_size=1, max_size=8), DNA), max_size=5),
+    st.booleans(),
+    st.booleans(),
+    st.binary(max_size=40),
+)
 def test_fasta_reader_only_raises_our_error(records, crlf, gz, junk):
     nl = "\r\n" if crlf else "\n"
     text = "".join(f">{rid}{nl}{seq}{nl}" for rid, seq in records)

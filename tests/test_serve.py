@@ -103,12 +103,16 @@ def test_predict_equals_predict_json(client, assistant):
     named = [{"id": "p1", "sequence": seqs[0]}]
     r = client.post("/v1/predict", json={"sequences": named, "task": PROTO, "explanations": False})
     assert r.json()["data"][0]["id"] == "p1"
-    assert r.json()["data"][0]["value"] == pytest.approx(assistant.predict(seqs[:1], PROTO, None)[0].value, abs=1e-5)
+    assert r.json()["data"][0]["value"] == pytest.approx(
+        assistant.predict(seqs[:1], PROTO, None)[0].value, abs=1e-5
+    )
 
 
 def test_predict_fasta_text(client, assistant):
     rows = read_promoters(4)
-    fasta = "".join(f">{r['id']} some description\n{r['sequence'][:80]}\n{r['sequence'][80:]}\n" for r in rows)
+    fasta = "".join(
+        f">{r['id']} some description\n{r['sequence'][:80]}\n{r['sequence'][80:]}\n" for r in rows
+    )
     r = client.post("/v1/predict", json={"fasta": fasta, "task": LEAF})
     assert r.status_code == 200, r.text
     same_records(r.json()["data"], direct(assistant, [(x["id"], x["sequence"]) for x in rows]))
@@ -159,7 +163,11 @@ def test_streaming_sse_matches_plain_answer(client):
 
 
 def test_client_leaving_a_stream_frees_the_model(client):
-    payload = {"model": "agrochat", "stream": True, "messages": [{"role": "user", "content": f"{ASK_LEAF}\n{demo_promoter()}"}]}
+    payload = {
+        "model": "agrochat",
+        "stream": True,
+        "messages": [{"role": "user", "content": f"{ASK_LEAF}\n{demo_promoter()}"}],
+    }
     with client.stream("POST", "/v1/chat/completions", json=payload) as r:
         assert next(r.iter_lines()).startswith("data: ")  # leave after the first event
     deadline = time.monotonic() + 30
@@ -190,21 +198,53 @@ BAD = [
     ("explain too long", "/v1/explain", {"sequence": "A" * 1001}, 400),
     ("wrong model", "/v1/chat/completions", {"model": "gpt-4o", "messages": USER}, 404),
     ("no messages", "/v1/chat/completions", {"model": "agrochat", "messages": []}, 400),
-    ("last turn not user", "/v1/chat/completions",
-     {"model": "agrochat", "messages": [*USER, {"role": "assistant", "content": "hi"}]}, 400),
-    ("bad role", "/v1/chat/completions", {"model": "agrochat", "messages": [{"role": "robot", "content": "x"}]}, 400),
+    (
+        "last turn not user",
+        "/v1/chat/completions",
+        {"model": "agrochat", "messages": [*USER, {"role": "assistant", "content": "hi"}]},
+        400,
+    ),
+    (
+        "bad role",
+        "/v1/chat/completions",
+        {"model": "agrochat", "messages": [{"role": "robot", "content": "x"}]},
+        400,
+    ),
     ("too many messages", "/v1/chat/completions", {"model": "agrochat", "messages": USER * 65}, 400),
-    ("message too long", "/v1/chat/completions",
-     {"model": "agrochat", "messages": [{"role": "user", "content": "a " * 10_001}]}, 400),
-    ("pasted DNA too long", "/v1/chat/completions",
-     {"model": "agrochat", "messages": [{"role": "user", "content": f"{ASK_LEAF} {'ACGT' * 300}"}]}, 400),
-    ("image part", "/v1/chat/completions", {"model": "agrochat", "messages": [
-        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, 400),
+    (
+        "message too long",
+        "/v1/chat/completions",
+        {"model": "agrochat", "messages": [{"role": "user", "content": "a " * 10_001}]},
+        400,
+    ),
+    (
+        "pasted DNA too long",
+        "/v1/chat/completions",
+        {"model": "agrochat", "messages": [{"role": "user", "content": f"{ASK_LEAF} {'ACGT' * 300}"}]},
+        400,
+    ),
+    (
+        "image part",
+        "/v1/chat/completions",
+        {
+            "model": "agrochat",
+            "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}],
+        },
+        400,
+    ),
     ("n=2", "/v1/chat/completions", {"model": "agrochat", "messages": USER, "n": 2}, 400),
-    ("bad DNA in chat", "/v1/chat/completions",
-     {"model": "agrochat", "messages": [{"role": "user", "content": f"{ASK_LEAF} <dna>"}]}, 400),
-    ("bad DNA in chat, streamed", "/v1/chat/completions",
-     {"model": "agrochat", "stream": True, "messages": [{"role": "user", "content": f"{ASK_LEAF} <dna>"}]}, 400),
+    (
+        "bad DNA in chat",
+        "/v1/chat/completions",
+        {"model": "agrochat", "messages": [{"role": "user", "content": f"{ASK_LEAF} <dna>"}]},
+        400,
+    ),
+    (
+        "bad DNA in chat, streamed",
+        "/v1/chat/completions",
+        {"model": "agrochat", "stream": True, "messages": [{"role": "user", "content": f"{ASK_LEAF} <dna>"}]},
+        400,
+    ),
 ]
 
 
@@ -247,18 +287,25 @@ def test_interleaved_conversations_keep_their_own_context(client, assistant):
     a = [{"role": "user", "content": f"{ASK_LEAF}\n{s1}"}]
     b = [{"role": "user", "content": f"Promoter strength in maize protoplasts?\n{s2}"}]
     for convo in (a, b):
-        convo.append({"role": "assistant", "content": chat(client, convo)["choices"][0]["message"]["content"]})
+        convo.append(
+            {"role": "assistant", "content": chat(client, convo)["choices"][0]["message"]["content"]}
+        )
     a.append({"role": "user", "content": "And in maize protoplasts?"})
     b.append({"role": "user", "content": "What about in tobacco leaves?"})
     answers: dict[str, dict] = {}
-    threads = [threading.Thread(target=lambda n, c: answers.__setitem__(n, chat(client, c)), args=(n, c))
-               for n, c in (("a", a), ("b", b))]
+    threads = [
+        threading.Thread(target=lambda n, c: answers.__setitem__(n, chat(client, c)), args=(n, c))
+        for n, c in (("a", a), ("b", b))
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     got_a, got_b = (answers[n]["agrochat"]["predictions"][0] for n in "ab")
-    assert (got_a["key"], got_a["sequence"]) == (PROTO, s1) and (got_b["key"], got_b["sequence"]) == (LEAF, s2)
+    assert (got_a["key"], got_a["sequence"]) == (PROTO, s1) and (got_b["key"], got_b["sequence"]) == (
+        LEAF,
+        s2,
+    )
     assert got_a["value"] == pytest.approx(direct(assistant, [s1], PROTO)[0]["value"], abs=1e-5)
     assert got_b["value"] == pytest.approx(direct(assistant, [s2], LEAF)[0]["value"], abs=1e-5)
 
@@ -299,8 +346,12 @@ def test_config_is_validated():
     from agrochat.chat.serve import ServeConfig
     from agrochat.chat.serve.app import is_loopback
 
-    for bad in ({"queue_size": -1}, {"max_sequences": 0}, {"model_id": " "},
-                {"default_max_new_tokens": 200, "max_new_tokens": 100}):
+    for bad in (
+        {"queue_size": -1},
+        {"max_sequences": 0},
+        {"model_id": " "},
+        {"default_max_new_tokens": 200, "max_new_tokens": 100},
+    ):
         with pytest.raises(ValueError):
             ServeConfig(**bad)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
@@ -317,13 +368,20 @@ def test_openai_client(url, assistant):
     done = client.chat.completions.create(model="agrochat", messages=USER)
     assert number in done.choices[0].message.content
     tok = assistant.model.tokenizer
-    assert done.usage.completion_tokens == len(tok(done.choices[0].message.content, add_special_tokens=False)["input_ids"])
+    assert done.usage.completion_tokens == len(
+        tok(done.choices[0].message.content, add_special_tokens=False)["input_ids"]
+    )
     assert done.usage.total_tokens == done.usage.prompt_tokens + done.usage.completion_tokens > 0
-    pieces = [c.choices[0].delta.content or "" for c in
-              client.chat.completions.create(model="agrochat", messages=USER, stream=True) if c.choices]
+    pieces = [
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(model="agrochat", messages=USER, stream=True)
+        if c.choices
+    ]
     assert len(pieces) > 2 and "".join(pieces) == done.choices[0].message.content
     with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="agrochat", messages=[{"role": "user", "content": "How strong? <dna>"}])
+        client.chat.completions.create(
+            model="agrochat", messages=[{"role": "user", "content": "How strong? <dna>"}]
+        )
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="gpt-4o", messages=USER)
 
@@ -343,8 +401,12 @@ def test_langchain_chat_openai(url, assistant):
 @pytest.mark.slow
 def test_agrochat_serve_command():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "agrochat", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agrochat", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -64,12 +64,19 @@ def test_page_paste_ask_number_plot_followup_and_fasta_table(browser, served, tm
     url, assistant = served
     fasta = (FIXTURES / "demo_promoter.fa").read_text()
     seq = "".join(fasta.splitlines()[1:])
-    leaf, proto = (assistant.predict([seq], k, None)[0] for k in ("promoter_strength/leaf", "promoter_strength/protoplast"))
+    leaf, proto = (
+        assistant.predict([seq], k, None)[0]
+        for k in ("promoter_strength/leaf", "promoter_strength/protoplast")
+    )
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     external: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(url) or r.url.startswith(("data:", "blob:"))
-            else external.append(r.url))
+    page.on(
+        "request",
+        lambda r: (
+            None if r.url.startswith(url) or r.url.startswith(("data:", "blob:")) else external.append(r.url)
+        ),
+    )
     page.goto(url)
     page.wait_for_selector("body[data-ready=true]", timeout=30_000)
     assert page.locator("#key option").count() == len(assistant.known_keys)
@@ -78,8 +85,11 @@ def test_page_paste_ask_number_plot_followup_and_fasta_table(browser, served, tm
     page.fill("#question", ASK_LEAF)
     page.click("#ask-btn")
     page.wait_for_selector(".turn.assistant", timeout=60_000)
-    page.wait_for_function("() => { const i = document.getElementById('plot');"
-                           " return !i.hidden && i.complete && i.naturalWidth > 0; }", timeout=60_000)
+    page.wait_for_function(
+        "() => { const i = document.getElementById('plot');"
+        " return !i.hidden && i.complete && i.naturalWidth > 0; }",
+        timeout=60_000,
+    )
     answer = page.inner_text(".turn.assistant")
     assert f"{leaf.value:.2f} ± {leaf.uncertainty:.2f}" in answer
     assert page.inner_text("#value") == f"{leaf.value:.2f}"
@@ -91,7 +101,9 @@ def test_page_paste_ask_number_plot_followup_and_fasta_table(browser, served, tm
     page.fill("#question", "And in maize protoplasts?")  # no DNA: the conversation's sequence is meant
     page.click("#ask-btn")
     page.wait_for_function("() => document.querySelectorAll('.turn.assistant').length === 2", timeout=60_000)
-    assert f"{proto.value:.2f} ± {proto.uncertainty:.2f}" in page.locator(".turn.assistant").nth(1).inner_text()
+    assert (
+        f"{proto.value:.2f} ± {proto.uncertainty:.2f}" in page.locator(".turn.assistant").nth(1).inner_text()
+    )
 
     rows = read_promoters(3)
     upload = tmp_path / "three.fa"
@@ -106,6 +118,8 @@ def test_page_paste_ask_number_plot_followup_and_fasta_table(browser, served, tm
     lines = Path(dl.value.path()).read_text().splitlines()
     want = assistant.predict([(r["id"], r["sequence"]) for r in rows], "promoter_strength/leaf", None)
     assert lines[0].split("\t")[:3] == ["id", "key", "value"]
-    assert [(x.split("\t")[0], x.split("\t")[2]) for x in lines[1:]] == [(p.id, f"{p.value:.4f}") for p in want]
+    assert [(x.split("\t")[0], x.split("\t")[2]) for x in lines[1:]] == [
+        (p.id, f"{p.value:.4f}") for p in want
+    ]
     assert external == [], f"the page loaded something from outside the server: {external}"
     page.close()

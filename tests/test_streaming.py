@@ -34,9 +34,28 @@ def _fasta(path: Path, n: int) -> Path:
 
 
 def _predict(model_dir: Path, fasta: Path, out: Path) -> int:
-    proc = subprocess.run([sys.executable, "-c", RUN, "predict", "--model", str(model_dir), "--fasta", str(fasta),
-                           "--format", "jsonl", "-o", str(out), "--no-explanations", "--batch-size", "256"],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RUN,
+            "predict",
+            "--model",
+            str(model_dir),
+            "--fasta",
+            str(fasta),
+            "--format",
+            "jsonl",
+            "-o",
+            str(out),
+            "--no-explanations",
+            "--batch-size",
+            "256",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return int(proc.stderr.split("MAXRSS_KB")[-1].split()[0])
 

@@ -21,8 +21,13 @@ from agrochat.train.checkpoint import list_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
-FAST = ["stages.0.epochs=1", "stages.1.max_steps=4", "stages.2.max_steps=6", "stages.2.save_every=3",
-        "log_every=1"]
+FAST = [
+    "stages.0.epochs=1",
+    "stages.1.max_steps=4",
+    "stages.2.max_steps=6",
+    "stages.2.save_every=3",
+    "log_every=1",
+]
 
 
 def test_every_preset_loads():
@@ -31,7 +36,9 @@ def test_every_preset_loads():
     for p in presets:
         cfg = load_config(p)
         assert cfg.stages and cfg.model.numeric_head.keys
-        assert p.read_text().lstrip().startswith("#"), f"{p.name} needs its launch command in a comment on top"
+        assert p.read_text().lstrip().startswith("#"), (
+            f"{p.name} needs its launch command in a comment on top"
+        )
 
 
 def test_overrides_and_bad_values():
@@ -97,8 +104,12 @@ def test_sigkill_at_a_random_step_then_resume_matches_uninterrupted_run(tmp_path
     proc.wait()
     assert not (run / "model").exists(), f"killed at step {kill_at}"
     subprocess.run(_train_cmd(run, resume=True), check=True, capture_output=True, timeout=600)
-    for part in ("projector.safetensors", "numeric_head.safetensors", "decoder/adapter_model.safetensors",
-                 "encoder/adapter_model.safetensors"):
+    for part in (
+        "projector.safetensors",
+        "numeric_head.safetensors",
+        "decoder/adapter_model.safetensors",
+        "encoder/adapter_model.safetensors",
+    ):
         a, b = load_file(str(ref / "model" / part)), load_file(str(run / "model" / part))
         assert a.keys() == b.keys()
         for k in a:
@@ -108,8 +119,20 @@ def test_sigkill_at_a_random_step_then_resume_matches_uninterrupted_run(tmp_path
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
-           "-m", "agrochat.train", "--config", str(TINY), "-o", str(out), *FAST]
+    cmd = [
+        str(Path(sys.executable).parent / "accelerate"),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "-m",
+        "agrochat.train",
+        "--config",
+        str(TINY),
+        "-o",
+        str(out),
+        *FAST,
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=900)
     logs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert {r["world_size"] for r in logs if "world_size" in r} == {2}
@@ -120,18 +143,52 @@ def test_keep_best_token_lr_and_init_from(tmp_path):
     """keep_best ends a stage on its best validation loss; init_from starts a variant from a run's encoder."""
     first, second = tmp_path / "first", tmp_path / "second"
     common = ["model.numeric_head.readout=dna_attention", "model.encoder.dropout=0.1", "log_every=1"]
-    subprocess.run([sys.executable, "-m", "agrochat.train", "--config", str(TINY), "-o", str(first), *common,
-                    "stages.0.epochs=4", "stages.0.eval_every=1", "stages.0.keep_best=true", "stages.0.lr=0.05",
-                    "stages.1.max_steps=2", "stages.2.max_steps=2", "stages.2.token_lr_scale=30", "stages.2.encoder=full"],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agrochat.train",
+            "--config",
+            str(TINY),
+            "-o",
+            str(first),
+            *common,
+            "stages.0.epochs=4",
+            "stages.0.eval_every=1",
+            "stages.0.keep_best=true",
+            "stages.0.lr=0.05",
+            "stages.1.max_steps=2",
+            "stages.2.max_steps=2",
+            "stages.2.token_lr_scale=30",
+            "stages.2.encoder=full",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     logs = [json.loads(line) for line in (first / "log.jsonl").read_text().splitlines()]
     evals = [r["eval"]["val_loss"] for r in logs if "eval" in r and r["eval"]["stage"] == "regress"]
     metrics = json.loads((first / "metrics.json").read_text())
     assert len(evals) > 2 and metrics["stages"]["regress"]["val_loss"] == min(evals)
     assert (first / "best" / "stage-0.safetensors").is_file()
     stage = "stages=[{name: align, max_steps: 1, epochs: 1, max_tokens: 2048, max_batch_size: 8}]"
-    subprocess.run([sys.executable, "-m", "agrochat.train", "--config", str(TINY), "-o", str(second), *common,
-                    f"init_from={first / 'model'}", stage], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agrochat.train",
+            "--config",
+            str(TINY),
+            "-o",
+            str(second),
+            *common,
+            f"init_from={first / 'model'}",
+            stage,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     a = load_file(str(first / "model" / "encoder" / "weights.safetensors"))
     b = load_file(str(second / "model" / "encoder" / "weights.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # align keeps the encoder frozen
@@ -157,12 +214,16 @@ def test_half_written_checkpoints_are_never_picked_up(tmp_path):
 
 
 def test_preset_base_merges_mappings_and_replaces_lists(tmp_path):
-    (tmp_path / "child.yaml").write_text(f"base: {TINY}\nmodel: {{numeric: text}}\nseed: 7\n"
-                                          "stages: [{name: align, max_steps: 1}]\n")
+    (tmp_path / "child.yaml").write_text(
+        f"base: {TINY}\nmodel: {{numeric: text}}\nseed: 7\nstages: [{{name: align, max_steps: 1}}]\n"
+    )
     cfg = load_config(tmp_path / "child.yaml")
     base = load_config(TINY)
     assert cfg.model.numeric == "text" and cfg.seed == 7
-    assert cfg.model.encoder == base.model.encoder and cfg.model.numeric_head.keys == base.model.numeric_head.keys
+    assert (
+        cfg.model.encoder == base.model.encoder
+        and cfg.model.numeric_head.keys == base.model.numeric_head.keys
+    )
     assert [s.name for s in cfg.stages] == ["align"]
     (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
     with pytest.raises(ConfigError, match="itself"):

@@ -138,7 +138,9 @@ def test_design_stops_when_nothing_improves_and_target():
     all_g = "G" * 40
     res = design(g_count, all_g, DesignConfig(up=("k",), max_mutations=3))
     assert len(res.steps) == 1 and "no single substitution improves" in res.stopped
-    res = design(g_count, BACKGROUND, DesignConfig(up=("k",), target=BACKGROUND.count("G") + 2, max_mutations=5))
+    res = design(
+        g_count, BACKGROUND, DesignConfig(up=("k",), target=BACKGROUND.count("G") + 2, max_mutations=5)
+    )
     assert res.best.values["k"] == BACKGROUND.count("G") + 2 and len(res.best.mutations) == 2
 
 
@@ -161,7 +163,9 @@ def test_assistant_explain_variant_design(assistant, promoters, tmp_path):
     seq = promoters[2]["sequence"]
     res = assistant.explain(seq, plot=tmp_path / "m.png", replicates=2)
     assert res.effects.shape == (len(seq), 4) and res.text.startswith("For promoter strength")
-    assert [abs(e.delta) for e in res.knockouts] == sorted((abs(e.delta) for e in res.knockouts), reverse=True)
+    assert [abs(e.delta) for e in res.knockouts] == sorted(
+        (abs(e.delta) for e in res.knockouts), reverse=True
+    )
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
     res.to_tsv(tmp_path / "m.tsv")
     rows = (tmp_path / "m.tsv").read_text().splitlines()
@@ -183,10 +187,14 @@ def test_assistant_explain_variant_design(assistant, promoters, tmp_path):
 
 def test_chat_routes_variants_and_design(assistant, promoters):
     seq = promoters[2]["sequence"]
-    ans = assistant.chat([{"role": "user", "content": f"What if I mutate the TATA box of {seq} in tobacco leaves?"}])
+    ans = assistant.chat(
+        [{"role": "user", "content": f"What if I mutate the TATA box of {seq} in tobacco leaves?"}]
+    )
     assert ans.intent.op == "variant"
     assert ("TATA knocked out" in ans.text) or ("finds no TATA" in ans.text)
-    ans = assistant.chat([{"role": "user", "content": f"Make this promoter stronger in tobacco leaves: {seq}"}])
+    ans = assistant.chat(
+        [{"role": "user", "content": f"Make this promoter stronger in tobacco leaves: {seq}"}]
+    )
     assert ans.intent.op == "design" and "Greedy in-silico evolution" in ans.text
 
 

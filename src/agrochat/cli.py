@@ -31,8 +31,11 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-app = typer.Typer(help="agrochat: an assistant that reads plant DNA and answers with calibrated numbers.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="agrochat: an assistant that reads plant DNA and answers with calibrated numbers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.callback()(_quiet)
 app.command("chat")(chat_command)
 app.command("predict")(predict_command)
@@ -44,7 +47,9 @@ app.command("serve")(serve_command)
 
 
 @app.command()
-def tokenize(sequence: str = typer.Argument(..., help="DNA sequence (IUPAC letters, U and lowercase accepted)")):
+def tokenize(
+    sequence: str = typer.Argument(..., help="DNA sequence (IUPAC letters, U and lowercase accepted)"),
+):
     """Show the AgroNT 6-mer tokens and ids of a sequence."""
     from agrochat.bridge import DnaSequenceError, load_agront_tokenizer
 
@@ -102,10 +107,14 @@ def _mount_optional(name: str, module: str, help_text: str) -> None:
     app.add_typer(sub, name=name, help=help_text)
 
 
-_mount_optional("data", "agrochat.data_gen.cli", "Build instruction data from benchmark labels and motif facts.")
+_mount_optional(
+    "data", "agrochat.data_gen.cli", "Build instruction data from benchmark labels and motif facts."
+)
 
 
-app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(train_command)
+app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    train_command
+)
 
 
 def main() -> None:  # pragma: no cover

@@ -140,7 +140,9 @@ class EncoderConfig:
             self.cnn = _from_dict(CnnSettings, self.cnn, "encoder.cnn")
         _check_choice("encoder.type", self.type, ENCODER_TYPES)
         if self.type == "cnn" and self.trainable == "lora":
-            raise ConfigError("encoder.type=cnn trains full or stays frozen (it is small); LoRA is for agront")
+            raise ConfigError(
+                "encoder.type=cnn trains full or stays frozen (it is small); LoRA is for agront"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"encoder.dropout must be in [0, 1), got {self.dropout}")
         _check_choice("encoder.source", self.source, ("preset", "pretrained"))
@@ -219,7 +221,9 @@ class DecoderConfig:
 class NumericHeadConfig:
     """Regression head read at each ``<num>`` token: one (mean, log-variance) pair per task/tissue key."""
 
-    keys: list[str] = field(default_factory=lambda: ["promoter_strength/leaf", "promoter_strength/protoplast"])
+    keys: list[str] = field(
+        default_factory=lambda: ["promoter_strength/leaf", "promoter_strength/protoplast"]
+    )
     """Task/tissue keys, e.g. ``promoter_strength/leaf``; the head has one output pair per key."""
     norm: dict[str, list[float]] = field(default_factory=dict)
     """Per-key target normalisation ``{key: [mean, std]}``; targets are regressed as (y - mean) / std."""

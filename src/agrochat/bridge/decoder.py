@@ -26,24 +26,47 @@ log = logging.getLogger(__name__)
 DECODER_PRESETS: dict[str, dict] = {
     # tiny random LLaMA for tests and demos (uses the SmolLM2 tokenizer)
     "llama-tiny": dict(
-        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=True,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
     ),
     # real architectures with random weights, for memory/throughput benchmarks where the hub is out of reach
     # (bench/finetune_step.py); they keep the SmolLM2 tokenizer (49,152 + 2 tokens)
     "smollm2-135m": dict(  # HuggingFaceTB/SmolLM2-135M-Instruct config.json (the shipped decoder's shape)
-        hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-        num_key_value_heads=3, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        max_position_embeddings=8192,
+        rope_theta=100000.0,
+        rms_norm_eps=1e-5,
         tie_word_embeddings=True,
     ),
     "smollm2-360m": dict(  # HuggingFaceTB/SmolLM2-360M-Instruct config.json
-        hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15,
-        num_key_value_heads=5, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
+        hidden_size=960,
+        intermediate_size=2560,
+        num_hidden_layers=32,
+        num_attention_heads=15,
+        num_key_value_heads=5,
+        max_position_embeddings=8192,
+        rope_theta=100000.0,
+        rms_norm_eps=1e-5,
         tie_word_embeddings=True,
     ),
     "tinyllama-1.1b": dict(  # TinyLlama/TinyLlama-1.1B-Chat-v1.0 config.json (its own vocabulary has 32,000 tokens)
-        hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
-        num_key_value_heads=4, max_position_embeddings=2048, rope_theta=10000.0, rms_norm_eps=1e-5,
+        hidden_size=2048,
+        intermediate_size=5632,
+        num_hidden_layers=22,
+        num_attention_heads=32,
+        num_key_value_heads=4,
+        max_position_embeddings=2048,
+        rope_theta=10000.0,
+        rms_norm_eps=1e-5,
         tie_word_embeddings=False,
     ),
 }
@@ -123,8 +146,12 @@ def _quantization(cfg: DecoderConfig, dtype: torch.dtype) -> dict:
     from transformers import BitsAndBytesConfig
 
     if cfg.load_in_bits == 4:
-        q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
-                               bnb_4bit_use_double_quant=True)
+        q = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_use_double_quant=True,
+        )
     else:
         q = BitsAndBytesConfig(load_in_8bit=True)
     return {"quantization_config": q, "device_map": {"": torch.cuda.current_device()}}
@@ -142,14 +169,19 @@ def build_decoder(cfg: DecoderConfig) -> tuple[PreTrainedModel, object]:
         if cfg.load_in_bits:
             from peft import prepare_model_for_kbit_training
 
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+            model = prepare_model_for_kbit_training(
+                model, use_gradient_checkpointing=cfg.gradient_checkpointing
+            )
     elif cfg.source == "preset":
         if cfg.preset not in DECODER_PRESETS:
             raise ConfigError(f"unknown decoder preset {cfg.preset!r}; known: {sorted(DECODER_PRESETS)}")
         _, tok = _load_gguf_cached(cfg, with_model=False)
         lcfg = LlamaConfig(
-            vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id, **DECODER_PRESETS[cfg.preset],
+            vocab_size=len(tok),
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            **DECODER_PRESETS[cfg.preset],
         )
         model = LlamaForCausalLM(lcfg)
     else:  # pragma: no cover - validated in DecoderConfig

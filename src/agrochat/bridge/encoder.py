@@ -73,7 +73,9 @@ class DnaEncoder(nn.Module):
         """frozen | lora (PEFT adapters on ``lora.target_modules``) | full."""
         self.esm = apply_trainable(self.esm, mode, lora)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         # input_ids, attention_mask: (B, T)
         if input_ids.shape[1] <= self.cfg.max_tokens:
             return self._encode(input_ids, attention_mask), attention_mask  # (B, T, H), (B, T)
@@ -162,9 +164,12 @@ def build_agront_encoder(cfg: EncoderConfig) -> DnaEncoder:
         esm_cfg.hidden_dropout_prob = esm_cfg.attention_probs_dropout_prob = cfg.dropout
         mlm = EsmForMaskedLM(esm_cfg)
     elif cfg.source == "pretrained":
-        mlm = EsmForMaskedLM.from_pretrained(cfg.name_or_path, attn_implementation=cfg.attn_implementation,
-                                             hidden_dropout_prob=cfg.dropout,
-                                             attention_probs_dropout_prob=cfg.dropout)
+        mlm = EsmForMaskedLM.from_pretrained(
+            cfg.name_or_path,
+            attn_implementation=cfg.attn_implementation,
+            hidden_dropout_prob=cfg.dropout,
+            attention_probs_dropout_prob=cfg.dropout,
+        )
     else:  # pragma: no cover - validated in EncoderConfig
         raise ConfigError(f"unknown encoder source {cfg.source!r}")
     esm = mlm.esm

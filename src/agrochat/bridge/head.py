@@ -34,7 +34,11 @@ class NumericHead(nn.Module):
             width = 3 * a if self.mean_max else a
             self.pool_in = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.hidden))
         if cfg.readout == "dna_attention":
-            self.h_norm, self.q_h, self.h_in = nn.LayerNorm(dim), nn.Linear(dim, a), nn.Linear(dim, cfg.hidden)
+            self.h_norm, self.q_h, self.h_in = (
+                nn.LayerNorm(dim),
+                nn.Linear(dim, a),
+                nn.Linear(dim, cfg.hidden),
+            )
             for lin in (self.q_h, self.h_in):  # h paths start silent
                 nn.init.zeros_(lin.weight)
                 nn.init.zeros_(lin.bias)

@@ -61,7 +61,10 @@ def set_trainable(model: DnaLanguageModel, encoder: str | None = None, decoder: 
         cfg.decoder.trainable = decoder
     model.encoder.set_trainable(cfg.encoder.trainable, cfg.encoder.lora)
     model.decoder = apply_trainable(
-        model.decoder, cfg.decoder.trainable, cfg.decoder.lora, trainable_token_indices=added_token_ids(model.tokenizer)
+        model.decoder,
+        cfg.decoder.trainable,
+        cfg.decoder.lora,
+        trainable_token_indices=added_token_ids(model.tokenizer),
     )
     for p in list(model.projector.parameters()) + list(model.numeric_head.parameters()):
         p.requires_grad = True
@@ -86,8 +89,10 @@ def add_ensemble_members(model: DnaLanguageModel, others: list[DnaLanguageModel]
     for other in others:
         o = other.config
         if (o.encoder, o.projector, o.numeric_head) != (cfg.encoder, cfg.projector, cfg.numeric_head):
-            raise ConfigError("ensemble members must have the same encoder, projector and numeric head configs "
-                              "(and normalisation: the same training data)")
+            raise ConfigError(
+                "ensemble members must have the same encoder, projector and numeric head configs "
+                "(and normalisation: the same training data)"
+            )
         if len(other.members):
             raise ConfigError("an ensemble member must be a single model")
         model.members.append(NumberPath(other.encoder, other.projector, other.numeric_head))
@@ -200,8 +205,10 @@ def load_model_dir(path: str | Path, trainable: bool = False) -> DnaLanguageMode
     encoder = build_encoder(cfg.encoder)
     decoder, _ = build_decoder(cfg.decoder)
     if decoder.get_input_embeddings().num_embeddings != len(tokenizer):
-        raise CheckpointError(f"{path}: tokenizer has {len(tokenizer)} tokens but the decoder has "
-                              f"{decoder.get_input_embeddings().num_embeddings} embeddings")
+        raise CheckpointError(
+            f"{path}: tokenizer has {len(tokenizer)} tokens but the decoder has "
+            f"{decoder.get_input_embeddings().num_embeddings} embeddings"
+        )
     rows = _safe(lambda: load_file(str(path / "decoder" / "added_tokens.safetensors")), path / "decoder")
     with torch.no_grad():
         decoder.get_input_embeddings().weight[added_token_ids(tokenizer)] = rows["embed_tokens"]
@@ -212,15 +219,26 @@ def load_model_dir(path: str | Path, trainable: bool = False) -> DnaLanguageMode
     members = []
     for i in range(2, cfg.ensemble + 1):
         folder = path / "members" / str(i)
-        mem = NumberPath(build_encoder(cfg.encoder), build_projector(cfg.projector, encoder.hidden_size, dim),
-                         NumericHead(dim, cfg.numeric_head))
+        mem = NumberPath(
+            build_encoder(cfg.encoder),
+            build_projector(cfg.projector, encoder.hidden_size, dim),
+            NumericHead(dim, cfg.numeric_head),
+        )
         _load_part(_weights_of(mem.encoder, cfg), cfg.encoder, folder / "encoder")
-        _safe(lambda mem=mem, folder=folder: load_model(mem.projector, str(folder / "projector.safetensors")), folder)
-        _safe(lambda mem=mem, folder=folder: load_model(mem.numeric_head, str(folder / "numeric_head.safetensors")),
-              folder)
+        _safe(
+            lambda mem=mem, folder=folder: load_model(mem.projector, str(folder / "projector.safetensors")),
+            folder,
+        )
+        _safe(
+            lambda mem=mem, folder=folder: load_model(
+                mem.numeric_head, str(folder / "numeric_head.safetensors")
+            ),
+            folder,
+        )
         members.append(mem)
-    model = DnaLanguageModel(encoder, projector, decoder, head, cfg, tokenizer, dna_tokenizer, ood=ood,
-                             members=members)
+    model = DnaLanguageModel(
+        encoder, projector, decoder, head, cfg, tokenizer, dna_tokenizer, ood=ood, members=members
+    )
     set_trainable(model)
     _load_part(encoder_weights(model), cfg.encoder, path / "encoder")
     _load_part(model.decoder, cfg.decoder, path / "decoder")

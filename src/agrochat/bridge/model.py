@@ -51,8 +51,12 @@ OOD_WIDEN = 2.0
 class Generation:
     text: str
     values: list[NumericValue] = field(default_factory=list)
-    held_open: int = 0  # steps where the answer wanted to end before its requested numbers (see ``require_numbers``)
-    forced: int = 0  # <num> slots written because the token budget was about to run out (see :func:`_force_number`)
+    held_open: int = (
+        0  # steps where the answer wanted to end before its requested numbers (see ``require_numbers``)
+    )
+    forced: int = (
+        0  # <num> slots written because the token budget was about to run out (see :func:`_force_number`)
+    )
 
 
 Formatter = Callable[[str, float, float], str]
@@ -62,8 +66,8 @@ def _ban_repeats(logits: torch.Tensor, tokens: list[int], n: int) -> None:
     """Forbid the tokens that would repeat an n-gram already in ``tokens`` (logits: (V,), in place)."""
     if n <= 0 or len(tokens) < n - 1:
         return
-    tail = tuple(tokens[len(tokens) - (n - 1):]) if n > 1 else ()
-    banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n - 1]) == tail}
+    tail = tuple(tokens[len(tokens) - (n - 1) :]) if n > 1 else ()
+    banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n - 1]) == tail}
     if banned:
         logits[list(banned)] = float("-inf")
 
@@ -86,8 +90,14 @@ def _force_number(logits: torch.Tensor, num_id: int) -> bool:
     return best != num_id
 
 
-def _path_numbers(projector: Projector, head: NumericHead, h: torch.Tensor, hmask: torch.Tensor, n: list[int],
-                  key_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _path_numbers(
+    projector: Projector,
+    head: NumericHead,
+    h: torch.Tensor,
+    hmask: torch.Tensor,
+    n: list[int],
+    key_ids: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised (mean, log-variance) per prompt from encoder states h (S, T, H) of its ``n[b]`` sequences."""
     proj, pmask = projector(h, hmask)  # (S, T', D), (S, T')
     if max(n) == 1:
@@ -209,7 +219,10 @@ class DnaLanguageModel(nn.Module):
     ) -> ModelOutput:
         embeds = self.embed(input_ids, dna_input_ids, dna_attention_mask)  # (B, L, D)
         out = self.decoder(  # without labels only the last position's logits are computed (no LM loss)
-            inputs_embeds=embeds, attention_mask=attention_mask, output_hidden_states=True, use_cache=False,
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
+            output_hidden_states=True,
+            use_cache=False,
             logits_to_keep=0 if labels is not None else 1,
         )
         logits = out.logits  # (B, L, V), or (B, 1, V) without labels
@@ -222,26 +235,45 @@ class DnaLanguageModel(nn.Module):
         num_pos = input_ids == self.num_token_id  # (B, L)
         if self.config.numeric == "head" and num_key_ids is not None and num_pos.any():
             if int(num_pos.sum()) != num_key_ids.shape[0]:
-                raise PlaceholderError(f"{int(num_pos.sum())} {NUM_TOKEN} tokens but {num_key_ids.shape[0]} keys")
-            num_mean, num_log_var = self._read_numbers(out.hidden_states[-1], num_pos, embeds, input_ids,
-                                                       num_key_ids)  # (N,), (N,)
+                raise PlaceholderError(
+                    f"{int(num_pos.sum())} {NUM_TOKEN} tokens but {num_key_ids.shape[0]} keys"
+                )
+            num_mean, num_log_var = self._read_numbers(
+                out.hidden_states[-1], num_pos, embeds, input_ids, num_key_ids
+            )  # (N,), (N,)
             if num_targets is not None:
                 num_loss = gaussian_nll(num_mean, num_log_var, num_targets)
-        parts = [x for x in (lm_loss, None if num_loss is None else self.config.num_loss_weight * num_loss) if x is not None]
+        parts = [
+            x
+            for x in (lm_loss, None if num_loss is None else self.config.num_loss_weight * num_loss)
+            if x is not None
+        ]
         loss = sum(parts) if parts else None
         return ModelOutput(loss, lm_loss, num_loss, logits, num_mean, num_log_var)
 
     # ---- numbers -----------------------------------------------------------------------------------------------
-    def _read_numbers(self, hidden: torch.Tensor, num_pos: torch.Tensor, embeds: torch.Tensor,
-                      input_ids: torch.Tensor, key_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _read_numbers(
+        self,
+        hidden: torch.Tensor,
+        num_pos: torch.Tensor,
+        embeds: torch.Tensor,
+        input_ids: torch.Tensor,
+        key_ids: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Head values at every ``<num>`` position (row-major order). hidden, embeds: (B, L, D); num_pos: (B, L)."""
         rows, cols = num_pos.nonzero(as_tuple=True)  # (N,), (N,)
         before = torch.arange(embeds.shape[1], device=embeds.device)[None] < cols[:, None]  # (N, L)
         ctx_mask = (input_ids[rows] == self.dna_token_id) & before  # (N, L) DNA positions before each <num>
         return self._head(hidden[rows, cols], key_ids, embeds, ctx_mask, rows)
 
-    def _head(self, h: torch.Tensor, key_ids: torch.Tensor, embeds: torch.Tensor, ctx_mask: torch.Tensor,
-              ctx_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _head(
+        self,
+        h: torch.Tensor,
+        key_ids: torch.Tensor,
+        embeds: torch.Tensor,
+        ctx_mask: torch.Tensor,
+        ctx_rows: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The numeric head on decoder states ``h`` (N, D), given the prompt embeddings it may read when its
         readout reads DNA: ``embeds`` (N or B, L, D), ``ctx_mask`` (N, L), ``ctx_rows`` (N,) as in the head."""
         if not self.numeric_head.reads_dna:
@@ -288,11 +320,14 @@ class DnaLanguageModel(nn.Module):
         for messages, seqs, prefix in prompts:
             if not prefix.rstrip().endswith(NUM_TOKEN) or prefix.count(NUM_TOKEN) != 1:
                 raise PlaceholderError(f"the answer prefix must end with exactly one {NUM_TOKEN}: {prefix!r}")
-            if self.config.numeric_head.readout == "dna":  # the placeholder check of the full path, minus the text
+            if (
+                self.config.numeric_head.readout == "dna"
+            ):  # the placeholder check of the full path, minus the text
                 n_dna = sum(m["content"].count(DNA_TOKEN) for m in messages)
                 if n_dna != len(seqs):
-                    raise PlaceholderError(f"the conversation has {n_dna} {DNA_TOKEN} placeholder(s) but "
-                                           f"{len(seqs)} sequence(s)")
+                    raise PlaceholderError(
+                        f"the conversation has {n_dna} {DNA_TOKEN} placeholder(s) but {len(seqs)} sequence(s)"
+                    )
             else:
                 examples.append(self.processor.encode(messages, seqs, answer_prefix=prefix))
         if self.config.numeric_head.readout == "dna":
@@ -300,14 +335,20 @@ class DnaLanguageModel(nn.Module):
         batch = {k: v.to(self.device) for k, v in self.processor.collate(examples).items()}
         embeds = self.embed(batch["input_ids"], batch.get("dna_input_ids"), batch.get("dna_attention_mask"))
         out = self.decoder(
-            inputs_embeds=embeds, attention_mask=batch["attention_mask"], output_hidden_states=True, use_cache=False,
+            inputs_embeds=embeds,
+            attention_mask=batch["attention_mask"],
+            output_hidden_states=True,
+            use_cache=False,
             logits_to_keep=1,
         )
         num_pos = batch["input_ids"] == self.num_token_id  # (B, L), one per row
-        mean, log_var = self._read_numbers(out.hidden_states[-1], num_pos, embeds, batch["input_ids"],
-                                           self._key_ids(keys))
-        return [self.flag(self.denormalize(k, float(m), float(lv)), self.ood_check(seqs, k))
-                for k, m, lv, (_, seqs, _) in zip(keys, mean, log_var, prompts, strict=True)]
+        mean, log_var = self._read_numbers(
+            out.hidden_states[-1], num_pos, embeds, batch["input_ids"], self._key_ids(keys)
+        )
+        return [
+            self.flag(self.denormalize(k, float(m), float(lv)), self.ood_check(seqs, k))
+            for k, m, lv, (_, seqs, _) in zip(keys, mean, log_var, prompts, strict=True)
+        ]
 
     def _score_dna_only(self, sequences: Sequence[Sequence[str]], keys: Sequence[str]) -> list[NumericValue]:
         """readout=dna: the head reads only the projected DNA of the prompt, so the decoder pass is skipped.
@@ -329,7 +370,9 @@ class DnaLanguageModel(nn.Module):
             stacked = torch.stack(means)  # (K, B)
             mean = stacked.mean(0)
             log_var = (torch.stack(variances).mean(0) + stacked.var(0, unbiased=False)).log()
-        values = [self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)]
+        values = [
+            self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)
+        ]
         if self.ood is None:
             return values
         pooled = _masked_mean(h, hmask).cpu().numpy()  # (S, H_enc)
@@ -399,8 +442,11 @@ class DnaLanguageModel(nn.Module):
         ids = torch.tensor([ex.input_ids], device=self.device)
         batch = self.processor.collate([ex])
         dna = batch.get("dna_input_ids")
-        embeds = self.embed(ids, dna.to(self.device) if dna is not None else None,
-                            batch["dna_attention_mask"].to(self.device) if dna is not None else None)
+        embeds = self.embed(
+            ids,
+            dna.to(self.device) if dna is not None else None,
+            batch["dna_attention_mask"].to(self.device) if dna is not None else None,
+        )
         gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
         keys = list(num_keys or [])
         need = self.numbers_needed(keys, require_numbers)
@@ -408,7 +454,9 @@ class DnaLanguageModel(nn.Module):
             keys = list(self.config.numeric_head.keys)
         stop = self._stop_ids()
         attn = torch.ones_like(ids)
-        out = self.decoder(inputs_embeds=embeds, attention_mask=attn, use_cache=True, output_hidden_states=True)
+        out = self.decoder(
+            inputs_embeds=embeds, attention_mask=attn, use_cache=True, output_hidden_states=True
+        )
         fmt = formatter or (lambda k, x, s: self.format_value(NumericValue(k, x, s)))
         checks: dict[str, OodCheck] = {}
 
@@ -452,7 +500,11 @@ class DnaLanguageModel(nn.Module):
             _ban_repeats(logits, generated, no_repeat_ngram)
             if n_num < need and _hold_open(logits, stop) and held_open is not None:
                 held_open[0] += 1
-            if need - n_num >= max_new_tokens - step and _force_number(logits, self.num_token_id) and forced is not None:
+            if (
+                need - n_num >= max_new_tokens - step
+                and _force_number(logits, self.num_token_id)
+                and forced is not None
+            ):
                 forced[0] += 1
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
@@ -464,8 +516,11 @@ class DnaLanguageModel(nn.Module):
             generated.append(nxt)
             attn = torch.cat([attn, attn.new_ones(1, 1)], dim=1)
             out = self.decoder(
-                input_ids=torch.tensor([[nxt]], device=self.device), attention_mask=attn,
-                use_cache=True, output_hidden_states=True, **_cache_kwargs(out),
+                input_ids=torch.tensor([[nxt]], device=self.device),
+                attention_mask=attn,
+                use_cache=True,
+                output_hidden_states=True,
+                **_cache_kwargs(out),
             )
             if nxt == self.num_token_id:
                 key = self._slot_key(keys, n_num)
@@ -473,13 +528,14 @@ class DnaLanguageModel(nn.Module):
                 if self.reads_dna_only and sequences:  # the number depends on the DNA and the key only
                     v = self._score_dna_only([list(sequences)], [key])[0]
                 else:  # decoder state at the generated <num>; its DNA context is all of the prompt's
-                    m, lv = self._head(out.hidden_states[-1][:, -1], self._key_ids([key]), embeds,
-                                       ids == self.dna_token_id)
+                    m, lv = self._head(
+                        out.hidden_states[-1][:, -1], self._key_ids([key]), embeds, ids == self.dna_token_id
+                    )
                     v = self.flag(self.denormalize(key, float(m), float(lv)), ood(key))
                 if values is not None:
                     values.append(v)
                 if pending:
-                    piece = self.tokenizer.decode(pending, skip_special_tokens=True)[len(emitted):]
+                    piece = self.tokenizer.decode(pending, skip_special_tokens=True)[len(emitted) :]
                     pending, emitted = [], ""
                     yield piece
                 yield fmt(key, v.value, v.std)
@@ -488,11 +544,11 @@ class DnaLanguageModel(nn.Module):
             text = self.tokenizer.decode(pending, skip_special_tokens=True)
             if text.endswith("\ufffd"):  # incomplete multi-byte character: wait for more tokens
                 continue
-            piece, emitted = text[len(emitted):], text
+            piece, emitted = text[len(emitted) :], text
             if piece:
                 yield piece
         if pending:
-            rest = self.tokenizer.decode(pending, skip_special_tokens=True)[len(emitted):]
+            rest = self.tokenizer.decode(pending, skip_special_tokens=True)[len(emitted) :]
             if rest:
                 yield rest
 
@@ -515,8 +571,11 @@ class DnaLanguageModel(nn.Module):
     def _digit_ids(self) -> torch.Tensor:
         if getattr(self, "_digits", None) is None:
             vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
-            self._digits = torch.tensor([i for i, t in enumerate(vocab) if t and any(c.isdigit() for c in t)],
-                                        dtype=torch.long, device=self.device)
+            self._digits = torch.tensor(
+                [i for i, t in enumerate(vocab) if t and any(c.isdigit() for c in t)],
+                dtype=torch.long,
+                device=self.device,
+            )
         return self._digits
 
     @staticmethod
@@ -548,7 +607,9 @@ class DnaLanguageModel(nn.Module):
         lengths = mask.sum(1)  # (B,)
         B, L = ids.shape
         shift = (L - lengths).tolist()
-        left = torch.stack([torch.roll(embeds[b], shift[b], dims=0) for b in range(B)])  # (B, L, D) left-padded
+        left = torch.stack(
+            [torch.roll(embeds[b], shift[b], dims=0) for b in range(B)]
+        )  # (B, L, D) left-padded
         lmask = torch.stack([torch.roll(mask[b], shift[b]) for b in range(B)])  # (B, L)
         pos = (lmask.cumsum(1) - 1).clamp(min=0)  # (B, L)
         out = self.decoder(inputs_embeds=left, attention_mask=lmask, position_ids=pos, use_cache=True)
@@ -567,7 +628,9 @@ class DnaLanguageModel(nn.Module):
                 _ban_repeats(logits[b], history[b], no_repeat_ngram)
                 if not done[b] and len(values[b]) < need[b]:
                     held[b] += _hold_open(logits[b], stop)
-                    if need[b] - len(values[b]) >= max_new_tokens - step:  # the budget only fits the numbers owed
+                    if (
+                        need[b] - len(values[b]) >= max_new_tokens - step
+                    ):  # the budget only fits the numbers owed
                         forced[b] += _force_number(logits[b], self.num_token_id)
             nxt = logits.argmax(-1)  # (B,)
             done |= torch.tensor([int(t) in stop for t in nxt.tolist()], device=self.device)
@@ -578,30 +641,48 @@ class DnaLanguageModel(nn.Module):
                 history[b].append(int(nxt[b]))
             lmask = torch.cat([lmask, (~done).long()[:, None]], dim=1)  # (B, L + t)
             pos = pos[:, -1:] + 1
-            out = self.decoder(input_ids=nxt[:, None], attention_mask=lmask, position_ids=pos, use_cache=True,
-                               output_hidden_states=bool((nxt == self.num_token_id).any()), **_cache_kwargs(out))
+            out = self.decoder(
+                input_ids=nxt[:, None],
+                attention_mask=lmask,
+                position_ids=pos,
+                use_cache=True,
+                output_hidden_states=bool((nxt == self.num_token_id).any()),
+                **_cache_kwargs(out),
+            )
             for b in (nxt == self.num_token_id).nonzero().flatten().tolist():  # rows that emitted <num>
                 key = self._slot_key(list(num_keys[b]), len(values[b]))
                 if self.reads_dna_only and prompts[b][1]:
                     v = self._score_dna_only([list(prompts[b][1])], [key])[0]
                 else:
                     n = int(lengths[b])  # the row's prompt, without padding
-                    m, lv = self._head(out.hidden_states[-1][b, -1][None], self._key_ids([key]),
-                                       embeds[b, :n][None], (ids[b, :n] == self.dna_token_id)[None])
-                    v = self.flag(self.denormalize(key, float(m), float(lv)), self.ood_check(prompts[b][1], key))
+                    m, lv = self._head(
+                        out.hidden_states[-1][b, -1][None],
+                        self._key_ids([key]),
+                        embeds[b, :n][None],
+                        (ids[b, :n] == self.dna_token_id)[None],
+                    )
+                    v = self.flag(
+                        self.denormalize(key, float(m), float(lv)), self.ood_check(prompts[b][1], key)
+                    )
                 values[b].append(v)
                 parts[b] += [fmt(key, v.value, v.std), []]
             for b in (~done & (nxt != self.num_token_id)).nonzero().flatten().tolist():
                 parts[b][-1].append(int(nxt[b]))
-        texts = ["".join(p if isinstance(p, str) else self.tokenizer.decode(p, skip_special_tokens=True)
-                         for p in row) for row in parts]
+        texts = [
+            "".join(
+                p if isinstance(p, str) else self.tokenizer.decode(p, skip_special_tokens=True) for p in row
+            )
+            for row in parts
+        ]
         return [Generation(t, v, h, f) for t, v, h, f in zip(texts, values, held, forced, strict=True)]
 
     def generate_answer(self, messages: list[dict], sequences: Sequence[str] = (), **kwargs) -> Generation:
         values: list[NumericValue] = []
         held = [0]
         forced = [0]
-        text = "".join(self.stream(messages, sequences, values=values, held_open=held, forced=forced, **kwargs))
+        text = "".join(
+            self.stream(messages, sequences, values=values, held_open=held, forced=forced, **kwargs)
+        )
         return Generation(text=text, values=values, held_open=held[0], forced=forced[0])
 
     # ---- persistence -------------------------------------------------------------------------------------------

@@ -72,13 +72,17 @@ class DnaChatProcessor:
 
     def _too_long(self, bp: int, n_tokens: int) -> DnaSequenceError:
         w = self.config.encoder.max_tokens
-        return DnaSequenceError(f"sequence of {bp} bp gives {n_tokens} tokens, more than the encoder window of {w} "
-                                f"(~{(w - 1) * 6} bp); set encoder.overflow to 'truncate' or 'window'")
+        return DnaSequenceError(
+            f"sequence of {bp} bp gives {n_tokens} tokens, more than the encoder window of {w} "
+            f"(~{(w - 1) * 6} bp); set encoder.overflow to 'truncate' or 'window'"
+        )
 
     # ---- text ------------------------------------------------------------------------------------------------
     def _render(self, messages: list[dict], generation_prompt: bool) -> str:
         msgs = [{"role": "system", "content": self.config.system_prompt}] + list(messages)
-        return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=generation_prompt)
+        return self.tokenizer.apply_chat_template(
+            msgs, tokenize=False, add_generation_prompt=generation_prompt
+        )
 
     def _encode_text(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -111,7 +115,9 @@ class DnaChatProcessor:
         targets = list(targets) if targets is not None else []
         target_keys = list(target_keys) if target_keys is not None else []
         if targets and len(targets) != answer_nums:
-            raise PlaceholderError(f"the answers have {answer_nums} {NUM_TOKEN} slot(s) but {len(targets)} target(s)")
+            raise PlaceholderError(
+                f"the answers have {answer_nums} {NUM_TOKEN} slot(s) but {len(targets)} target(s)"
+            )
         if target_keys and len(target_keys) != answer_nums:
             raise PlaceholderError(
                 f"the answers have {answer_nums} {NUM_TOKEN} slot(s) but {len(target_keys)} target key(s)"
@@ -129,7 +135,9 @@ class DnaChatProcessor:
             content = m["content"]
             if DNA_TOKEN in content:
                 parts = content.split(DNA_TOKEN)
-                content = parts[0] + "".join(DNA_TOKEN * self.output_length(len(next(it))) + p for p in parts[1:])
+                content = parts[0] + "".join(
+                    DNA_TOKEN * self.output_length(len(next(it))) + p for p in parts[1:]
+                )
             if m["role"] == "assistant" and text_mode and NUM_TOKEN in content:
                 parts = content.split(NUM_TOKEN)
                 content = parts[0] + "".join(self.format_number(next(num_iter)) + p for p in parts[1:])

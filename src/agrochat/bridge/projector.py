@@ -62,7 +62,9 @@ class ResamplerProjector(Projector):
     def __init__(self, enc_dim: int, dec_dim: int, cfg: ProjectorConfig) -> None:
         super().__init__()
         if dec_dim % cfg.num_heads:
-            raise ConfigError(f"projector.num_heads={cfg.num_heads} must divide decoder hidden size {dec_dim}")
+            raise ConfigError(
+                f"projector.num_heads={cfg.num_heads} must divide decoder hidden size {dec_dim}"
+            )
         self.num_queries = cfg.num_queries
         self.inp = nn.Linear(enc_dim, dec_dim)
         self.queries = nn.Parameter(torch.randn(cfg.num_queries, dec_dim) * dec_dim**-0.5)

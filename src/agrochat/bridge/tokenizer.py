@@ -100,7 +100,8 @@ class BaseTokenizer:
     def save_pretrained(self, path: str | Path) -> None:
         Path(path).mkdir(parents=True, exist_ok=True)
         (Path(path) / "tokenizer_config.json").write_text(
-            json.dumps({"tokenizer_class": "BaseTokenizer", "vocab": self.vocab}, indent=2))
+            json.dumps({"tokenizer_class": "BaseTokenizer", "vocab": self.vocab}, indent=2)
+        )
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> BaseTokenizer:

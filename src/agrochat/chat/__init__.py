@@ -4,5 +4,14 @@ from .assistant import DEFAULT_MODEL_DIR, Assistant, extract_dna
 from .fasta import FastaError, iter_fasta, read_fasta
 from .prediction import Answer, Mutagenesis, Prediction
 
-__all__ = ["Answer", "Assistant", "DEFAULT_MODEL_DIR", "FastaError", "Mutagenesis", "Prediction", "extract_dna",
-           "iter_fasta", "read_fasta"]
+__all__ = [
+    "Answer",
+    "Assistant",
+    "DEFAULT_MODEL_DIR",
+    "FastaError",
+    "Mutagenesis",
+    "Prediction",
+    "extract_dna",
+    "iter_fasta",
+    "read_fasta",
+]

@@ -50,6 +50,7 @@ class KmerRidge:
 
             def weights(lam: float) -> np.ndarray:
                 return X64.T @ (V @ (proj / (e + lam)))
+
         best = None
         for lam in self.lambdas:
             w = weights(lam)

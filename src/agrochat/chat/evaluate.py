@@ -15,9 +15,17 @@ from .assistant import Assistant
 from .baselines import KmerRidge
 
 
-def evaluate_fast(assistant: Assistant, data_dir: str | Path | None = None, split: str = "test",
-                  keys: list[str] | None = None, limit: int = 0, batch_size: int = 64, seed: int = 0,
-                  progress=None, ridge: bool = True) -> dict:
+def evaluate_fast(
+    assistant: Assistant,
+    data_dir: str | Path | None = None,
+    split: str = "test",
+    keys: list[str] | None = None,
+    limit: int = 0,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress=None,
+    ridge: bool = True,
+) -> dict:
     """Per-key metrics of the fast path on ``split`` rows, of the published CNN where it has predictions, and of
     a k-mer ridge baseline trained on our train split (``ridge``), all on the same rows.
 
@@ -41,8 +49,13 @@ def evaluate_fast(assistant: Assistant, data_dir: str | Path | None = None, spli
         preds = []
         for i in range(0, len(rs), batch_size):
             chunk = rs[i : i + batch_size]
-            preds += assistant.predict([r["sequence"] for r in chunk], task=task, tissue=tissue,
-                                       batch_size=batch_size, explanations=False)
+            preds += assistant.predict(
+                [r["sequence"] for r in chunk],
+                task=task,
+                tissue=tissue,
+                batch_size=batch_size,
+                explanations=False,
+            )
             if progress is not None:
                 progress(key, i + len(chunk), len(rs))
         y = np.array([r["target"] for r in rs])
@@ -50,17 +63,24 @@ def evaluate_fast(assistant: Assistant, data_dir: str | Path | None = None, spli
         s = np.array([x.uncertainty for x in preds])
         has = np.array([r["baseline"] is not None for r in rs])
         flagged = np.array([x.ood for x in preds])
-        res = {"n": len(rs), "ours": regression_metrics(p, y, s), "seconds": time.perf_counter() - t,
-               "ood_flagged": int(flagged.sum()), "ood_share": float(flagged.mean()) if len(rs) else 0.0,
-               "unit": assistant.registry.get(key).unit,
-               "points": {"target": y.tolist(), "pred": p.tolist(), "std": s.tolist()}}
+        res = {
+            "n": len(rs),
+            "ours": regression_metrics(p, y, s),
+            "seconds": time.perf_counter() - t,
+            "ood_flagged": int(flagged.sum()),
+            "ood_share": float(flagged.mean()) if len(rs) else 0.0,
+            "unit": assistant.registry.get(key).unit,
+            "points": {"target": y.tolist(), "pred": p.tolist(), "std": s.tolist()},
+        }
         if has.any():
             b = np.array([r["baseline"] for r, h in zip(rs, has, strict=True) if h], dtype=float)
             res["ours_on_cnn_rows"] = regression_metrics(p[has], y[has], s[has])
             res["cnn"] = regression_metrics(b, y[has])
         if ridge:
-            model = KmerRidge().fit(*_xy(load_regression_rows(data_dir, "train", keys=[key])),
-                                    *_xy(load_regression_rows(data_dir, "validation", keys=[key])))
+            model = KmerRidge().fit(
+                *_xy(load_regression_rows(data_dir, "train", keys=[key])),
+                *_xy(load_regression_rows(data_dir, "validation", keys=[key])),
+            )
             res["ridge"] = regression_metrics(model.predict([r["sequence"] for r in rs]), y)
             res["ridge"]["lambda"] = model.lam
         out[key] = res
@@ -73,20 +93,34 @@ def _xy(rows: list[dict]) -> tuple[list[str], list[float]]:
 
 def markdown_table(results: dict) -> str:
     """The results as a Markdown table (ours vs CNN on the same rows)."""
-    lines = ["| task / tissue | n | ours R² | ours Pearson | ours Spearman | 68% / 95% coverage | OOD flagged | "
-             "k-mer ridge R² | ridge Pearson | CNN rows | ours R² (CNN rows) | CNN R² | CNN Pearson | CNN Spearman |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| task / tissue | n | ours R² | ours Pearson | ours Spearman | 68% / 95% coverage | OOD flagged | "
+        "k-mer ridge R² | ridge Pearson | CNN rows | ours R² (CNN rows) | CNN R² | CNN Pearson | CNN Spearman |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     f = "{:.3f}".format
     for key, r in results.items():
         o, c, oc = r["ours"], r.get("cnn"), r.get("ours_on_cnn_rows")
         cov = f"{o.get('cover68', float('nan')):.2f} / {o.get('cover95', float('nan')):.2f}"
-        row = [key, str(r["n"]), f(o.get("r2", np.nan)), f(o.get("pearson", np.nan)), f(o.get("spearman", np.nan)), cov,
-               f"{r.get('ood_share', 0.0):.1%}"]
+        row = [
+            key,
+            str(r["n"]),
+            f(o.get("r2", np.nan)),
+            f(o.get("pearson", np.nan)),
+            f(o.get("spearman", np.nan)),
+            cov,
+            f"{r.get('ood_share', 0.0):.1%}",
+        ]
         rg = r.get("ridge", {})
         row += [f(rg.get("r2", np.nan)), f(rg.get("pearson", np.nan))]
         if c:
-            row += [str(c["n"]), f(oc.get("r2", np.nan)), f(c.get("r2", np.nan)), f(c.get("pearson", np.nan)),
-                    f(c.get("spearman", np.nan))]
+            row += [
+                str(c["n"]),
+                f(oc.get("r2", np.nan)),
+                f(c.get("r2", np.nan)),
+                f(c.get("pearson", np.nan)),
+                f(c.get("spearman", np.nan)),
+            ]
         else:
             row += ["–"] * 5
         lines.append("| " + " | ".join(row) + " |")
@@ -100,12 +134,21 @@ def published_table(results: dict) -> str:
     keys = [k for k in results if any(k in v for v in PUBLISHED_PEARSON.values())]
     if not keys:
         return ""
-    lines = ["| published (Pearson r, read from the ChatNT paper's figure; not our rows) | "
-             + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
-    lines.append("| agrochat (this run) | " + " | ".join(f"{results[k]['ours'].get('pearson', np.nan):.3f}"
-                                                        for k in keys) + " |")
+    lines = [
+        "| published (Pearson r, read from the ChatNT paper's figure; not our rows) | "
+        + " | ".join(keys)
+        + " |",
+        "|---|" + "---:|" * len(keys),
+    ]
+    lines.append(
+        "| agrochat (this run) | "
+        + " | ".join(f"{results[k]['ours'].get('pearson', np.nan):.3f}" for k in keys)
+        + " |"
+    )
     for name, per_key in PUBLISHED_PEARSON.items():
-        lines.append(f"| {name} | " + " | ".join(f"{per_key[k]:.2f}" if k in per_key else "–" for k in keys) + " |")
+        lines.append(
+            f"| {name} | " + " | ".join(f"{per_key[k]:.2f}" if k in per_key else "–" for k in keys) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -117,9 +160,18 @@ NUMBER = re.compile(r"(-?\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)")  # a value the head
 ANY_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w|\.\d)")  # digits the decoder wrote itself
 
 
-def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None, split: str = "test",
-                       keys: list[str] | None = None, n: int = 50, seed: int = 0, max_new_tokens: int = 48,
-                       progress=None, batch_size: int = 32, require_numbers: bool = True) -> dict:
+def evaluate_generated(
+    assistant: Assistant,
+    data_dir: str | Path | None = None,
+    split: str = "test",
+    keys: list[str] | None = None,
+    n: int = 50,
+    seed: int = 0,
+    max_new_tokens: int = 48,
+    progress=None,
+    batch_size: int = 32,
+    require_numbers: bool = True,
+) -> dict:
     """Ask ``n`` test questions per key in natural language (varied phrasings of the training templates), let the
     model generate the whole answer (greedy, batched), parse the number out of the text, and score it against
     the label.
@@ -148,26 +200,40 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
         questions = []
         for _ in rows:
             template = Q.SINGLE_Q[kind][rng.integers(len(Q.SINGLE_Q[kind]))]
-            questions.append(template.format(sys=Q.system_names(key)[rng.integers(len(Q.system_names(key)))],
-                                             dna=Q.DNA))
+            questions.append(
+                template.format(sys=Q.system_names(key)[rng.integers(len(Q.system_names(key)))], dna=Q.DNA)
+            )
         texts: list[str] = []
         held: list[int] = []  # indices of the answers the rule held open
         forced: list[int] = []  # indices of the answers whose <num> was forced at the end of the token budget
         for i in range(0, len(rows), batch_size):
-            prompts = [([{"role": "user", "content": q}], [r["sequence"]])
-                       for q, r in zip(questions[i : i + batch_size], rows[i : i + batch_size], strict=True)]
-            gens = model.generate_batch(prompts, [[key]] * len(prompts), max_new_tokens=max_new_tokens,
-                                        formatter=lambda k, v, s, spec=spec: spec.format_value(v, s),
-                                        require_numbers=require_numbers)
+            prompts = [
+                ([{"role": "user", "content": q}], [r["sequence"]])
+                for q, r in zip(questions[i : i + batch_size], rows[i : i + batch_size], strict=True)
+            ]
+            gens = model.generate_batch(
+                prompts,
+                [[key]] * len(prompts),
+                max_new_tokens=max_new_tokens,
+                formatter=lambda k, v, s, spec=spec: spec.format_value(v, s),
+                require_numbers=require_numbers,
+            )
             held += [len(texts) + j for j, g in enumerate(gens) if g.held_open]
             forced += [len(texts) + j for j, g in enumerate(gens) if g.forced]
             texts += [g.text for g in gens]
             if progress is not None:
                 progress(key, len(texts), len(rows))
         seconds = time.perf_counter() - t
-        fast_all = ([p.value for p in assistant.predict([r["sequence"] for r in rows], task=task, tissue=tissue,
-                                                        explanations=False, batch_size=64)]
-                    if model.config.numeric == "head" else None)
+        fast_all = (
+            [
+                p.value
+                for p in assistant.predict(
+                    [r["sequence"] for r in rows], task=task, tissue=tissue, explanations=False, batch_size=64
+                )
+            ]
+            if model.config.numeric == "head"
+            else None
+        )
         qa = [f"Q: {q}\nA: {a}" for q, a in zip(questions, texts, strict=True)]
         gen, fast, y, failures, from_head, examples = [], [], [], 0, 0, []
         for i, (r, text) in enumerate(zip(rows, texts, strict=True)):
@@ -184,21 +250,31 @@ def evaluate_generated(assistant: Assistant, data_dir: str | Path | None = None,
             y.append(r["target"])
             if fast_all is not None:
                 fast.append(fast_all[i])
-        res = {"n": len(rows), "parse_failures": failures,
-               "require_numbers": model.numbers_needed([key], require_numbers) > 0,
-               "answers_held_open": len(held), "answers_forced_at_budget": len(forced),
-               "forced_answers": [qa[i] for i in forced], "numbers_from_head": from_head,
-               "numbers_as_generated_digits": len(gen) - from_head, "seconds": seconds,
-               "questions_per_s": len(rows) / max(seconds, 1e-9),
-               "failed_answers": examples, "held_open_answers": [qa[i] for i in held], "example_answers": qa[:3]}
+        res = {
+            "n": len(rows),
+            "parse_failures": failures,
+            "require_numbers": model.numbers_needed([key], require_numbers) > 0,
+            "answers_held_open": len(held),
+            "answers_forced_at_budget": len(forced),
+            "forced_answers": [qa[i] for i in forced],
+            "numbers_from_head": from_head,
+            "numbers_as_generated_digits": len(gen) - from_head,
+            "seconds": seconds,
+            "questions_per_s": len(rows) / max(seconds, 1e-9),
+            "failed_answers": examples,
+            "held_open_answers": [qa[i] for i in held],
+            "example_answers": qa[:3],
+        }
         if gen:
             g = np.array(gen)
             res["generated"] = regression_metrics(g, y)
             if fast:
                 f = np.array(fast)
-                res["agreement_with_fast_path"] = {"mean_abs_diff": float(np.abs(g - f).mean()),
-                                                   "max_abs_diff": float(np.abs(g - f).max()),
-                                                   "pearson": regression_metrics(g, f).get("pearson")}
+                res["agreement_with_fast_path"] = {
+                    "mean_abs_diff": float(np.abs(g - f).mean()),
+                    "max_abs_diff": float(np.abs(g - f).max()),
+                    "pearson": regression_metrics(g, f).get("pearson"),
+                }
         out[key] = res
     return out
 
@@ -216,10 +292,14 @@ def evaluate_intents(known_keys: list[str], sequence: str = "ACGT" * 10) -> dict
     for phrasing, task in H.SYSTEM_PHRASINGS:
         for system, words in H.SYSTEM_WORDS.items():
             for w in words:
-                cases.append(("system", phrasing.format(sys=w, dna=sequence), "predict", (f"{task}/{system}",)))
+                cases.append(
+                    ("system", phrasing.format(sys=w, dna=sequence), "predict", (f"{task}/{system}",))
+                )
     for phrasing in H.TISSUE_PHRASINGS:
         for species, organ, key in H.TISSUE_WORDS:
-            cases.append(("tissue", phrasing.format(species=species, organ=organ, dna=sequence), "predict", (key,)))
+            cases.append(
+                ("tissue", phrasing.format(species=species, organ=organ, dna=sequence), "predict", (key,))
+            )
     for phrasing in H.RANK_PHRASINGS:
         for species in ("maize", "sorghum"):
             keys = tuple(k for k in known_keys if k.startswith(f"tissue_expression/{species}:"))
@@ -239,9 +319,17 @@ def evaluate_intents(known_keys: list[str], sequence: str = "ACGT" * 10) -> dict
         ok = got.op == op and (op == "refuse" or tuple(dict.fromkeys(got.keys)) == keys)
         groups.setdefault(group, []).append(ok)
         if not ok:
-            failures.append({"question": question.replace(sequence, "<dna>"), "expected": [op, *keys][:3],
-                             "got": [got.op, *got.keys][:3]})
+            failures.append(
+                {
+                    "question": question.replace(sequence, "<dna>"),
+                    "expected": [op, *keys][:3],
+                    "got": [got.op, *got.keys][:3],
+                }
+            )
     flat = [x for v in groups.values() for x in v]
-    return {"accuracy": float(np.mean(flat)) if flat else 0.0, "n": len(flat),
-            "groups": {g: {"accuracy": float(np.mean(v)), "n": len(v)} for g, v in groups.items()},
-            "failures": failures}
+    return {
+        "accuracy": float(np.mean(flat)) if flat else 0.0,
+        "n": len(flat),
+        "groups": {g: {"accuracy": float(np.mean(v)), "n": len(v)} for g, v in groups.items()},
+        "failures": failures,
+    }

@@ -67,8 +67,11 @@ class AgrochatChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         answer = self._get().chat(_to_messages(messages), max_new_tokens=self.max_new_tokens)
-        meta = {"predictions": [p.to_dict() for p in answer.predictions], "key": answer.key,
-                "operation": answer.intent.op if answer.intent is not None else None}
+        meta = {
+            "predictions": [p.to_dict() for p in answer.predictions],
+            "key": answer.key,
+            "operation": answer.intent.op if answer.intent is not None else None,
+        }
         return ChatResult(
             generations=[ChatGeneration(message=AIMessage(content=answer.text, response_metadata=meta))]
         )

@@ -60,8 +60,11 @@ class Mutagenesis:
             fh.write("position\trelative\tref\tA\tC\tG\tT\tmean_change\n")
             for i, b in enumerate(seq):
                 e = self.effects[i]
-                fh.write(f"{i + 1}\t{rel(i, len(seq))}\t{b}\t" + "\t".join(f"{x:.5f}" for x in e)
-                         + f"\t{self.per_base[i]:.5f}\n")
+                fh.write(
+                    f"{i + 1}\t{rel(i, len(seq))}\t{b}\t"
+                    + "\t".join(f"{x:.5f}" for x in e)
+                    + f"\t{self.per_base[i]:.5f}\n"
+                )
 
 
 @dataclass

@@ -50,8 +50,11 @@ def scatter(results: dict, path: str | Path) -> Path:
         ax.errorbar(y[sub], p[sub], yerr=s[sub], fmt="none", ecolor="grey", alpha=0.4, lw=0.8)
         lo, hi = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set(xlabel=f"measured ({results[key].get('unit', '')})", ylabel="predicted",
-               title=f"{key}\nR² {o.get('r2', np.nan):.3f}, Pearson {o.get('pearson', np.nan):.3f}, n={len(y)}")
+        ax.set(
+            xlabel=f"measured ({results[key].get('unit', '')})",
+            ylabel="predicted",
+            title=f"{key}\nR² {o.get('r2', np.nan):.3f}, Pearson {o.get('pearson', np.nan):.3f}, n={len(y)}",
+        )
         ax.title.set_fontsize(9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -63,11 +66,15 @@ def bars(results: dict, path: str | Path, metric: str = "pearson") -> Path:
     """Per task/tissue: ours vs k-mer ridge vs the authors' CNN (same rows), plus published reference marks."""
     plt = _plt()
     keys = list(results)
-    series = {"agrochat": [results[k]["ours"].get(metric, np.nan) for k in keys],
-              "k-mer ridge": [results[k].get("ridge", {}).get(metric, np.nan) for k in keys],
-              "authors' CNN": [results[k].get("cnn", {}).get(metric, np.nan) for k in keys]}
+    series = {
+        "agrochat": [results[k]["ours"].get(metric, np.nan) for k in keys],
+        "k-mer ridge": [results[k].get("ridge", {}).get(metric, np.nan) for k in keys],
+        "authors' CNN": [results[k].get("cnn", {}).get(metric, np.nan) for k in keys],
+    }
     if "text_model" in next(iter(results.values()), {}):
-        series["digits (numeric: text)"] = [results[k].get("text_model", {}).get(metric, np.nan) for k in keys]
+        series["digits (numeric: text)"] = [
+            results[k].get("text_model", {}).get(metric, np.nan) for k in keys
+        ]
     fig, ax = plt.subplots(figsize=(1.9 * len(keys) + 3, 4.2))
     x, w = np.arange(len(keys)), 0.8 / len(series)
     for i, (name, vals) in enumerate(series.items()):
@@ -76,8 +83,14 @@ def bars(results: dict, path: str | Path, metric: str = "pearson") -> Path:
         for j, (name, per_key) in enumerate(PUBLISHED_PEARSON.items()):
             pts = [(i, per_key[k]) for i, k in enumerate(keys) if k in per_key]
             if pts:
-                ax.scatter(*zip(*pts, strict=True), marker="_^"[j], s=160, color="k", zorder=3,
-                           label=f"{name} (published, other rows)")
+                ax.scatter(
+                    *zip(*pts, strict=True),
+                    marker="_^"[j],
+                    s=160,
+                    color="k",
+                    zorder=3,
+                    label=f"{name} (published, other rows)",
+                )
     ax.set_xticks(x, [k.replace("/", "\n") for k in keys], fontsize=8)
     ax.set_ylabel({"pearson": "Pearson r", "r2": "R²"}.get(metric, metric))
     ax.axhline(0, color="k", lw=0.6)
@@ -101,8 +114,13 @@ def calibration(results: dict, path: str | Path) -> Path:
         observed = [(z <= stats.norm.ppf(0.5 + q / 2)).mean() for q in NOMINAL]
         ax.plot(NOMINAL, observed, "o-", ms=3, label=key)
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
-    ax.set(xlabel="nominal coverage of the ±zσ interval", ylabel="observed coverage", xlim=(0, 1), ylim=(0, 1),
-           title="uncertainty calibration (test split)")
+    ax.set(
+        xlabel="nominal coverage of the ±zσ interval",
+        ylabel="observed coverage",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title="uncertainty calibration (test split)",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -114,5 +132,9 @@ def write_plots(results: dict, out_dir: str | Path) -> list[Path]:
     """scatter.png, bars_pearson.png, bars_r2.png and calibration.png in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return [scatter(results, out / "scatter.png"), bars(results, out / "bars_pearson.png"),
-            bars(results, out / "bars_r2.png", metric="r2"), calibration(results, out / "calibration.png")]
+    return [
+        scatter(results, out / "scatter.png"),
+        bars(results, out / "bars_pearson.png"),
+        bars(results, out / "bars_r2.png", metric="r2"),
+        calibration(results, out / "calibration.png"),
+    ]

@@ -38,17 +38,19 @@ from .regression import write_regression
 from .splits import SplitConfig
 
 SPLITS = ("train", "validation", "test")
-FEATURES = Features({
-    "id": Value("string"),
-    "task": Value("string"),
-    "tissue": Value("string"),
-    "split": Value("string"),
-    "sequences": List(Value("string")),
-    "messages": List({"role": Value("string"), "content": Value("string")}),
-    "targets": List(Value("float64")),
-    "target_keys": List(Value("string")),
-    "baseline": Value("float64"),
-})
+FEATURES = Features(
+    {
+        "id": Value("string"),
+        "task": Value("string"),
+        "tissue": Value("string"),
+        "split": Value("string"),
+        "sequences": List(Value("string")),
+        "messages": List({"role": Value("string"), "content": Value("string")}),
+        "targets": List(Value("float64")),
+        "target_keys": List(Value("string")),
+        "baseline": Value("float64"),
+    }
+)
 Progress = Callable[[str, int, int], None]
 
 
@@ -144,8 +146,12 @@ def run_build(config: BuildConfig, paraphraser=None, progress: Progress | None =
     for p in plans:
         for kind, seq in needs_annotation(p):
             needed[kind].add(seq)
-    scanner = MotifScanner(MotifConfig(cpe_meme=motif_file(config.data_dir, "CPEs.meme"),
-                                       tf_meme=motif_file(config.data_dir, "TF-clusters.meme")))
+    scanner = MotifScanner(
+        MotifConfig(
+            cpe_meme=motif_file(config.data_dir, "CPEs.meme"),
+            tf_meme=motif_file(config.data_dir, "TF-clusters.meme"),
+        )
+    )
     annotations = {}
     for kind, seqs in needed.items():
         ordered = sorted(seqs)
@@ -180,8 +186,13 @@ def run_build(config: BuildConfig, paraphraser=None, progress: Progress | None =
     stats = None
     if paraphraser is not None and hasattr(paraphraser, "stats"):
         s = paraphraser.stats
-        stats = {"attempted": s.attempted, "accepted": s.accepted, "rejected": s.rejected, "errors": s.errors,
-                 "reasons": dict(s.reasons)}
+        stats = {
+            "attempted": s.attempted,
+            "accepted": s.accepted,
+            "rejected": s.rejected,
+            "errors": s.errors,
+            "reasons": dict(s.reasons),
+        }
     result = BuildResult(dataset, registry, report, counts, timings, stats)
     if config.out_dir is not None:
         out = config.out_dir
@@ -203,9 +214,15 @@ def run_build(config: BuildConfig, paraphraser=None, progress: Progress | None =
     return result
 
 
-def build_dataset(data_dir: str | Path | None = None, out_dir: str | Path | None = None, seed: int = 0,
-                  limit: int | None = None, paraphraser=None, on_bad: str = "error",
-                  progress: Progress | None = None) -> DatasetDict:
+def build_dataset(
+    data_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    seed: int = 0,
+    limit: int | None = None,
+    paraphraser=None,
+    on_bad: str = "error",
+    progress: Progress | None = None,
+) -> DatasetDict:
     """Build the train/validation/test ``DatasetDict`` (and write it to ``out_dir`` if given).
 
     ``paraphraser`` is an optional :class:`~agrochat.data_gen.paraphrase.Paraphraser` or a LangChain chat
@@ -213,7 +230,11 @@ def build_dataset(data_dir: str | Path | None = None, out_dir: str | Path | None
     """
     from .paraphrase import Paraphraser
 
-    if paraphraser is not None and hasattr(paraphraser, "invoke") and not isinstance(paraphraser, Paraphraser):
+    if (
+        paraphraser is not None
+        and hasattr(paraphraser, "invoke")
+        and not isinstance(paraphraser, Paraphraser)
+    ):
         paraphraser = Paraphraser(paraphraser)
     config = BuildConfig(data_dir=data_dir, out_dir=out_dir, seed=seed, limit=limit, on_bad=on_bad)
     return run_build(config, paraphraser, progress).dataset

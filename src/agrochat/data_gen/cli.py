@@ -15,8 +15,10 @@ from rich.table import Table
 from .build import SPLITS, BuildConfig, run_build
 from .errors import BadInputError, MissingSourceError
 
-app = typer.Typer(help="Build instruction data from benchmark labels, tissue metadata and motif facts.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Build instruction data from benchmark labels, tissue metadata and motif facts.",
+    no_args_is_help=True,
+)
 
 
 @app.callback()
@@ -43,21 +45,39 @@ def summary_table(counts, title: str = "Rows per task and split") -> Table:
 
 @app.command()
 def build(
-    data_dir: Path = typer.Option(None, "--data-dir", help="Source data (default: ../shared/data or /work/shared/data)."),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="Source data (default: ../shared/data or /work/shared/data)."
+    ),
     out: Path = typer.Option(Path("data_out"), "--out", help="Output directory."),
     seed: int = typer.Option(0, "--seed", help="Conversation seed."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most N gene groups per task key and split."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed source rows (counted) instead of failing."),
-    pgb_dir: Path = typer.Option(None, "--pgb-dir", help="Local PGB FASTA copy replacing the promoter training subsets."),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Skip malformed source rows (counted) instead of failing."
+    ),
+    pgb_dir: Path = typer.Option(
+        None, "--pgb-dir", help="Local PGB FASTA copy replacing the promoter training subsets."
+    ),
 ) -> None:
     """Build train/validation/test conversations, the registry and regression rows."""
     console = Console()
     start = time.perf_counter()
     try:
-        config = BuildConfig(data_dir=data_dir, out_dir=out, seed=seed, limit=limit,
-                             on_bad="skip" if skip_bad else "error", pgb_dir=pgb_dir)
-        with Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TimeElapsedColumn(), console=console, transient=False) as progress:
+        config = BuildConfig(
+            data_dir=data_dir,
+            out_dir=out,
+            seed=seed,
+            limit=limit,
+            on_bad="skip" if skip_bad else "error",
+            pgb_dir=pgb_dir,
+        )
+        with Progress(
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
             bars: dict[str, int] = {}
 
             def tick(stage: str, done: int, total: int) -> None:
@@ -79,14 +99,20 @@ def build(
         raise typer.Exit(code=2) from exc
     console.print(summary_table(result.counts))
     dropped = sum(result.collect.split.dropped.values())
-    console.print(f"Dropped {dropped} training measurements that leak into a test set "
-                  f"({', '.join(f'{k}: {n}' for (k, _), n in sorted(result.collect.split.dropped.items()))}).")
+    console.print(
+        f"Dropped {dropped} training measurements that leak into a test set "
+        f"({', '.join(f'{k}: {n}' for (k, _), n in sorted(result.collect.split.dropped.items()))})."
+    )
     if result.collect.bad.total:
-        console.print(f"[yellow]Skipped {result.collect.bad.total} malformed rows[/yellow]: "
-                      + "; ".join(f"{f} ({r}): {n}" for (f, r), n in sorted(result.collect.bad.counts.items())))
+        console.print(
+            f"[yellow]Skipped {result.collect.bad.total} malformed rows[/yellow]: "
+            + "; ".join(f"{f} ({r}): {n}" for (f, r), n in sorted(result.collect.bad.counts.items()))
+        )
     for m in result.collect.missing:
         console.print(f"[yellow]missing source[/yellow] {m}")
-    console.print(f"Registry: {len(result.registry)} task keys. Wrote {out} in {time.perf_counter() - start:.1f} s.")
+    console.print(
+        f"Registry: {len(result.registry)} task keys. Wrote {out} in {time.perf_counter() - start:.1f} s."
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,13 @@ def _limit(rows: list[Measurement], limit: int) -> list[Measurement]:
     return [m for m in rows if (m.key, m.split, m.group) in keep]
 
 
-def collect_measurements(data_dir: Path, log: BadRowLog | None = None, split_config: SplitConfig | None = None,
-                         pgb_dir: Path | None = None, limit: int | None = None) -> tuple[list[Measurement], CollectReport]:
+def collect_measurements(
+    data_dir: Path,
+    log: BadRowLog | None = None,
+    split_config: SplitConfig | None = None,
+    pgb_dir: Path | None = None,
+    limit: int | None = None,
+) -> tuple[list[Measurement], CollectReport]:
     """All measurements with final splits. Sources absent from ``data_dir`` are listed in ``report.missing``."""
     report = CollectReport(bad=log or BadRowLog())
     log = report.bad

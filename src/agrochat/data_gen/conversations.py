@@ -54,8 +54,14 @@ class ConversationConfig:
     explain: ExplainConfig = field(default_factory=ExplainConfig)
 
     def __post_init__(self) -> None:
-        for name in ("p_implicit", "p_why", "p_followup", "comparison_fraction", "cross_fraction",
-                     "tissue_all_fraction"):
+        for name in (
+            "p_implicit",
+            "p_why",
+            "p_followup",
+            "comparison_fraction",
+            "cross_fraction",
+            "tissue_all_fraction",
+        ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -199,15 +205,23 @@ class ConversationBuilder:
             sys_q, sys_long = rng.choice(Q.system_names(first.key)), Q.system_long(first.key)
             if style == "implicit":
                 messages.append({"role": "user", "content": q(rng.choice(Q.IMPLICIT_Q[kind]))})
-                messages.append({"role": "assistant", "content": a(rng.choice(Q.IMPLICIT_A), ms, sys_long=sys_long)})
+                messages.append(
+                    {"role": "assistant", "content": a(rng.choice(Q.IMPLICIT_A), ms, sys_long=sys_long)}
+                )
             elif style == "why":
                 expl = self.explanation(first, annotations[(first.kind, first.sequence)])
                 messages.append({"role": "user", "content": q(rng.choice(Q.WHY_Q[kind]), sys=sys_q)})
-                messages.append({"role": "assistant",
-                                 "content": a(rng.choice(Q.WHY_A), ms, sys_long=sys_long, explanation=expl)})
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": a(rng.choice(Q.WHY_A), ms, sys_long=sys_long, explanation=expl),
+                    }
+                )
             else:
                 messages.append({"role": "user", "content": q(rng.choice(Q.SINGLE_Q[kind]), sys=sys_q)})
-                messages.append({"role": "assistant", "content": a(rng.choice(Q.SINGLE_A), ms, sys_long=sys_long)})
+                messages.append(
+                    {"role": "assistant", "content": a(rng.choice(Q.SINGLE_A), ms, sys_long=sys_long)}
+                )
                 if style == "followup":
                     expl = self.explanation(first, annotations[(first.kind, first.sequence)])
                     messages.append({"role": "user", "content": rng.choice(Q.FOLLOW_WHY_Q)})
@@ -216,18 +230,36 @@ class ConversationBuilder:
         elif style == "compare":
             sys_q, sys_long = rng.choice(Q.system_names(first.key)), Q.system_long(first.key)
             messages.append({"role": "user", "content": q(rng.choice(Q.COMPARE_Q[kind]), sys=sys_q)})
-            messages.append({"role": "assistant", "content": a(rng.choice(Q.COMPARE_A), ms, sys_long=sys_long)})
+            messages.append(
+                {"role": "assistant", "content": a(rng.choice(Q.COMPARE_A), ms, sys_long=sys_long)}
+            )
             sequences = [m.sequence for m in ms]
         elif style == "cross":
-            messages.append({"role": "user", "content": q(rng.choice(Q.SINGLE_Q[kind]),
-                                                          sys=rng.choice(Q.system_names(first.key)))})
-            messages.append({"role": "assistant", "content": a(rng.choice(Q.SINGLE_A), [first],
-                                                               sys_long=Q.system_long(first.key))})
+            messages.append(
+                {
+                    "role": "user",
+                    "content": q(rng.choice(Q.SINGLE_Q[kind]), sys=rng.choice(Q.system_names(first.key))),
+                }
+            )
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": a(rng.choice(Q.SINGLE_A), [first], sys_long=Q.system_long(first.key)),
+                }
+            )
             for m in ms[1:]:
-                messages.append({"role": "user", "content": rng.choice(Q.CROSS_Q).format(
-                    sys=rng.choice(Q.system_names(m.key)))})
-                messages.append({"role": "assistant", "content": a(rng.choice(Q.CROSS_A), [m],
-                                                                   sys_long=Q.system_long(m.key))})
+                messages.append(
+                    {
+                        "role": "user",
+                        "content": rng.choice(Q.CROSS_Q).format(sys=rng.choice(Q.system_names(m.key))),
+                    }
+                )
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": a(rng.choice(Q.CROSS_A), [m], sys_long=Q.system_long(m.key)),
+                    }
+                )
             sequences = [first.sequence]
         elif style in ("tissue_all", "tissue_one"):
             species = first.key.split("/")[1].split(":")[0]
@@ -241,15 +273,24 @@ class ConversationBuilder:
                 messages.append({"role": "assistant", "content": content})
             else:
                 organ = first.key.split(":", 1)[1]
-                messages.append({"role": "user", "content": q(rng.choice(Q.TISSUE_ONE_Q), species=species, organ=organ)})
-                messages.append({"role": "assistant",
-                                 "content": a(rng.choice(Q.TISSUE_ONE_A), ms, species=species, organ=organ)})
+                messages.append(
+                    {"role": "user", "content": q(rng.choice(Q.TISSUE_ONE_Q), species=species, organ=organ)}
+                )
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": a(rng.choice(Q.TISSUE_ONE_A), ms, species=species, organ=organ),
+                    }
+                )
             sequences = [first.sequence]
         else:
             raise ValueError(f"unknown style {style!r}")
         tissues = list(dict.fromkeys(T.split_key(k)[1] for k in keys))
-        tissue = tissues[0] if len(tissues) == 1 else (
-            f"{species}:all" if style == "tissue_all" else "+".join(tissues))
+        tissue = (
+            tissues[0]
+            if len(tissues) == 1
+            else (f"{species}:all" if style == "tissue_all" else "+".join(tissues))
+        )
         return {
             "id": f"{style}-{plan.uid}",
             "task": task,

@@ -27,12 +27,14 @@ TISSUE_PHRASINGS = [
     "{dna}\nHow much is this {species} gene expressed in {organ}?",
     "Expression level in {species} {organ} for the gene with promoter {dna}?",
 ]
-TISSUE_WORDS = [("maize", "mature pollen", "tissue_expression/maize:mature pollen"),
-                ("maize", "primary root", "tissue_expression/maize:primary root"),
-                ("maize", "unpollinated silk", "tissue_expression/maize:unpollinated silk"),
-                ("maize", "vegetative meristem", "tissue_expression/maize:vegetative meristem"),
-                ("maize", "endosperm crown", "tissue_expression/maize:endosperm crown"),
-                ("sorghum", "booting stage pollen", "tissue_expression/sorghum:booting stage, pollen")]
+TISSUE_WORDS = [
+    ("maize", "mature pollen", "tissue_expression/maize:mature pollen"),
+    ("maize", "primary root", "tissue_expression/maize:primary root"),
+    ("maize", "unpollinated silk", "tissue_expression/maize:unpollinated silk"),
+    ("maize", "vegetative meristem", "tissue_expression/maize:vegetative meristem"),
+    ("maize", "endosperm crown", "tissue_expression/maize:endosperm crown"),
+    ("sorghum", "booting stage pollen", "tissue_expression/sorghum:booting stage, pollen"),
+]
 RANK_PHRASINGS = [
     "Rank the {species} tissues by how strongly this gene is expressed: {dna}",
     "{dna}\nWhere in the {species} plant is this gene most active?",
@@ -43,9 +45,19 @@ REFUSAL_PHRASINGS = [
     "Would {dna} drive high expression in {where}?",
     "{dna}\nWhat activity do you predict in {where}?",
 ]
-UNKNOWN_PLACES = ["Arabidopsis seedlings", "rice callus", "wheat leaves", "tomato fruit", "tobacco roots",
-                  "soybean nodules", "potato tubers", "barley leaves"]
+UNKNOWN_PLACES = [
+    "Arabidopsis seedlings",
+    "rice callus",
+    "wheat leaves",
+    "tomato fruit",
+    "tobacco roots",
+    "soybean nodules",
+    "potato tubers",
+    "barley leaves",
+]
 # places with expression-atlas keys but no promoter-strength measurement: refused for strength questions only
 STRENGTH_ONLY_PLACES = ["maize roots", "sorghum leaves", "maize pollen"]
-STRENGTH_REFUSAL_PHRASINGS = ["Estimate the promoter activity of {dna} for {where}.",
-                              "{dna}\nRate the strength of this promoter in {where}."]
+STRENGTH_REFUSAL_PHRASINGS = [
+    "Estimate the promoter activity of {dna} for {where}.",
+    "{dna}\nRate the strength of this promoter in {where}.",
+]

@@ -44,7 +44,10 @@ def _read(path: Path) -> tuple[list[str], list[dict], list[str]]:
 
 def _write(path: Path, header: list[str], rows: list[dict], comments: list[str] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "\n".join([*(comments or []), "\t".join(header), *("\t".join(r[h] for h in header) for r in rows)]) + "\n"
+    text = (
+        "\n".join([*(comments or []), "\t".join(header), *("\t".join(r[h] for h in header) for r in rows)])
+        + "\n"
+    )
     if path.suffix == ".gz":
         with gzip.GzipFile(path, "wb", mtime=0) as fh:
             fh.write(text.encode("utf-8"))
@@ -151,8 +154,9 @@ def make_mini(data_dir: Path, out: Path) -> dict[str, int]:
     return counts
 
 
-def make_other_conditions(data_dir: Path, out: Path, tests: dict[str, list[dict]],
-                          trains: dict[str, list[dict]], n: int = 40) -> dict[str, int]:
+def make_other_conditions(
+    data_dir: Path, out: Path, tests: dict[str, list[dict]], trains: dict[str, list[dict]], n: int = 40
+) -> dict[str, int]:
     """About ``n`` real rows per natural-promoter condition: 2 + 2 whose sequence is in the fixture leaf /
     protoplast test sets (the leak test needs them), up to 6 that are fixture training promoters (cross rows),
     one multi-gene row, the rest by species. Conditions whose file is absent are skipped."""
@@ -165,14 +169,23 @@ def make_other_conditions(data_dir: Path, out: Path, tests: dict[str, list[dict]
         head, rows, _ = _read(data_dir / rel)
         chosen: list[dict] = []
         _pick(rows, lambda r: r["sequence"] in test_seqs["leaf"], 2, chosen)
-        _pick(rows, lambda r: r["sequence"] in test_seqs["protoplast"] and r["sequence"] not in test_seqs["leaf"], 2,
-              chosen)
+        _pick(
+            rows,
+            lambda r: r["sequence"] in test_seqs["protoplast"] and r["sequence"] not in test_seqs["leaf"],
+            2,
+            chosen,
+        )
         _pick(rows, lambda r: r["sequence"] in train_seqs, 6, chosen)
         _pick(rows, lambda r: ";" in r["gene"] or "/" in r["gene"], 1, chosen)
         per_species = (n - len(chosen)) // 3
         special = list(chosen)
         for sp in ("At", "Zm", "Sb"):
-            _pick(rows, lambda r, sp=sp, special=special: r["sp"] == sp and r not in special, per_species, chosen)
+            _pick(
+                rows,
+                lambda r, sp=sp, special=special: r["sp"] == sp and r not in special,
+                per_species,
+                chosen,
+            )
         _write(out / rel, head, chosen)
         counts[rel] = len(chosen)
     return counts
@@ -201,11 +214,16 @@ def make_pgb_fasta(data_dir: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=str(FIXTURES_DIR), help="test fixtures (mini_data/, pgb_fasta/)")
-    parser.add_argument("--resources", default=str(RESOURCES_DIR),
-                        help="runtime resources (registry.json, motif_effects.json, motifs/)")
+    parser.add_argument(
+        "--resources",
+        default=str(RESOURCES_DIR),
+        help="runtime resources (registry.json, motif_effects.json, motifs/)",
+    )
     args = parser.parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)
     out = Path(args.out)
@@ -213,8 +231,9 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     res.mkdir(parents=True, exist_ok=True)
     rows, _ = collect_measurements(data_dir)
-    registry = build_registry(rows, meta={"built_from": "shared/data (real sources, full build)",
-                                          "label_stats": "train split"})
+    registry = build_registry(
+        rows, meta={"built_from": "shared/data (real sources, full build)", "label_stats": "train split"}
+    )
     registry.to_json(res / "registry.json")
     import json
 

@@ -37,7 +37,15 @@ def _mentions(text: str) -> set[str]:
 @lru_cache(maxsize=1)
 def protected_phrases() -> tuple[str, ...]:
     """Assay, species and tissue names that a paraphrase must keep (they say what each number is about)."""
-    phrases = set(SYSTEM_LONG.values()) | {"tobacco", "maize", "sorghum", "protoplast", "enhancer", "dark", "light"}
+    phrases = set(SYSTEM_LONG.values()) | {
+        "tobacco",
+        "maize",
+        "sorghum",
+        "protoplast",
+        "enhancer",
+        "dark",
+        "light",
+    }
     try:
         from ..domain.registry import load_registry
 
@@ -131,7 +139,9 @@ class Paraphraser:
 
         self.stats.attempted += 1
         try:
-            reply = self.chat_model.invoke([SystemMessage(content=self.config.prompt), HumanMessage(content=text)])
+            reply = self.chat_model.invoke(
+                [SystemMessage(content=self.config.prompt), HumanMessage(content=text)]
+            )
         except Exception as exc:  # a model failure must not abort a build
             self.stats.errors += 1
             self.stats.reasons[f"model error: {type(exc).__name__}"] += 1
@@ -159,8 +169,9 @@ class Paraphraser:
         return out
 
 
-def paraphrase(example: dict, chat_model, config: ParaphraseConfig | None = None,
-               stats: ParaphraseStats | None = None) -> dict:
+def paraphrase(
+    example: dict, chat_model, config: ParaphraseConfig | None = None, stats: ParaphraseStats | None = None
+) -> dict:
     """Paraphrase one example with ``chat_model``; rejected rewrites keep the original turn.
 
     Pass ``stats`` to accumulate counts over many calls.

@@ -120,7 +120,11 @@ def read_pgb_fasta(path: str | Path, multi_output: bool = False, log: BadRowLog 
             continue
         bad = alphabet.search(seq)
         if bad:
-            log.bad(path, lineno, f"non-ACGT characters in sequence: {bad.group(0)!r} at position {bad.start() + 1}")
+            log.bad(
+                path,
+                lineno,
+                f"non-ACGT characters in sequence: {bad.group(0)!r} at position {bad.start() + 1}",
+            )
             continue
         if multi_output:
             out.append({"sequence": seq, "name": name, "labels": labels})
@@ -143,7 +147,9 @@ def load_pgb(
     cfg = config if isinstance(config, PGBConfig) else PGBConfig(config, split, local_dir, on_bad)
     if cfg.local_dir is not None:
         if not cfg.fasta_path.exists():
-            raise MissingSourceError(f"PGB file not found: {cfg.fasta_path} (expected layout <task>/<name>_<split>.fa)")
+            raise MissingSourceError(
+                f"PGB file not found: {cfg.fasta_path} (expected layout <task>/<name>_<split>.fa)"
+            )
         return read_pgb_fasta(cfg.fasta_path, cfg.multi_output, BadRowLog(on_bad=cfg.on_bad))
     try:
         import datasets

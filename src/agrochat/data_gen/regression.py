@@ -33,9 +33,17 @@ def grouped_lines(rows: list[Measurement], split: str) -> list[dict]:
             by_seq[(m.sequence, m.group)].append(m)
     out = []
     for (seq, group), ms in sorted(by_seq.items()):
-        out.append({"sequence": seq, "group": group, "split": split,
-                    "measurements": [{"id": f"{m.key}|{m.name}", "key": m.key, "target": m.value,
-                                      "baseline": m.baseline} for m in sorted(ms, key=lambda x: (x.key, x.name))]})
+        out.append(
+            {
+                "sequence": seq,
+                "group": group,
+                "split": split,
+                "measurements": [
+                    {"id": f"{m.key}|{m.name}", "key": m.key, "target": m.value, "baseline": m.baseline}
+                    for m in sorted(ms, key=lambda x: (x.key, x.name))
+                ],
+            }
+        )
     return out
 
 
@@ -48,8 +56,18 @@ def write_regression(rows: list[Measurement], out_dir: Path) -> None:
 
 
 def _expand(line: dict) -> list[dict]:
-    return [{"id": m["id"], "sequence": line["sequence"], "key": m["key"], "target": m["target"],
-             "baseline": m["baseline"], "group": line["group"], "split": line["split"]} for m in line["measurements"]]
+    return [
+        {
+            "id": m["id"],
+            "sequence": line["sequence"],
+            "key": m["key"],
+            "target": m["target"],
+            "baseline": m["baseline"],
+            "group": line["group"],
+            "split": line["split"],
+        }
+        for m in line["measurements"]
+    ]
 
 
 @functools.lru_cache(maxsize=3)
@@ -60,8 +78,12 @@ def _source_lines(data_dir: str, split: str, on_bad: str) -> tuple[dict, ...]:
     return tuple(grouped_lines(rows, split))
 
 
-def load_regression_rows(data_dir: str | Path | None = None, split: str = "train", keys: list[str] | None = None,
-                         on_bad: str = "error") -> list[dict]:
+def load_regression_rows(
+    data_dir: str | Path | None = None,
+    split: str = "train",
+    keys: list[str] | None = None,
+    on_bad: str = "error",
+) -> list[dict]:
     """Regression rows of one split, optionally only for some task ``keys`` (see the module docstring)."""
     if split not in SPLIT_NAMES:
         raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")

@@ -29,7 +29,9 @@ PROMOTER_TRAIN = {
     "protoplast": "promoters/pgb_train/pgb_promoter_strength_protoplast_train_first8000.tsv",
 }
 SYNTHETIC = "promoters/jores2021_supp_tables/SuppTable6_synthetic_promoters.tsv"
-OTHER_CONDITIONS = {c: f"promoters/jores2021_other_conditions/jores2021_{c}_sample.tsv" for c in T.NATURAL_CONDITIONS}
+OTHER_CONDITIONS = {
+    c: f"promoters/jores2021_other_conditions/jores2021_{c}_sample.tsv" for c in T.NATURAL_CONDITIONS
+}
 TERMINATOR_SPLIT = "terminators/gorjifard2024_cnn_split.tsv.gz"
 TERMINATOR_PRED = "terminators/gorjifard2024_cnn_test_predictions.tsv"
 ATLAS = {
@@ -107,16 +109,29 @@ def load_promoter_tests(data_dir: Path, log: BadRowLog) -> list[Measurement]:
                 continue
             baseline = None
             if has_pred:
-                ok, baseline = parse_label(row["jores_cnn_prediction"], "jores_cnn_prediction", path, line, log,
-                                           allow_na=True)
+                ok, baseline = parse_label(
+                    row["jores_cnn_prediction"], "jores_cnn_prediction", path, line, log, allow_na=True
+                )
                 if not ok:
                     continue
             genes = promoter_genes(row["gene"])
             if not genes:
                 log.bad(path, line, "empty gene id")
                 continue
-            out.append(Measurement(seq, T.make_key(T.PROMOTER, system), value, "promoter", genes,
-                                   row["sp"], "test", baseline, row["gene"], _src(path, line)))
+            out.append(
+                Measurement(
+                    seq,
+                    T.make_key(T.PROMOTER, system),
+                    value,
+                    "promoter",
+                    genes,
+                    row["sp"],
+                    "test",
+                    baseline,
+                    row["gene"],
+                    _src(path, line),
+                )
+            )
     return out
 
 
@@ -129,15 +144,30 @@ def load_promoter_train(data_dir: Path, log: BadRowLog, pgb_dir: Path | None = N
     out: list[Measurement] = []
     for system in T.SYSTEMS:
         key = T.make_key(T.PROMOTER, system)
-        fasta = [pgb_dir / "promoter_strength" / f"{system}_{s}.fa" for s in ("train", "validation")] if pgb_dir else []
+        fasta = (
+            [pgb_dir / "promoter_strength" / f"{system}_{s}.fa" for s in ("train", "validation")]
+            if pgb_dir
+            else []
+        )
         fasta = [p for p in fasta if p.exists()]
         if fasta:
             for path in fasta:
                 for rec in read_pgb_fasta(path, log=log):
                     gene, _, sp = rec["name"].rpartition("_")
-                    out.append(Measurement(rec["sequence"], key, rec["label"], "promoter",
-                                           promoter_genes(gene or rec["name"]), sp, "train", None,
-                                           gene or rec["name"], path.name))
+                    out.append(
+                        Measurement(
+                            rec["sequence"],
+                            key,
+                            rec["label"],
+                            "promoter",
+                            promoter_genes(gene or rec["name"]),
+                            sp,
+                            "train",
+                            None,
+                            gene or rec["name"],
+                            path.name,
+                        )
+                    )
             continue
         out += _promoter_table(data_dir / PROMOTER_TRAIN[system], key, ("id", "species", "label"), log)
     return out
@@ -158,8 +188,20 @@ def _promoter_table(path: Path, key: str, cols: tuple[str, str, str], log: BadRo
         if not genes:
             log.bad(path, line, "empty gene id")
             continue
-        out.append(Measurement(seq, key, value, "promoter", genes, row[species_col].strip(), "train", None,
-                               row[gene_col], _src(path, line)))
+        out.append(
+            Measurement(
+                seq,
+                key,
+                value,
+                "promoter",
+                genes,
+                row[species_col].strip(),
+                "train",
+                None,
+                row[gene_col],
+                _src(path, line),
+            )
+        )
     return out
 
 
@@ -181,10 +223,24 @@ def load_synthetic(data_dir: Path, log: BadRowLog) -> list[Measurement]:
                 break
             if value is None:
                 continue
-            species = "synA" if name.startswith("synA") else "synZ" if name.startswith("synZ") else "synthetic"
-            out.append(Measurement(seq, T.make_key(T.SYNTHETIC, cond), value, "promoter", (name,), species,
-                                   "train", None, name, _src(path, line),
-                                   extra={"cpes": row.get("CPEs", ""), "tfbs": row.get("TFBSs", "")}))
+            species = (
+                "synA" if name.startswith("synA") else "synZ" if name.startswith("synZ") else "synthetic"
+            )
+            out.append(
+                Measurement(
+                    seq,
+                    T.make_key(T.SYNTHETIC, cond),
+                    value,
+                    "promoter",
+                    (name,),
+                    species,
+                    "train",
+                    None,
+                    name,
+                    _src(path, line),
+                    extra={"cpes": row.get("CPEs", ""), "tfbs": row.get("TFBSs", "")},
+                )
+            )
     return out
 
 
@@ -232,15 +288,30 @@ def load_terminators(data_dir: Path, log: BadRowLog) -> list[Measurement]:
             log.bad(path, line, f"set must be 'train' or 'test', got {row['set']!r}")
             continue
         ok1, leaf = parse_label(row["enrichment_tobacco"], "enrichment_tobacco", path, line, log)
-        ok2, proto = parse_label(row["enrichment_maize"], "enrichment_maize", path, line, log) if ok1 else (False, None)
+        ok2, proto = (
+            parse_label(row["enrichment_maize"], "enrichment_maize", path, line, log)
+            if ok1
+            else (False, None)
+        )
         if not (ok1 and ok2):
             continue
         ident = row["id"].strip()
         pred = preds.get(ident, (None, None)) if row["set"] == "test" else (None, None)
         for system, value, base in (("leaf", leaf, pred[0]), ("protoplast", proto, pred[1])):
-            out.append(Measurement(seq, T.make_key(T.TERMINATOR, system), value, "terminator",
-                                   terminator_genes(ident), row["species"], row["set"], base, ident,
-                                   _src(path, line)))
+            out.append(
+                Measurement(
+                    seq,
+                    T.make_key(T.TERMINATOR, system),
+                    value,
+                    "terminator",
+                    terminator_genes(ident),
+                    row["species"],
+                    row["set"],
+                    base,
+                    ident,
+                    _src(path, line),
+                )
+            )
     return out
 
 
@@ -299,7 +370,21 @@ def expression_measurements(promoters: list[Measurement], atlases: list[AtlasTab
             continue
         seen.add(gene)
         for col, (tissue, value) in enumerate(zip(atlas.tissues, atlas.fpkm[gene], strict=True)):
-            out.append(Measurement(m.sequence, T.make_key(T.TISSUE, f"{species}:{tissue}"), math.log2(value + 1.0),
-                                   "promoter", m.genes, m.species, m.official_split, None, gene,
-                                   f"{atlas.source} ({gene})", m.split, m.group, extra={"col": col}))
+            out.append(
+                Measurement(
+                    m.sequence,
+                    T.make_key(T.TISSUE, f"{species}:{tissue}"),
+                    math.log2(value + 1.0),
+                    "promoter",
+                    m.genes,
+                    m.species,
+                    m.official_split,
+                    None,
+                    gene,
+                    f"{atlas.source} ({gene})",
+                    m.split,
+                    m.group,
+                    extra={"col": col},
+                )
+            )
     return out

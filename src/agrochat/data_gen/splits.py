@@ -75,7 +75,9 @@ def hash_fraction(salt: str, group: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def assign_splits(rows: list[Measurement], config: SplitConfig | None = None) -> tuple[list[Measurement], SplitReport]:
+def assign_splits(
+    rows: list[Measurement], config: SplitConfig | None = None
+) -> tuple[list[Measurement], SplitReport]:
     """Return the kept rows with ``split`` and ``group`` set, and a report of what was dropped."""
     config = config or SplitConfig()
     report = SplitReport()

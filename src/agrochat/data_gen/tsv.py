@@ -43,14 +43,22 @@ def read_tsv(
                 header = line.split("\t")
                 missing = [c for c in required if c not in header]
                 if missing:
-                    log.bad(path, lineno, f"missing columns: {', '.join(missing)} (header has: {', '.join(header)})")
+                    log.bad(
+                        path,
+                        lineno,
+                        f"missing columns: {', '.join(missing)} (header has: {', '.join(header)})",
+                    )
                     return
                 continue
             if not line.strip():
                 continue
             fields = line.split("\t")
             if len(fields) != len(header):
-                log.bad(path, lineno, f"wrong field count: expected {len(header)} tab-separated fields, got {len(fields)}")
+                log.bad(
+                    path,
+                    lineno,
+                    f"wrong field count: expected {len(header)} tab-separated fields, got {len(fields)}",
+                )
                 continue
             yield lineno, dict(zip(header, fields, strict=True))
         if header is None:
@@ -65,7 +73,9 @@ def clean_sequence(value: str, path: str | Path, line: int, log: BadRowLog) -> s
         return None
     bad = _NON_ACGT.search(seq)
     if bad:
-        log.bad(path, line, f"non-ACGT characters in sequence: {bad.group(0)!r} at position {bad.start() + 1}")
+        log.bad(
+            path, line, f"non-ACGT characters in sequence: {bad.group(0)!r} at position {bad.start() + 1}"
+        )
         return None
     return seq
 

@@ -19,6 +19,16 @@ from .motifs import Annotation, MotifConfig, MotifHit, MotifScanner, annotate
 from .registry import Registry, TaskSpec, load_registry
 
 __all__ = [
-    "Annotation", "Explanation", "MotifConfig", "MotifEffects", "MotifHit", "MotifScanner", "Registry", "TaskSpec",
-    "annotate", "explain", "load_effects", "load_registry",
+    "Annotation",
+    "Explanation",
+    "MotifConfig",
+    "MotifEffects",
+    "MotifHit",
+    "MotifScanner",
+    "Registry",
+    "TaskSpec",
+    "annotate",
+    "explain",
+    "load_effects",
+    "load_registry",
 ]

@@ -20,17 +20,37 @@ GC_PROMOTER = {
     "leaf": "In tobacco leaves, promoters with higher GC content tend to be weaker.",
     "proto": "In maize protoplasts, GC content has almost no effect on promoter strength.",
 }
-GC_TERMINATOR = ("On the test set, GC content alone correlates with terminator strength at r = -0.27 in tobacco "
-                 "leaves (higher GC, weaker terminator) and only r = -0.05 in maize protoplasts.")
-TERMINATOR_DETERMINANTS = ("Gorjifard et al. (2024) found terminator strength to be determined by GC content, "
-                           "polyadenylation motifs and cleavage probability.")
+GC_TERMINATOR = (
+    "On the test set, GC content alone correlates with terminator strength at r = -0.27 in tobacco "
+    "leaves (higher GC, weaker terminator) and only r = -0.05 in maize protoplasts."
+)
+TERMINATOR_DETERMINANTS = (
+    "Gorjifard et al. (2024) found terminator strength to be determined by GC content, "
+    "polyadenylation motifs and cleavage probability."
+)
 CAVEAT = "These are library-wide average effects, not a decomposition of this sequence's own value."
-DISPLAY = {"TATA": "TATA box", "Inr": "Inr (initiator)", "TCT": "TCT motif", "Ypatch": "Y patch",
-           "BREu": "BREu", "BREd": "BREd", PAS_CANONICAL: "AATAAA", PAS_VARIANT: "AATAAA-like"}
+DISPLAY = {
+    "TATA": "TATA box",
+    "Inr": "Inr (initiator)",
+    "TCT": "TCT motif",
+    "Ypatch": "Y patch",
+    "BREu": "BREu",
+    "BREd": "BREd",
+    PAS_CANONICAL: "AATAAA",
+    PAS_VARIANT: "AATAAA-like",
+}
 # Regex that finds every motif mention in an explanation (used by tests and the paraphrase check).
 MENTION_RE = re.compile(r"\bTF_\d+\b|TATA box|\bInr\b|TCT motif|Y patch|\bBREu\b|\bBREd\b|AATAAA(?:-like)?")
-MENTION_TO_NAME = {"TATA box": "TATA", "Inr": "Inr", "TCT motif": "TCT", "Y patch": "Ypatch", "BREu": "BREu",
-                   "BREd": "BREd", "AATAAA": PAS_CANONICAL, "AATAAA-like": PAS_VARIANT}
+MENTION_TO_NAME = {
+    "TATA box": "TATA",
+    "Inr": "Inr",
+    "TCT motif": "TCT",
+    "Y patch": "Ypatch",
+    "BREu": "BREu",
+    "BREd": "BREd",
+    "AATAAA": PAS_CANONICAL,
+    "AATAAA-like": PAS_VARIANT,
+}
 
 
 def mention_name(mention: str) -> str:
@@ -87,16 +107,23 @@ def _effect_clause(effects: MotifEffects, name: str, cond: str | None, cond_text
     if e is None:
         return ""
     sig = "" if e.significant else "; not significant at the paper's p < 0.0005 threshold"
-    return f" Across the library, promoters with this element were on average {abs(e.mean):.2f} log2 units " \
-           f"{'stronger' if e.mean >= 0 else 'weaker'} in {cond_text}{sig}."
+    return (
+        f" Across the library, promoters with this element were on average {abs(e.mean):.2f} log2 units "
+        f"{'stronger' if e.mean >= 0 else 'weaker'} in {cond_text}{sig}."
+    )
 
 
 def _tf_label(hit: MotifHit) -> str:
     return f"TF_{hit.name.split('_')[1]} ({hit.family})"
 
 
-def explain_promoter(ann: Annotation, key: str, effects: MotifEffects, gc_median: float | None = None,
-                     config: ExplainConfig | None = None) -> Explanation:
+def explain_promoter(
+    ann: Annotation,
+    key: str,
+    effects: MotifEffects,
+    gc_median: float | None = None,
+    config: ExplainConfig | None = None,
+) -> Explanation:
     config = config or ExplainConfig()
     cond = T.effect_condition(key)
     cond_text = T.condition_short(cond) if cond else "this system"
@@ -106,25 +133,33 @@ def explain_promoter(ann: Annotation, key: str, effects: MotifEffects, gc_median
     if tata:
         inside = TATA_WINDOW[0] <= tata.rel_pos <= TATA_WINDOW[1]
         where = "inside" if inside else "outside"
-        parts.append(f"It has a TATA box (relative PWM score {tata.score:.2f}) centred at {_pos(tata.rel_pos)} "
-                     f"relative to the TSS, {where} the {TATA_WINDOW[0]}..{TATA_WINDOW[1]} window where TATA boxes "
-                     f"work best." + _effect_clause(effects, "TATA", cond, cond_text))
+        parts.append(
+            f"It has a TATA box (relative PWM score {tata.score:.2f}) centred at {_pos(tata.rel_pos)} "
+            f"relative to the TSS, {where} the {TATA_WINDOW[0]}..{TATA_WINDOW[1]} window where TATA boxes "
+            f"work best." + _effect_clause(effects, "TATA", cond, cond_text)
+        )
         facts.append(Fact("motif", "TATA", True, tata.rel_pos))
     else:
         e = effects.effect("TATA", cond)
         extra = f" (on average {_signed(e.mean)} log2 units in {cond_text})" if e else ""
-        parts.append("I find no TATA box (no match with relative PWM score of at least 0.85), so it lacks the "
-                     f"core element with the largest measured effect{extra}.")
+        parts.append(
+            "I find no TATA box (no match with relative PWM score of at least 0.85), so it lacks the "
+            f"core element with the largest measured effect{extra}."
+        )
         facts.append(Fact("motif", "TATA", False))
     for name in ("BREu", "BREd", "Inr", "TCT", "Ypatch"):
         hit = ann.get(name)
         if not hit:
             continue
-        where = {"BREu": "directly upstream of the TATA box", "BREd": "directly downstream of the TATA box"}.get(
-            name, f"centred at {_pos(hit.rel_pos)}")
+        where = {
+            "BREu": "directly upstream of the TATA box",
+            "BREd": "directly downstream of the TATA box",
+        }.get(name, f"centred at {_pos(hit.rel_pos)}")
         article = "An" if DISPLAY[name][0] in "AEIOU" else "A"
-        parts.append(f"{article} {DISPLAY[name]} sits {where} (score {hit.score:.2f})."
-                     + _effect_clause(effects, name, cond, cond_text))
+        parts.append(
+            f"{article} {DISPLAY[name]} sits {where} (score {hit.score:.2f})."
+            + _effect_clause(effects, name, cond, cond_text)
+        )
         facts.append(Fact("motif", name, True, hit.rel_pos))
     tf_hits = [h for h in ann.hits if h.name not in CPE_NAMES]
     ranked = []
@@ -139,14 +174,22 @@ def explain_promoter(ann: Annotation, key: str, effects: MotifEffects, gc_median
         if named:
             items = []
             for _, _, h, e in named:
-                item = f"{_tf_label(h)} at {_pos(h.rel_pos)} ({h.strand} strand; {_signed(e.mean)} on average)"
+                item = (
+                    f"{_tf_label(h)} at {_pos(h.rel_pos)} ({h.strand} strand; {_signed(e.mean)} on average)"
+                )
                 diff = effects.upstream_minus_downstream(h.name, cond)
                 if tata and h.rel_pos < tata.rel_pos and diff is not None and diff > 0:
-                    item += (f", upstream of the TATA box (this cluster's sites were on average {_signed(diff)} more "
-                             "activating upstream than downstream of a TATA box)")
+                    item += (
+                        f", upstream of the TATA box (this cluster's sites were on average {_signed(diff)} more "
+                        "activating upstream than downstream of a TATA box)"
+                    )
                 items.append(item)
                 facts.append(Fact("motif", h.name, True, h.rel_pos))
-            sentence += " Those with the largest significant average effects in this system: " + "; ".join(items) + "."
+            sentence += (
+                " Those with the largest significant average effects in this system: "
+                + "; ".join(items)
+                + "."
+            )
         parts.append(sentence)
     gc_pct = round(ann.gc * 100)
     ref = f" (median of training promoters: {round(gc_median * 100)}%)" if gc_median is not None else ""
@@ -158,8 +201,9 @@ def explain_promoter(ann: Annotation, key: str, effects: MotifEffects, gc_median
     return Explanation(" ".join(parts), facts)
 
 
-def explain_terminator(ann: Annotation, key: str, gc_median: float | None = None,
-                       config: ExplainConfig | None = None) -> Explanation:
+def explain_terminator(
+    ann: Annotation, key: str, gc_median: float | None = None, config: ExplainConfig | None = None
+) -> Explanation:
     config = config or ExplainConfig()
     parts: list[str] = []
     facts: list[Fact] = []
@@ -167,19 +211,26 @@ def explain_terminator(ann: Annotation, key: str, gc_median: float | None = None
     variants = [h for h in ann.hits if h.name == PAS_VARIANT]
     if canon:
         pos = ", ".join(_pos(h.rel_pos) for h in canon)
-        parts.append(f"It contains the canonical poly(A) signal AATAAA (AAUAAA in the RNA), centred at {pos} "
-                     "relative to the cleavage site at the centre of the sequence.")
+        parts.append(
+            f"It contains the canonical poly(A) signal AATAAA (AAUAAA in the RNA), centred at {pos} "
+            "relative to the cleavage site at the centre of the sequence."
+        )
         facts.append(Fact("motif", PAS_CANONICAL, True, canon[0].rel_pos))
     if variants:
         pos = ", ".join(_pos(h.rel_pos) for h in variants[:3])
         more = f" and {len(variants) - 3} more" if len(variants) > 3 else ""
-        noun = "hexamers (one mismatch from the canonical signal) sit" if len(variants) > 1 else \
-            "hexamer (one mismatch from the canonical signal) sits"
+        noun = (
+            "hexamers (one mismatch from the canonical signal) sit"
+            if len(variants) > 1
+            else "hexamer (one mismatch from the canonical signal) sits"
+        )
         parts.append(f"AATAAA-like {noun} in the near-upstream region, centred at {pos}{more}.")
         facts.append(Fact("motif", PAS_VARIANT, True, variants[0].rel_pos))
     if not canon and not variants:
-        parts.append("I find no AATAAA poly(A) signal anywhere and no AATAAA-like hexamer in the -40..-5 region "
-                     "upstream of the cleavage site.")
+        parts.append(
+            "I find no AATAAA poly(A) signal anywhere and no AATAAA-like hexamer in the -40..-5 region "
+            "upstream of the cleavage site."
+        )
         facts.append(Fact("motif", PAS_CANONICAL, False))
         facts.append(Fact("motif", PAS_VARIANT, False))
     parts.append(TERMINATOR_DETERMINANTS)
@@ -190,8 +241,13 @@ def explain_terminator(ann: Annotation, key: str, gc_median: float | None = None
     return Explanation(" ".join(parts), facts)
 
 
-def explain(ann: Annotation, key: str, effects: MotifEffects, gc_median: float | None = None,
-            config: ExplainConfig | None = None) -> Explanation:
+def explain(
+    ann: Annotation,
+    key: str,
+    effects: MotifEffects,
+    gc_median: float | None = None,
+    config: ExplainConfig | None = None,
+) -> Explanation:
     """Explanation for a sequence under a task key (promoter or terminator rules by ``ann.kind``)."""
     if ann.kind == "terminator":
         return explain_terminator(ann, key, gc_median, config)

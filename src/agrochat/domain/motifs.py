@@ -312,7 +312,9 @@ class MotifScanner:
             for c in range(0, len(idx), step):
                 part = idx[c : c + step]
                 group = [seqs[i] for i in part]
-                anns = self._promoters(group, length) if kind == "promoter" else self._terminators(group, length)
+                anns = (
+                    self._promoters(group, length) if kind == "promoter" else self._terminators(group, length)
+                )
                 for i, a in zip(part, anns, strict=True):
                     result[i] = a
         return result  # type: ignore[return-value]
@@ -370,12 +372,25 @@ class MotifScanner:
                 hexamer = s[i : i + 6]
                 centre = terminator_rel(i + 2, length)
                 if hexamer == PAS_CANONICAL:
-                    ann.hits.append(MotifHit(PAS_CANONICAL, "poly(A) signal (AAUAAA)", i, i + 6, "+", 1.0, centre))
-                elif terminator_rel(i, length) >= lo and terminator_rel(i + 5, length) <= hi and sum(
-                    a != b for a, b in zip(hexamer, PAS_CANONICAL, strict=True)
-                ) == 1:
-                    ann.hits.append(MotifHit(PAS_VARIANT, "poly(A) signal, one mismatch from AAUAAA", i, i + 6,
-                                             "+", round(5 / 6, 4), centre))
+                    ann.hits.append(
+                        MotifHit(PAS_CANONICAL, "poly(A) signal (AAUAAA)", i, i + 6, "+", 1.0, centre)
+                    )
+                elif (
+                    terminator_rel(i, length) >= lo
+                    and terminator_rel(i + 5, length) <= hi
+                    and sum(a != b for a, b in zip(hexamer, PAS_CANONICAL, strict=True)) == 1
+                ):
+                    ann.hits.append(
+                        MotifHit(
+                            PAS_VARIANT,
+                            "poly(A) signal, one mismatch from AAUAAA",
+                            i,
+                            i + 6,
+                            "+",
+                            round(5 / 6, 4),
+                            centre,
+                        )
+                    )
             out.append(ann)
         return out
 

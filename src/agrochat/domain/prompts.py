@@ -9,22 +9,46 @@ DNA = "<dna>"
 NUM = "<num>"
 
 SYSTEM_NAMES = {
-    "leaf": ["tobacco leaves", "tobacco leaf", "N. benthamiana leaves", "Nicotiana benthamiana leaves",
-             "the tobacco leaf assay", "tobacco"],
-    "protoplast": ["maize protoplasts", "maize leaf protoplasts", "the maize protoplast assay", "protoplasts",
-                   "maize protoplast cells"],
+    "leaf": [
+        "tobacco leaves",
+        "tobacco leaf",
+        "N. benthamiana leaves",
+        "Nicotiana benthamiana leaves",
+        "the tobacco leaf assay",
+        "tobacco",
+    ],
+    "protoplast": [
+        "maize protoplasts",
+        "maize leaf protoplasts",
+        "the maize protoplast assay",
+        "protoplasts",
+        "maize protoplast cells",
+    ],
 }
 SYSTEM_LONG = {
     "leaf": "tobacco (N. benthamiana) leaves",
     "protoplast": "maize leaf protoplasts",
 }
-ENH_NAMES = {"withENH": ["with the 35S enhancer", "with an upstream 35S enhancer", "in the enhancer construct"],
-             "noENH": ["without an enhancer", "with no enhancer", "in the enhancer-less construct"]}
-LIGHT_NAMES = {"dark": ["in the dark", "with plants kept dark"], "light": ["in the light", "with plants kept in light"]}
-NOUN = {T.PROMOTER: "promoter", T.SYNTHETIC: "synthetic promoter", T.NATURAL: "promoter", T.TERMINATOR: "terminator"}
+ENH_NAMES = {
+    "withENH": ["with the 35S enhancer", "with an upstream 35S enhancer", "in the enhancer construct"],
+    "noENH": ["without an enhancer", "with no enhancer", "in the enhancer-less construct"],
+}
+LIGHT_NAMES = {
+    "dark": ["in the dark", "with plants kept dark"],
+    "light": ["in the light", "with plants kept in light"],
+}
+NOUN = {
+    T.PROMOTER: "promoter",
+    T.SYNTHETIC: "synthetic promoter",
+    T.NATURAL: "promoter",
+    T.TERMINATOR: "terminator",
+}
 # natural_promoter has no default key: its conditions are only asked about by name (no "implicit" rows)
-DEFAULT_KEYS = {T.PROMOTER: "promoter_strength/leaf", T.TERMINATOR: "terminator_strength/leaf",
-                T.SYNTHETIC: "synthetic_promoter/leaf_withENH_dark"}
+DEFAULT_KEYS = {
+    T.PROMOTER: "promoter_strength/leaf",
+    T.TERMINATOR: "terminator_strength/leaf",
+    T.SYNTHETIC: "synthetic_promoter/leaf_withENH_dark",
+}
 CONDITION_TASKS = (T.SYNTHETIC, T.NATURAL)
 
 SINGLE_Q = {
@@ -108,8 +132,17 @@ COMPARE_A = [
     "The higher value marks the stronger one.",
     "For {sys_long} I predict {num} for the first {noun} and {num} for the second; pick the one with the higher value.",
 ]
-CROSS_Q = ["And in {sys}?", "What about {sys}?", "How would it do in {sys}?", "And if I used it in {sys} instead?"]
-CROSS_A = ["In {sys_long}, I estimate {num}.", "For {sys_long}: {num}.", "In {sys_long} it should come out at {num}."]
+CROSS_Q = [
+    "And in {sys}?",
+    "What about {sys}?",
+    "How would it do in {sys}?",
+    "And if I used it in {sys} instead?",
+]
+CROSS_A = [
+    "In {sys_long}, I estimate {num}.",
+    "For {sys_long}: {num}.",
+    "In {sys_long} it should come out at {num}.",
+]
 TISSUE_ALL_Q = [
     "In which {species} tissues is the gene with this promoter expressed most? {dna}",
     "Give me the expression profile across {species} tissues for the gene behind this promoter: {dna}",
@@ -149,8 +182,11 @@ def system_long(key: str) -> str:
     if tissue in SYSTEM_LONG:
         return SYSTEM_LONG[tissue]
     if task in CONDITION_TASKS:
-        return T.condition_short(tissue).replace("tobacco leaves", SYSTEM_LONG["leaf"]).replace(
-            "maize protoplasts", SYSTEM_LONG["protoplast"])
+        return (
+            T.condition_short(tissue)
+            .replace("tobacco leaves", SYSTEM_LONG["leaf"])
+            .replace("maize protoplasts", SYSTEM_LONG["protoplast"])
+        )
     raise KeyError(key)
 
 
@@ -169,5 +205,9 @@ def canonical_prompt(key: str, why: bool = False) -> tuple[str, str]:
     kind = "terminator" if task == T.TERMINATOR else "promoter"
     sys_q, sys_long = system_names(key)[0], system_long(key)
     if why:
-        return WHY_Q[kind][0].format(sys=sys_q, dna=DNA), WHY_A[0].split("{num}")[0].format(sys_long=sys_long) + NUM
-    return SINGLE_Q[kind][0].format(sys=sys_q, dna=DNA), SINGLE_A[1].split("{num}")[0].format(sys_long=sys_long) + NUM
+        return WHY_Q[kind][0].format(sys=sys_q, dna=DNA), WHY_A[0].split("{num}")[0].format(
+            sys_long=sys_long
+        ) + NUM
+    return SINGLE_Q[kind][0].format(sys=sys_q, dna=DNA), SINGLE_A[1].split("{num}")[0].format(
+        sys_long=sys_long
+    ) + NUM

@@ -26,31 +26,61 @@ REGISTRY_VERSION = 1
 N_QUANTILES = 101
 
 TASK_ALIASES = {
-    "promoter": T.PROMOTER, "promoters": T.PROMOTER, "promoter strength": T.PROMOTER,
-    "terminator": T.TERMINATOR, "terminators": T.TERMINATOR, "terminator strength": T.TERMINATOR,
-    "synthetic": T.SYNTHETIC, "synthetic promoter": T.SYNTHETIC, "synthetic promoters": T.SYNTHETIC,
-    "natural": T.NATURAL, "natural promoter": T.NATURAL, "natural promoters": T.NATURAL,
-    "tissue": T.TISSUE, "expression": T.TISSUE, "gene expression": T.TISSUE, "tissue expression": T.TISSUE,
+    "promoter": T.PROMOTER,
+    "promoters": T.PROMOTER,
+    "promoter strength": T.PROMOTER,
+    "terminator": T.TERMINATOR,
+    "terminators": T.TERMINATOR,
+    "terminator strength": T.TERMINATOR,
+    "synthetic": T.SYNTHETIC,
+    "synthetic promoter": T.SYNTHETIC,
+    "synthetic promoters": T.SYNTHETIC,
+    "natural": T.NATURAL,
+    "natural promoter": T.NATURAL,
+    "natural promoters": T.NATURAL,
+    "tissue": T.TISSUE,
+    "expression": T.TISSUE,
+    "gene expression": T.TISSUE,
+    "tissue expression": T.TISSUE,
 }
 SYSTEM_ALIASES = {
-    "leaf": "leaf", "leaves": "leaf", "tobacco": "leaf", "tobacco leaf": "leaf", "tobacco leaves": "leaf",
-    "benthamiana": "leaf", "n. benthamiana": "leaf", "nicotiana benthamiana": "leaf",
-    "n. benthamiana leaf": "leaf", "n. benthamiana leaves": "leaf", "nicotiana benthamiana leaves": "leaf",
-    "maize protoplast cells": "protoplast", "maize leaf protoplast": "protoplast",
-    "protoplast": "protoplast", "protoplasts": "protoplast", "proto": "protoplast",
-    "maize protoplast": "protoplast", "maize protoplasts": "protoplast", "maize leaf protoplasts": "protoplast",
+    "leaf": "leaf",
+    "leaves": "leaf",
+    "tobacco": "leaf",
+    "tobacco leaf": "leaf",
+    "tobacco leaves": "leaf",
+    "benthamiana": "leaf",
+    "n. benthamiana": "leaf",
+    "nicotiana benthamiana": "leaf",
+    "n. benthamiana leaf": "leaf",
+    "n. benthamiana leaves": "leaf",
+    "nicotiana benthamiana leaves": "leaf",
+    "maize protoplast cells": "protoplast",
+    "maize leaf protoplast": "protoplast",
+    "protoplast": "protoplast",
+    "protoplasts": "protoplast",
+    "proto": "protoplast",
+    "maize protoplast": "protoplast",
+    "maize protoplasts": "protoplast",
+    "maize leaf protoplasts": "protoplast",
 }
 SYNTHETIC_DEFAULTS = {"leaf": "leaf_withENH_dark", "protoplast": "proto_withENH_dark"}
 # Explicit condition wording (enhancer / light / dark). Only text that names one of these resolves to a
 # condition; plain system names ("tobacco leaf") keep their old meaning. Unnamed parts default to the benchmark
 # condition: tobacco leaf, with the 35S enhancer, dark.
-_NO_ENH = re.compile(r"\b(?:no|without|w/o)\s+(?:an?\s+|the\s+|any\s+)?(?:35s\s+)?enhancers?\b"
-                     r"|\benhancer[- ]?less\b|\bnoenh\b")
-_WITH_ENH = re.compile(r"\b(?:with\s+)?(?:an?\s+|the\s+)?(?:upstream\s+)?(?:35s\s+)?enhancers?(?:\s+construct)?\b"
-                       r"|\bwithenh\b")
+_NO_ENH = re.compile(
+    r"\b(?:no|without|w/o)\s+(?:an?\s+|the\s+|any\s+)?(?:35s\s+)?enhancers?\b"
+    r"|\benhancer[- ]?less\b|\bnoenh\b"
+)
+_WITH_ENH = re.compile(
+    r"\b(?:with\s+)?(?:an?\s+|the\s+)?(?:upstream\s+)?(?:35s\s+)?enhancers?(?:\s+construct)?\b"
+    r"|\bwithenh\b"
+)
 _LIGHT = re.compile(r"\b(?:light|lit)\b")
 _DARK = re.compile(r"\b(?:dark|darkness)\b")
-_FILLER = re.compile(r"\b(?:in|the|a|an|and|with|plants|kept|construct|condition|conditions|under|assay)\b|[,;:()]")
+_FILLER = re.compile(
+    r"\b(?:in|the|a|an|and|with|plants|kept|construct|condition|conditions|under|assay)\b|[,;:()]"
+)
 
 
 def _norm(text: str) -> str:
@@ -129,7 +159,9 @@ class TaskSpec:
             raise ValueError(f"{self.key}: n must be >= 1")
         if not (math.isfinite(self.mean) and math.isfinite(self.std) and self.std > 0):
             raise ValueError(f"{self.key}: mean/std must be finite and std > 0")
-        if len(self.quantiles) < 2 or any(b < a for a, b in zip(self.quantiles[:-1], self.quantiles[1:], strict=True)):
+        if len(self.quantiles) < 2 or any(
+            b < a for a, b in zip(self.quantiles[:-1], self.quantiles[1:], strict=True)
+        ):
             raise ValueError(f"{self.key}: quantiles must be >= 2 sorted values")
         if len(self.levels) != len(self.thresholds) + 1:
             raise ValueError(f"{self.key}: need one more level word than thresholds")
@@ -175,8 +207,9 @@ class TaskSpec:
         return cls(**data)
 
     @classmethod
-    def from_labels(cls, key: str, labels: Iterable[float], tissues: list[str],
-                    gc_median: float | None = None) -> TaskSpec:
+    def from_labels(
+        cls, key: str, labels: Iterable[float], tissues: list[str], gc_median: float | None = None
+    ) -> TaskSpec:
         """Build a spec for ``key`` from its training labels (terciles as level thresholds)."""
         arr = np.asarray(list(labels), dtype=float)
         if arr.size == 0:
@@ -186,10 +219,19 @@ class TaskSpec:
         quant = np.quantile(arr, np.linspace(0, 1, N_QUANTILES))
         thr = np.quantile(arr, [1 / 3, 2 / 3])
         std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-        return cls(key=key, task=task, tissue=tissue, tissues=list(tissues), n=int(arr.size),
-                   mean=float(arr.mean()), std=std if std > 1e-12 else 1.0,
-                   quantiles=[round(float(x), 6) for x in quant], thresholds=[round(float(x), 6) for x in thr],
-                   gc_median=None if gc_median is None else round(float(gc_median), 4), **meta)
+        return cls(
+            key=key,
+            task=task,
+            tissue=tissue,
+            tissues=list(tissues),
+            n=int(arr.size),
+            mean=float(arr.mean()),
+            std=std if std > 1e-12 else 1.0,
+            quantiles=[round(float(x), 6) for x in quant],
+            thresholds=[round(float(x), 6) for x in thr],
+            gc_median=None if gc_median is None else round(float(gc_median), 4),
+            **meta,
+        )
 
 
 @dataclass
@@ -236,7 +278,9 @@ class Registry:
         try:
             return self.specs[key]
         except KeyError:
-            raise UnknownTaskError(f"unknown task key {key!r}. Known tasks and tissues: {self._known()}") from None
+            raise UnknownTaskError(
+                f"unknown task key {key!r}. Known tasks and tissues: {self._known()}"
+            ) from None
 
     def _task(self, task: str) -> str:
         if task in self.tasks():
@@ -245,8 +289,10 @@ class Registry:
         cand = TASK_ALIASES.get(norm) or norm.replace(" ", "_")
         if cand in self.tasks():
             return cand
-        raise UnknownTaskError(f"unknown task {task!r}. Known tasks: {', '.join(self.tasks())}; "
-                               f"aliases: {', '.join(sorted(TASK_ALIASES))}")
+        raise UnknownTaskError(
+            f"unknown task {task!r}. Known tasks: {', '.join(self.tasks())}; "
+            f"aliases: {', '.join(sorted(TASK_ALIASES))}"
+        )
 
     def resolve(self, task: str, tissue: str | None = None) -> str:
         """Key for a task and tissue, accepting aliases (``"tobacco leaf"``, ``"proto"``, ``"primary root"``).
@@ -274,14 +320,17 @@ class Registry:
         if system and system in tissues:
             return T.make_key(task, system)
         if task == T.TISSUE:
-            hits = [t for t in tissues if _norm(t.split(":", 1)[1]) == norm
-                    or _norm(t.replace(":", " ")) == norm]
+            hits = [
+                t for t in tissues if _norm(t.split(":", 1)[1]) == norm or _norm(t.replace(":", " ")) == norm
+            ]
             if len(hits) == 1:
                 return T.make_key(task, hits[0])
             if len(hits) > 1:
                 raise UnknownTaskError(f"tissue {tissue!r} is ambiguous for {task}: {', '.join(hits)}")
-        raise UnknownTaskError(f"unknown tissue {tissue!r} for task {task}. Known tissues: {', '.join(tissues)}; "
-                               f"system aliases: {', '.join(sorted(SYSTEM_ALIASES))}")
+        raise UnknownTaskError(
+            f"unknown tissue {tissue!r} for task {task}. Known tissues: {', '.join(tissues)}; "
+            f"system aliases: {', '.join(sorted(SYSTEM_ALIASES))}"
+        )
 
     def _condition_key(self, task: str, cond: str) -> str | None:
         """Key for an explicitly named condition: the benchmark condition is ``promoter_strength/<system>``,
@@ -294,8 +343,11 @@ class Registry:
         return key if key in self.specs else None
 
     def to_dict(self) -> dict:
-        return {"version": self.version, "meta": self.meta,
-                "tasks": {k: self.specs[k].to_dict() for k in self.keys()}}
+        return {
+            "version": self.version,
+            "meta": self.meta,
+            "tasks": {k: self.specs[k].to_dict() for k in self.keys()},
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Registry:
@@ -331,6 +383,8 @@ def build_registry(rows, meta: dict | None = None) -> Registry:
     by_task = defaultdict(list)
     for key in labels:
         by_task[T.split_key(key)[0]].append(T.split_key(key)[1])
-    specs = {key: TaskSpec.from_labels(key, vals, sorted(by_task[T.split_key(key)[0]]), float(np.median(gcs[key])))
-             for key, vals in sorted(labels.items())}
+    specs = {
+        key: TaskSpec.from_labels(key, vals, sorted(by_task[T.split_key(key)[0]]), float(np.median(gcs[key])))
+        for key, vals in sorted(labels.items())
+    }
     return Registry(specs=specs, meta=dict(meta or {}))

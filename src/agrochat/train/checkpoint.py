@@ -49,8 +49,10 @@ def optimizer_from_safetensors(tensors: dict[str, torch.Tensor], meta: dict) -> 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict]:
     np_state = np.random.get_state()
     tensors = {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64))}
-    meta = {"python": _jsonable(random.getstate()), "numpy": [np_state[0], int(np_state[2]), int(np_state[3]),
-                                                             float(np_state[4])]}
+    meta = {
+        "python": _jsonable(random.getstate()),
+        "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+    }
     return tensors, meta
 
 
@@ -113,6 +115,18 @@ def load_json(path: Path):
 
 
 __all__ = [
-    "STATE_FILE", "list_checkpoints", "load_file", "load_json", "load_model_part", "save_model_part", "optimizer_from_safetensors",
-    "optimizer_to_safetensors", "rng_state", "save_file", "save_json", "save_tensors_atomic", "set_rng_state", "write_checkpoint",
+    "STATE_FILE",
+    "list_checkpoints",
+    "load_file",
+    "load_json",
+    "load_model_part",
+    "save_model_part",
+    "optimizer_from_safetensors",
+    "optimizer_to_safetensors",
+    "rng_state",
+    "save_file",
+    "save_json",
+    "save_tensors_atomic",
+    "set_rng_state",
+    "write_checkpoint",
 ]

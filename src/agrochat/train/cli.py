@@ -13,7 +13,9 @@ app = typer.Typer(add_completion=False)
 def train_command(
     ctx: typer.Context,
     config: Path = typer.Option(..., "--config", "-c", help="YAML preset, e.g. configs/tiny.yaml"),
-    output_dir: str = typer.Option(None, "--output-dir", "-o", help="where checkpoints, logs and the model go"),
+    output_dir: str = typer.Option(
+        None, "--output-dir", "-o", help="where checkpoints, logs and the model go"
+    ),
     resume: bool = typer.Option(False, "--resume", help="continue from the latest complete checkpoint"),
 ):
     """Train a model: stages regress -> align -> instruct as the preset says. Extra args are key=value overrides."""
@@ -34,8 +36,10 @@ def train_command(
     typer.echo(f"done: model in {Path(cfg.output_dir) / 'model'}")
     for stage, res in results.items():
         for key, m in res.get("per_key", {}).items():
-            typer.echo(f"  {stage:9s} {key:40s} R²={m.get('r2', float('nan')):.3f} "
-                       f"pearson={m.get('pearson', float('nan')):.3f} spearman={m.get('spearman', float('nan')):.3f}")
+            typer.echo(
+                f"  {stage:9s} {key:40s} R²={m.get('r2', float('nan')):.3f} "
+                f"pearson={m.get('pearson', float('nan')):.3f} spearman={m.get('spearman', float('nan')):.3f}"
+            )
 
 
 def main() -> None:

@@ -92,16 +92,22 @@ class StageConfig:
             raise ConfigError(f"stage name {self.name!r} is not one of {list(STAGE_KINDS)}")
         for part in ("encoder", "decoder"):
             if getattr(self, part) not in TRAINABLE:
-                raise ConfigError(f"stage {self.name}: {part}={getattr(self, part)!r} not in {list(TRAINABLE)}")
+                raise ConfigError(
+                    f"stage {self.name}: {part}={getattr(self, part)!r} not in {list(TRAINABLE)}"
+                )
         for part in ("projector", "head"):
             if getattr(self, part) not in ("frozen", "full"):
-                raise ConfigError(f"stage {self.name}: {part}={getattr(self, part)!r} not in ['frozen', 'full']")
+                raise ConfigError(
+                    f"stage {self.name}: {part}={getattr(self, part)!r} not in ['frozen', 'full']"
+                )
         if self.name == "regress" and self.decoder != "frozen":
             raise ConfigError("the regress stage does not use the decoder; set decoder: frozen")
         if self.epochs <= 0 and self.max_steps <= 0:
             raise ConfigError(f"stage {self.name}: set epochs > 0 or max_steps > 0")
         if self.lr <= 0 or self.max_tokens <= 0 or self.max_batch_size <= 0 or self.token_lr_scale <= 0:
-            raise ConfigError(f"stage {self.name}: lr, token_lr_scale, max_tokens and max_batch_size must be > 0")
+            raise ConfigError(
+                f"stage {self.name}: lr, token_lr_scale, max_tokens and max_batch_size must be > 0"
+            )
         if not 0 <= self.frame_shift <= 5:
             raise ConfigError(f"stage {self.name}: frame_shift must be in [0, 5] (one 6-mer)")
         if not 0 <= self.shift <= 50:
@@ -156,13 +162,17 @@ class TrainConfig:
             self.model = ModelConfig.from_dict(self.model)
         if isinstance(self.data, dict):
             self.data = _from_dict(DataConfig, self.data, "data")
-        self.stages = [_from_dict(StageConfig, s, "stages[]") if isinstance(s, dict) else s for s in self.stages]
+        self.stages = [
+            _from_dict(StageConfig, s, "stages[]") if isinstance(s, dict) else s for s in self.stages
+        ]
         if not self.stages:
             raise ConfigError("at least one stage is needed")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ConfigError(f"mixed_precision={self.mixed_precision!r} not in ['no', 'bf16', 'fp16']")
         if not 0 <= self.start_stage < len(self.stages):
-            raise ConfigError(f"start_stage={self.start_stage} is not a stage index (0..{len(self.stages) - 1})")
+            raise ConfigError(
+                f"start_stage={self.start_stage} is not a stage index (0..{len(self.stages) - 1})"
+            )
         if self.gradient_accumulation_steps < 1 or self.keep_last < 1:
             raise ConfigError("gradient_accumulation_steps and keep_last must be >= 1")
 

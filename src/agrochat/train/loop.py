@@ -61,22 +61,38 @@ class TrainModule(nn.Module):
 
     def forward(self, kind: str, batch: dict[str, torch.Tensor]):
         if kind == "regress":
-            h, mask = self.model.encoder(batch["dna_input_ids"], batch["dna_attention_mask"])  # (B, T, H), (B, T)
+            h, mask = self.model.encoder(
+                batch["dna_input_ids"], batch["dna_attention_mask"]
+            )  # (B, T, H), (B, T)
             rows = batch["num_row_index"]  # (M,) which sequence each target belongs to
             if self.reads_dna:  # train the model's own head on the projected DNA: nothing to re-learn later
                 proj, pmask = self.model.projector(h, mask)  # (B, T', D), (B, T')
-                mean, log_var = self.model.numeric_head(None, batch["num_key_ids"], proj, pmask[rows], ctx_rows=rows)
+                mean, log_var = self.model.numeric_head(
+                    None, batch["num_key_ids"], proj, pmask[rows], ctx_rows=rows
+                )
             else:
                 mean, log_var = self.probe(h[rows], mask[rows], batch["num_key_ids"])
-            loss = regression_loss(mean, log_var, batch["num_targets"], batch.get("num_weights"), self.num_loss)
+            loss = regression_loss(
+                mean, log_var, batch["num_targets"], batch.get("num_weights"), self.num_loss
+            )
             return {"loss": loss, "num_loss": loss, "num_mean": mean, "num_log_var": log_var}
         out = self.model(**batch)
-        return {"loss": out.loss, "lm_loss": out.lm_loss, "num_loss": out.num_loss,
-                "num_mean": out.num_mean, "num_log_var": out.num_log_var}
+        return {
+            "loss": out.loss,
+            "lm_loss": out.lm_loss,
+            "num_loss": out.num_loss,
+            "num_mean": out.num_mean,
+            "num_log_var": out.num_log_var,
+        }
 
 
-def regression_loss(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor,
-                    weight: torch.Tensor | None = None, kind: str = "nll") -> torch.Tensor:
+def regression_loss(
+    mean: torch.Tensor,
+    log_var: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    kind: str = "nll",
+) -> torch.Tensor:
     """Weighted mean over targets (M,) of the Gaussian NLL (``nll``) or of squared error for the mean plus the
     NLL of the variance around the detached mean (``mse_nll``)."""
     if kind == "nll" and weight is None:
@@ -98,8 +114,17 @@ class StageData:
     With ``limit``, a deterministic subset is drawn, balanced across tasks when ``balance`` is set.
     """
 
-    def __init__(self, model: DnaLanguageModel, stage: StageConfig, rows: list, seed: int, limit: int,
-                 show: bool, balance: bool = False, augment: bool = False) -> None:
+    def __init__(
+        self,
+        model: DnaLanguageModel,
+        stage: StageConfig,
+        rows: list,
+        seed: int,
+        limit: int,
+        show: bool,
+        balance: bool = False,
+        augment: bool = False,
+    ) -> None:
         self.kind = "regress" if stage.name == "regress" else "conversation"
         self.seed = seed
         self.frame_shift = stage.frame_shift if augment else 0
@@ -144,13 +169,15 @@ class StageData:
         for i in idx:
             seq = self.sequences[i]
             if self.frame_shift:
-                seq = seq[int(rng.integers(0, self.frame_shift + 1)):]
+                seq = seq[int(rng.integers(0, self.frame_shift + 1)) :]
             if self.shift:
                 s = int(rng.integers(-self.shift, self.shift + 1))
                 seq = seq[s:] if s > 0 else seq[: len(seq) + s] if s < 0 else seq
             if self.reverse_complement and rng.random() < 0.5:
                 seq = reverse_complement(seq)
-            out.append(self.items[i][0] if seq == self.sequences[i] else self.model.processor.dna_token_ids(seq))
+            out.append(
+                self.items[i][0] if seq == self.sequences[i] else self.model.processor.dna_token_ids(seq)
+            )
         return out
 
     def collate(self, idx: list[int], epoch: int | None = None) -> dict[str, torch.Tensor]:
@@ -167,13 +194,16 @@ class StageData:
         ids, mask = self.model.processor.pad_dna(tokens)
         flat = [(j, k, y) for j, i in enumerate(idx) for k, y in self.items[i][1]]
         batch = {
-            "dna_input_ids": ids, "dna_attention_mask": mask,
+            "dna_input_ids": ids,
+            "dna_attention_mask": mask,
             "num_row_index": torch.tensor([f[0] for f in flat], dtype=torch.long),
             "num_key_ids": torch.tensor([f[1] for f in flat], dtype=torch.long),
             "num_targets": torch.tensor([f[2] for f in flat], dtype=torch.float32),
         }
         if self.task_weighting:
-            batch["num_weights"] = torch.tensor([w for i in idx for w in self._weights(i)], dtype=torch.float32)
+            batch["num_weights"] = torch.tensor(
+                [w for i in idx for w in self._weights(i)], dtype=torch.float32
+            )
         return batch
 
     def _weights(self, i: int) -> list[float]:
@@ -240,17 +270,34 @@ class Trainer:
         self.ckpt_root = self.out / "checkpoints"
         ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
         # cpu=True without CUDA: under torchrun / `accelerate launch --multi_gpu` this gives gloo DDP on CPUs
-        self.acc = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.mixed_precision,
-                               kwargs_handlers=[ddp],
-                               gradient_accumulation_steps=cfg.gradient_accumulation_steps)
+        self.acc = Accelerator(
+            cpu=not torch.cuda.is_available(),
+            mixed_precision=cfg.mixed_precision,
+            kwargs_handlers=[ddp],
+            gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        )
         self.main = self.acc.is_main_process
         set_seed(cfg.seed)
         if data.norm:
-            cfg.model.numeric_head.norm = {k: list(v) for k, v in data.norm.items()
-                                           if k in cfg.model.numeric_head.keys}
-            cfg.model.numeric_head.units = {k: v for k, v in data.units.items() if k in cfg.model.numeric_head.keys}
-        self.state = {"stage": cfg.start_stage, "stage_done": False, "step": 0, "epoch": 0, "batch": 0, "history": []}
-        latest = ck.list_checkpoints(self.ckpt_root)[-1] if resume and ck.list_checkpoints(self.ckpt_root) else None
+            cfg.model.numeric_head.norm = {
+                k: list(v) for k, v in data.norm.items() if k in cfg.model.numeric_head.keys
+            }
+            cfg.model.numeric_head.units = {
+                k: v for k, v in data.units.items() if k in cfg.model.numeric_head.keys
+            }
+        self.state = {
+            "stage": cfg.start_stage,
+            "stage_done": False,
+            "step": 0,
+            "epoch": 0,
+            "batch": 0,
+            "history": [],
+        }
+        latest = (
+            ck.list_checkpoints(self.ckpt_root)[-1]
+            if resume and ck.list_checkpoints(self.ckpt_root)
+            else None
+        )
         if latest is not None:
             model = load_model_dir(latest / "model", trainable=True)
         else:
@@ -304,7 +351,9 @@ class Trainer:
             return None
         was = model.training
         model.eval()
-        ref = fit_reference(pairs, lambda seqs: model.dna_features(seqs).float().cpu().numpy(), seed=self.cfg.seed)
+        ref = fit_reference(
+            pairs, lambda seqs: model.dna_features(seqs).float().cpu().numpy(), seed=self.cfg.seed
+        )
         model.train(was)
         return ref
 
@@ -317,8 +366,11 @@ class Trainer:
         if stage.encoder == "frozen":
             frozen.append(model.encoder)
         if stage.name != "regress":
-            frozen += [m for m, mode in ((model.projector, stage.projector), (model.numeric_head, stage.head))
-                       if mode == "frozen"]
+            frozen += [
+                m
+                for m, mode in ((model.projector, stage.projector), (model.numeric_head, stage.head))
+                if mode == "frozen"
+            ]
         for m in frozen:
             m.eval()
 
@@ -362,14 +414,37 @@ class Trainer:
         cfg = self.cfg
         self._configure_stage(stage)
         model = self.module.model
-        train = StageData(model, stage, self._rows(stage, "train"), cfg.seed, stage.max_examples, self.main,
-                          balance=stage.balance_tasks, augment=True)
-        val = StageData(model, stage, self._rows(stage, "validation"), cfg.seed + 1, stage.eval_examples, False,
-                        balance=True)
-        sampler = TokenBudgetSampler(train.lengths, stage.max_tokens, stage.max_batch_size, seed=cfg.seed + si,
-                                     rank=self.acc.process_index, world_size=self.acc.num_processes)
+        train = StageData(
+            model,
+            stage,
+            self._rows(stage, "train"),
+            cfg.seed,
+            stage.max_examples,
+            self.main,
+            balance=stage.balance_tasks,
+            augment=True,
+        )
+        val = StageData(
+            model,
+            stage,
+            self._rows(stage, "validation"),
+            cfg.seed + 1,
+            stage.eval_examples,
+            False,
+            balance=True,
+        )
+        sampler = TokenBudgetSampler(
+            train.lengths,
+            stage.max_tokens,
+            stage.max_batch_size,
+            seed=cfg.seed + si,
+            rank=self.acc.process_index,
+            world_size=self.acc.num_processes,
+        )
         per_epoch = len(sampler.batches(0))
-        total = math.ceil(stage.epochs * per_epoch / cfg.gradient_accumulation_steps) if stage.epochs > 0 else 0
+        total = (
+            math.ceil(stage.epochs * per_epoch / cfg.gradient_accumulation_steps) if stage.epochs > 0 else 0
+        )
         if stage.max_steps:
             total = min(total, stage.max_steps) if total else stage.max_steps
         named = [(n, p) for n, p in self.module.named_parameters() if p.requires_grad]
@@ -379,20 +454,30 @@ class Trainer:
         if tokens:
             groups.append({"params": tokens, "lr": stage.lr * stage.token_lr_scale, "weight_decay": 0.0})
         optimizer = torch.optim.AdamW(groups, lr=stage.lr, weight_decay=stage.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total, int(stage.warmup_ratio * total),
-                                                                             stage.schedule))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, _lr_lambda(total, int(stage.warmup_ratio * total), stage.schedule)
+        )
         if self.resume_from is not None and self.state["stage"] == si and self.state["step"] > 0:
             tensors = ck.load_file(str(self.resume_from / "optimizer.safetensors"))
-            optimizer.load_state_dict(ck.optimizer_from_safetensors(
-                tensors, ck.load_json(self.resume_from / "optimizer.json")))
+            optimizer.load_state_dict(
+                ck.optimizer_from_safetensors(tensors, ck.load_json(self.resume_from / "optimizer.json"))
+            )
             scheduler.load_state_dict(ck.load_json(self.resume_from / "scheduler.json"))
-            ck.set_rng_state(ck.load_file(str(self.resume_from / "rng.safetensors")),
-                             ck.load_json(self.resume_from / "rng.json"))
+            ck.set_rng_state(
+                ck.load_file(str(self.resume_from / "rng.safetensors")),
+                ck.load_json(self.resume_from / "rng.json"),
+            )
         module, optimizer = self.acc.prepare(self.module, optimizer)
         kind = "regress" if stage.name == "regress" else "conversation"
         step, epoch, start = self.state["step"], self.state["epoch"], self.state["batch"]
-        bar = tqdm(total=total, initial=step, desc=f"stage {si + 1}/{len(cfg.stages)} {stage.name}",
-                   disable=not self.main, mininterval=2.0, dynamic_ncols=True)
+        bar = tqdm(
+            total=total,
+            initial=step,
+            desc=f"stage {si + 1}/{len(cfg.stages)} {stage.name}",
+            disable=not self.main,
+            mininterval=2.0,
+            dynamic_ncols=True,
+        )
         t0, seen_seq, seen_tok, running = time.time(), 0, 0, []
         self._train_mode(stage, module)
         while step < total:
@@ -408,7 +493,9 @@ class Trainer:
                     optimizer.zero_grad()
                 seen_seq += len(batches[bi])
                 seen_tok += sampler.padded_tokens(batches[bi])
-                running.append({k: float(v.detach()) for k, v in out.items() if k.endswith("loss") and v is not None})
+                running.append(
+                    {k: float(v.detach()) for k, v in out.items() if k.endswith("loss") and v is not None}
+                )
                 if not self.acc.sync_gradients:
                     continue
                 step += 1
@@ -416,15 +503,28 @@ class Trainer:
                 self.state.update(step=step, epoch=epoch, batch=bi + 1)
                 dt = max(time.time() - t0, 1e-9)
                 bar.update(1)
-                bar.set_postfix(loss=f"{running[-1]['loss']:.3f}", seq_s=f"{seen_seq / dt:.1f}",
-                                tok_s=f"{seen_tok / dt:.0f}")
+                bar.set_postfix(
+                    loss=f"{running[-1]['loss']:.3f}",
+                    seq_s=f"{seen_seq / dt:.1f}",
+                    tok_s=f"{seen_tok / dt:.0f}",
+                )
                 if step % 50 == 0:
                     release_memory()
                 if step % cfg.log_every == 0 or step == total:
                     rec = {k: float(np.mean([r[k] for r in running if k in r])) for k in running[-1]}
-                    self._log({"stage": stage.name, "stage_index": si, "step": step, "epoch": epoch,
-                               "lr": scheduler.get_last_lr()[0], "world_size": self.acc.num_processes, "seq_per_s": seen_seq / dt,
-                               "tok_per_s": seen_tok / dt, **rec})
+                    self._log(
+                        {
+                            "stage": stage.name,
+                            "stage_index": si,
+                            "step": step,
+                            "epoch": epoch,
+                            "lr": scheduler.get_last_lr()[0],
+                            "world_size": self.acc.num_processes,
+                            "seq_per_s": seen_seq / dt,
+                            "tok_per_s": seen_tok / dt,
+                            **rec,
+                        }
+                    )
                     running = []
                 if stage.eval_every and step % stage.eval_every == 0 and step < total:
                     self._evaluate(si, stage, val, module)
@@ -467,8 +567,13 @@ class Trainer:
                     losses.setdefault(k, []).append(float(out[k]))
             if out.get("num_mean") is None:
                 continue
-            for kid, m, lv, y in zip(batch["num_key_ids"].tolist(), out["num_mean"].tolist(),
-                                     out["num_log_var"].tolist(), batch["num_targets"].tolist(), strict=True):
+            for kid, m, lv, y in zip(
+                batch["num_key_ids"].tolist(),
+                out["num_mean"].tolist(),
+                out["num_log_var"].tolist(),
+                batch["num_targets"].tolist(),
+                strict=True,
+            ):
                 key = keys_all[kid]
                 mean, std = self.module.model.config.numeric_head.stats(key)
                 preds.append(m * std + mean)
@@ -476,15 +581,21 @@ class Trainer:
                 targets.append(y * std + mean)
                 keys.append(key)
         per_key = metrics_by_key(keys, preds, targets, stds) if keys else {}
-        result = {"stage": stage.name, "step": self.state["step"],
-                  **{f"val_{k}": float(np.mean(v)) for k, v in losses.items()}, "per_key": per_key}
+        result = {
+            "stage": stage.name,
+            "step": self.state["step"],
+            **{f"val_{k}": float(np.mean(v)) for k, v in losses.items()},
+            "per_key": per_key,
+        }
         self.state["history"].append(result)
         self._log({"eval": result, "stage_index": si})
         if stage.keep_best:
             self._track_best(si, result, inner)
         if self.main:
-            summary = ", ".join(f"{k}: R²={m.get('r2', float('nan')):.3f} r={m.get('pearson', float('nan')):.3f}"
-                                for k, m in per_key.items())
+            summary = ", ".join(
+                f"{k}: R²={m.get('r2', float('nan')):.3f} r={m.get('pearson', float('nan')):.3f}"
+                for k, m in per_key.items()
+            )
             tqdm.write(f"[eval {stage.name} step {self.state['step']}] {summary}")
         if was_training:
             self._train_mode(stage, module)
@@ -502,8 +613,9 @@ class Trainer:
             return
         self.state["best"][str(si)] = {"val_loss": loss, "step": result["step"], "result": result}
         if self.main:
-            ck.save_tensors_atomic({n: p for n, p in inner.named_parameters() if p.requires_grad},
-                                   self._best_path(si))
+            ck.save_tensors_atomic(
+                {n: p for n, p in inner.named_parameters() if p.requires_grad}, self._best_path(si)
+            )
         self.acc.wait_for_everyone()
 
     def _restore_best(self, si: int, stage: StageConfig, final: dict) -> dict:
@@ -515,11 +627,22 @@ class Trainer:
         missing = inner.load_state_dict(ck.load_file(str(self._best_path(si))), strict=False)
         if missing.unexpected_keys:
             raise RuntimeError(f"best snapshot has unknown tensors: {missing.unexpected_keys[:3]}")
-        self._log({"restored_best": {"stage": stage.name, "step": best["step"], "val_loss": best["val_loss"],
-                                     "final_val_loss": final.get("val_loss")}, "stage_index": si})
+        self._log(
+            {
+                "restored_best": {
+                    "stage": stage.name,
+                    "step": best["step"],
+                    "val_loss": best["val_loss"],
+                    "final_val_loss": final.get("val_loss"),
+                },
+                "stage_index": si,
+            }
+        )
         if self.main:
-            tqdm.write(f"[{stage.name}] kept the weights of step {best['step']} (val loss {best['val_loss']:.4f} "
-                       f"< {final.get('val_loss', float('nan')):.4f} at the end)")
+            tqdm.write(
+                f"[{stage.name}] kept the weights of step {best['step']} (val loss {best['val_loss']:.4f} "
+                f"< {final.get('val_loss', float('nan')):.4f} at the end)"
+            )
         return {**best["result"], "restored_from_step": best["step"]}
 
     def _save(self, si: int, stage: StageConfig, optimizer, scheduler, done: bool) -> None:
@@ -540,8 +663,9 @@ class Trainer:
                 ck.save_json(tmp / "rng.json", rm)
                 ck.save_json(tmp / ck.STATE_FILE, {**self.state, "config": self.cfg.to_dict()})
 
-            ck.write_checkpoint(self.ckpt_root, f"step-{si * 1_000_000 + self.state['step']:09d}", write,
-                                self.cfg.keep_last)
+            ck.write_checkpoint(
+                self.ckpt_root, f"step-{si * 1_000_000 + self.state['step']:09d}", write, self.cfg.keep_last
+            )
         self.acc.wait_for_everyone()
 
 
@@ -551,13 +675,19 @@ def _init_from(model: DnaLanguageModel, path: str) -> None:
 
     src = load_model_dir(path)
     if src.config.encoder.type != model.config.encoder.type:
-        raise ValueError(f"init_from={path}: its encoder is {src.config.encoder.type!r}, this config's "
-                         f"{model.config.encoder.type!r}")
-    if isinstance(getattr(src.encoder, "esm", None), PeftModel):  # LoRA-trained: fold the adapters into plain weights
+        raise ValueError(
+            f"init_from={path}: its encoder is {src.config.encoder.type!r}, this config's "
+            f"{model.config.encoder.type!r}"
+        )
+    if isinstance(
+        getattr(src.encoder, "esm", None), PeftModel
+    ):  # LoRA-trained: fold the adapters into plain weights
         src.encoder.esm = src.encoder.esm.merge_and_unload()
     if isinstance(getattr(model.encoder, "esm", None), PeftModel):
-        raise ValueError("init_from needs this config's encoder built plain (trainable: full or frozen); "
-                         "stages may still switch it to lora")
+        raise ValueError(
+            "init_from needs this config's encoder built plain (trainable: full or frozen); "
+            "stages may still switch it to lora"
+        )
     for part in ("encoder", "projector"):
         theirs = getattr(src, part).state_dict()
         mine = getattr(model, part)
@@ -578,4 +708,3 @@ def _flatten(d: dict, prefix: str = "") -> dict:
         else:
             out[name] = v
     return out
-

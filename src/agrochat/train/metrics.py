@@ -9,7 +9,9 @@ import numpy as np
 from scipy import stats
 
 
-def regression_metrics(pred: Sequence[float], target: Sequence[float], std: Sequence[float] | None = None) -> dict:
+def regression_metrics(
+    pred: Sequence[float], target: Sequence[float], std: Sequence[float] | None = None
+) -> dict:
     """``r2`` is the coefficient of determination (1 - SS_res/SS_tot); ``pearson_r2`` the squared Pearson r
     (what Jores et al. and Gorjifard et al. report as R²). ``cover68``/``cover95``: share of targets inside the
     predicted ±1σ / ±1.96σ interval (calibration of the uncertainty)."""
@@ -38,5 +40,6 @@ def metrics_by_key(keys: Sequence[str], pred, target, std=None) -> dict[str, dic
     p, y = np.asarray(pred), np.asarray(target)
     s = None if std is None else np.asarray(std)
     return {
-        k: regression_metrics(p[idx], y[idx], None if s is None else s[idx]) for k, idx in sorted(groups.items())
+        k: regression_metrics(p[idx], y[idx], None if s is None else s[idx])
+        for k, idx in sorted(groups.items())
     }

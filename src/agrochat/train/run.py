@@ -42,24 +42,32 @@ def load_training_data(cfg: TrainConfig) -> TrainingData:
         registry = load_registry(root / "registry.json")
         source = root
     else:
-        build = BuildConfig(data_dir=FIXTURES_DIR / "mini_data" if cfg.data.fixtures else (cfg.data.data_dir or None),
-                            out_dir=None, seed=cfg.seed, write_jsonl=False)
+        build = BuildConfig(
+            data_dir=FIXTURES_DIR / "mini_data" if cfg.data.fixtures else (cfg.data.data_dir or None),
+            out_dir=None,
+            seed=cfg.seed,
+            write_jsonl=False,
+        )
         result = run_build(build)
         dataset, registry = result.dataset, result.registry
         source = build.data_dir  # resolved (../shared/data, or the fixtures)
     wanted = set(keys)
     conversations = {
         split: [r for r in dataset[split] if set(r["target_keys"]) <= wanted and r["target_keys"]]
-        for split in SPLITS if split in dataset
+        for split in SPLITS
+        if split in dataset
     }
     regression = {
-        split: [RegressionRow(r["sequence"], r["key"], float(r["target"]))
-                for r in load_regression_rows(source, split, keys=keys)]
+        split: [
+            RegressionRow(r["sequence"], r["key"], float(r["target"]))
+            for r in load_regression_rows(source, split, keys=keys)
+        ]
         for split in SPLITS
     }
     norm, units = _norm_from_registry(registry, keys)
-    return TrainingData(regression=regression, conversations=conversations, norm=norm, units=units,
-                        registry=registry)
+    return TrainingData(
+        regression=regression, conversations=conversations, norm=norm, units=units, registry=registry
+    )
 
 
 def run(cfg: TrainConfig, resume: bool = False, data: TrainingData | None = None) -> dict:

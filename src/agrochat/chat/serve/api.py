@@ -28,7 +28,9 @@ def _fasta_records(text: str, st: ServerState) -> list[tuple[str, str]]:
         try:
             for r in iter_fasta(path):
                 if len(out) == limit:
-                    raise ApiError(400, f"more than {limit} FASTA records (the limit per request)", code="too_many")
+                    raise ApiError(
+                        400, f"more than {limit} FASTA records (the limit per request)", code="too_many"
+                    )
                 st.check_length(r.sequence, r.id)
                 out.append((r.id, r.sequence))
         except USER_ERRORS as e:
@@ -44,8 +46,11 @@ def _records(req: PredictRequest, st: ServerState) -> list[tuple[str, str]]:
     if not req.sequences:
         raise ApiError(400, "sequences is empty")
     if len(req.sequences) > st.config.max_sequences:
-        raise ApiError(400, f"{len(req.sequences)} sequences, more than the limit of {st.config.max_sequences}",
-                       code="too_many")
+        raise ApiError(
+            400,
+            f"{len(req.sequences)} sequences, more than the limit of {st.config.max_sequences}",
+            code="too_many",
+        )
     out = []
     for i, s in enumerate(req.sequences):
         rid, seq = (f"seq{i + 1}", s) if isinstance(s, str) else (s.id, s.sequence)
@@ -74,11 +79,19 @@ def _explain(assistant, seq: str, key: str, plot: bool) -> dict:
         image = base64.b64encode(png.read_bytes()).decode() if png is not None else None
     row = record(res.prediction)
     knockouts = [{k: v for k, v in e.to_dict().items() if k != "alt_sequence"} for e in res.knockouts]
-    return {"prediction": row, "explanation": res.text, "knockouts": knockouts,
-            "per_base": [round(float(x), 5) for x in res.per_base], "windows": res.windows, "plot_png": image}
+    return {
+        "prediction": row,
+        "explanation": res.text,
+        "knockouts": knockouts,
+        "per_base": [round(float(x), 5) for x in res.per_base],
+        "windows": res.windows,
+        "plot_png": image,
+    }
 
 
-@router.post("/v1/explain", summary="In-silico mutagenesis of one sequence, with its effect plot (PNG, base64)")
+@router.post(
+    "/v1/explain", summary="In-silico mutagenesis of one sequence, with its effect plot (PNG, base64)"
+)
 async def explain(req: ExplainRequest, request: Request) -> dict:
     st = state(request)
     key = st.key(req.task, req.tissue)
@@ -101,8 +114,12 @@ async def tasks(request: Request) -> dict:
 @router.get("/health", summary="Liveness and queue depth")
 async def health(request: Request) -> dict:
     st = state(request)
-    return {"status": "ok", "model": st.config.model_id, "keys": len(st.assistant.known_keys),
-            "queue": {"pending": st.worker.pending, "capacity": st.worker.capacity}}
+    return {
+        "status": "ok",
+        "model": st.config.model_id,
+        "keys": len(st.assistant.known_keys),
+        "queue": {"pending": st.worker.pending, "capacity": st.worker.capacity},
+    }
 
 
 @router.get("/v1/limits", summary="The request limits of this server")

@@ -33,8 +33,14 @@ def create_app(assistant, config: ServeConfig | None = None) -> FastAPI:
         yield
         worker.close()
 
-    app = FastAPI(title="agrochat", summary="Plant DNA in, calibrated numbers out.", version="0.1.0",
-                  docs_url=None, redoc_url=None, lifespan=lifespan)  # FastAPI's docs pages load from a CDN
+    app = FastAPI(
+        title="agrochat",
+        summary="Plant DNA in, calibrated numbers out.",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )  # FastAPI's docs pages load from a CDN
     app.state.agrochat = ServerState(assistant, config, worker)
     install_handlers(app, config.retry_after_s)
     app.include_router(openai_api.router)
@@ -62,15 +68,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(model: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
-          config: ServeConfig | None = None, log_level: str = "info") -> None:
+def serve(
+    model: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    config: ServeConfig | None = None,
+    log_level: str = "info",
+) -> None:
     """Load the model once and serve it with uvicorn until interrupted."""
     import uvicorn
 
     from agrochat.chat import Assistant
 
     if not is_loopback(host):
-        print(f"warning: binding to {host}: anyone who can reach this address can use the model; the server "
-              "has no authentication (the default 127.0.0.1 keeps it on this machine)", file=sys.stderr)
+        print(
+            f"warning: binding to {host}: anyone who can reach this address can use the model; the server "
+            "has no authentication (the default 127.0.0.1 keeps it on this machine)",
+            file=sys.stderr,
+        )
     app = create_app(Assistant.from_pretrained(model), config)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -8,7 +8,9 @@ import typer
 
 
 def serve_command(
-    model: Path = typer.Option(None, "--model", "-m", help="checkpoint directory (default: the shipped model)"),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="address to bind (other than loopback: a warning)"),
     port: int = typer.Option(8000, "--port", help="TCP port"),
     queue_size: int = typer.Option(16, "--queue-size", help="model jobs that may wait; more get 503"),

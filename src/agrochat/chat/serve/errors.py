@@ -19,7 +19,9 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFou
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None):
+    def __init__(
+        self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None
+    ):
         super().__init__(message)
         self.status, self.message, self.type, self.code = status, message, type_, code
 
@@ -29,7 +31,9 @@ def one_line(text: str, limit: int = 500) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def error_response(status: int, message: str, type_: str, code: str | None = None, headers=None) -> JSONResponse:
+def error_response(
+    status: int, message: str, type_: str, code: str | None = None, headers=None
+) -> JSONResponse:
     body = {"error": {"message": one_line(message), "type": type_, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -37,8 +41,13 @@ def error_response(status: int, message: str, type_: str, code: str | None = Non
 def user_error(e: BaseException) -> ApiError:
     """A model-side input error (bad DNA, unknown task, malformed FASTA...) as a 400."""
     message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-    code = "unknown_task" if isinstance(e, UnknownTaskError) else "bad_sequence" if isinstance(
-        e, DnaSequenceError) else None
+    code = (
+        "unknown_task"
+        if isinstance(e, UnknownTaskError)
+        else "bad_sequence"
+        if isinstance(e, DnaSequenceError)
+        else None
+    )
     return ApiError(400, message, code=code)
 
 
@@ -68,8 +77,9 @@ def install_handlers(app: FastAPI, retry_after_s: int) -> None:
 
     @app.exception_handler(Overloaded)
     async def _busy(_: Request, e: Overloaded):
-        return error_response(503, str(e), "overloaded_error", "overloaded",
-                              headers={"Retry-After": str(retry_after_s)})
+        return error_response(
+            503, str(e), "overloaded_error", "overloaded", headers={"Retry-After": str(retry_after_s)}
+        )
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, e: Exception):

@@ -40,8 +40,15 @@ class BodyLimit:
 
     async def _reject(self, send):
         msg = f"request body larger than {self.max_bytes} bytes"
-        body = json.dumps({"error": {"message": msg, "type": "invalid_request_error", "code": "too_large"}},
-                          separators=(",", ":"))
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+        body = json.dumps(
+            {"error": {"message": msg, "type": "invalid_request_error", "code": "too_large"}},
+            separators=(",", ":"),
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            }
+        )
         await send({"type": "http.response.body", "body": body.encode()})

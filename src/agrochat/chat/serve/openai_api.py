@@ -39,13 +39,18 @@ def turns(messages: list[ChatMessage], st: ServerState) -> list[dict]:
     checked against the limits; the last one must be a user turn."""
     cfg = st.config
     if len(messages) > cfg.max_messages:
-        raise ApiError(400, f"{len(messages)} messages, more than the limit of {cfg.max_messages}", code="too_many")
+        raise ApiError(
+            400, f"{len(messages)} messages, more than the limit of {cfg.max_messages}", code="too_many"
+        )
     out = []
     for i, m in enumerate(messages):
         text = _text(m.content)
         if len(text) > cfg.max_message_chars:
-            raise ApiError(400, f"message {i + 1}: {len(text)} characters, more than the limit of "
-                                f"{cfg.max_message_chars}", code="too_long")
+            raise ApiError(
+                400,
+                f"message {i + 1}: {len(text)} characters, more than the limit of {cfg.max_message_chars}",
+                code="too_long",
+            )
         for run in DNA_RUN.findall(text):
             st.check_length(run, f"message {i + 1}")
         if m.role == "tool":
@@ -64,8 +69,12 @@ def _max_new_tokens(req: ChatRequest, st: ServerState) -> int:
 
 def _check_model(req: ChatRequest, st: ServerState) -> None:
     if req.model != st.config.model_id:
-        raise ApiError(404, f"model {req.model!r} is not served here; use {st.config.model_id!r}",
-                       "not_found_error", "model_not_found")
+        raise ApiError(
+            404,
+            f"model {req.model!r} is not served here; use {st.config.model_id!r}",
+            "not_found_error",
+            "model_not_found",
+        )
 
 
 @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion (stream: true for SSE)")
@@ -76,22 +85,36 @@ async def chat_completions(req: ChatRequest, request: Request):
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if req.stream:
         try:
-            job = await st.worker.stream(lambda: st.assistant.chat(messages, stream=True, max_new_tokens=max_new))
+            job = await st.worker.stream(
+                lambda: st.assistant.chat(messages, stream=True, max_new_tokens=max_new)
+            )
         except USER_ERRORS as e:
             raise user_error(e) from None
-        return StreamingResponse(_events(job, cid, created, st.config.model_id), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            _events(job, cid, created, st.config.model_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
     answer = await st.call(st.assistant.chat, messages, max_new_tokens=max_new)
     return {
         "id": cid,
         "object": "chat.completion",
         "created": created,
         "model": st.config.model_id,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
-                     "finish_reason": "stop", "logprobs": None}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.text},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
         "usage": _usage(st, messages, answer.text),
-        "agrochat": {"operation": getattr(answer.intent, "op", None), "key": answer.key,
-                     "predictions": [record(p) for p in answer.predictions]},
+        "agrochat": {
+            "operation": getattr(answer.intent, "op", None),
+            "key": answer.key,
+            "predictions": [record(p) for p in answer.predictions],
+        },
     }
 
 
@@ -104,8 +127,13 @@ def _usage(st: ServerState, messages: list[dict], text: str) -> dict:
 
 
 def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None = None) -> str:
-    body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+    body = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
     return f"data: {json.dumps(body)}\n\n"
 
 

@@ -37,7 +37,9 @@ class ServerState:
     def check_length(self, seq: str, where: str) -> None:
         n = self.config.max_sequence_length
         if len(seq) > n:
-            raise ApiError(400, f"{where}: {len(seq)} characters, more than the limit of {n} bases", code="too_long")
+            raise ApiError(
+                400, f"{where}: {len(seq)} characters, more than the limit of {n} bases", code="too_long"
+            )
 
 
 def state(request: Request) -> ServerState:

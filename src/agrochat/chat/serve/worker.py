@@ -32,7 +32,9 @@ class ModelWorker:
     def _reserve(self) -> None:
         with self._lock:
             if self._pending >= self.capacity:
-                raise Overloaded(f"the model is busy ({self._pending} requests queued or running); retry later")
+                raise Overloaded(
+                    f"the model is busy ({self._pending} requests queued or running); retry later"
+                )
             self._pending += 1
 
     def _release(self) -> None:
