@@ -1,6 +1,6 @@
 """Does the shipped model's own evidence agree with measured biology? One measurement run, four checks.
 
-Not a test: numbers from one run of the shipped model (chat/default_model) on this machine's CPU.
+Not a test: numbers from one run of the shipped model (src/agrochat/chat/default_model) on the CPU it runs on (2 cores for the numbers in bench/results).
 
 1. TATA knockouts. On the official test promoters (promoter_strength/leaf and /protoplast) that carry an
    annotated TATA box: how often the model's own TATA knockout (``ko:TATA``: the motif's bases replaced by

@@ -7,7 +7,7 @@ fine-tuning AgroNT-1B + SmolLM2-360M / TinyLlama at batch 16"); it also runs on 
     python bench/finetune_step.py --decoder tinyllama-1.1b --batch 16 --out bench/results/finetune_agront-1b_tinyllama_b16_gpu.json
     python bench/finetune_step.py --encoder agront-mini --decoder smollm2-360m --batch 2 --steps 2   # CPU check
 
-Weights are random (the hub is out of reach here) but the architectures are the real ones: the encoder preset
+Weights are random (no hub download needed) but the architectures are the real ones: the encoder preset
 ``agront-1b`` (hidden 1500, 40 layers) and the decoder presets ``smollm2-360m`` / ``tinyllama-1.1b`` (their
 config.json; both keep the SmolLM2 tokenizer, so TinyLlama's embedding has 49,154 rows instead of 32,000).
 Memory and time do not depend on the weights' values. The step is the training loop's own: the same
@@ -42,7 +42,7 @@ def main() -> None:
     from accelerate import Accelerator
 
     from agrochat.bridge import DecoderConfig, EncoderConfig, LoraSettings, ModelConfig, NumericHeadConfig
-    from agrochat.bridge.io import build_model
+    from agrochat.bridge.build import build_model
     from agrochat.bridge.trainable import count_parameters
     from agrochat.data_gen.paths import FIXTURES_DIR
     from agrochat.data_gen.regression import load_regression_rows

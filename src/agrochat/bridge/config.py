@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from agrochat.errors import ConfigError
+
 TRAINABLE = ("frozen", "lora", "full")
 READOUTS = ("token", "dna_attention", "dna")
 OVERFLOW = ("error", "truncate", "window")
-
-
-class ConfigError(ValueError):
-    """A config value is missing, of the wrong type, or names an unknown component type."""
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

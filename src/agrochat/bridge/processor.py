@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from agrochat.errors import InputError, UnknownTaskError
+
 from .config import ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN
 from .tokenizer import DnaSequenceError, normalize_dna, token_count
@@ -20,7 +22,7 @@ from .tokenizer import DnaSequenceError, normalize_dna, token_count
 IGNORE = -100
 
 
-class PlaceholderError(ValueError):
+class PlaceholderError(InputError):
     """The number of ``<dna>``/``<num>`` placeholders does not match the sequences/targets given."""
 
 
@@ -124,7 +126,9 @@ class DnaChatProcessor:
             )
         unknown = [k for k in target_keys if k not in self.key_index]
         if unknown:
-            raise KeyError(f"unknown task/tissue key(s) {unknown}; this model knows {list(self.key_index)}")
+            raise UnknownTaskError(
+                f"unknown task/tissue key(s) {unknown}; this model knows {list(self.key_index)}"
+            )
 
         dna_ids = [self.dna_token_ids(s) for s in sequences]
         it = iter(dna_ids)

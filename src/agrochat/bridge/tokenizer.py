@@ -17,6 +17,8 @@ from pathlib import Path
 
 from transformers import EsmTokenizer
 
+from agrochat.errors import CheckpointError, InputError
+
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<mask>", "<cls>"]
 SINGLE_BASES = ["A", "T", "C", "G", "N"]
 KMER = 6
@@ -24,7 +26,7 @@ IUPAC_AMBIGUOUS = set("RYSWKMBDHV")
 _WHITESPACE = re.compile(r"\s+")
 
 
-class DnaSequenceError(ValueError):
+class DnaSequenceError(InputError):
     """A DNA sequence is empty, holds a character that is not a nucleotide, or is too long."""
 
 
@@ -107,7 +109,7 @@ class BaseTokenizer:
     def from_pretrained(cls, path: str | Path) -> BaseTokenizer:
         data = json.loads((Path(path) / "tokenizer_config.json").read_text())
         if data.get("vocab") != cls.vocab:
-            raise ValueError(f"{path}: not a base-level DNA tokenizer ({data.get('tokenizer_class')})")
+            raise CheckpointError(f"{path}: not a base-level DNA tokenizer ({data.get('tokenizer_class')})")
         return cls()
 
 

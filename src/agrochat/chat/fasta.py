@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from agrochat.errors import InputError
 
-class FastaError(ValueError):
+
+class FastaError(InputError):
     """A FASTA file is malformed (the message names file and line)."""
 
 

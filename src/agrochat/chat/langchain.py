@@ -14,6 +14,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.tools import BaseTool, tool
 from pydantic import ConfigDict, Field
 
+from agrochat.errors import AgrochatError
+
 from .assistant import Assistant
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
@@ -111,11 +113,8 @@ def make_promoter_strength_tool(assistant: Assistant | None = None) -> BaseTool:
             holder["assistant"] = Assistant.from_pretrained()
         try:
             p = holder["assistant"].predict(sequence, task=task, tissue=tissue)[0]
-        except (
-            ValueError,
-            KeyError,
-        ) as e:  # bad sequence or unknown task/tissue: tell the agent, don't crash
-            return json.dumps({"error": str(e.args[0] if e.args else e)})
+        except AgrochatError as e:  # bad sequence or unknown task/tissue: tell the agent, don't crash
+            return json.dumps({"error": str(e)})
         d = p.to_dict()
         d.pop("attribution")
         return json.dumps(d)

@@ -34,6 +34,7 @@ from agrochat.domain.motifs import (
     promoter_rel,
     terminator_rel,
 )
+from agrochat.errors import InputError
 
 BASES = "ACGT"
 _SUB = re.compile(r"^([ACGT])([+-]?)(\d+)([ACGT])$")
@@ -56,7 +57,7 @@ _ALIASES = {
 }
 
 
-class VariantError(ValueError):
+class VariantError(InputError):
     """A variant spec that does not fit the sequence (the message is one line)."""
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict, Features, List, Value
 
+from agrochat.errors import ConfigError
+
 from ..domain.effects import load_effects
 from ..domain.motifs import MotifConfig, MotifScanner
 from ..domain.paths import DEFAULT_EFFECTS_PATH
@@ -82,9 +84,9 @@ class BuildConfig:
 
     def __post_init__(self) -> None:
         if self.on_bad not in ON_BAD_CHOICES:
-            raise ValueError(f"on_bad must be one of {ON_BAD_CHOICES}, got {self.on_bad!r}")
+            raise ConfigError(f"on_bad must be one of {ON_BAD_CHOICES}, got {self.on_bad!r}")
         if self.limit is not None and self.limit < 1:
-            raise ValueError("limit must be >= 1 or None")
+            raise ConfigError("limit must be >= 1 or None")
         self.data_dir = resolve_data_dir(self.data_dir)
         self.out_dir = Path(self.out_dir) if self.out_dir is not None else None
         self.pgb_dir = Path(self.pgb_dir) if self.pgb_dir is not None else None

@@ -12,8 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agrochat.errors import AgrochatError
+
 from .build import SPLITS, BuildConfig, run_build
-from .errors import BadInputError, MissingSourceError
+from .errors import BadInputError
 
 app = typer.Typer(
     help="Build instruction data from benchmark labels, tissue metadata and motif facts.",
@@ -92,7 +94,7 @@ def build(
                 result = run_build(config, progress=tick)
             finally:
                 datasets.enable_progress_bars()
-    except (BadInputError, MissingSourceError) as exc:
+    except AgrochatError as exc:
         console.print(f"[red]error:[/red] {exc}")
         if isinstance(exc, BadInputError):
             console.print("Re-run with --skip-bad to skip malformed rows and count them.")

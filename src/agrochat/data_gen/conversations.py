@@ -16,6 +16,8 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from agrochat.errors import ConfigError
+
 from ..domain import prompts as Q
 from ..domain import tasks as T
 from ..domain.effects import MotifEffects
@@ -24,7 +26,6 @@ from ..domain.motifs import Annotation
 from ..domain.registry import Registry
 from .sources import Measurement
 
-STYLES = ("single", "implicit", "why", "followup", "compare", "cross", "tissue_all", "tissue_one")
 COLUMNS = ("id", "task", "tissue", "split", "sequences", "messages", "targets", "target_keys", "baseline")
 
 
@@ -64,9 +65,9 @@ class ConversationConfig:
         ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {v}")
+                raise ConfigError(f"{name} must be in [0, 1], got {v}")
         if self.p_implicit + self.p_why + self.p_followup > 1.0:
-            raise ValueError("p_implicit + p_why + p_followup must be <= 1")
+            raise ConfigError("p_implicit + p_why + p_followup must be <= 1")
 
 
 @dataclass
@@ -284,7 +285,7 @@ class ConversationBuilder:
                 )
             sequences = [first.sequence]
         else:
-            raise ValueError(f"unknown style {style!r}")
+            raise ConfigError(f"unknown style {style!r}")
         tissues = list(dict.fromkeys(T.split_key(k)[1] for k in keys))
         tissue = (
             tissues[0]

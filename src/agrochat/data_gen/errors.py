@@ -6,10 +6,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agrochat.errors import ConfigError, InputError, ResourceNotFoundError
+
 ON_BAD_CHOICES = ("error", "skip")
 
 
-class BadInputError(ValueError):
+class BadInputError(InputError):
     """A source file is malformed. The message names the file and the 1-based line number."""
 
     def __init__(self, path: str | Path, line: int | None, reason: str):
@@ -20,7 +22,7 @@ class BadInputError(ValueError):
         super().__init__(f"{where}: {reason}")
 
 
-class MissingSourceError(FileNotFoundError):
+class MissingSourceError(ResourceNotFoundError):
     """A required source file is absent from the data directory."""
 
 
@@ -42,9 +44,9 @@ class BadRowLog:
 
     def __post_init__(self) -> None:
         if self.on_bad not in ON_BAD_CHOICES:
-            raise ValueError(f"on_bad must be one of {ON_BAD_CHOICES}, got {self.on_bad!r}")
+            raise ConfigError(f"on_bad must be one of {ON_BAD_CHOICES}, got {self.on_bad!r}")
         if self.max_examples < 0:
-            raise ValueError("max_examples must be >= 0")
+            raise ConfigError("max_examples must be >= 0")
 
     def bad(self, path: str | Path, line: int | None, reason: str) -> None:
         """Report a bad row: raise, or record it and return so the caller skips the row."""

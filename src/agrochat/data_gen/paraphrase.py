@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from agrochat.errors import ConfigError
+
 from ..domain.explain import MENTION_RE
 from ..domain.prompts import DNA, NUM, SYSTEM_LONG
 
@@ -101,9 +103,9 @@ class ParaphraseConfig:
 
     def __post_init__(self) -> None:
         if not set(self.roles) <= {"assistant", "user"} or not self.roles:
-            raise ValueError("roles must be a non-empty subset of ('assistant', 'user')")
+            raise ConfigError("roles must be a non-empty subset of ('assistant', 'user')")
         if not 0.0 <= self.fraction <= 1.0:
-            raise ValueError("fraction must be in [0, 1]")
+            raise ConfigError("fraction must be in [0, 1]")
 
 
 @dataclass

@@ -14,16 +14,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from agrochat.errors import AgrochatError, ConfigError
+
 from .errors import BadRowLog, MissingSourceError
 from .tsv import open_text, parse_label
 
 PGB_REPO = "InstaDeepAI/plant-genomic-benchmark"
-PGB_TASKS = ("promoter_strength", "terminator_strength", "gene_exp")
 PGB_SPLITS = ("train", "validation", "test")
 _CONFIG = re.compile(r"^(promoter_strength|terminator_strength)\.(leaf|protoplast)$|^gene_exp\.[a-z_]+$")
 
 
-class PGBUnavailableError(RuntimeError):
+class PGBUnavailableError(AgrochatError, RuntimeError):
     """The online PGB dataset could not be loaded (offline, or the hub refused)."""
 
 
@@ -47,16 +48,16 @@ class PGBConfig:
 
     def __post_init__(self) -> None:
         if not _CONFIG.match(self.config):
-            raise ValueError(
+            raise ConfigError(
                 f"unknown PGB config {self.config!r}: expected promoter_strength.{{leaf,protoplast}}, "
                 "terminator_strength.{leaf,protoplast} or gene_exp.<species>"
             )
         if self.split not in PGB_SPLITS:
-            raise ValueError(f"split must be one of {PGB_SPLITS}, got {self.split!r}")
+            raise ConfigError(f"split must be one of {PGB_SPLITS}, got {self.split!r}")
         if self.local_dir is not None:
             self.local_dir = Path(self.local_dir)
         if self.on_bad not in ("error", "skip"):
-            raise ValueError(f"on_bad must be 'error' or 'skip', got {self.on_bad!r}")
+            raise ConfigError(f"on_bad must be 'error' or 'skip', got {self.on_bad!r}")
 
     @property
     def multi_output(self) -> bool:
@@ -66,7 +67,7 @@ class PGBConfig:
     def fasta_path(self) -> Path:
         """Where the local FASTA for this config and split lives."""
         if self.local_dir is None:
-            raise ValueError("no local_dir configured")
+            raise ConfigError("no local_dir configured")
         task, name = self.config.split(".", 1)
         return self.local_dir / task / f"{name}_{self.split}.fa"
 

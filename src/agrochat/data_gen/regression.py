@@ -17,6 +17,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from agrochat.errors import ConfigError
+
 from .collect import collect_measurements
 from .errors import BadRowLog
 from .paths import resolve_data_dir
@@ -86,7 +88,7 @@ def load_regression_rows(
 ) -> list[dict]:
     """Regression rows of one split, optionally only for some task ``keys`` (see the module docstring)."""
     if split not in SPLIT_NAMES:
-        raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
+        raise ConfigError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
     wanted = set(keys) if keys else None
     built = Path(data_dir) / "regression" / f"{split}.jsonl" if data_dir is not None else None
     if built is not None and built.exists():

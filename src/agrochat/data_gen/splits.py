@@ -18,6 +18,8 @@ import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from agrochat.errors import ConfigError
+
 from .sources import Measurement
 
 
@@ -35,9 +37,9 @@ class SplitConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.validation_fraction <= 0.5:
-            raise ValueError(f"validation_fraction must be in [0, 0.5], got {self.validation_fraction}")
+            raise ConfigError(f"validation_fraction must be in [0, 0.5], got {self.validation_fraction}")
         if not self.salt:
-            raise ValueError("salt must be non-empty")
+            raise ConfigError("salt must be non-empty")
 
 
 @dataclass

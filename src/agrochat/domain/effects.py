@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..errors import InputError
 from .paths import DEFAULT_EFFECTS_PATH
 
 SIGNIFICANCE_P = 0.0005
@@ -40,7 +41,7 @@ class MotifEffects:
 
     def __post_init__(self) -> None:
         if "elements" not in self.data:
-            raise ValueError("effects data needs an 'elements' mapping")
+            raise InputError("effects data needs an 'elements' mapping")
 
     def effect(self, name: str, condition: str | None) -> Effect | None:
         el = self.data["elements"].get(name)

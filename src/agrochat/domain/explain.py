@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from agrochat.errors import ConfigError
+
 from . import tasks as T
 from .effects import MotifEffects
 from .motifs import CPE_NAMES, PAS_CANONICAL, PAS_VARIANT, Annotation, MotifHit
@@ -91,7 +93,7 @@ class ExplainConfig:
 
     def __post_init__(self) -> None:
         if self.max_tfs < 0:
-            raise ValueError("max_tfs must be >= 0")
+            raise ConfigError("max_tfs must be >= 0")
 
 
 def _signed(x: float) -> str:

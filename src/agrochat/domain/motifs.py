@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError, InputError, ResourceNotFoundError
 from .paths import MOTIFS_DIR
 
 KINDS = ("promoter", "terminator")
@@ -78,7 +79,7 @@ def parse_meme(path_or_text: str | Path) -> list[MemeMotif]:
             while j < len(lines) and not lines[j].strip().startswith("letter-probability"):
                 j += 1
             if j >= len(lines):
-                raise ValueError(f"MOTIF {name}: no letter-probability matrix")
+                raise InputError(f"MOTIF {name}: no letter-probability matrix")
             header = lines[j]
             width = int(re.search(r"w=\s*(\d+)", header).group(1))
             ns = re.search(r"nsites=\s*([\d.eE+-]+)", header)
@@ -91,7 +92,7 @@ def parse_meme(path_or_text: str | Path) -> list[MemeMotif]:
                 k += 1
             probs = np.asarray(rows, dtype=float)
             if probs.shape != (width, 4):
-                raise ValueError(f"MOTIF {name}: expected {width} x 4 probabilities, got {probs.shape}")
+                raise InputError(f"MOTIF {name}: expected {width} x 4 probabilities, got {probs.shape}")
             motifs.append(MemeMotif(name, altname, probs, float(ns.group(1)) if ns else 20.0))
             i = k
         else:
@@ -187,17 +188,17 @@ class MotifConfig:
         self.cpe_meme, self.tf_meme = Path(self.cpe_meme), Path(self.tf_meme)
         for p in (self.cpe_meme, self.tf_meme):
             if not p.exists():
-                raise FileNotFoundError(f"MEME file not found: {p}")
+                raise ResourceNotFoundError(f"MEME file not found: {p}")
         if not 0.0 < self.threshold <= 1.0:
-            raise ValueError("threshold must be in (0, 1]")
+            raise ConfigError("threshold must be in (0, 1]")
         if self.pseudocount < 0:
-            raise ValueError("pseudocount must be >= 0")
+            raise ConfigError("pseudocount must be >= 0")
         for name in ("inr_window", "tct_window", "pas_window"):
             lo, hi = getattr(self, name)
             if lo > hi:
-                raise ValueError(f"{name} must be (first, last) with first <= last")
+                raise ConfigError(f"{name} must be (first, last) with first <= last")
         if self.chunk < 1:
-            raise ValueError("chunk must be >= 1")
+            raise ConfigError("chunk must be >= 1")
 
 
 def promoter_rel(index0: int, length: int) -> int:
@@ -230,7 +231,7 @@ class MotifScanner:
         cpes = {m.altname: m for m in parse_meme(self.config.cpe_meme)}
         missing = [n for n in CPE_NAMES if n not in cpes]
         if missing:
-            raise ValueError(f"{self.config.cpe_meme}: missing core promoter elements {missing}")
+            raise InputError(f"{self.config.cpe_meme}: missing core promoter elements {missing}")
         pc = self.config.pseudocount
         self.cpe = {n: to_pwm(cpes[n], n, CPE_FAMILY, False, pc) for n in CPE_NAMES}
         self.tfs: list[PWM] = []
@@ -301,7 +302,7 @@ class MotifScanner:
     def annotate_many(self, sequences: list[str], kind: str = "promoter") -> list[Annotation]:
         """Annotate many sequences at once (vectorised per sequence length)."""
         if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+            raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
         seqs = [s.upper() for s in sequences]
         result: list[Annotation | None] = [None] * len(seqs)
         by_len: dict[int, list[int]] = {}

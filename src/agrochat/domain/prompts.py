@@ -3,6 +3,7 @@ marks a number slot filled by the regression head. Nothing here depends on a lab
 
 from __future__ import annotations
 
+from ..errors import UnknownTaskError
 from . import tasks as T
 
 DNA = "<dna>"
@@ -173,7 +174,7 @@ def system_names(key: str) -> list[str]:
         where, enh, light = tissue.split("_")
         bases = SYSTEM_NAMES["leaf" if where == "leaf" else "protoplast"][:3]
         return [f"{b} {e}, {li}" for b in bases for e in ENH_NAMES[enh] for li in LIGHT_NAMES[light]]
-    raise KeyError(key)
+    raise UnknownTaskError(f"unknown task/tissue key {key!r}")
 
 
 def system_long(key: str) -> str:
@@ -187,7 +188,7 @@ def system_long(key: str) -> str:
             .replace("tobacco leaves", SYSTEM_LONG["leaf"])
             .replace("maize protoplasts", SYSTEM_LONG["protoplast"])
         )
-    raise KeyError(key)
+    raise UnknownTaskError(f"unknown task/tissue key {key!r}")
 
 
 def canonical_prompt(key: str, why: bool = False) -> tuple[str, str]:

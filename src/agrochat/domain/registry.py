@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UnknownTaskError
+from ..errors import InputError, UnknownTaskError
 from . import tasks as T
 from .paths import DEFAULT_REGISTRY_PATH
 
@@ -154,19 +154,19 @@ class TaskSpec:
 
     def __post_init__(self) -> None:
         if self.key != T.make_key(self.task, self.tissue):
-            raise ValueError(f"key {self.key!r} does not match task {self.task!r} / tissue {self.tissue!r}")
+            raise InputError(f"key {self.key!r} does not match task {self.task!r} / tissue {self.tissue!r}")
         if self.n < 1:
-            raise ValueError(f"{self.key}: n must be >= 1")
+            raise InputError(f"{self.key}: n must be >= 1")
         if not (math.isfinite(self.mean) and math.isfinite(self.std) and self.std > 0):
-            raise ValueError(f"{self.key}: mean/std must be finite and std > 0")
+            raise InputError(f"{self.key}: mean/std must be finite and std > 0")
         if len(self.quantiles) < 2 or any(
             b < a for a, b in zip(self.quantiles[:-1], self.quantiles[1:], strict=True)
         ):
-            raise ValueError(f"{self.key}: quantiles must be >= 2 sorted values")
+            raise InputError(f"{self.key}: quantiles must be >= 2 sorted values")
         if len(self.levels) != len(self.thresholds) + 1:
-            raise ValueError(f"{self.key}: need one more level word than thresholds")
+            raise InputError(f"{self.key}: need one more level word than thresholds")
         if any(b < a for a, b in zip(self.thresholds[:-1], self.thresholds[1:], strict=True)):
-            raise ValueError(f"{self.key}: thresholds must be sorted")
+            raise InputError(f"{self.key}: thresholds must be sorted")
 
     def percentile(self, value: float) -> float:
         """Percentile (0-100) of ``value`` among the training labels, by interpolating the quantiles.
@@ -213,7 +213,7 @@ class TaskSpec:
         """Build a spec for ``key`` from its training labels (terciles as level thresholds)."""
         arr = np.asarray(list(labels), dtype=float)
         if arr.size == 0:
-            raise ValueError(f"{key}: no training labels")
+            raise InputError(f"{key}: no training labels")
         task, tissue = T.split_key(key)
         meta = T.describe(key)
         quant = np.quantile(arr, np.linspace(0, 1, N_QUANTILES))
@@ -244,10 +244,10 @@ class Registry:
 
     def __post_init__(self) -> None:
         if self.version != REGISTRY_VERSION:
-            raise ValueError(f"unsupported registry version {self.version} (expected {REGISTRY_VERSION})")
+            raise InputError(f"unsupported registry version {self.version} (expected {REGISTRY_VERSION})")
         for key, spec in self.specs.items():
             if key != spec.key:
-                raise ValueError(f"registry entry {key!r} holds spec {spec.key!r}")
+                raise InputError(f"registry entry {key!r} holds spec {spec.key!r}")
 
     def __contains__(self, key: object) -> bool:
         return key in self.specs

@@ -7,12 +7,13 @@ A task key is ``"<task>/<tissue>"``: ``promoter_strength/leaf``, ``terminator_st
 
 from __future__ import annotations
 
+from ..errors import UnknownTaskError
+
 PROMOTER = "promoter_strength"
 TERMINATOR = "terminator_strength"
 SYNTHETIC = "synthetic_promoter"
 NATURAL = "natural_promoter"
 TISSUE = "tissue_expression"
-TASKS = (PROMOTER, TERMINATOR, SYNTHETIC, NATURAL, TISSUE)
 SYSTEMS = ("leaf", "protoplast")
 # The six measured conditions of Jores et al. 2021 (Supp. Tables 4-6); there is no "proto, light".
 CONDITIONS = (
@@ -146,4 +147,4 @@ def describe(key: str) -> dict:
                 "levels": ["low", "medium", "high"],
                 "source": ATLAS[species] + "; promoters from " + JORES,
             }
-    raise KeyError(key)
+    raise UnknownTaskError(f"unknown task/tissue key {key!r}")

@@ -17,6 +17,7 @@ def serve_command(
 ):
     """Serve the web page (/) and the OpenAI-compatible API (/v1/...) for one loaded model."""
     from agrochat.console import fail
+    from agrochat.errors import AgrochatError
 
     try:
         from .app import serve
@@ -26,5 +27,5 @@ def serve_command(
     try:
         config = ServeConfig(queue_size=queue_size)
         serve(model, host, port, config)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
+    except AgrochatError as e:
         fail(str(e))

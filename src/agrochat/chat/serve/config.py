@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agrochat.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class ServeConfig:
@@ -22,7 +24,7 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         if not self.model_id or not self.model_id.strip():
-            raise ValueError("model_id must be a non-empty name")
+            raise ConfigError("model_id must be a non-empty name")
         for name in (
             "max_body_bytes",
             "max_sequences",
@@ -34,8 +36,8 @@ class ServeConfig:
             "retry_after_s",
         ):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.queue_size < 0:
-            raise ValueError(f"queue_size must be 0 or more, not {self.queue_size}")
+            raise ConfigError(f"queue_size must be 0 or more, not {self.queue_size}")
         if self.default_max_new_tokens > self.max_new_tokens:
-            raise ValueError("default_max_new_tokens must not exceed max_new_tokens")
+            raise ConfigError("default_max_new_tokens must not exceed max_new_tokens")

@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from agrochat.bridge import DnaSequenceError
-from agrochat.errors import UnknownTaskError
+from agrochat.errors import AgrochatError, UnknownTaskError
 
 from .worker import Overloaded
 
 log = logging.getLogger("agrochat.serve")
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError)  # as chat/cli.py
+USER_ERRORS = (AgrochatError,)  # what becomes a 400: the errors a user can cause, never a bug
 
 
 class ApiError(Exception):
@@ -40,7 +40,7 @@ def error_response(
 
 def user_error(e: BaseException) -> ApiError:
     """A model-side input error (bad DNA, unknown task, malformed FASTA...) as a 400."""
-    message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    message = str(e)
     code = (
         "unknown_task"
         if isinstance(e, UnknownTaskError)
