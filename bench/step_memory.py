@@ -153,9 +153,7 @@ def main() -> None:
         ]
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
-        if (
-            proc.returncode == -9
-        ):  # the kernel's OOM killer: the setting does not fit in the available memory
+        if proc.returncode == -9:  # the kernel's OOM killer: the setting does not fit in the available memory
             results[pad] = {
                 "failed": "killed by SIGKILL (out of memory)",
                 "seconds_until_killed": time.perf_counter() - t,

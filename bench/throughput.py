@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
+    from agrochat.bridge.generate import generate_batch
     from agrochat.chat import Assistant
     from agrochat.domain.prompts import canonical_prompt
 
@@ -88,7 +89,7 @@ def main() -> None:
 
     def gen(batch: list[str]):
         prompts = [([{"role": "user", "content": question}], [s]) for s in batch]
-        return a.model.generate_batch(prompts, [[key]] * len(batch), max_new_tokens=args.new_tokens)
+        return generate_batch(a.model, prompts, [[key]] * len(batch), max_new_tokens=args.new_tokens)
 
     res["generation_b1_seq_per_s"] = timed(lambda: [gen([s]) for s in seqs[: args.n1]], args.n1)
     res["generation_b64_seq_per_s"] = timed(lambda: gen(seqs), args.n)

@@ -12,7 +12,6 @@ comment lines of configs/**/*.yaml and the module docstrings of bench/*.py.
   ``*`` globs are expanded. Fenced code blocks are skipped, and so are paths written after an output option
   (``--out``, ``-o``, ``--output-dir``, ``--report``): files a command would create.
 
-``PENDING`` lists paths that the documentation names ahead of an ongoing move; they are reported, not failed.
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ PREFIXES = ("src/", "bench/", "docs/", "configs/", "tests/")
 PACKAGE = "src/agrochat/"  # where a package-relative path (chat/assistant.py) lives
 PACKAGE_PREFIXES = ("bridge/", "chat/", "data_gen/", "domain/", "train/", "app/")
 OUTPUT_OPTIONS = ("--out", "-o", "--output-dir", "--report")
-# the decoding loop is being moved from bridge/model.py to its own module
-PENDING = {"src/agrochat/bridge/generate.py"}
 
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 INLINE_CODE = re.compile(r"(`+)(.+?)\1")
@@ -113,16 +110,12 @@ def path_tokens(text: str) -> list[str]:
     return [t for t in out if t.rstrip("/") not in bare]
 
 
-def check_path(token: str, where: str, problems: list[str], pending: list[str]) -> None:
-    if path_exists(token):
-        return
-    if repo_path(token).rstrip("/") in PENDING:
-        pending.append(f"{where}: {token} (pending move, not present yet)")
-    else:
+def check_path(token: str, where: str, problems: list[str]) -> None:
+    if not path_exists(token):
         problems.append(f"{where}: no such path: {token}")
 
 
-def check_markdown(path: Path, problems: list[str], pending: list[str]) -> None:
+def check_markdown(path: Path, problems: list[str]) -> None:
     rel = path.relative_to(ROOT)
     for n, line in enumerate(strip_fences(path.read_text(encoding="utf-8")), 1):
         where = f"{rel}:{n}"
@@ -139,36 +132,33 @@ def check_markdown(path: Path, problems: list[str], pending: list[str]) -> None:
                 problems.append(f"{where}: no heading #{frag} in {dest.relative_to(ROOT)}")
         for m in INLINE_CODE.finditer(LINK.sub("", line)):
             for token in path_tokens(m.group(2)):
-                check_path(token, where, problems, pending)
+                check_path(token, where, problems)
 
 
-def check_text(path: Path, text: str, first_line: int, problems: list[str], pending: list[str]) -> None:
+def check_text(path: Path, text: str, first_line: int, problems: list[str]) -> None:
     rel = path.relative_to(ROOT)
     for n, line in enumerate(text.splitlines(), first_line):
         for token in path_tokens(line):
             if token.startswith("bench/results/"):  # results a command writes
                 continue
-            check_path(token, f"{rel}:{n}", problems, pending)
+            check_path(token, f"{rel}:{n}", problems)
 
 
 def main() -> int:
     problems: list[str] = []
-    pending: list[str] = []
     md = [ROOT / n for n in ("README.md", "CHANGELOG.md", "SECURITY.md") if (ROOT / n).exists()]
     md += sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "src").rglob("*.md"))
     for path in md:
-        check_markdown(path, problems, pending)
+        check_markdown(path, problems)
     for path in sorted((ROOT / "configs").rglob("*.yaml")):
         lines = path.read_text(encoding="utf-8").splitlines()
         comments = "\n".join(line if line.lstrip().startswith("#") else "" for line in lines)
-        check_text(path, comments, 1, problems, pending)
+        check_text(path, comments, 1, problems)
     for path in sorted((ROOT / "bench").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         doc = tree.body[0] if tree.body and isinstance(tree.body[0], ast.Expr) else None
         if doc is not None and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str):
-            check_text(path, doc.value.value, doc.lineno, problems, pending)
-    for line in pending:
-        print(f"pending  {line}")
+            check_text(path, doc.value.value, doc.lineno, problems)
     for line in problems:
         print(f"BROKEN   {line}")
     print(

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from agrochat.bridge import DnaLanguageModel, PlaceholderError, build_model
+from agrochat.bridge.generate import generate, generate_batch, stream
 from conftest import LEAF, tiny_config
 
 Q = "How strongly is this promoter expressed in tobacco leaf? <dna>"
@@ -109,7 +110,13 @@ def test_num_decoding_writes_head_value(readout_model, promoters):
 
     handle = tiny_model.decoder.register_forward_hook(force)
     try:
-        gen = tiny_model.generate_answer([{"role": "user", "content": Q}], [seq], num_keys=[LEAF])
+        gen = generate(
+            tiny_model,  # the value's text as the registry would write it, unit included
+            [{"role": "user", "content": Q}],
+            [seq],
+            num_keys=[LEAF],
+            formatter=lambda k, x, s: f"{x:.2f} ± {s:.2f} log2 units",
+        )
     finally:
         handle.remove()
     assert len(gen.values) == 1
@@ -274,9 +281,9 @@ def test_batched_generation_equals_one_by_one(readout, dna_tokenizer, text_token
         ([{"role": "user", "content": "How strong is <dna>?" + " Please." * i}], [s])
         for i, s in enumerate(seqs)
     ]
-    batch = model.generate_batch(prompts, [[LEAF]] * 3, max_new_tokens=10)
+    batch = generate_batch(model, prompts, [[LEAF]] * 3, max_new_tokens=10)
     for (msgs, s), got in zip(prompts, batch, strict=True):
-        ref = model.generate_answer(msgs, s, num_keys=[LEAF], max_new_tokens=10)
+        ref = generate(model, msgs, s, num_keys=[LEAF], max_new_tokens=10)
         assert got.text == ref.text
         assert [v.value for v in got.values] == pytest.approx([v.value for v in ref.values], abs=1e-5)
     assert sum(len(g.values) for g in batch) > 0
@@ -303,8 +310,7 @@ def test_dna_readout_fast_path_skips_the_decoder_and_equals_the_chat_number(
     hook.remove()
     assert not calls  # the decoder never ran
     for (msgs, s), v in zip([(one, [seqs[0]]), (two, seqs[1:])], fast, strict=True):
-        values = []
-        "".join(model.stream(msgs, s, num_keys=[LEAF], answer_prefix=prefix, values=values, max_new_tokens=1))
+        values = generate(model, msgs, s, num_keys=[LEAF], answer_prefix=prefix, max_new_tokens=1).values
         assert values[0].value == pytest.approx(v.value, abs=1e-5) and values[0].std == pytest.approx(
             v.std, abs=1e-5
         )
@@ -354,7 +360,9 @@ def test_package_never_enables_trust_remote_code():
 
 def test_head_models_never_write_digits_themselves(tiny_model):
     """numeric=head: every number in an answer comes from the head through <num>."""
-    digits = tiny_model._digit_ids()
+    from agrochat.bridge.generate import digit_ids
+
+    digits = digit_ids(tiny_model.tokenizer)
     assert len(digits) >= 10
 
     def love_digits(module, args, out):
@@ -363,19 +371,18 @@ def test_head_models_never_write_digits_themselves(tiny_model):
         return out
 
     tiny_model.decoder.get_output_embeddings().register_forward_hook(love_digits)
-    text = "".join(tiny_model.stream([{"role": "user", "content": "Say a number."}], max_new_tokens=6))
+    text = "".join(stream(tiny_model, [{"role": "user", "content": "Say a number."}], max_new_tokens=6))
     assert not any(c.isdigit() for c in text)
-    batch = tiny_model.generate_batch(
-        [([{"role": "user", "content": "Say a number."}], [])], [[]], max_new_tokens=6
+    batch = generate_batch(
+        tiny_model, [([{"role": "user", "content": "Say a number."}], [])], [[]], max_new_tokens=6
     )
     assert not any(c.isdigit() for c in batch[0].text)
 
 
 def test_greedy_generation_does_not_loop(tiny_model):
-    from agrochat.bridge.model import _ban_repeats
+    from transformers import NoRepeatNGramLogitsProcessor  # the rule generation applies
 
-    logits = torch.zeros(10)
-    _ban_repeats(logits, [1, 2, 3, 1, 2], 3)
+    logits = NoRepeatNGramLogitsProcessor(3)(torch.tensor([[1, 2, 3, 1, 2]]), torch.zeros(1, 10))[0]
     assert logits[3] == float("-inf") and torch.isfinite(logits[[0, 1, 2, 4]]).all()
     favourite = 1000  # a plain text token the hooked decoder always prefers
 
@@ -386,17 +393,19 @@ def test_greedy_generation_does_not_loop(tiny_model):
 
     tiny_model.decoder.get_output_embeddings().register_forward_hook(loop)
     msgs = [{"role": "user", "content": "Talk."}]
-    gen = tiny_model.generate_batch([(msgs, [])], [[]], max_new_tokens=8, no_repeat_ngram=2)[0].text
-    one = "".join(tiny_model.stream(msgs, max_new_tokens=8, no_repeat_ngram=2))
+    gen = generate_batch(tiny_model, [(msgs, [])], [[]], max_new_tokens=8, no_repeat_ngram=2)[0].text
+    one = "".join(stream(tiny_model, msgs, max_new_tokens=8, no_repeat_ngram=2))
     assert gen == one
     word = tiny_model.tokenizer.decode([favourite])
-    assert "".join(tiny_model.stream(msgs, max_new_tokens=8, no_repeat_ngram=0)) == word * 8
+    assert "".join(stream(tiny_model, msgs, max_new_tokens=8, no_repeat_ngram=0)) == word * 8
     assert one != word * 8 and one.count(word * 3) == 0  # the loop is broken
 
 
 def test_an_answer_may_not_end_before_the_number_it_was_asked_for(tiny_model):
     """require_numbers: with num_keys given, the end tokens are masked until one <num> per key was written."""
-    stop, num = tiny_model._stop_ids(), tiny_model.num_token_id
+    from agrochat.bridge.generate import stop_ids
+
+    stop, num = stop_ids(tiny_model.tokenizer), tiny_model.num_token_id
     key = tiny_model.config.numeric_head.keys[0]
 
     def wants_to_stop(module, args, out):  # ending is always the first choice, <num> the second
@@ -407,18 +416,20 @@ def test_an_answer_may_not_end_before_the_number_it_was_asked_for(tiny_model):
 
     tiny_model.decoder.get_output_embeddings().register_forward_hook(wants_to_stop)
     msgs = [{"role": "user", "content": "How strong is it?"}]
-    held = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=6)[0]
+    held = generate_batch(tiny_model, [(msgs, [])], [[key]], max_new_tokens=6)[0]
     assert len(held.values) == 1 and held.held_open == 1 and held.text.strip()
-    one = tiny_model.generate_answer(msgs, num_keys=[key], max_new_tokens=6)
+    one = generate(tiny_model, msgs, num_keys=[key], max_new_tokens=6)
     assert one.text == held.text and one.held_open == 1
-    free = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=6, require_numbers=False)[0]
+    free = generate_batch(tiny_model, [(msgs, [])], [[key]], max_new_tokens=6, require_numbers=False)[0]
     assert free.text == "" and not free.values and free.held_open == 0
-    assert tiny_model.generate_answer(msgs, max_new_tokens=6).text == ""  # no keys asked for: free to end
+    assert generate(tiny_model, msgs, max_new_tokens=6).text == ""  # no keys asked for: free to end
 
 
 def test_the_number_is_written_before_the_token_budget_runs_out(tiny_model):
     """A decoder that rambles instead of writing <num> gets <num> forced at the last step its budget allows."""
-    stop, num = tiny_model._stop_ids(), tiny_model.num_token_id
+    from agrochat.bridge.generate import plain_formatter, stop_ids
+
+    stop, num = stop_ids(tiny_model.tokenizer), tiny_model.num_token_id
     key = tiny_model.config.numeric_head.keys[0]
     ramble = next(i for i in range(200, 400) if i not in stop and i != num)
 
@@ -430,13 +441,13 @@ def test_the_number_is_written_before_the_token_budget_runs_out(tiny_model):
 
     tiny_model.decoder.get_output_embeddings().register_forward_hook(rambles)
     msgs = [{"role": "user", "content": "How strong is it?"}]
-    got = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=5, no_repeat_ngram=0)[0]
+    got = generate_batch(tiny_model, [(msgs, [])], [[key]], max_new_tokens=5, no_repeat_ngram=0)[0]
     assert (
         len(got.values) == 1
         and got.forced == 1
-        and got.text.rstrip().endswith(tiny_model.format_value(got.values[0]))
+        and got.text.rstrip().endswith(plain_formatter(2)(key, got.values[0].value, got.values[0].std))
     )
-    one = tiny_model.generate_answer(msgs, num_keys=[key], max_new_tokens=5, no_repeat_ngram=0)
+    one = generate(tiny_model, msgs, num_keys=[key], max_new_tokens=5, no_repeat_ngram=0)
     assert one.text == got.text and one.forced == 1
-    free = tiny_model.generate_batch([(msgs, [])], [[key]], max_new_tokens=5, require_numbers=False)[0]
+    free = generate_batch(tiny_model, [(msgs, [])], [[key]], max_new_tokens=5, require_numbers=False)[0]
     assert not free.values and free.forced == 0

@@ -270,13 +270,14 @@ def test_eval_through_generation_parses_numbers(assistant):
 def test_eval_counts_answers_held_open_for_their_number(assistant):
     """A decoder that always wants to end first: held open, every answer gets its number and is counted; with
     free decoding every answer is a parse failure."""
+    from agrochat.bridge.generate import stop_ids
     from agrochat.chat.evaluate import evaluate_generated
     from agrochat.data_gen.paths import FIXTURES_DIR
 
     model = assistant.model
 
     def end_first(module, args, output):  # ending is the first choice, <num> the second, at every step
-        output.logits[:, -1, model._stop_ids()] = 2e4
+        output.logits[:, -1, stop_ids(model.tokenizer)] = 2e4
         output.logits[:, -1, model.num_token_id] = 1e4
         return output
 

@@ -8,6 +8,7 @@ import torch
 from agrochat.bridge import ConfigError, EncoderConfig, NumericHeadConfig, build_model
 from agrochat.bridge.config import CnnSettings, ModelConfig
 from agrochat.bridge.encoder import ConvEncoder, build_dna_tokenizer, build_encoder
+from agrochat.bridge.generate import generate
 from agrochat.bridge.tokenizer import BaseTokenizer, DnaSequenceError
 from conftest import LEAF, cnn_config, read_promoters, tiny_config
 
@@ -101,9 +102,7 @@ def test_model_with_cnn_encoder_round_trips_and_scores(tmp_path, text_tokenizer)
     assert isinstance(loaded.dna_tokenizer, BaseTokenizer)
     after = [v.value for v in loaded.score(prompts, [LEAF] * len(seqs))]
     assert after == pytest.approx(before, abs=1e-6)
-    gen = loaded.generate_answer(
-        msgs, [seqs[0]], num_keys=[LEAF], max_new_tokens=2, answer_prefix="About <num>"
-    )
+    gen = generate(loaded, msgs, [seqs[0]], num_keys=[LEAF], max_new_tokens=2, answer_prefix="About <num>")
     assert gen.values[0].value == pytest.approx(before[0], abs=1e-6)
 
 
@@ -117,7 +116,7 @@ def test_frozen_and_full_modes():
 
 def test_ensemble_combines_members_and_round_trips(tmp_path, text_tokenizer):
     from agrochat.bridge import DnaLanguageModel
-    from agrochat.bridge.io import add_ensemble_members
+    from agrochat.bridge.build import add_ensemble_members
 
     head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=16, readout="dna")
     cfg = tiny_config(encoder=cnn_config(), numeric_head=head)
@@ -137,7 +136,7 @@ def test_ensemble_combines_members_and_round_trips(tmp_path, text_tokenizer):
         var = torch.tensor([s[i].std ** 2 for s in singles]).mean() + means.var(unbiased=False)
         assert v.value == pytest.approx(float(means.mean()), abs=1e-5)
         assert v.std == pytest.approx(float(var.sqrt()), rel=1e-4)  # the spread widens the interval
-    gen = ens.generate_answer(msgs, [seqs[0]], num_keys=[LEAF], max_new_tokens=1, answer_prefix="About <num>")
+    gen = generate(ens, msgs, [seqs[0]], num_keys=[LEAF], max_new_tokens=1, answer_prefix="About <num>")
     assert gen.values[0].value == pytest.approx(combined[0].value, abs=1e-6)
     ens.save_pretrained(tmp_path / "ens")
     loaded = DnaLanguageModel.from_pretrained(tmp_path / "ens")

@@ -372,3 +372,15 @@ def test_design_goal_read_from_the_words(wide_assistant):
     assert "(stronger for promoter strength in tobacco" in wide_assistant.chat(ask).text
     ask = [{"role": "user", "content": f"design a weaker version of this promoter for tobacco leaves: {A}"}]
     assert "(weaker for promoter strength in tobacco" in wide_assistant.chat(ask).text
+
+
+def test_general_questions_answer_from_the_library_not_the_decoder(wide_assistant):
+    """A question without DNA that names an element gets the measured library averages (Supp. Table 4); any
+    other general question gets the help text; neither carries a prediction."""
+    tata = wide_assistant.ask("What does a TATA box do?")
+    assert tata.intent.op == "general" and not tata.predictions
+    eff = wide_assistant.effects.effect("TATA", "leaf_withENH_dark")
+    assert f"{eff.mean:+.2f} log2 in tobacco leaves" in tata.text
+    two = wide_assistant.ask("what is the difference between the initiator and the y-patch?").text
+    assert "Inr (initiator)" in two and "Y patch" in two and two.index("Inr") < two.index("Y patch")
+    assert wide_assistant.ask("What is a promoter?").text.startswith("I predict how strongly")

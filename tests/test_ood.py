@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from agrochat.bridge import NumericHeadConfig, build_model
+from agrochat.bridge.generate import generate, generate_batch
 from agrochat.bridge.model import OOD_WIDEN, DnaLanguageModel
 from agrochat.bridge.ood import OodReference, family_of, fit_reference
 from conftest import LEAF, cnn_config, read_promoters, tiny_config
@@ -86,9 +87,9 @@ def test_flag_widens_the_interval_in_every_path(model_with_reference):
     plain = ref_model.score([(msgs, [short], "About <num>")], [LEAF])[0]
     assert not vals[0].ood and vals[1].ood and "length (36 bp)" in vals[1].ood_reason
     assert vals[1].value == pytest.approx(plain.value) and vals[1].std == pytest.approx(plain.std * OOD_WIDEN)
-    gen = model.generate_answer(msgs, [short], num_keys=[LEAF], max_new_tokens=1, answer_prefix="About <num>")
+    gen = generate(model, msgs, [short], num_keys=[LEAF], max_new_tokens=1, answer_prefix="About <num>")
     assert gen.values[0].ood and gen.values[0].std == pytest.approx(vals[1].std)
-    batch = model.generate_batch([(msgs, [short])], [[LEAF]], max_new_tokens=2)
+    batch = generate_batch(model, [(msgs, [short])], [[LEAF]], max_new_tokens=2)
     assert all(v.ood for v in batch[0].values)
 
 

@@ -235,8 +235,8 @@ def test_preset_base_merges_mappings_and_replaces_lists(tmp_path):
 def test_cnn_recipe_keeps_a_frozen_encoder_exactly(tmp_path):
     """The CNN recipe's options run end to end (shift, OneCycle, mse_nll, task weighting), and a stage that
     freezes the encoder, projector and head leaves them bit-identical: batch-norm statistics included."""
-    from agrochat.train.loop import Trainer
     from agrochat.train.run import load_training_data
+    from agrochat.train.trainer import Trainer
 
     over = [
         "model.encoder={type: cnn, trainable: full, cnn: {stem_channels: 8, channels: [8, 16], "

@@ -17,6 +17,8 @@ from agrochat.chat.cli import (
 )
 from agrochat.chat.serve.cli import serve_command
 from agrochat.console import fail
+from agrochat.data_gen.cli import app as data_app
+from agrochat.errors import AgrochatError
 from agrochat.train.cli import train_command
 
 
@@ -28,7 +30,9 @@ def _quiet() -> None:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings(
+        "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+    )
 
 
 app = typer.Typer(
@@ -51,12 +55,12 @@ def tokenize(
     sequence: str = typer.Argument(..., help="DNA sequence (IUPAC letters, U and lowercase accepted)"),
 ):
     """Show the AgroNT 6-mer tokens and ids of a sequence."""
-    from agrochat.bridge import DnaSequenceError, load_agront_tokenizer
+    from agrochat.bridge import load_agront_tokenizer
 
     tok = load_agront_tokenizer()
     try:
         ids = tok(sequence)["input_ids"]
-    except DnaSequenceError as e:
+    except AgrochatError as e:
         fail(str(e))
     typer.echo(json.dumps({"tokens": tok.convert_ids_to_tokens(ids), "input_ids": ids}))
 
@@ -80,14 +84,13 @@ def ensemble(
     """Combine models trained by the same recipe with other seeds into one ensemble model: numbers are the
     members' mean, their spread is added to the uncertainty."""
     from agrochat.bridge import DnaLanguageModel
-    from agrochat.bridge.config import ConfigError
-    from agrochat.bridge.io import CheckpointError, add_ensemble_members
+    from agrochat.bridge.build import add_ensemble_members
 
     try:
         model = DnaLanguageModel.from_pretrained(base)
         others = [DnaLanguageModel.from_pretrained(m) for m in members]
         add_ensemble_members(model, others)
-    except (ConfigError, CheckpointError) as e:
+    except AgrochatError as e:
         fail(str(e))
     model.save_pretrained(out)
     for extra in ("registry.json", "MODEL_CARD.md"):
@@ -96,26 +99,8 @@ def ensemble(
     typer.echo(f"wrote {out}: {model.config.ensemble} members")
 
 
-def _mount_optional(name: str, module: str, help_text: str) -> None:
-    """Mount a sub-app if its module is present (keeps start-up light)."""
-    import importlib
-
-    try:
-        sub = importlib.import_module(module).app
-    except (ImportError, AttributeError):
-        return
-    app.add_typer(sub, name=name, help=help_text)
-
-
-_mount_optional(
-    "data", "agrochat.data_gen.cli", "Build instruction data from benchmark labels and motif facts."
-)
-
+app.add_typer(data_app, name="data", help="Build instruction data from benchmark labels and motif facts.")
 
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     train_command
 )
-
-
-def main() -> None:  # pragma: no cover
-    app()

@@ -1,5 +1,6 @@
 """agrochat.bridge: AgroNT encoder + projection adapter + LLaMA-family decoder + numeric head."""
 
+from .build import build_model, load_model_dir
 from .config import (
     ConfigError,
     DecoderConfig,
@@ -11,12 +12,14 @@ from .config import (
 )
 from .decoder import DNA_TOKEN, NUM_TOKEN, build_decoder
 from .encoder import ENCODER_PRESETS, DnaEncoder, build_encoder, encoder_preset_config
+from .generate import Generation, GenerationStream, TextStream, plain_formatter
 from .head import NumericHead, gaussian_nll
-from .io import CheckpointError, build_model, load_model_dir, save_model_dir, set_trainable
-from .model import DnaLanguageModel, Generation, NumericValue
+from .io import CheckpointError, save_model_dir
+from .model import DnaLanguageModel, NumericValue
 from .processor import DnaChatProcessor, PlaceholderError
 from .projector import build_projector
 from .tokenizer import DnaSequenceError, load_agront_tokenizer, normalize_dna, token_count
+from .trainable import set_trainable
 
 __all__ = [
     "CheckpointError",
@@ -30,6 +33,7 @@ __all__ = [
     "ENCODER_PRESETS",
     "EncoderConfig",
     "Generation",
+    "GenerationStream",
     "LoraSettings",
     "ModelConfig",
     "NUM_TOKEN",
@@ -37,6 +41,7 @@ __all__ = [
     "NumericHeadConfig",
     "NumericValue",
     "PlaceholderError",
+    "TextStream",
     "ProjectorConfig",
     "build_decoder",
     "build_encoder",
@@ -47,6 +52,7 @@ __all__ = [
     "load_agront_tokenizer",
     "load_model_dir",
     "normalize_dna",
+    "plain_formatter",
     "save_model_dir",
     "set_trainable",
     "token_count",

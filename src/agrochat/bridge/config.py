@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -336,4 +337,27 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(names)}")
-    return cls(**data)
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        _check_type(f"{where}.{name}", value, hints.get(name))
+    try:
+        return cls(**data)
+    except TypeError as e:  # a value of the wrong type inside a nested structure
+        raise ConfigError(f"{where}: {e}") from e
+
+
+def _check_type(name: str, value: Any, expected: Any) -> None:
+    """Reject a scalar of the wrong type (``seed: abc``, ``lr: fast``) with a message naming the field; YAML
+    1.1 reads ``3e-4`` as text, so a number written as text is named too."""
+    if expected is bool:
+        ok = isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif expected is str:
+        ok = isinstance(value, str)
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"{name} must be {expected.__name__}, got {value!r} ({type(value).__name__})")

@@ -1,4 +1,10 @@
-"""Trainable parts as config values: ``frozen | lora | full`` for the encoder and the decoder.
+"""What trains: the one place that turns ``frozen | lora | full`` per part into gradients and train/eval modes.
+
+A :class:`TrainableModes` names a mode per part (encoder and decoder: ``frozen | lora | full``; projector and
+numeric head: ``frozen | full``). :func:`set_trainable` applies it to a model (LoRA wrapping included) and
+:func:`set_train_mode` puts the frozen parts in eval mode. Building and loading a model apply the modes of its
+config (:meth:`TrainableModes.of_config`); each training stage applies the modes its stage config decides
+(:meth:`agrochat.train.config.StageConfig.trainable_modes`).
 
 PEFT has no built-in target-module mapping for ESM, which is why "PEFT doesn't support ESM" errors appear;
 we always pass explicit ``target_modules`` (``query``/``key``/``value``/``dense`` for ESM), so it works.
@@ -6,13 +12,96 @@ we always pass explicit ``target_modules`` (``query``/``key``/``value``/``dense`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
 
-from .config import LoraSettings
+from .config import TRAINABLE, ConfigError, LoraSettings, ModelConfig
+from .decoder import DNA_TOKEN, NUM_TOKEN
+
+PART_MODES = ("frozen", "full")
+"""Modes of the projector and the numeric head (they are small: no LoRA)."""
+
+
+@dataclass(frozen=True)
+class TrainableModes:
+    """How each part of a :class:`~agrochat.bridge.model.DnaLanguageModel` trains.
+
+    Ensemble members never train inside a model (each was trained as a model of its own).
+    """
+
+    encoder: str = "frozen"
+    """frozen | lora | full."""
+    decoder: str = "frozen"
+    """frozen | lora | full."""
+    projector: str = "full"
+    """frozen | full."""
+    numeric_head: str = "full"
+    """frozen | full."""
+
+    def __post_init__(self) -> None:
+        for part in ("encoder", "decoder"):
+            if getattr(self, part) not in TRAINABLE:
+                raise ConfigError(f"{part}={getattr(self, part)!r} not in {list(TRAINABLE)}")
+        for part in ("projector", "numeric_head"):
+            if getattr(self, part) not in PART_MODES:
+                raise ConfigError(f"{part}={getattr(self, part)!r} not in {list(PART_MODES)}")
+
+    @classmethod
+    def of_config(cls, cfg: ModelConfig) -> TrainableModes:
+        """The modes a built or loaded model starts with: its config's encoder/decoder modes, projector and
+        numeric head fully trainable."""
+        return cls(encoder=cfg.encoder.trainable, decoder=cfg.decoder.trainable)
+
+
+def added_token_ids(tokenizer) -> list[int]:
+    """Ids of ``<dna>`` and ``<num>``: the embedding rows a LoRA decoder trains (and a checkpoint stores)."""
+    return [tokenizer.convert_tokens_to_ids(t) for t in (DNA_TOKEN, NUM_TOKEN)]
+
+
+def set_trainable(model: nn.Module, modes: TrainableModes | None = None) -> None:
+    """Set what trains in ``model`` (a ``DnaLanguageModel``): ``requires_grad`` of every part, LoRA adapters
+    where a part's mode is ``lora``. Default: :meth:`TrainableModes.of_config`.
+
+    The encoder and decoder modes are written into ``model.config``: a saved checkpoint records how its parts
+    are wrapped (a LoRA part is stored as an adapter), so loading rebuilds the same wrapping.
+    """
+    cfg = model.config
+    modes = modes if modes is not None else TrainableModes.of_config(cfg)
+    cfg.encoder.trainable = modes.encoder
+    cfg.decoder.trainable = modes.decoder
+    model.encoder.set_trainable(modes.encoder, cfg.encoder.lora)
+    model.decoder = apply_trainable(
+        model.decoder,
+        modes.decoder,
+        cfg.decoder.lora,
+        trainable_token_indices=added_token_ids(model.tokenizer),
+    )
+    model.projector.requires_grad_(modes.projector == "full")
+    model.numeric_head.requires_grad_(modes.numeric_head == "full")
+    model.members.requires_grad_(False)  # ensemble members are trained as models of their own
+
+
+def set_train_mode(model: nn.Module, modes: TrainableModes) -> None:
+    """Train mode for what trains, eval mode for the frozen encoder, projector, numeric head and ensemble
+    members, so their batch-norm statistics and dropout do not change while others train (a frozen CNN encoder
+    gives the same numbers after a stage as before). The decoder keeps train mode even when frozen: it is
+    only a path for the gradients of the parts before it, and it always trained in this mode."""
+    model.train()
+    frozen = [model.members]
+    if modes.encoder == "frozen":
+        frozen.append(model.encoder)
+    if modes.projector == "frozen":
+        frozen.append(model.projector)
+    if modes.numeric_head == "frozen":
+        frozen.append(model.numeric_head)
+    for m in frozen:
+        m.eval()
 
 
 def lora_config(settings: LoraSettings, trainable_token_indices: list[int] | None = None) -> LoraConfig:
+    """The PEFT config for ``settings``; ``trainable_token_indices``: embedding rows trained alongside."""
     kwargs = {}
     if trainable_token_indices:
         kwargs["trainable_token_indices"] = {"embed_tokens": list(trainable_token_indices)}

@@ -9,27 +9,28 @@ motif annotator's findings in that sequence and the published average effects, n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
-from agrochat.bridge import DnaLanguageModel, normalize_dna
-from agrochat.bridge.io import CONFIG_NAME, CheckpointError
+from agrochat.bridge import DnaLanguageModel, generate, normalize_dna
+from agrochat.bridge.generate import TextStream
+from agrochat.bridge.io import CONFIG_NAME
 from agrochat.domain import tasks as T
 from agrochat.domain.effects import load_effects
+from agrochat.domain.explain import describe_element, element_mentions
 from agrochat.domain.explain import explain as explain_annotation
 from agrochat.domain.motifs import annotate, promoter_rel, terminator_rel
 from agrochat.domain.prompts import canonical_prompt
 from agrochat.domain.registry import Registry, load_registry
-from agrochat.errors import UnknownTaskError
+from agrochat.errors import CheckpointError, InputError, UnknownTaskError
 
 from .attribution import Scorer, VariantEffect, explain_text, kind_of, motif_knockouts, variant_effects
 from .design import GOALS, DesignConfig, DesignResult
 from .design import design as run_design
-from .dialogue import DNA_RUN as _DNA_RUN
-from .dialogue import Intent, Resolver, key_label
+from .dialogue import DNA_RUN, Intent, Resolver, key_label
 from .fasta import iter_fasta
 from .plots import plot_design, plot_mutagenesis
 from .prediction import Answer, Mutagenesis, Prediction
@@ -67,9 +68,7 @@ class Assistant:
         try:
             key = self.registry.resolve(task, tissue)
         except UnknownTaskError as e:
-            raise UnknownTaskError(
-                f"{e.args[0]}. This model answers for: {', '.join(self.known_keys)}"
-            ) from None
+            raise UnknownTaskError(f"{e}. This model answers for: {', '.join(self.known_keys)}") from None
         if key not in self.known_keys:
             raise UnknownTaskError(
                 f"this model was not trained on {key!r}; it answers for: {', '.join(self.known_keys)}"
@@ -140,7 +139,7 @@ class Assistant:
 
     def _score(self, batch, key, question, prefix, explanations) -> list[Prediction]:
         if self.model.config.numeric != "head":
-            raise ValueError(
+            raise InputError(
                 "this is a numeric=text (digits) comparison model: it has no regression head, so no "
                 "predict/explain; use ask() or chat() and read the digits it writes"
             )
@@ -360,7 +359,7 @@ class Assistant:
             _, seqs = extract_dna(question, dna)
             seqs = [_normalize(s, f"sequence {i + 1}") for i, s in enumerate(seqs)]
             if not seqs:
-                raise ValueError(
+                raise InputError(
                     "the question refers to DNA but no sequence was given (paste it or pass dna=...)"
                 )
             intent = Intent(
@@ -394,7 +393,7 @@ class Assistant:
         key; unknown species, systems or tissues get a refusal with no number. Returns an :class:`Answer`, or
         text pieces with ``stream=True``."""
         if not messages or messages[-1].get("role") != "user":
-            raise ValueError("chat() needs a list of messages ending with a user message")
+            raise InputError("chat() needs a list of messages ending with a user message")
         content = str(messages[-1]["content"])
         if "<dna>" in content:  # explicit placeholders: exactly one sequence each (pasted or dna=...)
             _, seqs = extract_dna(content, dna)
@@ -410,38 +409,43 @@ class Assistant:
 
     def _run(
         self, intent: Intent, messages: list[dict], stream: bool, explanation: bool, max_new_tokens: int
-    ):
+    ) -> Answer | TextStream[list[Prediction]]:
+        """The answer to ``intent``: an :class:`Answer`, or with ``stream`` its text pieces as they come (a
+        :class:`~agrochat.bridge.generate.TextStream` whose ``result`` is the predictions once exhausted)."""
         for seq, label in zip(intent.sequences, intent.labels, strict=True):
             self._fits(seq, label)  # every input error before the first piece
-        preds: list[Prediction] = []
-        pieces = self._pieces(intent, messages, explanation, max_new_tokens, preds)
+        pieces = TextStream(self._pieces(intent, messages, explanation, max_new_tokens))
         if stream:
             return pieces
         text = "".join(pieces)
         return Answer(
-            text=text, predictions=preds, key=intent.keys[0] if intent.keys else None, intent=intent
+            text=text, predictions=pieces.result, key=intent.keys[0] if intent.keys else None, intent=intent
         )
 
-    def _pieces(self, intent, messages, explanation, max_new_tokens, preds: list) -> Iterator[str]:
+    def _pieces(
+        self, intent: Intent, messages: list[dict], explanation: bool, max_new_tokens: int
+    ) -> Generator[str, None, list[Prediction]]:
+        """Yield the answer's text pieces; return the predictions behind its numbers."""
         op = intent.op
         if op == "predict":
-            yield from self._say_predictions(intent, messages, explanation, max_new_tokens, preds)
-        elif op == "compare":
-            yield from self._say_comparison(intent, preds)
-        elif op == "rank":
-            yield from self._say_ranking(intent, preds)
-        elif op == "explain":
-            yield from self._say_explanation(intent, preds)
-        elif op == "variant":
+            return (yield from self._say_predictions(intent, messages, explanation, max_new_tokens))
+        if op == "compare":
+            return (yield from self._say_comparison(intent))
+        if op == "rank":
+            return (yield from self._say_ranking(intent))
+        if op == "explain":
+            return (yield from self._say_explanation(intent))
+        if op == "variant":
             yield from self._say_variant(intent)
         elif op == "design":
             yield from self._say_design(intent)
         elif op == "general":
-            yield self._general(messages, max_new_tokens)
+            yield self._general(messages)
         elif op in ("greet", "help"):
             yield HELP_TEXT
         else:  # refuse, clarify, need_dna: the resolver's message, no number
             yield intent.message
+        return []
 
     def _decoder_turn(self, messages: list[dict]) -> list[dict]:
         """The conversation as the decoder reads it: system message and the last user turn, DNA as ``<dna>``
@@ -449,15 +453,22 @@ class Assistant:
         system = [
             {"role": "system", "content": m["content"]} for m in messages[:1] if m.get("role") == "system"
         ]
-        first, *rest = _DNA_RUN.sub("<dna>", str(messages[-1]["content"])).split("<dna>")
+        first, *rest = DNA_RUN.sub("<dna>", str(messages[-1]["content"])).split("<dna>")
         last = first + ("<dna>" + "".join(rest) if rest else "")
         if "<dna>" not in last:
             last = "<dna>\n" + last
         return system + [{"role": "user", "content": last}]
 
-    def _say_predictions(self, intent, messages, explanation, max_new_tokens, preds) -> Iterator[str]:
+    def _format(self, key: str, value: float, std: float) -> str:
+        """The text of a number in an answer: the registry's format for ``key``."""
+        return self.registry.get(key).format_value(value, std)
+
+    def _say_predictions(
+        self, intent: Intent, messages: list[dict], explanation: bool, max_new_tokens: int
+    ) -> Generator[str, None, list[Prediction]]:
         # the decoder reads the real turn; a head that reads the decoder state (readout token) gets the fixed
         # question of the fast path instead, so its number still equals predict()
+        preds: list[Prediction] = []
         reads_h = self.model.numeric_head.reads_h
         multi = len(intent.sequences) > 1
         for n, (seq, key, label) in enumerate(zip(intent.sequences, intent.keys, intent.labels, strict=True)):
@@ -465,16 +476,17 @@ class Assistant:
                 yield f"{'' if n == 0 else chr(10)}{_cap(label)}, {key_label(key)}: "
             question, prefix = canonical_prompt(key)
             convo = [{"role": "user", "content": question}] if reads_h else self._decoder_turn(messages)
-            values: list = []
-            yield from self.model.stream(
+            answer = generate.stream(
+                self.model,
                 convo,
                 [seq],
                 num_keys=[key],
                 answer_prefix=prefix,
-                values=values,
                 max_new_tokens=max_new_tokens,
-                formatter=lambda k, v, s: self.registry.get(k).format_value(v, s),
+                formatter=self._format,
             )
+            yield from answer
+            values = answer.result.values
             if not values:  # a numeric=text comparison model wrote digits: nothing calibrated to attach
                 continue
             v = values[0]
@@ -487,6 +499,7 @@ class Assistant:
                 yield "\n" + explain_text(
                     pred.text, key_label(key), kos, self.effects, key, top=3, lead=False
                 )
+        return preds
 
     def _values(self, intent) -> list[Prediction]:
         """Fast-path predictions for every (sequence, key) pair of ``intent``."""
@@ -495,9 +508,8 @@ class Assistant:
             out += self._score([(label.replace(" ", ""), seq)], key, *canonical_prompt(key), False)
         return out
 
-    def _say_comparison(self, intent, preds) -> Iterator[str]:
+    def _say_comparison(self, intent: Intent) -> Generator[str, None, list[Prediction]]:
         got = self._values(intent)
-        preds += got
         for key in dict.fromkeys(intent.keys):
             rows = [
                 (p, label) for p, label, k in zip(got, intent.labels, intent.keys, strict=True) if k == key
@@ -522,8 +534,9 @@ class Assistant:
                 )
             if any(p.ood for p, _ in rows):
                 yield "Caution: at least one sequence is unlike what I learned; its interval was doubled.\n"
+        return got
 
-    def _say_ranking(self, intent, preds, top: int = 5) -> Iterator[str]:
+    def _say_ranking(self, intent: Intent, top: int = 5) -> Generator[str, None, list[Prediction]]:
         seq = intent.sequences[0]
         keys = list(intent.keys)
         values = self.model.score(
@@ -537,7 +550,6 @@ class Assistant:
             self._prediction(intent.labels[0].replace(" ", ""), seq, k, v, False)
             for k, v in zip(keys, values, strict=True)
         ]
-        preds += got
         order = sorted(got, key=lambda p: p.value, reverse=True)
         species = T.split_key(keys[0])[1].split(":", 1)[0]
         spec = self.registry.get(keys[0])
@@ -553,12 +565,12 @@ class Assistant:
         typical = float(np.median([p.uncertainty for p in order]))
         if spread < typical:
             yield " The spread between tissues is smaller than a typical uncertainty, so the ranking is weak."
+        return got
 
-    def _say_explanation(self, intent, preds, top: int = 3) -> Iterator[str]:
+    def _say_explanation(self, intent: Intent, top: int = 3) -> Generator[str, None, list[Prediction]]:
         seq, key = intent.sequences[0], intent.keys[0]
         task, tissue = T.split_key(key)
         res = self.explain(seq, task, tissue, top=top)
-        preds.append(res.prediction)
         yield res.text + "\n"
         yield "Where single-base changes move the prediction most (in-silico mutagenesis, mean change per base):\n"
         for w in res.windows:
@@ -568,6 +580,7 @@ class Assistant:
                 f"- {w['rel_start']:+d} to {w['rel_start'] + w['end'] - w['start'] - 1:+d}: mutating these bases "
                 f"changes it by {seg.min():+.2f} to {seg.max():+.2f}; {motifs}\n"
             )
+        return [res.prediction]
 
     def _say_variant(self, intent) -> Iterator[str]:
         seq = intent.sequences[0]
@@ -659,23 +672,13 @@ class Assistant:
                 yield f"Caution: the design drifted away from the training sequences ({best.ood_reason}).\n"
         yield "These are the model's predictions for untested sequences: measure them before relying on them."
 
-    def _general(self, messages: list[dict], max_new_tokens: int) -> str:
-        """A short decoder answer to a question without DNA; sentences with digits are dropped (a number never
-        comes from the decoder's text), and an empty answer becomes the help text."""
-        history = [
-            {"role": m["role"], "content": _DNA_RUN.sub("(a sequence)", str(m["content"]))}
-            for m in messages
-            if m.get("role") in ("system", "user", "assistant")
-        ]
-        text = "".join(self.model.stream(history, [], max_new_tokens=max_new_tokens * 2))
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s and not re.search(r"\d", s)]
-        kept = " ".join(sentences).strip()
-        if not kept or "<num>" in kept or "<dna>" in kept:
-            return HELP_TEXT
-        return (
-            kept + "\n(General knowledge from the language model, not a measurement. "
-            "Paste a sequence for a prediction.)"
-        )
+    def _general(self, messages: list[dict]) -> str:
+        """A question without DNA: what the measured library says about the elements it names ("what does a TATA
+        box do?"), else the help text. The decoder does not answer general questions: the numbers and facts
+        agrochat gives come from measurements, never from the decoder's free text."""
+        names = element_mentions(str(messages[-1]["content"]))
+        facts = [d for d in (describe_element(n, self.effects) for n in names) if d]
+        return " ".join(facts) if facts else HELP_TEXT
 
 
 HELP_TEXT = (
@@ -721,13 +724,13 @@ def extract_dna(question: str, dna=None) -> tuple[str, list[str]]:
     """Replace DNA pasted into a question by ``<dna>`` and return (question, sequences)."""
     seqs = [dna] if isinstance(dna, str) else list(dna or [])
     if not seqs:
-        found = _DNA_RUN.findall(question)
+        found = DNA_RUN.findall(question)
         seqs = found
-        question = _DNA_RUN.sub("<dna>", question)
+        question = DNA_RUN.sub("<dna>", question)
     if "<dna>" not in question:
         question = question.rstrip() + " " + " ".join(["<dna>"] * len(seqs))
     if question.count("<dna>") != len(seqs):
-        raise ValueError(
+        raise InputError(
             f"the question has {question.count('<dna>')} <dna> placeholder(s) but "
             f"{len(seqs)} sequence(s) were given"
         )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from agrochat.errors import AgrochatError, InputError
+
 HELP = """Commands:
   <question>          ask about the loaded sequence, or paste DNA into the question
   /load FILE.fa       load sequences from a FASTA file (the first one is used)
@@ -21,11 +23,11 @@ HELP = """Commands:
   /help               this text
   /quit               leave"""
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFoundError)
+USER_ERRORS = (AgrochatError,)  # shown as one line; anything else is a bug and keeps its traceback
 
 
 def _message(e: BaseException) -> str:
-    return str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    return str(e)
 
 
 def _load(model: Path | None):
@@ -48,12 +50,13 @@ class Repl:
         if not line:
             return True
         try:
-            return self._handle(line)
+            return self.execute(line)
         except USER_ERRORS as e:  # one line, keep running
             self.echo(f"error: {_message(e)}")
             return True
 
-    def _handle(self, line: str) -> bool:
+    def execute(self, line: str) -> bool:
+        """Run one command or question (``line`` stripped, not empty); user errors raise. False to stop."""
         from agrochat.chat.fasta import read_fasta
 
         cmd, _, arg = line.partition(" ")
@@ -82,7 +85,7 @@ class Repl:
             self.echo(f"tissue: {arg}")
         elif cmd in ("/explain", "/plot"):
             if self.seq is None:
-                raise ValueError("load a sequence first (/load FILE.fa or /seq ACGT...)")
+                raise InputError("load a sequence first (/load FILE.fa or /seq ACGT...)")
             plot = (arg or "agrochat_effects.png") if cmd == "/plot" else None
             res = self.a.explain(self.seq, *self._task_tissue(), plot=plot)
             self.echo(res.text)
@@ -97,17 +100,17 @@ class Repl:
                 self.echo(f"plot written to {res.plot_path}")
         elif cmd == "/variant":
             if self.seq is None:
-                raise ValueError("load a sequence first (/load FILE.fa or /seq ACGT...)")
+                raise InputError("load a sequence first (/load FILE.fa or /seq ACGT...)")
             self.echo(_variant_text(self.a.variant(self.seq, arg, *self._task_tissue())))
         elif cmd == "/design":
             if self.seq is None:
-                raise ValueError("load a sequence first (/load FILE.fa or /seq ACGT...)")
+                raise InputError("load a sequence first (/load FILE.fa or /seq ACGT...)")
             k = int(arg) if arg.strip().isdigit() else 5
             self.echo(
                 _design_text(self.a.design(self.seq, *self._task_tissue(), max_mutations=k, progress=True))
             )
         elif cmd.startswith("/"):
-            raise ValueError(f"unknown command {cmd}; type /help")
+            raise InputError(f"unknown command {cmd}; type /help")
         else:
             self._ask(line)
         return True
@@ -121,13 +124,13 @@ class Repl:
         return "promoter_strength", "leaf"
 
     def _ask(self, line: str) -> None:
-        from agrochat.chat.assistant import _DNA_RUN
+        from agrochat.chat.dialogue import DNA_RUN
 
         turn = {"role": "user", "content": line}
         if (
             self.seq is not None
-            and not _DNA_RUN.search(line)
-            and not any(_DNA_RUN.search(m["content"]) for m in self.messages if m["role"] == "user")
+            and not DNA_RUN.search(line)
+            and not any(DNA_RUN.search(m["content"]) for m in self.messages if m["role"] == "user")
         ):
             turn = {
                 "role": "user",
@@ -172,17 +175,17 @@ def chat_command(
 
     try:
         assistant = _load(model)
-    except USER_ERRORS + (RuntimeError,) as e:
+    except USER_ERRORS as e:
         fail(_message(e))
     repl = Repl(assistant, task, tissue, echo=typer.echo)
     for cmd in ([f"/load {fasta}"] if fasta else []) + ([f"/seq {sequence}"] if sequence else []):
         try:
-            repl._handle(cmd)
+            repl.execute(cmd)
         except USER_ERRORS as e:
             fail(_message(e))
     if question is not None:
         try:
-            repl._handle(question)
+            repl.execute(question)
         except USER_ERRORS as e:
             fail(_message(e))
         return
@@ -237,7 +240,7 @@ def predict_command(
     try:
         assistant = _load(model)
         assistant.resolve(task, tissue)
-    except USER_ERRORS + (RuntimeError,) as e:
+    except USER_ERRORS as e:
         fail(_message(e))
     done: set[str] = set()
     if resume and out.exists():
@@ -374,7 +377,7 @@ def eval_command(
     try:
         assistant = _load(model)
         other = _load(text_model) if text_model else None
-    except USER_ERRORS + (RuntimeError,) as e:
+    except USER_ERRORS as e:
         fail(_message(e))
     head = assistant.model.config.numeric == "head"
     if not head and not generate:
@@ -624,11 +627,11 @@ def design_command(
 
 def _one_sequence(sequence: str | None, fasta: Path | None) -> str:
     if bool(sequence) == bool(fasta):
-        raise ValueError("give either a sequence or --fasta")
+        raise InputError("give either a sequence or --fasta")
     if fasta:
         from agrochat.chat.fasta import iter_fasta
 
         for rec in iter_fasta(fasta):
             return rec.sequence
-        raise ValueError(f"{fasta}: no FASTA record")
+        raise InputError(f"{fasta}: no FASTA record")
     return sequence

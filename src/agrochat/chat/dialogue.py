@@ -14,23 +14,9 @@ from dataclasses import dataclass, field
 
 from agrochat.domain import tasks as T
 from agrochat.domain.registry import SYNTHETIC_DEFAULTS
+from agrochat.errors import InputError
 
 DNA_RUN = re.compile(r"(?<![A-Za-z])[ACGTUNacgtun]{20,}(?![A-Za-z])")
-OPS = (
-    "predict",
-    "compare",
-    "rank",
-    "explain",
-    "variant",
-    "design",
-    "greet",
-    "help",
-    "general",
-    "need_dna",
-    "refuse",
-    "clarify",
-)
-ANSWERS_WITH_NUMBERS = ("predict", "compare", "rank")
 
 # species with keys (tissue expression atlases / assay systems) and species we have no measurement for
 SPECIES = {
@@ -194,8 +180,10 @@ _WITH_ENH = re.compile(r"\b(with|plus)( an?| the)?( upstream)?( 35s)? enhancer|3
 
 @dataclass(frozen=True)
 class Intent:
-    """One turn's plan. ``keys`` are aligned with ``sequences`` for predict/compare (a sequence scored for two
-    keys appears twice); for ``rank`` they are every key ranked for the one sequence."""
+    """One turn's plan. ``op``: predict, compare, rank, explain, variant, design (these compute numbers), greet,
+    help, general (no number), need_dna, refuse or clarify (the ``message`` says why, no number). ``keys`` are
+    aligned with ``sequences`` for predict/compare (a sequence scored for two keys appears twice); for ``rank``
+    they are every key ranked for the one sequence."""
 
     op: str
     keys: tuple[str, ...] = ()
@@ -203,10 +191,6 @@ class Intent:
     labels: tuple[str, ...] = ()
     message: str = ""
     suggestions: tuple[str, ...] = ()
-
-    @property
-    def refuses(self) -> bool:
-        return self.op in ("refuse", "clarify", "need_dna")
 
 
 @dataclass
@@ -299,7 +283,7 @@ class Resolver:
         """Intent of the last user message of ``messages``; ``dna`` (a sequence or list) belongs to that turn."""
         users = [m for m in messages if m.get("role") == "user"]
         if not users:
-            raise ValueError("chat needs at least one user message")
+            raise InputError("chat needs at least one user message")
         ctx = Context()
         intent = Intent("help")
         for i, m in enumerate(users):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agrochat.bridge.generate import generate_batch, numbers_needed
 from agrochat.train.metrics import regression_metrics
 
 from .assistant import Assistant
@@ -180,7 +181,7 @@ def evaluate_generated(
     wrote as digits is taken (and counted as such). Also reports parse failures (answers without any number) and
     agreement with the fast path on the same rows (head models).
 
-    ``require_numbers`` (decoding rule, see :meth:`DnaLanguageModel.stream`): the answer may not end before its
+    ``require_numbers`` (decoding rule, see :mod:`agrochat.bridge.generate`): the answer may not end before its
     ``<num>``; ``answers_held_open`` counts the answers where that rule changed the text (ending was the decoder's
     first choice before the number). ``False`` measures the decoder alone."""
     from agrochat.data_gen.regression import load_regression_rows
@@ -211,7 +212,8 @@ def evaluate_generated(
                 ([{"role": "user", "content": q}], [r["sequence"]])
                 for q, r in zip(questions[i : i + batch_size], rows[i : i + batch_size], strict=True)
             ]
-            gens = model.generate_batch(
+            gens = generate_batch(
+                model,
                 prompts,
                 [[key]] * len(prompts),
                 max_new_tokens=max_new_tokens,
@@ -253,7 +255,7 @@ def evaluate_generated(
         res = {
             "n": len(rows),
             "parse_failures": failures,
-            "require_numbers": model.numbers_needed([key], require_numbers) > 0,
+            "require_numbers": numbers_needed(model.config, [key], require_numbers) > 0,
             "answers_held_open": len(held),
             "answers_forced_at_budget": len(forced),
             "forced_answers": [qa[i] for i in forced],

@@ -254,3 +254,54 @@ def explain(
     if ann.kind == "terminator":
         return explain_terminator(ann, key, gc_median, config)
     return explain_promoter(ann, key, effects, gc_median, config)
+
+
+# How users name the elements in a question (case-insensitive) -> the annotator's name
+_ELEMENT_WORDS = [
+    (re.compile(r"\btata[- ]?(?:box)?\b", re.I), "TATA"),
+    (re.compile(r"\b(?:inr|initiator)\b", re.I), "Inr"),
+    (re.compile(r"\btct(?: motif)?\b", re.I), "TCT"),
+    (re.compile(r"\by[- ]?patch\b", re.I), "Ypatch"),
+    (re.compile(r"\bbreu\b", re.I), "BREu"),
+    (re.compile(r"\bbred\b", re.I), "BREd"),
+    (re.compile(r"\baataaa\b|\bpoly-?a(?:denylation)? signal\b", re.I), PAS_CANONICAL),
+]
+_TF_WORD = re.compile(r"\bTF[_ ]?(\d{1,2})\b", re.I)
+
+
+def element_mentions(text: str) -> list[str]:
+    """Annotator names of the elements a question names ("what does a TATA box do?" -> ``["TATA"]``), in order
+    of appearance, each once."""
+    found = [(m.start(), name) for rx, name in _ELEMENT_WORDS for m in rx.finditer(text)]
+    found += [(m.start(), f"TF_{int(m.group(1))}") for m in _TF_WORD.finditer(text)]
+    out: list[str] = []
+    for _, name in sorted(found):
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def describe_element(name: str, effects: MotifEffects) -> str | None:
+    """What the measured library says about an element, with its source; None for an element it does not
+    cover. Promoter elements: the average effect in the two benchmark conditions (Supp. Table 4); the
+    poly-A signal: the terminator study's determinants."""
+    if name == PAS_CANONICAL:
+        return f"AATAAA is the canonical polyadenylation signal of terminators. {TERMINATOR_DETERMINANTS}"
+    label = DISPLAY.get(name) or (f"{name} ({effects.family(name)})" if effects.family(name) else name)
+    kind = "a core promoter element" if name in CPE_NAMES else "a transcription-factor binding-site cluster"
+    parts = []
+    for cond, where in (("leaf_withENH_dark", "tobacco leaves"), ("proto_withENH_dark", "maize protoplasts")):
+        e = effects.effect(name, cond)
+        if e is not None:
+            sig = "" if e.significant else " (not significant at p < 0.0005)"
+            parts.append(f"{_signed(e.mean)} log2 in {where}{sig}")
+    if not parts:
+        return None
+    text = (
+        f"{'The ' if name in CPE_NAMES else ''}{label} is {kind}. In the Jores et al. 2021 promoter library (with the 35S enhancer, dark), "
+        f"promoters with it differed on average from those without it by {' and '.join(parts)}."
+    )
+    if name == "TATA":
+        lo, hi = TATA_WINDOW
+        text += f" It works best centred about {lo} to {hi} bp relative to the transcription start site."
+    return text

@@ -6,7 +6,7 @@ __all__ = ["DataConfig", "StageConfig", "TrainConfig", "apply_overrides", "load_
 
 
 def run(cfg: TrainConfig, resume: bool = False, data=None) -> dict:
-    """Train as ``cfg`` says; ``data`` (a :class:`~agrochat.train.loop.TrainingData`) defaults to ``cfg.data``."""
+    """Train as ``cfg`` says; ``data`` (a :class:`~agrochat.train.data.TrainingData`) defaults to ``cfg.data``."""
     from .run import run as _run
 
     return _run(cfg, resume=resume, data=data)

@@ -7,15 +7,10 @@ promoters (31 tokens) and 6 kb genes (1000 tokens) share one loader without padd
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass
-class SamplerState:
-    epoch: int = 0
-    batch: int = 0  # batches of this epoch already consumed
+from agrochat.errors import InputError
 
 
 class TokenBudgetSampler:
@@ -33,7 +28,7 @@ class TokenBudgetSampler:
         bucket_batches: int = 50,
     ) -> None:
         if not len(lengths):
-            raise ValueError("no examples to batch")
+            raise InputError("no examples to batch")
         self.lengths = np.asarray(lengths)
         self.max_tokens, self.max_batch_size = max_tokens, max_batch_size
         self.seed, self.shuffle = seed, shuffle

@@ -19,8 +19,8 @@ def train_command(
     resume: bool = typer.Option(False, "--resume", help="continue from the latest complete checkpoint"),
 ):
     """Train a model: stages regress -> align -> instruct as the preset says. Extra args are key=value overrides."""
-    from agrochat.bridge.config import ConfigError
     from agrochat.console import fail
+    from agrochat.errors import AgrochatError
 
     from .config import load_config
     from .run import run
@@ -30,9 +30,9 @@ def train_command(
         overrides.append(f"output_dir={output_dir}")
     try:
         cfg = load_config(config, overrides)
-    except (ConfigError, KeyError, ValueError) as e:
+        results = run(cfg, resume=resume)
+    except AgrochatError as e:
         fail(str(e))
-    results = run(cfg, resume=resume)
     typer.echo(f"done: model in {Path(cfg.output_dir) / 'model'}")
     for stage, res in results.items():
         for key, m in res.get("per_key", {}).items():

@@ -10,8 +10,14 @@ from typing import Any
 import yaml
 
 from agrochat.bridge.config import TRAINABLE, ConfigError, ModelConfig, _from_dict
+from agrochat.bridge.trainable import PART_MODES, TrainableModes
 
 STAGE_KINDS = ("regress", "align", "instruct")
+"""Stage names. The trainer tells only two kinds of stage apart (:attr:`StageConfig.kind`)."""
+REGRESS = "regress"
+"""Stage kind: the encoder learns from (sequence, label) rows, without the decoder."""
+CONVERSATION = "conversation"
+"""Stage kind: the model learns from conversations through the decoder (``align`` and ``instruct``)."""
 
 
 @dataclass
@@ -96,11 +102,11 @@ class StageConfig:
                     f"stage {self.name}: {part}={getattr(self, part)!r} not in {list(TRAINABLE)}"
                 )
         for part in ("projector", "head"):
-            if getattr(self, part) not in ("frozen", "full"):
+            if getattr(self, part) not in PART_MODES:
                 raise ConfigError(
-                    f"stage {self.name}: {part}={getattr(self, part)!r} not in ['frozen', 'full']"
+                    f"stage {self.name}: {part}={getattr(self, part)!r} not in {list(PART_MODES)}"
                 )
-        if self.name == "regress" and self.decoder != "frozen":
+        if self.kind == REGRESS and self.decoder != "frozen":
             raise ConfigError("the regress stage does not use the decoder; set decoder: frozen")
         if self.epochs <= 0 and self.max_steps <= 0:
             raise ConfigError(f"stage {self.name}: set epochs > 0 or max_steps > 0")
@@ -118,6 +124,25 @@ class StageConfig:
             raise ConfigError(f"stage {self.name}: schedule={self.schedule!r} not in ['cosine', 'onecycle']")
         if self.keep_best and self.eval_every <= 0:
             raise ConfigError(f"stage {self.name}: keep_best needs eval_every > 0")
+
+    @property
+    def kind(self) -> str:
+        """``regress`` (rows, encoder only) or ``conversation`` (``align``/``instruct``: through the decoder)."""
+        return REGRESS if self.name == "regress" else CONVERSATION
+
+    def trainable_modes(self, reads_dna: bool) -> TrainableModes:
+        """What trains in this stage. ``reads_dna``: the model's numeric head reads the projected DNA
+        (``readout: dna``), so a regress stage trains the model's own projector and head; otherwise the regress
+        stage trains a pooled probe instead (:meth:`trains_probe`) and leaves projector and head as they are."""
+        if self.kind == REGRESS:
+            own = "full" if reads_dna else "frozen"
+            return TrainableModes(self.encoder, self.decoder, projector=own, numeric_head=own)
+        return TrainableModes(self.encoder, self.decoder, projector=self.projector, numeric_head=self.head)
+
+    def trains_probe(self, reads_dna: bool) -> bool:
+        """Whether the pooled regression probe trains: in a regress stage of a model whose head does not read
+        the projected DNA."""
+        return self.kind == REGRESS and not reads_dna
 
 
 @dataclass
@@ -196,13 +221,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         key, value = item.split("=", 1)
         node: Any = data
         parts = key.split(".")
-        for p in parts[:-1]:
-            node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = _parse_value(value)
-        else:
-            node[last] = _parse_value(value)
+        try:
+            for p in parts[:-1]:
+                node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+            last = parts[-1]
+            if isinstance(node, list):
+                node[int(last)] = _parse_value(value)
+            else:
+                node[last] = _parse_value(value)
+        except (ValueError, IndexError, TypeError, AttributeError, yaml.YAMLError) as e:
+            raise ConfigError(f"override {item!r} does not fit the config ({e})") from e
     return data
 
 
@@ -218,7 +246,10 @@ def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """A preset, merged over the preset its ``base:`` names (mappings merge key by key; lists are replaced)."""
     if path.resolve() in seen:
         raise ConfigError(f"config {path} includes itself through base:")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from e
     base = data.pop("base", None)
     if base is None:
         return data

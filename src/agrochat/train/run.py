@@ -7,7 +7,8 @@ from pathlib import Path
 from agrochat.bridge.config import ConfigError
 
 from .config import TrainConfig
-from .loop import RegressionRow, Trainer, TrainingData
+from .data import RegressionRow, TrainingData
+from .trainer import Trainer
 
 SPLITS = ("train", "validation")
 

@@ -1,4 +1,9 @@
-"""The training recipe: stages (regress -> align -> instruct) through accelerate, resumable, with metrics."""
+"""The trainer: runs the stages of a :class:`~agrochat.train.config.TrainConfig` (regress -> align -> instruct)
+through accelerate: optimisation, evaluation, keep-best snapshots, resumable checkpoints and metrics.
+
+Data encoding lives in :mod:`agrochat.train.data`; what trains in each stage is decided by
+:meth:`~agrochat.train.config.StageConfig.trainable_modes` and applied by :mod:`agrochat.bridge.trainable`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import gc
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,40 +22,24 @@ from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from torch import nn
 from tqdm.auto import tqdm
 
+from agrochat.bridge.build import build_model, load_model_dir
 from agrochat.bridge.head import gaussian_nll
-from agrochat.bridge.io import build_model, load_model_dir, set_trainable
 from agrochat.bridge.model import DnaLanguageModel
 from agrochat.bridge.ood import OodReference, fit_reference
+from agrochat.bridge.trainable import set_train_mode, set_trainable
+from agrochat.errors import ConfigError
 
 from . import checkpoint as ck
 from .batching import TokenBudgetSampler
-from .config import StageConfig, TrainConfig
+from .config import REGRESS, StageConfig, TrainConfig
+from .data import StageData, TrainingData, stage_rows
 from .metrics import metrics_by_key
 from .probe import PooledProbe
 
 
-@dataclass
-class RegressionRow:
-    """One (sequence, task/tissue key, label) row for the direct regression stage."""
-
-    sequence: str
-    key: str
-    target: float
-
-
-@dataclass
-class TrainingData:
-    """Rows per split: ``regression`` for stage regress, ``conversations`` (data_gen rows) for align/instruct."""
-
-    regression: dict[str, list[RegressionRow]]
-    conversations: dict[str, list[dict]]
-    norm: dict[str, list[float]] = field(default_factory=dict)
-    units: dict[str, str] = field(default_factory=dict)
-    registry: object | None = None  # data_gen Registry, saved beside the final model
-
-
 class TrainModule(nn.Module):
-    """Model + regression probe under one module, so one DDP wrapper serves every stage."""
+    """Model + regression probe under one module, so one DDP wrapper serves every stage. ``forward(kind, batch)``
+    takes the stage kind (:attr:`StageConfig.kind`) and a batch of :meth:`StageData.collate`."""
 
     def __init__(self, model: DnaLanguageModel, probe: PooledProbe) -> None:
         super().__init__()
@@ -59,8 +48,9 @@ class TrainModule(nn.Module):
         self.reads_dna = model.numeric_head.reads_dna
         self.num_loss = "nll"  # set per stage (see StageConfig.num_loss)
 
-    def forward(self, kind: str, batch: dict[str, torch.Tensor]):
-        if kind == "regress":
+    def forward(self, kind: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
+        """Losses (scalars) and, for the numbers, normalised ``num_mean``/``num_log_var`` (M,) per target."""
+        if kind == REGRESS:
             h, mask = self.model.encoder(
                 batch["dna_input_ids"], batch["dna_attention_mask"]
             )  # (B, T, H), (B, T)
@@ -107,138 +97,6 @@ def regression_loss(
     return (per * weight).sum() / weight.sum().clamp(min=1e-12)
 
 
-class StageData:
-    """Encoded rows of one stage and split, with their lengths for token-budget batching.
-
-    Regression rows are grouped by sequence (one encoder pass serves every task/tissue label of a sequence).
-    With ``limit``, a deterministic subset is drawn, balanced across tasks when ``balance`` is set.
-    """
-
-    def __init__(
-        self,
-        model: DnaLanguageModel,
-        stage: StageConfig,
-        rows: list,
-        seed: int,
-        limit: int,
-        show: bool,
-        balance: bool = False,
-        augment: bool = False,
-    ) -> None:
-        self.kind = "regress" if stage.name == "regress" else "conversation"
-        self.seed = seed
-        self.frame_shift = stage.frame_shift if augment else 0
-        self.shift = stage.shift if augment else 0
-        self.reverse_complement = stage.reverse_complement and augment
-        self.augmented = bool(self.frame_shift or self.shift or self.reverse_complement)
-        self.sequences: list[str] = []
-        self.lm_loss = stage.lm_loss
-        self.task_weighting = stage.task_weighting
-        self.model = model
-        proc = model.processor
-        self.items: list = []
-        self.task_of = [k.split("/")[0] for k in model.config.numeric_head.keys]  # key index -> task
-        if self.kind == "regress":
-            groups: dict[str, list] = {}
-            for r in rows:
-                groups.setdefault(r.sequence, []).append(r)
-            rows = list(groups.values())
-        rows = _subset(rows, limit, seed, balance, self.kind)
-        for r in tqdm(rows, desc=f"encode {stage.name}", disable=not show or len(rows) < 2000, leave=False):
-            if self.kind == "regress":
-                targets = []
-                for row in r:
-                    mean, std = model.config.numeric_head.stats(row.key)
-                    targets.append((proc.key_index[row.key], (row.target - mean) / std))
-                self.items.append((proc.dna_token_ids(r[0].sequence), targets))
-                if self.augmented:
-                    self.sequences.append(r[0].sequence)
-            else:
-                ex = proc.encode(r["messages"], r["sequences"], r["targets"], r["target_keys"])
-                if not self.lm_loss:  # causal decoder: tokens after the last <num> cannot change the numbers
-                    cut = max(i for i, t in enumerate(ex.input_ids) if t == proc.num_token_id) + 1
-                    ex.input_ids, ex.labels = ex.input_ids[:cut], ex.labels[:cut]
-                self.items.append(ex)
-        self.lengths = [len(it[0]) if self.kind == "regress" else len(it.input_ids) for it in self.items]
-
-    def _augment(self, idx: list[int], epoch: int) -> list[list[int]]:
-        """Ids of the batch's sequences after this epoch's augmentation: 5' frame shift, shift from either end,
-        reverse complement (deterministic per seed, epoch and batch, so a resumed run sees the same batches)."""
-        rng = np.random.default_rng([self.seed, epoch, idx[0]])
-        out = []
-        for i in idx:
-            seq = self.sequences[i]
-            if self.frame_shift:
-                seq = seq[int(rng.integers(0, self.frame_shift + 1)) :]
-            if self.shift:
-                s = int(rng.integers(-self.shift, self.shift + 1))
-                seq = seq[s:] if s > 0 else seq[: len(seq) + s] if s < 0 else seq
-            if self.reverse_complement and rng.random() < 0.5:
-                seq = reverse_complement(seq)
-            out.append(
-                self.items[i][0] if seq == self.sequences[i] else self.model.processor.dna_token_ids(seq)
-            )
-        return out
-
-    def collate(self, idx: list[int], epoch: int | None = None) -> dict[str, torch.Tensor]:
-        """One batch; augmented (see :meth:`_augment`) when the stage asks for it and an ``epoch`` is given."""
-        if self.kind != "regress":
-            batch = self.model.processor.collate([self.items[i] for i in idx])
-            if not self.lm_loss:
-                batch.pop("labels")
-            return batch
-        if self.augmented and epoch is not None:
-            tokens = self._augment(idx, epoch)
-        else:
-            tokens = [self.items[i][0] for i in idx]
-        ids, mask = self.model.processor.pad_dna(tokens)
-        flat = [(j, k, y) for j, i in enumerate(idx) for k, y in self.items[i][1]]
-        batch = {
-            "dna_input_ids": ids,
-            "dna_attention_mask": mask,
-            "num_row_index": torch.tensor([f[0] for f in flat], dtype=torch.long),
-            "num_key_ids": torch.tensor([f[1] for f in flat], dtype=torch.long),
-            "num_targets": torch.tensor([f[2] for f in flat], dtype=torch.float32),
-        }
-        if self.task_weighting:
-            batch["num_weights"] = torch.tensor(
-                [w for i in idx for w in self._weights(i)], dtype=torch.float32
-            )
-        return batch
-
-    def _weights(self, i: int) -> list[float]:
-        """1 / (the sequence's number of targets of the same task), per target of item ``i``."""
-        tasks = [self.task_of[k] for k, _ in self.items[i][1]]
-        return [1.0 / tasks.count(t) for t in tasks]
-
-
-_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
-
-
-def reverse_complement(seq: str) -> str:
-    return seq.translate(_COMPLEMENT)[::-1]
-
-
-def _subset(rows: list, limit: int, seed: int, balance: bool, kind: str) -> list:
-    """Deterministic subset of ``limit`` rows; with ``balance`` an equal share per task (as far as rows allow)."""
-    if not limit or len(rows) <= limit:
-        return rows
-    rng = np.random.default_rng(seed)
-    if not balance:
-        return [rows[i] for i in np.sort(rng.choice(len(rows), size=limit, replace=False))]
-    by_task: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        task = r[0].key.split("/")[0] if kind == "regress" else r["task"]
-        by_task.setdefault(task, []).append(i)
-    chosen: list[int] = []
-    tasks = sorted(by_task, key=lambda t: len(by_task[t]))
-    for n, task in enumerate(tasks):  # small tasks give their unused share to the larger ones
-        share = (limit - len(chosen)) // (len(tasks) - n)
-        pool = by_task[task]
-        chosen += pool if len(pool) <= share else rng.choice(pool, size=share, replace=False).tolist()
-    return [rows[i] for i in sorted(chosen)]
-
-
 def release_memory() -> None:
     """Give freed heap pages back to the OS: variable batch shapes fragment glibc's heap on CPU, and without
     this a long run's RSS grows by gigabytes."""
@@ -249,7 +107,7 @@ def release_memory() -> None:
         pass
 
 
-def _lr_lambda(total: int, warmup: int, schedule: str = "cosine"):
+def _lr_lambda(total: int, warmup: int, schedule: str = "cosine") -> Callable[[int], float]:
     """Multiplier of the peak lr at each step: ``cosine`` warms up from 0 and decays to 0; ``onecycle`` warms up
     from 1/25 and decays to 1e-4 (torch's OneCycleLR with cosine annealing)."""
     start, end = (1 / 25, 1e-4) if schedule == "onecycle" else (0.0, 0.0)
@@ -264,6 +122,10 @@ def _lr_lambda(total: int, warmup: int, schedule: str = "cosine"):
 
 
 class Trainer:
+    """Trains the model of ``cfg`` on ``data``, stage by stage (``resume``: from the latest complete checkpoint
+    under ``output_dir/checkpoints``). :meth:`run` returns each stage's final validation metrics and writes the
+    model to ``output_dir/model``."""
+
     def __init__(self, cfg: TrainConfig, data: TrainingData, resume: bool = False) -> None:
         self.cfg, self.data = cfg, data
         self.out = Path(cfg.output_dir)
@@ -315,6 +177,7 @@ class Trainer:
 
     # ---- helpers ---------------------------------------------------------------------------------------------
     def _tensorboard(self):
+        """A TensorBoard writer on the main process when asked for and installed, else None."""
         if not (self.cfg.tensorboard and self.main):
             return None
         try:
@@ -324,6 +187,7 @@ class Trainer:
         return SummaryWriter(str(self.out / "tensorboard"))
 
     def _log(self, record: dict) -> None:
+        """Append ``record`` to ``log.jsonl`` (and its numbers to TensorBoard), on the main process."""
         if not self.main:
             return
         self.out.mkdir(parents=True, exist_ok=True)
@@ -335,12 +199,8 @@ class Trainer:
                     self.tb.add_scalar(k, v, record.get("global_step", 0))
 
     def _rows(self, stage: StageConfig, split: str) -> list:
-        src = self.data.regression if stage.name == "regress" else self.data.conversations
-        rows = src.get(split, [])
-        keys = set(self.cfg.model.numeric_head.keys)
-        if stage.name == "regress":
-            return [r for r in rows if r.key in keys]
-        return [r for r in rows if all(k in keys for k in r["target_keys"])]
+        """The rows of ``split`` this stage trains on (see :func:`~agrochat.train.data.stage_rows`)."""
+        return stage_rows(self.data, stage, split, set(self.cfg.model.numeric_head.keys))
 
     @torch.no_grad()
     def _fit_ood(self, model: DnaLanguageModel) -> OodReference | None:
@@ -358,43 +218,21 @@ class Trainer:
         return ref
 
     def _train_mode(self, stage: StageConfig, module: nn.Module) -> None:
-        """Train mode for what this stage trains; frozen parts stay in eval mode, so their batch-norm statistics
-        and dropout do not change (a frozen CNN encoder gives the same numbers after the stage as before)."""
-        module.train()  # the (maybe DDP-wrapped) module
-        model = self.module.model
-        frozen = [model.members]
-        if stage.encoder == "frozen":
-            frozen.append(model.encoder)
-        if stage.name != "regress":
-            frozen += [
-                m
-                for m, mode in ((model.projector, stage.projector), (model.numeric_head, stage.head))
-                if mode == "frozen"
-            ]
-        for m in frozen:
-            m.eval()
+        """Train mode for what this stage trains, eval mode for its frozen parts (see
+        :func:`~agrochat.bridge.trainable.set_train_mode`)."""
+        module.train()  # the (maybe DDP-wrapped) module, probe included
+        set_train_mode(self.module.model, stage.trainable_modes(self.module.reads_dna))
 
     def _configure_stage(self, stage: StageConfig) -> None:
-        model = self.module.model
-        set_trainable(model, stage.encoder, stage.decoder)
-        regress = stage.name == "regress"
-        self.module.num_loss = stage.num_loss
+        """Set what trains in this stage (as :meth:`StageConfig.trainable_modes` decides) and its loss."""
         reads_dna = self.module.reads_dna
-        for p in self.module.probe.parameters():
-            p.requires_grad = regress and not reads_dna
-        if regress:  # the decoder is not used in this stage; with a DNA readout its head and projector are
-            for p in list(model.projector.parameters()) + list(model.numeric_head.parameters()):
-                p.requires_grad = reads_dna
-            for p in model.decoder.parameters():
-                p.requires_grad = False
-        else:
-            for p in model.projector.parameters():
-                p.requires_grad = stage.projector == "full"
-            for p in model.numeric_head.parameters():
-                p.requires_grad = stage.head == "full"
+        set_trainable(self.module.model, stage.trainable_modes(reads_dna))
+        self.module.probe.requires_grad_(stage.trains_probe(reads_dna))
+        self.module.num_loss = stage.num_loss
 
     # ---- main loop -------------------------------------------------------------------------------------------
     def run(self) -> dict:
+        """Run the stages not done yet; fit the OOD reference and save the final model. Metrics per stage name."""
         results = {}
         for si, stage in enumerate(self.cfg.stages):
             if si < self.state["stage"] or (si == self.state["stage"] and self.state["stage_done"]):
@@ -411,6 +249,7 @@ class Trainer:
         return results
 
     def _run_stage(self, si: int, stage: StageConfig) -> dict:
+        """Train stage ``si`` (resuming mid-stage when the state says so); its final validation metrics."""
         cfg = self.cfg
         self._configure_stage(stage)
         model = self.module.model
@@ -468,7 +307,7 @@ class Trainer:
                 ck.load_json(self.resume_from / "rng.json"),
             )
         module, optimizer = self.acc.prepare(self.module, optimizer)
-        kind = "regress" if stage.name == "regress" else "conversation"
+        kind = stage.kind
         step, epoch, start = self.state["step"], self.state["epoch"], self.state["batch"]
         bar = tqdm(
             total=total,
@@ -549,13 +388,14 @@ class Trainer:
         return metrics
 
     @torch.no_grad()
-    def _evaluate(self, si: int, stage: StageConfig, val: StageData, module) -> dict:
+    def _evaluate(self, si: int, stage: StageConfig, val: StageData, module: nn.Module) -> dict:
+        """Validation losses and per-key regression metrics (de-normalised), logged and added to the history."""
         if not val.items:
             return {}
         inner = self.acc.unwrap_model(module)
         was_training = inner.training
         inner.eval()
-        kind = "regress" if stage.name == "regress" else "conversation"
+        kind = stage.kind
         keys_all = self.module.model.config.numeric_head.keys
         preds, stds, targets, keys, losses = [], [], [], [], {}
         sampler = TokenBudgetSampler(val.lengths, stage.max_tokens, stage.max_batch_size, shuffle=False)
@@ -646,6 +486,7 @@ class Trainer:
         return {**best["result"], "restored_from_step": best["step"]}
 
     def _save(self, si: int, stage: StageConfig, optimizer, scheduler, done: bool) -> None:
+        """Write a resumable checkpoint (model, probe, optimizer, scheduler, RNG, trainer state), atomically."""
         self.acc.wait_for_everyone()
         if self.main:
             inner = self.acc.unwrap_model(self.module)
@@ -675,7 +516,7 @@ def _init_from(model: DnaLanguageModel, path: str) -> None:
 
     src = load_model_dir(path)
     if src.config.encoder.type != model.config.encoder.type:
-        raise ValueError(
+        raise ConfigError(
             f"init_from={path}: its encoder is {src.config.encoder.type!r}, this config's "
             f"{model.config.encoder.type!r}"
         )
@@ -684,7 +525,7 @@ def _init_from(model: DnaLanguageModel, path: str) -> None:
     ):  # LoRA-trained: fold the adapters into plain weights
         src.encoder.esm = src.encoder.esm.merge_and_unload()
     if isinstance(getattr(model.encoder, "esm", None), PeftModel):
-        raise ValueError(
+        raise ConfigError(
             "init_from needs this config's encoder built plain (trainable: full or frozen); "
             "stages may still switch it to lora"
         )
@@ -694,12 +535,13 @@ def _init_from(model: DnaLanguageModel, path: str) -> None:
         try:
             mine.load_state_dict(theirs)
         except RuntimeError as e:
-            raise ValueError(f"init_from={path}: its {part} does not match this config's ({e})") from e
+            raise ConfigError(f"init_from={path}: its {part} does not match this config's ({e})") from e
     del src
     release_memory()
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dict -> one level with ``a/b/c`` keys (for TensorBoard scalars)."""
     out = {}
     for k, v in d.items():
         name = f"{prefix}{k}"
