@@ -25,6 +25,11 @@ DNA_TOKEN = "<dna>"
 NUM_TOKEN = "<num>"
 log = logging.getLogger(__name__)
 
+# what every SmolLM2 size shares in its config.json
+_SMOLLM2 = dict(
+    max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5, tie_word_embeddings=True
+)
+
 DECODER_PRESETS: dict[str, dict] = {
     # tiny random LLaMA for tests and demos (uses the SmolLM2 tokenizer)
     "llama-tiny": dict(
@@ -36,7 +41,7 @@ DECODER_PRESETS: dict[str, dict] = {
         max_position_embeddings=4096,
         tie_word_embeddings=True,
     ),
-    # real architectures with random weights, for memory/throughput benchmarks where the hub is out of reach
+    # real architectures with random weights, for memory/throughput benchmarks without hub downloads
     # (bench/finetune_step.py); they keep the SmolLM2 tokenizer (49,152 + 2 tokens)
     "smollm2-135m": dict(  # HuggingFaceTB/SmolLM2-135M-Instruct config.json (the shipped decoder's shape)
         hidden_size=576,
@@ -44,10 +49,7 @@ DECODER_PRESETS: dict[str, dict] = {
         num_hidden_layers=30,
         num_attention_heads=9,
         num_key_value_heads=3,
-        max_position_embeddings=8192,
-        rope_theta=100000.0,
-        rms_norm_eps=1e-5,
-        tie_word_embeddings=True,
+        **_SMOLLM2,
     ),
     "smollm2-360m": dict(  # HuggingFaceTB/SmolLM2-360M-Instruct config.json
         hidden_size=960,
@@ -55,10 +57,7 @@ DECODER_PRESETS: dict[str, dict] = {
         num_hidden_layers=32,
         num_attention_heads=15,
         num_key_value_heads=5,
-        max_position_embeddings=8192,
-        rope_theta=100000.0,
-        rms_norm_eps=1e-5,
-        tie_word_embeddings=True,
+        **_SMOLLM2,
     ),
     "tinyllama-1.1b": dict(  # TinyLlama/TinyLlama-1.1B-Chat-v1.0 config.json (its own vocabulary has 32,000 tokens)
         hidden_size=2048,

@@ -126,16 +126,10 @@ class Assistant:
         if batch:
             yield from self._score(batch, key, question, prefix, explanations)
 
-    def predict(
-        self,
-        sequences,
-        task: str = "promoter_strength",
-        tissue: str | None = "leaf",
-        batch_size: int = 32,
-        explanations: bool = True,
-    ) -> list[Prediction]:
-        """Fast path: one forward pass per batch, no sampling. Accepts str, list of str, or a FASTA path."""
-        return list(self.iter_predict(sequences, task, tissue, batch_size, explanations))
+    def predict(self, sequences, *args, **kwargs) -> list[Prediction]:
+        """Fast path: one forward pass per batch, no sampling. Accepts str, list of str, or a FASTA path; the
+        arguments of :meth:`iter_predict` (``task``, ``tissue``, ``batch_size``, ``explanations``), all at once."""
+        return list(self.iter_predict(sequences, *args, **kwargs))
 
     def _score(self, batch, key, question, prefix, explanations) -> list[Prediction]:
         if self.model.config.numeric != "head":
