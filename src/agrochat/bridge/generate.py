@@ -5,7 +5,8 @@ greedy or sampled, with an optional forced answer prefix) and batched generation
 left-padded, one KV cache) share:
 
 - tokens the decoder may never write are suppressed: ``<dna>`` always; with ``numeric=head`` every token with a
-  digit, so each number in an answer comes from the numeric head through ``<num>`` (``numeric=text``: ``<num>``);
+  digit, so each number in an answer comes from the numeric head through ``<num>`` (``numeric=text``: ``<num>``),
+  and ``<num>`` too when the answer has no key to read a number for;
 - no n-gram of the answer repeats (``no_repeat_ngram``; stops greedy loops);
 - an answer that still owes ``<num>`` slots (``require_numbers``: one per key asked for) may not end yet;
 - when the token budget left only just fits the owed slots, ``<num>`` is forced.
