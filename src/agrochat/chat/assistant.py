@@ -9,7 +9,7 @@ motif annotator's findings in that sequence and the published average effects, n
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 from agrochat.bridge import DnaLanguageModel, generate, normalize_dna
 from agrochat.bridge.generate import TextStream
 from agrochat.bridge.io import CONFIG_NAME
+from agrochat.bridge.model import NumericValue
 from agrochat.domain import tasks as T
 from agrochat.domain.effects import load_effects
 from agrochat.domain.explain import describe_element, element_mentions
@@ -116,29 +117,36 @@ class Assistant:
     ) -> Iterator[Prediction]:
         """Stream predictions batch by batch (bounded memory for large FASTA files)."""
         key = self.resolve(task, tissue)
-        question, prefix = canonical_prompt(key)
         batch: list[tuple[str, str]] = []
         for rid, seq in self.records(sequences):
             batch.append((rid, self._fits(seq, rid)))  # records() has normalised it
             if len(batch) == batch_size:
-                yield from self._score(batch, key, question, prefix, explanations)
+                yield from self._score(batch, key, explanations)
                 batch = []
         if batch:
-            yield from self._score(batch, key, question, prefix, explanations)
+            yield from self._score(batch, key, explanations)
 
     def predict(self, sequences, *args, **kwargs) -> list[Prediction]:
         """Fast path: one forward pass per batch, no sampling. Accepts str, list of str, or a FASTA path; the
         arguments of :meth:`iter_predict` (``task``, ``tissue``, ``batch_size``, ``explanations``), all at once."""
         return list(self.iter_predict(sequences, *args, **kwargs))
 
-    def _score(self, batch, key, question, prefix, explanations) -> list[Prediction]:
+    def _numbers(self, sequences: Sequence[str], keys: Sequence[str]) -> list[NumericValue]:
+        """The fast path for (sequence, key) pairs, in one batch: each key's canonical question and answer prefix
+        (so the number equals the one the chat writes at ``<num>``)."""
         if self.model.config.numeric != "head":
             raise InputError(
                 "this is a numeric=text (digits) comparison model: it has no regression head, so no "
                 "predict/explain; use ask() or chat() and read the digits it writes"
             )
-        msgs = [{"role": "user", "content": question}]
-        values = self.model.score([(msgs, [seq], prefix) for _, seq in batch], [key] * len(batch))
+        prompts = []
+        for seq, key in zip(sequences, keys, strict=True):
+            question, prefix = canonical_prompt(key)
+            prompts.append(([{"role": "user", "content": question}], [seq], prefix))
+        return self.model.score(prompts, list(keys))
+
+    def _score(self, batch, key, explanations) -> list[Prediction]:
+        values = self._numbers([seq for _, seq in batch], [key] * len(batch))
         return [
             self._prediction(rid, seq, key, v, explanations)
             for (rid, seq), v in zip(batch, values, strict=True)
@@ -174,12 +182,10 @@ class Assistant:
         """A batched fast-path scorer: (sequences, key) -> (values, stds, ood flags, ood reasons)."""
 
         def score(seqs, key):
-            question, prefix = canonical_prompt(key)
-            msgs = [{"role": "user", "content": question}]
             vals = []
             for s in range(0, len(seqs), batch_size):
                 chunk = seqs[s : s + batch_size]
-                vals += self.model.score([(msgs, [m], prefix) for m in chunk], [key] * len(chunk))
+                vals += self._numbers(chunk, [key] * len(chunk))
             return (
                 np.array([v.value for v in vals]),
                 np.array([v.std for v in vals]),
@@ -499,7 +505,7 @@ class Assistant:
         """Fast-path predictions for every (sequence, key) pair of ``intent``."""
         out = []
         for seq, key, label in zip(intent.sequences, intent.keys, intent.labels, strict=True):
-            out += self._score([(label.replace(" ", ""), seq)], key, *canonical_prompt(key), False)
+            out += self._score([(label.replace(" ", ""), seq)], key, False)
         return out
 
     def _say_comparison(self, intent: Intent) -> Generator[str, None, list[Prediction]]:
@@ -533,13 +539,7 @@ class Assistant:
     def _say_ranking(self, intent: Intent, top: int = 5) -> Generator[str, None, list[Prediction]]:
         seq = intent.sequences[0]
         keys = list(intent.keys)
-        values = self.model.score(
-            [
-                ([{"role": "user", "content": canonical_prompt(k)[0]}], [seq], canonical_prompt(k)[1])
-                for k in keys
-            ],
-            keys,
-        )
+        values = self._numbers([seq] * len(keys), keys)
         got = [
             self._prediction(intent.labels[0].replace(" ", ""), seq, k, v, False)
             for k, v in zip(keys, values, strict=True)
