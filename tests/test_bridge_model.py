@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from agrochat.bridge import DnaLanguageModel, PlaceholderError, build_model
-from agrochat.bridge.generate import generate, generate_batch, stream
+from agrochat.bridge.generate import DecodingRules, generate, generate_batch, next_token, stream
 from conftest import LEAF, tiny_config
 
 Q = "How strongly is this promoter expressed in tobacco leaf? <dna>"
@@ -451,3 +451,14 @@ def test_the_number_is_written_before_the_token_budget_runs_out(tiny_model):
     assert one.text == got.text and one.forced == 1
     free = generate_batch(tiny_model, [(msgs, [])], [[key]], max_new_tokens=5, require_numbers=False)[0]
     assert not free.values and free.forced == 0
+
+
+def test_a_row_without_a_key_never_writes_num(tiny_model):
+    """``<num>`` is banned only in the rows that have no key to read a number for (stream and batch alike)."""
+    rules = DecodingRules.for_model(tiny_model, [[], [LEAF]])
+    vocab = len(tiny_model.tokenizer)
+    scores = torch.zeros(2, vocab)
+    scores[:, tiny_model.num_token_id] = 10.0  # <num> is every row's best token
+    step = next_token(scores, torch.zeros(2, 0, dtype=torch.long), torch.zeros(2, dtype=torch.long), 8, rules)
+    assert int(step.tokens[0]) != tiny_model.num_token_id
+    assert int(step.tokens[1]) == tiny_model.num_token_id

@@ -11,7 +11,7 @@ left-padded, one KV cache) share:
 - an answer that still owes ``<num>`` slots (``require_numbers``: one per key asked for) may not end yet;
 - when the token budget left only just fits the owed slots, ``<num>`` is forced.
 
-The first two are transformers' own logits processors; the last two are small :class:`LogitsProcessor` subclasses
+The first two are transformers' own logits processors; the others use two small :class:`LogitsProcessor` subclasses
 here. Each ``<num>`` a row writes is filled from the numeric head by the same code in both paths
 (:meth:`DnaLanguageModel.number_at`), then formatted by the caller's :data:`Formatter`.
 
@@ -152,6 +152,14 @@ def numbers_needed(config: ModelConfig, num_keys: Sequence[str], require_numbers
     return len(num_keys) if require_numbers and config.numeric == "head" else 0
 
 
+def answer_keys(config: ModelConfig, num_keys: Sequence[str] | None) -> list[str]:
+    """The keys an answer's ``<num>`` slots read: ``num_keys``, or the only key of a one-key model."""
+    keys = list(num_keys or [])
+    if not keys and len(config.numeric_head.keys) == 1:
+        keys = list(config.numeric_head.keys)
+    return keys
+
+
 def slot_key(keys: Sequence[str], n: int) -> str:
     """The task/tissue key of the ``n``-th ``<num>`` (0-based) of an answer: the ``n``-th key, the last one for
     every slot after it."""
@@ -161,19 +169,21 @@ def slot_key(keys: Sequence[str], n: int) -> str:
 
 
 # ---- the decoding rules --------------------------------------------------------------------------------------
-class HoldOpenLogitsProcessor(LogitsProcessor):
-    """Forbid the end tokens in the selected rows: like transformers' ``MinNewTokensLengthLogitsProcessor``, but
-    for rows that still owe ``<num>`` slots rather than tokens.
+class BanInRowsLogitsProcessor(LogitsProcessor):
+    """Forbid ``token_ids`` in the selected rows only (transformers' ``SuppressTokensLogitsProcessor`` bans them in
+    every row). Holds an answer open (the end tokens, in rows that still owe ``<num>`` slots, like
+    ``MinNewTokensLengthLogitsProcessor`` for numbers rather than tokens) and keeps ``<num>`` out of rows with no
+    key to read a number for.
 
-    ``rows``: (B,) bool, the rows to hold open."""
+    ``rows``: (B,) bool, the rows the ban applies to."""
 
-    def __init__(self, stop_ids: Sequence[int], rows: torch.Tensor) -> None:
-        self.stop_ids = list(stop_ids)
+    def __init__(self, token_ids: Sequence[int], rows: torch.Tensor) -> None:
+        self.token_ids = list(token_ids)
         self.rows = rows
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         banned = torch.zeros_like(scores, dtype=torch.bool)  # (B, V)
-        banned[:, self.stop_ids] = True
+        banned[:, self.token_ids] = True
         return scores.masked_fill(banned & self.rows[:, None], float("-inf"))  # (B, V)
 
 
@@ -197,10 +207,11 @@ class ForceTokenLogitsProcessor(LogitsProcessor):
 
 @dataclass(frozen=True)
 class DecodingRules:
-    """What stays fixed during one generation: the tokens never written, the n-gram rule, the end tokens and
-    ``<num>``. Build with :meth:`for_model`."""
+    """What stays fixed during one generation: the tokens never written, the rows that may not write ``<num>``, the
+    n-gram rule, the end tokens and ``<num>``. Build with :meth:`for_model`."""
 
     never: SuppressTokensLogitsProcessor
+    no_number: BanInRowsLogitsProcessor
     no_repeat: NoRepeatNGramLogitsProcessor | None
     stop_ids: list[int]
     stop: torch.Tensor  # (S,) the end tokens, on the model's device
@@ -208,19 +219,20 @@ class DecodingRules:
 
     @classmethod
     def for_model(
-        cls, model: DnaLanguageModel, no_repeat_ngram: int = 3, numbers: bool = True
+        cls, model: DnaLanguageModel, row_keys: Sequence[Sequence[str]], no_repeat_ngram: int = 3
     ) -> DecodingRules:
-        """The rules for ``model``: never ``<dna>``; with ``numeric=head`` never a digit (every number comes from the
-        head through ``<num>``), with ``numeric=text`` never ``<num>``; with ``numbers=False`` (no key to read a
-        number for) never ``<num>`` either. ``no_repeat_ngram``: 0 turns the n-gram rule off."""
+        """The rules for ``model`` writing one answer per entry of ``row_keys`` (each row's keys, after
+        :func:`answer_keys`): never ``<dna>``; with ``numeric=head`` never a digit (every number comes from the
+        head through ``<num>``) and no ``<num>`` in a row without a key to read it for; with ``numeric=text`` never
+        ``<num>``. ``no_repeat_ngram``: 0 turns the n-gram rule off."""
         tok = model.tokenizer
         never = [model.dna_token_id]
         never += [model.num_token_id] if model.config.numeric == "text" else digit_ids(tok)
-        if not numbers and model.config.numeric != "text":
-            never.append(model.num_token_id)
+        keyless = torch.tensor([not keys for keys in row_keys], device=model.device)  # (B,)
         stops = stop_ids(tok)
         return cls(
             never=SuppressTokensLogitsProcessor(never, device=model.device),
+            no_number=BanInRowsLogitsProcessor([model.num_token_id], keyless),
             no_repeat=NoRepeatNGramLogitsProcessor(no_repeat_ngram) if no_repeat_ngram > 0 else None,
             stop_ids=stops,
             stop=torch.tensor(stops, device=model.device),
@@ -255,13 +267,14 @@ def next_token(
     may end (0 for finished rows); ``budget_left``: tokens left in the budget, this one included. Greedy with
     ``temperature`` 0, else sampled from ``softmax(scores / temperature)`` with ``generator``."""
     scores = rules.never(generated, scores)  # (B, V)
+    scores = rules.no_number(generated, scores)  # (B, V)
     if rules.no_repeat is not None:
         scores = rules.no_repeat(generated, scores)
     hold = owed > 0  # (B,)
     held = forced = torch.zeros_like(hold)
     if bool(hold.any()):
         held = hold & torch.isin(scores.argmax(-1), rules.stop)  # ending was the best token
-        scores = HoldOpenLogitsProcessor(rules.stop_ids, hold)(generated, scores)
+        scores = BanInRowsLogitsProcessor(rules.stop_ids, hold)(generated, scores)
         force = owed >= budget_left  # (B,) the budget only just fits the numbers owed
         if bool(force.any()):
             forced = force & (scores.argmax(-1) != rules.num_id)
@@ -444,12 +457,9 @@ def _stream_pieces(
         batch["dna_attention_mask"].to(model.device) if dna is not None else None,
     )
     gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
-    keys = list(num_keys or [])
-    need = numbers_needed(model.config, keys, require_numbers)
-    if not keys and len(model.config.numeric_head.keys) == 1:
-        keys = list(model.config.numeric_head.keys)
-    answer = _Answer(model, keys, sequences, need)
-    rules = DecodingRules.for_model(model, no_repeat_ngram, numbers=bool(keys))
+    keys = answer_keys(model.config, num_keys)
+    answer = _Answer(model, keys, sequences, numbers_needed(model.config, num_keys or [], require_numbers))
+    rules = DecodingRules.for_model(model, [keys], no_repeat_ngram)
     fmt = formatter or plain_formatter(model.config.text_decimals)
     dna_mask = ids == model.dna_token_id  # (1, L)
     attn = torch.ones_like(ids)  # (1, L)
@@ -533,11 +543,12 @@ def generate_batch(
     lmask = torch.stack([torch.roll(mask[b], shift[b]) for b in range(B)])  # (B, L)
     pos = (lmask.cumsum(1) - 1).clamp(min=0)  # (B, L)
     out = model.decoder(inputs_embeds=left, attention_mask=lmask, position_ids=pos, use_cache=True)
-    rules = DecodingRules.for_model(model, no_repeat_ngram)
+    row_keys = [answer_keys(model.config, keys) for keys in num_keys]
+    rules = DecodingRules.for_model(model, row_keys, no_repeat_ngram)
     fmt = formatter or plain_formatter(model.config.text_decimals)
     rows = [
-        _Answer(model, keys, seqs, numbers_needed(model.config, keys, require_numbers))
-        for (_, seqs), keys in zip(prompts, num_keys, strict=True)
+        _Answer(model, row, seqs, numbers_needed(model.config, keys, require_numbers))
+        for (_, seqs), keys, row in zip(prompts, num_keys, row_keys, strict=True)
     ]
     done = torch.zeros(B, dtype=torch.bool, device=model.device)  # (B,)
     generated = ids.new_zeros((B, 0))  # (B, t); finished rows get padding
@@ -580,8 +591,9 @@ __all__ = [
     "Formatter",
     "Generation",
     "GenerationStream",
-    "HoldOpenLogitsProcessor",
+    "BanInRowsLogitsProcessor",
     "Step",
+    "answer_keys",
     "TextStream",
     "digit_ids",
     "generate",
