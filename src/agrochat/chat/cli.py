@@ -23,12 +23,6 @@ HELP = """Commands:
   /help               this text
   /quit               leave"""
 
-USER_ERRORS = (AgrochatError,)  # shown as one line; anything else is a bug and keeps its traceback
-
-
-def _message(e: BaseException) -> str:
-    return str(e)
-
 
 def _load(model: Path | None):
     from agrochat.chat import Assistant
@@ -51,8 +45,8 @@ class Repl:
             return True
         try:
             return self.execute(line)
-        except USER_ERRORS as e:  # one line, keep running
-            self.echo(f"error: {_message(e)}")
+        except AgrochatError as e:  # one line, keep running
+            self.echo(f"error: {str(e)}")
             return True
 
     def execute(self, line: str) -> bool:
@@ -175,19 +169,19 @@ def chat_command(
 
     try:
         assistant = _load(model)
-    except USER_ERRORS as e:
-        fail(_message(e))
+    except AgrochatError as e:
+        fail(str(e))
     repl = Repl(assistant, task, tissue, echo=typer.echo)
     for cmd in ([f"/load {fasta}"] if fasta else []) + ([f"/seq {sequence}"] if sequence else []):
         try:
             repl.execute(cmd)
-        except USER_ERRORS as e:
-            fail(_message(e))
+        except AgrochatError as e:
+            fail(str(e))
     if question is not None:
         try:
             repl.execute(question)
-        except USER_ERRORS as e:
-            fail(_message(e))
+        except AgrochatError as e:
+            fail(str(e))
         return
     interactive = sys.stdin.isatty()
     if interactive:
@@ -240,8 +234,8 @@ def predict_command(
     try:
         assistant = _load(model)
         assistant.resolve(task, tissue)
-    except USER_ERRORS as e:
-        fail(_message(e))
+    except AgrochatError as e:
+        fail(str(e))
     done: set[str] = set()
     if resume and out.exists():
         done = _written_ids(out, fmt)  # also drops a last line cut by an interruption
@@ -272,8 +266,8 @@ def predict_command(
                 progress.advance(bar)
         if fmt == "json":
             sink.write(json.dumps(items, indent=1) + "\n")
-    except USER_ERRORS as e:
-        fail(_message(e))
+    except AgrochatError as e:
+        fail(str(e))
     finally:
         if out:
             sink.close()
@@ -377,8 +371,8 @@ def eval_command(
     try:
         assistant = _load(model)
         other = _load(text_model) if text_model else None
-    except USER_ERRORS as e:
-        fail(_message(e))
+    except AgrochatError as e:
+        fail(str(e))
     head = assistant.model.config.numeric == "head"
     if not head and not generate:
         fail("a numeric=text model has no fast path; use --generate N")
@@ -442,8 +436,8 @@ def eval_command(
                 sections.append(
                     "The numeric=text (digits) model on the same questions:\n\n" + generated_table(tgen)
                 )
-        except USER_ERRORS as e:
-            fail(_message(e))
+        except AgrochatError as e:
+            fail(str(e))
     if head:
         sections.append(published_table(results))
     from agrochat.chat.evaluate import evaluate_intents
@@ -514,8 +508,8 @@ def explain_command(
         a = _load(model)
         seq = _one_sequence(sequence, fasta)
         res = a.explain(seq, task, tissue, plot=plot, replicates=replicates)
-    except USER_ERRORS as e:
-        fail(_message(e))
+    except AgrochatError as e:
+        fail(str(e))
     if tsv:
         res.to_tsv(tsv)
     if as_json:
@@ -563,8 +557,8 @@ def variant_command(
         a = _load(model)
         seq = _one_sequence(sequence, fasta)
         eff = a.variant(seq, spec, task, tissue, other=other, replicates=replicates)
-    except USER_ERRORS as e:
-        fail(_message(e))
+    except AgrochatError as e:
+        fail(str(e))
     typer.echo(json.dumps(eff.to_dict(), indent=1) if as_json else _variant_text(eff))
 
 
@@ -615,8 +609,8 @@ def design_command(
             progress=True,
             plot=plot,
         )
-    except USER_ERRORS as e:
-        fail(_message(e))
+    except AgrochatError as e:
+        fail(str(e))
     if as_json:
         typer.echo(json.dumps({"stopped": res.stopped, "steps": [s.to_dict() for s in res.steps]}, indent=1))
     else:

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 
 from agrochat.chat.dialogue import key_label
 from agrochat.chat.fasta import iter_fasta
+from agrochat.errors import AgrochatError
 
-from .errors import USER_ERRORS, ApiError, user_error
+from .errors import ApiError, user_error
 from .schemas import ExplainRequest, PredictRequest
 from .state import ServerState, record, state
 
@@ -33,7 +34,7 @@ def _fasta_records(text: str, st: ServerState) -> list[tuple[str, str]]:
                     )
                 st.check_length(r.sequence, r.id)
                 out.append((r.id, r.sequence))
-        except USER_ERRORS as e:
+        except AgrochatError as e:  # a 400; anything else is a bug
             raise ApiError(400, str(e).replace(str(path), "upload")) from None
     return out
 
@@ -98,7 +99,7 @@ async def explain(req: ExplainRequest, request: Request) -> dict:
     st.check_length(req.sequence, "sequence")
     try:
         seq = st.assistant.check_sequence(req.sequence)
-    except USER_ERRORS as e:
+    except AgrochatError as e:  # a 400; anything else is a bug
         raise user_error(e) from None
     return await st.call(_explain, st.assistant, seq, key, req.plot)
 

@@ -15,7 +15,6 @@ from agrochat.errors import AgrochatError, UnknownTaskError
 from .worker import Overloaded
 
 log = logging.getLogger("agrochat.serve")
-USER_ERRORS = (AgrochatError,)  # what becomes a 400: the errors a user can cause, never a bug
 
 
 class ApiError(Exception):
@@ -38,7 +37,7 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def user_error(e: BaseException) -> ApiError:
+def user_error(e: AgrochatError) -> ApiError:
     """A model-side input error (bad DNA, unknown task, malformed FASTA...) as a 400."""
     message = str(e)
     code = (

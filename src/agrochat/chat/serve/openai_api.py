@@ -15,8 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from agrochat.chat.dialogue import DNA_RUN
+from agrochat.errors import AgrochatError
 
-from .errors import USER_ERRORS, ApiError, one_line, user_error
+from .errors import ApiError, one_line, user_error
 from .schemas import ChatMessage, ChatRequest
 from .state import ServerState, record, state
 
@@ -88,7 +89,7 @@ async def chat_completions(req: ChatRequest, request: Request):
             job = await st.worker.stream(
                 lambda: st.assistant.chat(messages, stream=True, max_new_tokens=max_new)
             )
-        except USER_ERRORS as e:
+        except AgrochatError as e:  # a 400; anything else is a bug
             raise user_error(e) from None
         return StreamingResponse(
             _events(job, cid, created, st.config.model_id),

@@ -8,8 +8,10 @@ from typing import Any
 
 from fastapi import Request
 
+from agrochat.errors import AgrochatError
+
 from .config import ServeConfig
-from .errors import USER_ERRORS, ApiError, user_error
+from .errors import ApiError, user_error
 from .worker import ModelWorker
 
 
@@ -24,14 +26,14 @@ class ServerState:
         """``fn`` on the model thread; its input errors become 400s."""
         try:
             return await self.worker.run(fn, *args, **kwargs)
-        except USER_ERRORS as e:
+        except AgrochatError as e:  # a 400; anything else is a bug
             raise user_error(e) from None
 
     def key(self, task: str, tissue: str | None) -> str:
         """The task key (a full ``task/tissue`` key ignores ``tissue``); unknown ones are a 400."""
         try:
             return self.assistant.resolve(task, None if "/" in task else tissue)
-        except USER_ERRORS as e:
+        except AgrochatError as e:  # a 400; anything else is a bug
             raise user_error(e) from None
 
     def check_length(self, seq: str, where: str) -> None:
