@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from agrochat.bridge.config import ConfigError
+from agrochat.errors import ConfigError
 from agrochat.train import load_config
 from agrochat.train.batching import TokenBudgetSampler
 from agrochat.train.checkpoint import list_checkpoints

@@ -1,6 +1,6 @@
 """agrochat.bridge: AgroNT encoder + projection adapter + LLaMA-family decoder + numeric head."""
 
-from .build import build_model, load_model_dir
+from .build import build_model
 from .config import (
     ConfigError,
     DecoderConfig,
@@ -50,7 +50,6 @@ __all__ = [
     "encoder_preset_config",
     "gaussian_nll",
     "load_agront_tokenizer",
-    "load_model_dir",
     "normalize_dna",
     "plain_formatter",
     "save_model_dir",

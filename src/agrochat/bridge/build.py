@@ -1,12 +1,12 @@
 """Making models: a new :class:`DnaLanguageModel` from a config, a saved one from its directory, an ensemble of
-independently trained ones. Both build and load go through :func:`~agrochat.bridge.assembly.assemble_model`."""
+independently trained ones (a saved model: :meth:`DnaLanguageModel.from_pretrained`). Both build and load go through :func:`~agrochat.bridge.assembly.assemble_model`."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from agrochat.errors import ConfigError
 
 from .assembly import assemble_model
-from .config import ConfigError, ModelConfig
+from .config import ModelConfig
 from .model import DnaLanguageModel, NumberPath
 
 
@@ -19,12 +19,6 @@ def build_model(cfg: ModelConfig, tokenizer=None, dna_tokenizer=None) -> DnaLang
         tokenizer=tokenizer,
         dna_tokenizer=dna_tokenizer,
     )
-
-
-def load_model_dir(path: str | Path, trainable: bool = False) -> DnaLanguageModel:
-    """Rebuild a model saved by :func:`~agrochat.bridge.io.save_model_dir` (same as
-    :meth:`DnaLanguageModel.from_pretrained`). Reads only JSON and safetensors."""
-    return DnaLanguageModel.from_pretrained(path, trainable=trainable)
 
 
 def add_ensemble_members(model: DnaLanguageModel, others: list[DnaLanguageModel]) -> DnaLanguageModel:

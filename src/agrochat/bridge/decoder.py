@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
-from agrochat.errors import ResourceNotFoundError
+from agrochat.errors import ConfigError, ResourceNotFoundError
 
-from .config import ConfigError, DecoderConfig
+from .config import DecoderConfig
 
 DNA_TOKEN = "<dna>"
 NUM_TOKEN = "<num>"

@@ -11,8 +11,10 @@ import torch
 from torch import nn
 from transformers import EsmConfig, EsmForMaskedLM
 
+from agrochat.errors import ConfigError
+
 from .cnn import CnnEncoder
-from .config import ConfigError, EncoderConfig, LoraSettings
+from .config import EncoderConfig, LoraSettings
 from .tokenizer import AgroNTTokenizer, BaseTokenizer, DnaSequenceError, load_agront_tokenizer
 from .trainable import apply_trainable
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ConfigError, ProjectorConfig
+from agrochat.errors import ConfigError
+
+from .config import ProjectorConfig
 
 
 class Projector(nn.Module):

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
 
-from .config import TRAINABLE, ConfigError, LoraSettings, ModelConfig
+from agrochat.errors import ConfigError
+
+from .config import TRAINABLE, LoraSettings, ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN
 
 PART_MODES = ("frozen", "full")

@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-from agrochat.bridge.config import TRAINABLE, ConfigError, ModelConfig, _from_dict
+from agrochat.bridge.config import TRAINABLE, ModelConfig, _from_dict
 from agrochat.bridge.trainable import PART_MODES, TrainableModes
+from agrochat.errors import ConfigError
 
 STAGE_KINDS = ("regress", "align", "instruct")
 """Stage names. The trainer tells only two kinds of stage apart (:attr:`StageConfig.kind`)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agrochat.bridge.config import ConfigError
+from agrochat.errors import ConfigError
 
 from .config import TrainConfig
 from .data import RegressionRow, TrainingData

@@ -22,7 +22,7 @@ from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from torch import nn
 from tqdm.auto import tqdm
 
-from agrochat.bridge.build import build_model, load_model_dir
+from agrochat.bridge.build import build_model
 from agrochat.bridge.head import gaussian_nll
 from agrochat.bridge.model import DnaLanguageModel
 from agrochat.bridge.ood import OodReference, fit_reference
@@ -161,7 +161,7 @@ class Trainer:
             else None
         )
         if latest is not None:
-            model = load_model_dir(latest / "model", trainable=True)
+            model = DnaLanguageModel.from_pretrained(latest / "model", trainable=True)
         else:
             model = build_model(cfg.model)
             if cfg.init_from:
@@ -514,7 +514,7 @@ def _init_from(model: DnaLanguageModel, path: str) -> None:
     """Copy encoder and projector weights from a saved model directory (shapes must match)."""
     from peft import PeftModel
 
-    src = load_model_dir(path)
+    src = DnaLanguageModel.from_pretrained(path)
     if src.config.encoder.type != model.config.encoder.type:
         raise ConfigError(
             f"init_from={path}: its encoder is {src.config.encoder.type!r}, this config's "
