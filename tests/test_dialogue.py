@@ -250,6 +250,23 @@ CONVERSATIONS = [
         ("what about the third one in protoplasts?", "predict", [PROTO]),
     ],
     [(f"How strong is this terminator? {A}", "predict", [TLEAF, TPROTO]), ("Why?", "explain", [TLEAF])],
+    [
+        (
+            f"Is this promoter more active in maize protoplasts or in tobacco leaves? {A}",
+            "predict",
+            [PROTO, LEAF],
+        )
+    ],
+    [
+        (
+            f"Is this promoter more active in tobacco leaves or in maize protoplasts? {A}",
+            "predict",
+            [LEAF, PROTO],
+        )
+    ],
+    [(f"Is it stronger in leaves or in protoplasts? {A}", "predict", [LEAF, PROTO])],
+    [(f"How strong is this promoter in maize leaves? {A}", "predict", [PROTO])],
+    [(f"How strong is this promoter in maize leaf protoplasts? {A}", "predict", [PROTO])],
 ]
 
 
@@ -321,6 +338,18 @@ def test_comparison_states_difference_and_uncertainty(wide_assistant):
     hi, lo = sorted(ans.predictions, key=lambda p: -p.value)
     assert f"by {hi.value - lo.value:.2f}" in ans.text
     assert "combined uncertainty" in ans.text
+
+
+def test_one_sequence_in_two_systems_is_compared_by_percentile(wide_assistant):
+    from agrochat.domain.registry import ordinal
+
+    ans = wide_assistant.chat([{"role": "user", "content": f"Is it stronger in leaves or protoplasts? {A}"}])
+    hi, lo = sorted(ans.predictions, key=lambda p: -p.percentile)
+    assert hi.key != lo.key and "Sequence 1" not in ans.text
+    last = ans.text.splitlines()[-1]
+    where = [last.index(f"({ordinal(round(p.percentile))} percentile)") for p in (hi, lo)]
+    assert where[0] <= where[1], last
+    assert "compare the percentiles" in last
 
 
 def test_stream_equals_text(wide_assistant):

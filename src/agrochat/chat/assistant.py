@@ -25,7 +25,7 @@ from agrochat.domain.explain import describe_element, element_mentions
 from agrochat.domain.explain import explain as explain_annotation
 from agrochat.domain.motifs import annotate, promoter_rel, terminator_rel
 from agrochat.domain.prompts import canonical_prompt
-from agrochat.domain.registry import Registry, load_registry
+from agrochat.domain.registry import Registry, load_registry, ordinal
 from agrochat.errors import CheckpointError, InputError, UnknownTaskError
 
 from .attribution import Scorer, VariantEffect, explain_text, kind_of, motif_knockouts, variant_effects
@@ -470,10 +470,14 @@ class Assistant:
         # question of the fast path instead, so its number still equals predict()
         preds: list[Prediction] = []
         reads_h = self.model.numeric_head.reads_h
-        multi = len(intent.sequences) > 1
+        several = (
+            len(set(intent.sequences)) > 1
+        )  # the answer prefix names the system; the label names the sequence
         for n, (seq, key, label) in enumerate(zip(intent.sequences, intent.keys, intent.labels, strict=True)):
-            if multi:
-                yield f"{'' if n == 0 else chr(10)}{_cap(label)}, {key_label(key)}: "
+            if n:
+                yield "\n"
+            if several:
+                yield f"{_cap(label)}: "
             question, prefix = canonical_prompt(key)
             convo = [{"role": "user", "content": question}] if reads_h else self._decoder_turn(messages)
             answer = generate.stream(
@@ -499,7 +503,24 @@ class Assistant:
                 yield "\n" + explain_text(
                     pred.text, key_label(key), kos, self.effects, key, top=3, lead=False
                 )
+        if not several and len(preds) > 1:
+            yield "\n" + self._across_keys(preds)
         return preds
+
+    def _across_keys(self, preds: list[Prediction]) -> str:
+        """One sequence in several systems: compare by percentile, since each system has its own scale."""
+        ranked = sorted(preds, key=lambda p: -p.percentile)
+        where = [f"{key_label(p.key)} ({ordinal(round(p.percentile))} percentile)" for p in ranked]
+        if ranked[0].percentile - ranked[-1].percentile < 10:
+            lead = f"It ranks about the same in each: {', '.join(where)}"
+        elif len(ranked) == 2:
+            lead = f"It ranks higher for {where[0]} than for {where[1]}"
+        else:
+            lead = f"It ranks highest for {where[0]}, then {', then '.join(where[1:])}"
+        return (
+            f"{lead}, each among what was measured for that key. Each key has its own scale, so compare the "
+            "percentiles, not the raw values."
+        )
 
     def _values(self, intent) -> list[Prediction]:
         """Fast-path predictions for every (sequence, key) pair of ``intent``."""

@@ -226,6 +226,16 @@ def _has(pattern: str, text: str) -> bool:
     return re.search(rf"\b({pattern})\b", text) is not None
 
 
+# "leaves" as the tobacco system: not "maize leaves" or "leaf protoplasts" (both mean maize leaf protoplasts)
+_LEAF_SYSTEM = re.compile(r"\b(?<!maize )(?<!corn )(leaf|leaves)\b(?!\s+(mesophyll\s+)?protoplasts?)")
+
+
+def _first(pattern: str, text: str) -> int:
+    """Where ``pattern`` first occurs as a word in ``text`` (its length if nowhere)."""
+    hit = re.search(rf"\b({pattern})\b", text)
+    return hit.start() if hit else len(text)
+
+
 def _organs(text: str) -> list[str]:
     return [o for o in ORGANS if re.search(rf"\b({o}|{_PLURAL.get(o, o + 's')})\b", text)]
 
@@ -249,7 +259,8 @@ def mentions(text: str) -> Mentions:
     task = T.TERMINATOR if _has("terminators?", t) else T.SYNTHETIC if _has("synthetic", t) else None
     enh = "noENH" if _NO_ENH.search(t) else "withENH" if _WITH_ENH.search(t) else None
     light = "dark" if _has("dark|darkness", t) else "light" if _has("light", t) else None
-    species = [s for s, p in SPECIES.items() if _has(p, t)]
+    found = {s: re.search(rf"\b({p})\b", t) for s, p in SPECIES.items()}
+    species = sorted((s for s, hit in found.items() if hit), key=lambda s: found[s].start())  # as named
     unknown = [s for s in UNKNOWN_SPECIES if _has(s, t)]
     if len(species) > 1 or (
         species and unknown
@@ -515,13 +526,18 @@ class Resolver:
         else:
             if m.protoplast or ("maize" in m.species):
                 chosen.append("protoplast")
-            if "tobacco" in m.species or ("leaf" in m.organs and "protoplast" not in chosen):
+            if "tobacco" in m.species or _LEAF_SYSTEM.search(low):
                 chosen.append("leaf")
         if not chosen:
             same = [k for k in ctx.keys if T.split_key(k)[0] == task]
             if same:
                 return list(dict.fromkeys(same))
             chosen = ["leaf", "protoplast"]
+        named_at = {  # answer in the order the question names the systems
+            "leaf": _first(f"{SPECIES['tobacco']}|leaf|leaves", low),
+            "protoplast": _first(f"{SPECIES['maize']}|protoplasts?", low),
+        }
+        chosen.sort(key=named_at.__getitem__)
         keys = [T.make_key(task, s) for s in chosen if T.make_key(task, s) in self.known]
         if not keys:
             return self._refuse(f"{noun} in {' or '.join(chosen)}", systems)
