@@ -98,6 +98,10 @@ def test_spec_from_chat_words():
     assert variant_spec_from_text("and G-30A and C12T?") == "G-30A C12T"
     assert variant_spec_from_text("insert a Y patch at -40") == "ins:Ypatch@-40"
     assert variant_spec_from_text("what if I mutate it?") == ""
+    # user text is read case-insensitively, by the same parser as "what is a TATA box?"
+    assert variant_spec_from_text("what if i knock out the tata box and the y-patch?") == "ko:TATA ko:Ypatch"
+    assert variant_spec_from_text("destroy tf_45") == "ko:TF_45"
+    assert variant_spec_from_text("remove the AATAAA-like signal") == "ko:AATAAA-like"
 
 
 # ---- attribution with known answers ------------------------------------------------------------------------

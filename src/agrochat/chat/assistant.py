@@ -712,12 +712,9 @@ def variant_spec_from_text(text: str) -> str:
     """A variant spec (see :mod:`agrochat.chat.variants`) from a chat message: substitutions written like G-30A,
     and motif names (TATA box, Inr, Y patch, TF_45, AATAAA) to knock out, or to insert when the message says
     insert/add ... at a position. Empty when the message names no edit."""
-    from agrochat.domain.explain import MENTION_RE, mention_name
-
     tokens = _SUB_IN_TEXT.findall(text)
     low = text.lower()
-    for mention in dict.fromkeys(MENTION_RE.findall(text)):
-        name = mention_name(mention)
+    for name in element_mentions(text):
         at = _AT_POS.search(low)
         if re.search(r"\b(insert|add|introduc)\w*", low) and at:
             tokens.append(f"ins:{name}@{at.group(1)}")

@@ -264,7 +264,8 @@ _ELEMENT_WORDS = [
     (re.compile(r"\by[- ]?patch\b", re.I), "Ypatch"),
     (re.compile(r"\bbreu\b", re.I), "BREu"),
     (re.compile(r"\bbred\b", re.I), "BREd"),
-    (re.compile(r"\baataaa\b|\bpoly-?a(?:denylation)? signal\b", re.I), PAS_CANONICAL),
+    (re.compile(r"\baataaa\b(?!-like)|\bpoly-?a(?:denylation)? signal\b", re.I), PAS_CANONICAL),
+    (re.compile(r"\baataaa-like\b", re.I), PAS_VARIANT),
 ]
 _TF_WORD = re.compile(r"\bTF[_ ]?(\d{1,2})\b", re.I)
 
