@@ -258,6 +258,54 @@ def test_dna_attention_head_without_decoder_state_matches_at_init():
         head(None, keys)
 
 
+@pytest.mark.parametrize("pool", ["attention", "attention_mean_max", "mean_max"])
+def test_dna_head_pools_read_only_real_positions(pool):
+    """Every pool gives one (mean, log-variance) per number, ignores padded positions, and trains every weight."""
+    from agrochat.bridge import NumericHeadConfig
+    from agrochat.bridge.head import NumericHead
+
+    torch.manual_seed(0)
+    head = NumericHead(16, NumericHeadConfig(keys=["a", "b"], hidden=8, readout="dna", pool=pool))
+    ctx, mask = torch.randn(2, 6, 16), torch.ones(2, 6, dtype=torch.bool)
+    mask[1, 4:] = False
+    keys = torch.tensor([0, 1])
+    mean, log_var = head(None, keys, ctx, mask)
+    assert mean.shape == log_var.shape == (2,)
+    moved = ctx.clone()
+    moved[1, 4:] = 99.0  # padding content must not matter
+    assert torch.allclose(head(None, keys, moved, mask)[0], mean)
+    (mean.sum() + log_var.sum()).backward()
+    assert all(p.grad is not None for n, p in head.named_parameters() if not n.startswith("net."))
+
+
+def test_mean_max_pool_refuses_a_query_refined_by_the_num_state():
+    from agrochat.bridge import NumericHeadConfig
+    from agrochat.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mean_max"):
+        NumericHeadConfig(keys=["a"], readout="dna_attention", pool="mean_max")
+
+
+def test_detached_variance_trains_its_output_row_only():
+    """variance_detached: the log-variance loss reaches the head's output weights, never the features."""
+    from agrochat.bridge import NumericHeadConfig
+    from agrochat.bridge.head import NumericHead
+
+    torch.manual_seed(0)
+    cfg = NumericHeadConfig(keys=["a"], hidden=8, readout="dna", pool="mean_max", variance_detached=True)
+    head = NumericHead(16, cfg)
+    ctx = torch.randn(3, 5, 16, requires_grad=True)
+    mean, log_var = head(None, torch.zeros(3, dtype=torch.long), ctx, torch.ones(3, 5, dtype=torch.bool))
+    log_var.sum().backward()
+    assert ctx.grad is None or ctx.grad.abs().sum() == 0
+    assert head.v.weight.grad is None or head.v.weight.grad.abs().sum() == 0
+    assert head.out.weight.grad[1].abs().sum() > 0  # row 1: the log-variance of key "a"
+    twin = NumericHead(16, NumericHeadConfig(keys=["a"], hidden=8, readout="dna", pool="mean_max"))
+    twin.load_state_dict(head.state_dict())
+    m2, v2 = twin(None, torch.zeros(3, dtype=torch.long), ctx, torch.ones(3, 5, dtype=torch.bool))
+    assert torch.allclose(m2, mean) and torch.allclose(v2, log_var)  # the same numbers, only gradients differ
+
+
 @pytest.mark.parametrize("readout", ["token", "dna_attention"])
 def test_batched_generation_equals_one_by_one(readout, dna_tokenizer, text_tokenizer, promoters):
     """Left-padded batch generation gives the same text and head values as streaming each prompt alone."""

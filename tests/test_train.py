@@ -194,6 +194,31 @@ def test_keep_best_token_lr_and_init_from(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # align keeps the encoder frozen
 
 
+def test_init_from_carries_the_dna_readout_head(tmp_path, text_tokenizer):
+    """A run that starts after another run's regress stage gets its numbers too: with readout dna the numeric
+    head was trained with the encoder, so init_from copies it (and refuses a head with other keys)."""
+    from agrochat.bridge import NumericHeadConfig, build_model
+    from agrochat.train.trainer import _init_from
+    from conftest import cnn_config, tiny_config
+
+    def model(seed: int, keys: list[str]):
+        torch.manual_seed(seed)
+        head = NumericHeadConfig(keys=keys, hidden=16, readout="dna")
+        cfg = tiny_config(encoder=cnn_config(), numeric_head=head)
+        return build_model(cfg, tokenizer=text_tokenizer)
+
+    keys = ["promoter_strength/leaf", "promoter_strength/protoplast"]
+    src = model(0, keys)
+    src.save_pretrained(tmp_path / "src")
+    dst = model(1, keys)
+    _init_from(dst, str(tmp_path / "src"))
+    for part in ("encoder", "projector", "numeric_head"):
+        a, b = getattr(src, part).state_dict(), getattr(dst, part).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), part
+    with pytest.raises(ConfigError, match="other keys"):
+        _init_from(model(2, keys[:1]), str(tmp_path / "src"))
+
+
 def test_half_written_checkpoints_are_never_picked_up(tmp_path):
     from agrochat.train.checkpoint import STATE_FILE, write_checkpoint
 

@@ -95,6 +95,7 @@ class CnnSettings:
 
 
 ENCODER_TYPES = ("agront", "cnn")
+POOLS = ("attention", "attention_mean_max", "mean_max")
 
 
 @dataclass
@@ -231,8 +232,13 @@ class NumericHeadConfig:
     hidden: int = 256
     """Hidden width of the head MLP."""
     pool: str = "attention"
-    """DNA readouts: how the per-key readout pools the DNA positions: ``attention`` (a per-key query) or
-    ``attention_mean_max`` (that, plus the mean and the maximum of the values over the positions)."""
+    """DNA readouts: how the per-key readout pools the DNA positions: ``attention`` (a per-key query),
+    ``attention_mean_max`` (that, plus the mean and the maximum of the values over the positions) or
+    ``mean_max`` (the mean and the maximum only: every key reads the same pooled features, and only the output
+    layer is per key)."""
+    variance_detached: bool = False
+    """The log-variance is read from the head's features detached from the graph: the variance loss trains only
+    its own output weights and never bends the features (and the encoder) that the mean uses."""
     min_log_var: float = -9.0
     """Lower clamp of the predicted log-variance (numerical safety)."""
     readout: str = "token"
@@ -257,7 +263,11 @@ class NumericHeadConfig:
                 raise ConfigError(f"numeric_head.norm[{k!r}] must be [mean, std>0], got {v}")
         _check_positive("numeric_head.hidden", self.hidden)
         _check_choice("numeric_head.readout", self.readout, READOUTS)
-        _check_choice("numeric_head.pool", self.pool, ("attention", "attention_mean_max"))
+        _check_choice("numeric_head.pool", self.pool, POOLS)
+        if self.pool == "mean_max" and self.readout == "dna_attention":
+            raise ConfigError(
+                "numeric_head.pool=mean_max has no query for the <num> state to refine: use readout dna"
+            )
 
     def stats(self, key: str) -> tuple[float, float]:
         mean, std = self.norm.get(key, (0.0, 1.0))

@@ -30,10 +30,11 @@ class NumericHead(nn.Module):
         if self.reads_dna:
             a = cfg.hidden
             self.ctx_norm = nn.LayerNorm(dim)
-            self.query = nn.Parameter(torch.randn(len(cfg.keys), a) * a**-0.5)  # (K, A) one query per key
-            self.k, self.v = nn.Linear(dim, a), nn.Linear(dim, a)
-            self.mean_max = cfg.pool == "attention_mean_max"
-            width = 3 * a if self.mean_max else a
+            if cfg.pool != "mean_max":
+                self.query = nn.Parameter(torch.randn(len(cfg.keys), a) * a**-0.5)  # (K, A) one query per key
+                self.k = nn.Linear(dim, a)
+            self.v = nn.Linear(dim, a)
+            width = {"attention": a, "attention_mean_max": 3 * a, "mean_max": 2 * a}[cfg.pool]
             self.pool_in = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.hidden))
         if cfg.readout == "dna_attention":
             self.h_norm, self.q_h, self.h_in = (
@@ -66,29 +67,38 @@ class NumericHead(nn.Module):
                 raise ConfigError("readout=token needs the decoder state at each <num>")
             x = self.net(h.float())  # (N, hidden)
         z = self.out(x).view(x.shape[0], -1, 2)  # (N, K, 2)
-        sel = z[torch.arange(x.shape[0], device=x.device), key_ids]  # (N, 2)
-        return sel[:, 0], sel[:, 1].clamp(min=self.cfg.min_log_var)  # (N,), (N,)
+        rows = torch.arange(x.shape[0], device=x.device)
+        sel = z[rows, key_ids]  # (N, 2)
+        log_var = sel[:, 1]
+        if self.cfg.variance_detached:  # the same output weights on features that send no gradient back
+            lv = F.linear(x.detach(), self.out.weight, self.out.bias).view(x.shape[0], -1, 2)  # (N, K, 2)
+            log_var = lv[rows, key_ids, 1]
+        return sel[:, 0], log_var.clamp(min=self.cfg.min_log_var)  # (N,), (N,)
 
     def _attend(self, h, key_ids, ctx, ctx_mask, ctx_rows) -> torch.Tensor:
         if ctx is None or ctx_mask is None:
             raise ConfigError(f"readout={self.cfg.readout} needs the DNA context of each <num>")
         c = self.ctx_norm(ctx.float())  # (B or N, S, D)
-        keys, values = self.k(c), self.v(c)  # (B or N, S, A)
+        values = self.v(c)  # (B or N, S, A)
         if ctx_rows is not None:
-            keys, values = keys[ctx_rows], values[ctx_rows]  # (N, S, A)
-        q = self.query[key_ids]  # (N, A)
+            values = values[ctx_rows]  # (N, S, A)
         hn = None if h is None else self.h_norm(h.float())  # (N, D)
-        if hn is not None:
-            q = q + self.q_h(hn)
-        scores = torch.einsum("na,nsa->ns", q, keys) / q.shape[-1] ** 0.5  # (N, S)
-        scores = scores.masked_fill(~ctx_mask.bool(), float("-inf"))
-        weights = torch.nan_to_num(scores.softmax(-1))  # (N, S); a <num> without DNA reads nothing
-        pooled = torch.einsum("ns,nsa->na", weights, values)  # (N, A)
-        if self.mean_max:
+        parts = []
+        if self.cfg.pool != "mean_max":
+            keys = self.k(c) if ctx_rows is None else self.k(c)[ctx_rows]  # (N, S, A)
+            q = self.query[key_ids]  # (N, A)
+            if hn is not None:
+                q = q + self.q_h(hn)
+            scores = torch.einsum("na,nsa->ns", q, keys) / q.shape[-1] ** 0.5  # (N, S)
+            scores = scores.masked_fill(~ctx_mask.bool(), float("-inf"))
+            weights = torch.nan_to_num(scores.softmax(-1))  # (N, S); a <num> without DNA reads nothing
+            parts.append(torch.einsum("ns,nsa->na", weights, values))  # (N, A)
+        if self.cfg.pool != "attention":
             m = ctx_mask.bool().unsqueeze(-1)  # (N, S, 1)
             mean = (values * m).sum(1) / m.sum(1).clamp(min=1)  # (N, A)
             peak = torch.nan_to_num(values.masked_fill(~m, float("-inf")).amax(1), neginf=0.0)  # (N, A)
-            pooled = torch.cat([pooled, mean, peak], dim=-1)  # (N, 3A)
+            parts += [mean, peak]
+        pooled = torch.cat(parts, dim=-1)  # (N, A), (N, 3A) or (N, 2A)
         x = self.pool_in(pooled)  # (N, hidden)
         return F.gelu(x if hn is None else x + self.h_in(hn))
 

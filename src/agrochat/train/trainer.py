@@ -511,7 +511,8 @@ class Trainer:
 
 
 def _init_from(model: DnaLanguageModel, path: str) -> None:
-    """Copy encoder and projector weights from a saved model directory (shapes must match)."""
+    """Copy encoder and projector weights from a saved model directory (shapes must match), and its numeric head
+    when the head reads the DNA (``readout: dna``/``dna_attention``: the regress stage trained it with them)."""
     from peft import PeftModel
 
     src = DnaLanguageModel.from_pretrained(path)
@@ -529,7 +530,10 @@ def _init_from(model: DnaLanguageModel, path: str) -> None:
             "init_from needs this config's encoder built plain (trainable: full or frozen); "
             "stages may still switch it to lora"
         )
-    for part in ("encoder", "projector"):
+    parts = ["encoder", "projector"] + (["numeric_head"] if model.numeric_head.reads_dna else [])
+    if "numeric_head" in parts and src.config.numeric_head.keys != model.config.numeric_head.keys:
+        raise ConfigError(f"init_from={path}: its numeric head has other keys than this config's")
+    for part in parts:
         theirs = getattr(src, part).state_dict()
         mine = getattr(model, part)
         try:
