@@ -219,6 +219,20 @@ def test_init_from_carries_the_dna_readout_head(tmp_path, text_tokenizer):
         _init_from(model(2, keys[:1]), str(tmp_path / "src"))
 
 
+def test_onecycle_momentum_moves_against_the_lr():
+    from agrochat.train.config import StageConfig
+    from agrochat.train.trainer import _beta1, _lr_lambda
+
+    f = _lr_lambda(100, 30, "onecycle")
+    betas = [_beta1(f(step)) for step in range(100)]
+    assert betas[29] == pytest.approx(0.85) and betas[0] > 0.94 and betas[-1] > 0.949
+    warm, decay = betas[:30], betas[29:]
+    assert all(a >= b for a, b in zip(warm, warm[1:], strict=False))
+    assert all(a <= b for a, b in zip(decay, decay[1:], strict=False))
+    with pytest.raises(ConfigError, match="cycle_momentum"):
+        StageConfig(name="regress", schedule="cosine", cycle_momentum=True)
+
+
 def test_half_written_checkpoints_are_never_picked_up(tmp_path):
     from agrochat.train.checkpoint import STATE_FILE, write_checkpoint
 
@@ -269,7 +283,7 @@ def test_cnn_recipe_keeps_a_frozen_encoder_exactly(tmp_path):
         "model.numeric_head.readout=dna",
         "model.numeric_head.pool=attention_mean_max",
         "stages.0={name: regress, encoder: full, epochs: 1, lr: 0.003, max_tokens: 4096, shift: 3, "
-        "schedule: onecycle, warmup_ratio: 0.3, num_loss: mse_nll, task_weighting: true}",
+        "schedule: onecycle, warmup_ratio: 0.3, cycle_momentum: true, num_loss: mse_nll, task_weighting: true}",
         "stages.1={name: instruct, encoder: frozen, decoder: lora, projector: frozen, head: frozen, max_steps: 3, "
         "max_tokens: 2048, max_batch_size: 8}",
         f"output_dir={tmp_path / 'run'}",

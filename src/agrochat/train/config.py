@@ -87,6 +87,9 @@ class StageConfig:
     schedule: str = "cosine"
     """Learning-rate schedule: ``cosine`` (linear warm-up from 0 over ``warmup_ratio``, cosine to 0) or
     ``onecycle`` (OneCycle as in LegNet: warm-up from lr/25 over ``warmup_ratio``, cosine down to lr/1e4)."""
+    cycle_momentum: bool = False
+    """With ``schedule: onecycle``: Adam's beta1 moves opposite to the learning rate, from 0.95 at the ends to 0.85
+    at the peak (torch's OneCycleLR, as in LegNet's recipe)."""
     keep_best: bool = False
     """Evaluate every ``eval_every`` steps and end the stage with the weights of the lowest validation loss
     (early stopping without stopping: the best snapshot is kept on disk, so a resumed run keeps it too)."""
@@ -123,6 +126,8 @@ class StageConfig:
             raise ConfigError(f"stage {self.name}: num_loss={self.num_loss!r} not in ['nll', 'mse_nll']")
         if self.schedule not in ("cosine", "onecycle"):
             raise ConfigError(f"stage {self.name}: schedule={self.schedule!r} not in ['cosine', 'onecycle']")
+        if self.cycle_momentum and self.schedule != "onecycle":
+            raise ConfigError(f"stage {self.name}: cycle_momentum needs schedule: onecycle")
         if self.keep_best and self.eval_every <= 0:
             raise ConfigError(f"stage {self.name}: keep_best needs eval_every > 0")
 

@@ -121,6 +121,12 @@ def _lr_lambda(total: int, warmup: int, schedule: str = "cosine") -> Callable[[i
     return f
 
 
+def _beta1(lr_mult: float, low: float = 0.85, high: float = 0.95) -> float:
+    """OneCycle momentum: Adam's beta1 at a learning-rate multiplier (1 at the peak): ``low`` there, ``high`` at
+    the ends, linear in the multiplier in between."""
+    return high - (high - low) * min(max(lr_mult, 0.0), 1.0)
+
+
 class Trainer:
     """Trains the model of ``cfg`` on ``data``, stage by stage (``resume``: from the latest complete checkpoint
     under ``output_dir/checkpoints``). :meth:`run` returns each stage's final validation metrics and writes the
@@ -293,9 +299,8 @@ class Trainer:
         if tokens:
             groups.append({"params": tokens, "lr": stage.lr * stage.token_lr_scale, "weight_decay": 0.0})
         optimizer = torch.optim.AdamW(groups, lr=stage.lr, weight_decay=stage.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, _lr_lambda(total, int(stage.warmup_ratio * total), stage.schedule)
-        )
+        lr_mult = _lr_lambda(total, int(stage.warmup_ratio * total), stage.schedule)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_mult)
         if self.resume_from is not None and self.state["stage"] == si and self.state["step"] > 0:
             tensors = ck.load_file(str(self.resume_from / "optimizer.safetensors"))
             optimizer.load_state_dict(
@@ -328,6 +333,9 @@ class Trainer:
                     self.acc.backward(out["loss"])
                     if self.acc.sync_gradients and cfg.grad_clip:
                         self.acc.clip_grad_norm_(params, cfg.grad_clip)
+                    if stage.cycle_momentum:  # computed from the step, so a resumed run continues the cycle
+                        for group in optimizer.param_groups:
+                            group["betas"] = (_beta1(lr_mult(step)), group["betas"][1])
                     optimizer.step()
                     optimizer.zero_grad()
                 seen_seq += len(batches[bi])
