@@ -265,6 +265,8 @@ CONVERSATIONS = [
         )
     ],
     [(f"Is it stronger in leaves or in protoplasts? {A}", "predict", [LEAF, PROTO])],
+    [(f"and if I destroy the y patch, how does it change in maize protoplasts? {A}", "variant", [PROTO])],
+    [(f"What happens when I disrupt the TATA box? {A}", "variant", [LEAF, PROTO])],
     [(f"How strong is this promoter in maize leaves? {A}", "predict", [PROTO])],
     [(f"How strong is this promoter in maize leaf protoplasts? {A}", "predict", [PROTO])],
 ]

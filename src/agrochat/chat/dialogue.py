@@ -125,7 +125,8 @@ _OPS = (
     (
         "variant",
         re.compile(
-            r"\b(mutat\w*|snps?|variants? effect|substitut\w*|point mutation|knock ?out|delet\w*|"
+            r"\b(mutat\w*|snps?|variants? effect|substitut\w*|point mutation|knock ?out|delet\w*|destroy\w*|"
+            r"disrupt\w*|abolish\w*|"
             r"what if i (change|replace|mutate|swap|remove|insert|add)|what happens if|insert\w*)\b"
         ),
     ),
