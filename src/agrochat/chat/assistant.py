@@ -470,9 +470,8 @@ class Assistant:
         # question of the fast path instead, so its number still equals predict()
         preds: list[Prediction] = []
         reads_h = self.model.numeric_head.reads_h
-        several = (
-            len(set(intent.sequences)) > 1
-        )  # the answer prefix names the system; the label names the sequence
+        # the answer prefix names the system; a label is needed only to tell sequences apart
+        several = len(set(intent.sequences)) > 1
         for n, (seq, key, label) in enumerate(zip(intent.sequences, intent.keys, intent.labels, strict=True)):
             if n:
                 yield "\n"

@@ -260,8 +260,7 @@ def mentions(text: str) -> Mentions:
     task = T.TERMINATOR if _has("terminators?", t) else T.SYNTHETIC if _has("synthetic", t) else None
     enh = "noENH" if _NO_ENH.search(t) else "withENH" if _WITH_ENH.search(t) else None
     light = "dark" if _has("dark|darkness", t) else "light" if _has("light", t) else None
-    found = {s: re.search(rf"\b({p})\b", t) for s, p in SPECIES.items()}
-    species = sorted((s for s, hit in found.items() if hit), key=lambda s: found[s].start())  # as named
+    species = sorted((s for s, p in SPECIES.items() if _has(p, t)), key=lambda s: _first(SPECIES[s], t))
     unknown = [s for s in UNKNOWN_SPECIES if _has(s, t)]
     if len(species) > 1 or (
         species and unknown
