@@ -12,6 +12,8 @@ from agrochat.bridge.generate import generate
 from agrochat.bridge.tokenizer import BaseTokenizer, DnaSequenceError
 from conftest import LEAF, cnn_config, read_promoters, tiny_config
 
+PROTO = "promoter_strength/protoplast"
+
 
 def _ids(seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     tok = BaseTokenizer()
@@ -149,5 +151,47 @@ def test_ensemble_combines_members_and_round_trips(tmp_path, text_tokenizer):
         ),
         tokenizer=text_tokenizer,
     )
-    with pytest.raises(ConfigError, match="same encoder"):
+    with pytest.raises(ConfigError, match="normalises"):
         add_ensemble_members(loaded, [other])
+    assert loaded.config.ensemble == 3 and len(loaded.members) == 2  # a refused member changes nothing
+
+
+def test_specialist_member_answers_its_own_keys_only(tmp_path, text_tokenizer):
+    from agrochat.bridge import DnaLanguageModel
+    from agrochat.bridge.build import add_ensemble_members
+
+    norm = {LEAF: [0.9, 1.6], PROTO: [0.2, 1.1]}
+    both = NumericHeadConfig(keys=[LEAF, PROTO], norm=norm, hidden=16, readout="dna")
+    only = NumericHeadConfig(keys=[PROTO], norm={PROTO: [0.2, 1.1]}, hidden=8, readout="dna", pool="mean_max")
+    torch.manual_seed(0)
+    model = build_model(tiny_config(encoder=cnn_config(), numeric_head=both), tokenizer=text_tokenizer).eval()
+    torch.manual_seed(1)
+    spec = build_model(tiny_config(encoder=cnn_config(), numeric_head=only), tokenizer=text_tokenizer).eval()
+    seqs = [r["sequence"] for r in read_promoters(2)]
+    prompts = [([{"role": "user", "content": "How strong? <dna>"}], [s], "About <num>") for s in seqs]
+    keys = [LEAF, PROTO]
+    alone, other = model.score(prompts, keys), spec.score(prompts[1:], [PROTO])
+    ens = add_ensemble_members(model, [spec])
+    assert ens.config.member_heads == [only]
+    combined = ens.score(prompts, keys)
+    assert combined[0].value == pytest.approx(alone[0].value, abs=1e-6)  # leaf: the model's own number
+    assert combined[0].std == pytest.approx(alone[0].std, rel=1e-5)
+    means = torch.tensor([alone[1].value, other[0].value])
+    var = torch.tensor([alone[1].std ** 2, other[0].std ** 2]).mean() + means.var(unbiased=False)
+    assert combined[1].value == pytest.approx(float(means.mean()), abs=1e-5)
+    assert combined[1].std == pytest.approx(float(var.sqrt()), rel=1e-4)
+    ens.config.ensemble_variance = "ambiguity"  # mean variance - spread, at least mean variance / members
+    narrower = ens.score(prompts, keys)[1]
+    mean_var = torch.tensor([alone[1].std ** 2, other[0].std ** 2]).mean()
+    expected = max(float(mean_var - means.var(unbiased=False)), float(mean_var) / 2)
+    assert narrower.std == pytest.approx(expected**0.5, rel=1e-4) and narrower.value == combined[1].value
+    ens.config.ensemble_variance = "mixture"
+    ens.save_pretrained(tmp_path / "ens")
+    loaded = DnaLanguageModel.from_pretrained(tmp_path / "ens")
+    assert loaded.members[0].numeric_head.cfg == only
+    assert [v.value for v in loaded.score(prompts, keys)] == pytest.approx([v.value for v in combined])
+    stranger = NumericHeadConfig(keys=["terminator_strength/leaf"], hidden=8, readout="dna")
+    with pytest.raises(ConfigError, match="does not know"):
+        ModelConfig(numeric_head=both, ensemble=2, member_heads=[stranger])
+    with pytest.raises(ConfigError, match="1 member"):
+        ModelConfig(numeric_head=both, ensemble=2, member_heads=[only, only])

@@ -78,11 +78,20 @@ def info(model: Path = typer.Argument(..., help="checkpoint directory")):
 @app.command()
 def ensemble(
     base: Path = typer.Argument(..., help="the model whose decoder answers (member 1)"),
-    members: list[Path] = typer.Argument(..., help="independently trained models (other seeds, same recipe)"),
+    members: list[Path] = typer.Argument(
+        ..., help="independently trained models (other seeds, or specialists for some of the keys)"
+    ),
     out: Path = typer.Option(..., "--output-dir", "-o", help="where to write the ensemble model"),
+    variance: str = typer.Option(
+        "",
+        help="mixture | ambiguity: how the members' spread enters the uncertainty (default: base's setting)",
+    ),
 ):
-    """Combine models trained by the same recipe with other seeds into one ensemble model: numbers are the
-    members' mean, their spread is added to the uncertainty."""
+    """Combine independently trained models (same encoder and projector configs) into one ensemble model: a
+    key's number is the mean of the members that answer it; their spread enters the uncertainty. A member
+    trained on a subset of the keys (e.g. ``configs/mini-terminator.yaml``) answers those keys only."""
+    import dataclasses
+
     from agrochat.bridge import DnaLanguageModel
     from agrochat.bridge.build import add_ensemble_members
 
@@ -90,6 +99,10 @@ def ensemble(
         model = DnaLanguageModel.from_pretrained(base)
         others = [DnaLanguageModel.from_pretrained(m) for m in members]
         add_ensemble_members(model, others)
+        if variance:
+            model.config.ensemble_variance = dataclasses.replace(
+                model.config, ensemble_variance=variance
+            ).ensemble_variance  # checked before it is set
     except AgrochatError as e:
         fail(str(e))
     model.save_pretrained(out)

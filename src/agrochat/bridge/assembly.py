@@ -82,7 +82,9 @@ def _load_member(
     folder = io.member_folder(checkpoint, index)
     encoder = build_encoder(cfg.encoder)
     member = member_cls(
-        encoder, build_projector(cfg.projector, encoder.hidden_size, dim), NumericHead(dim, cfg.numeric_head)
+        encoder,
+        build_projector(cfg.projector, encoder.hidden_size, dim),
+        NumericHead(dim, cfg.member_head(index)),
     )
     io.load_part(io.encoder_weights(member.encoder, cfg), cfg.encoder, folder / "encoder")
     io.load_module(member.projector, folder / "projector.safetensors")

@@ -3,6 +3,8 @@ independently trained ones (a saved model: :meth:`DnaLanguageModel.from_pretrain
 
 from __future__ import annotations
 
+import dataclasses
+
 from agrochat.errors import ConfigError
 
 from .assembly import assemble_model
@@ -23,19 +25,24 @@ def build_model(cfg: ModelConfig, tokenizer=None, dna_tokenizer=None) -> DnaLang
 
 def add_ensemble_members(model: DnaLanguageModel, others: list[DnaLanguageModel]) -> DnaLanguageModel:
     """Add the number paths (encoder, projector, numeric head) of independently trained models as ensemble
-    members. They must have this model's encoder, projector and head configs and normalisation."""
+    members. They must have this model's encoder and projector configs. A member whose head answers a subset of
+    this model's keys (same normalisation) is a specialist: it joins the numbers of its own keys only."""
     cfg = model.config
     if cfg.numeric_head.readout != "dna":
         raise ConfigError("an ensemble needs numeric_head.readout: dna")
+    heads = [cfg.member_head(i) for i in range(2, cfg.ensemble + 1)]
     for other in others:
         o = other.config
-        if (o.encoder, o.projector, o.numeric_head) != (cfg.encoder, cfg.projector, cfg.numeric_head):
-            raise ConfigError(
-                "ensemble members must have the same encoder, projector and numeric head configs "
-                "(and normalisation: the same training data)"
-            )
+        if (o.encoder, o.projector) != (cfg.encoder, cfg.projector):
+            raise ConfigError("ensemble members must have the same encoder and projector configs")
         if len(other.members):
             raise ConfigError("an ensemble member must be a single model")
-        model.members.append(NumberPath(other.encoder, other.projector, other.numeric_head))
-    cfg.ensemble = 1 + len(model.members)
+        heads.append(o.numeric_head)
+    checked = dataclasses.replace(  # checks every member's keys and normalisation against the model's
+        cfg,
+        ensemble=1 + len(heads),
+        member_heads=[] if all(h == cfg.numeric_head for h in heads) else heads,
+    )
+    cfg.ensemble, cfg.member_heads = checked.ensemble, checked.member_heads
+    model.members.extend(NumberPath(o.encoder, o.projector, o.numeric_head) for o in others)
     return model

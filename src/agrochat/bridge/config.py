@@ -290,8 +290,17 @@ class ModelConfig:
     ensemble: int = 1
     """Number paths (encoder + projector + numeric head) whose numbers are combined: member 1 is the model's own
     (the decoder reads its projected DNA), members 2.. are independently trained copies added by
-    ``agrochat ensemble``. The number is the members' mean; its variance is their mean variance plus the variance
-    of their means (the ensemble's spread). Needs ``numeric_head.readout: dna``."""
+    ``agrochat ensemble``. A key's number is the mean over the members that answer it; its variance combines their
+    variances and the spread of their means (``ensemble_variance``). Needs ``numeric_head.readout: dna``."""
+    member_heads: list[NumericHeadConfig] = field(default_factory=list)
+    """Numeric head of each member 2.., when members differ from ``numeric_head`` (empty: all have its config). A
+    *specialist* member answers only its own keys, a subset of ``numeric_head.keys`` with the same normalisation
+    (e.g. a terminator model beside the model of every key): the other keys' numbers are the other members'."""
+    ensemble_variance: str = "mixture"
+    """How an ensemble's variance is formed from its members' means m_i and variances v_i: ``mixture`` (mean v_i
+    plus the spread of the m_i: the variance of the members' mixture) or ``ambiguity`` (mean v_i minus the spread:
+    the expected squared error of the members' mean when each v_i is its member's own expected squared error,
+    Krogh & Vedelsby 1995; never below mean v_i / members, the error of members with independent errors)."""
     num_loss_weight: float = 1.0
     """Weight of the regression (Gaussian NLL) loss beside the LM loss."""
     system_prompt: str = (
@@ -312,12 +321,27 @@ class ModelConfig:
             elif not isinstance(value, cls):
                 raise ConfigError(f"{name} must be a mapping, got {type(value).__name__}")
         _check_choice("numeric", self.numeric, ("head", "text"))
+        _check_choice("ensemble_variance", self.ensemble_variance, ("mixture", "ambiguity"))
         if self.ensemble < 1:
             raise ConfigError(f"ensemble must be >= 1, got {self.ensemble}")
         if self.ensemble > 1 and self.numeric_head.readout != "dna":
             raise ConfigError("ensemble > 1 needs numeric_head.readout: dna (numbers read from the DNA only)")
+        self.member_heads = [
+            _from_dict(NumericHeadConfig, h, "member_heads[]") if isinstance(h, dict) else h
+            for h in self.member_heads
+        ]
+        if self.member_heads and len(self.member_heads) != self.ensemble - 1:
+            raise ConfigError(
+                f"member_heads lists {len(self.member_heads)} head(s) for {self.ensemble - 1} member(s)"
+            )
+        for i, head in enumerate(self.member_heads, start=2):
+            _check_member_head(self.numeric_head, head, i)
         if not 0 <= self.text_decimals <= 6:
             raise ConfigError("text_decimals must be in [0, 6]")
+
+    def member_head(self, index: int) -> NumericHeadConfig:
+        """The numeric head config of ensemble member ``index`` (2..)."""
+        return self.member_heads[index - 2] if self.member_heads else self.numeric_head
 
     # ---- serialisation -------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -337,6 +361,20 @@ class ModelConfig:
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}: not valid JSON ({e})") from e
         return cls.from_dict(data)
+
+
+def _check_member_head(main: NumericHeadConfig, head: NumericHeadConfig, index: int) -> None:
+    """A member's head answers keys the model knows, normalised as the model's own head does."""
+    if head.readout != "dna":
+        raise ConfigError(f"ensemble member {index}: its numeric head must have readout: dna")
+    unknown = [k for k in head.keys if k not in main.keys]
+    if unknown:
+        raise ConfigError(f"ensemble member {index} answers keys the model does not know: {unknown}")
+    differ = [k for k in head.keys if head.stats(k) != main.stats(k)]
+    if differ:
+        raise ConfigError(
+            f"ensemble member {index} normalises {differ} differently (it was trained on other data)"
+        )
 
 
 def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:

@@ -75,6 +75,22 @@ def _path_numbers(
     return head(None, key_ids, ctx, cmask)  # (B,), (B,)
 
 
+def _combine(
+    means: torch.Tensor, variances: torch.Tensor, answers: torch.Tensor, rule: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ensemble numbers: means, variances, answers (P, B) for P paths, ``answers`` marking the paths that answer
+    each prompt's key -> the mean over those paths and its log-variance by ``rule`` (see
+    ``ModelConfig.ensemble_variance``), each (B,)."""
+    w = answers.to(means.dtype)  # (P, B)
+    count = w.sum(0)  # (B,) >= 1: the model's own path answers every key
+    mean = (w * means).sum(0) / count  # (B,)
+    spread = (w * (means - mean) ** 2).sum(0) / count  # (B,)
+    mean_var = (w * variances).sum(0) / count  # (B,)
+    if rule == "mixture":
+        return mean, (mean_var + spread).log()
+    return mean, torch.maximum(mean_var - spread, mean_var / count).log()  # ambiguity
+
+
 def _masked_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(N, T, H), (N, T) -> (N, H) mean over the unmasked positions."""
     m = mask.unsqueeze(-1).to(h.dtype)
@@ -332,14 +348,18 @@ class DnaLanguageModel(nn.Module):
         mean, log_var = _path_numbers(self.projector, self.numeric_head, h, hmask, n, key_ids)  # (B,), (B,)
         if len(self.members):  # ensemble: mean of the members, variance = mean variance + spread of the means
             means, variances = [mean], [log_var.exp()]
+            answers = [torch.ones_like(mean, dtype=torch.bool)]
             for mem in self.members:
-                mh, mm = mem.encoder(ids, mask)
-                m_i, lv_i = _path_numbers(mem.projector, mem.numeric_head, mh, mm, n, key_ids)
+                m_i, v_i, known = self._member_numbers(mem, ids, mask, n, keys)
                 means.append(m_i)
-                variances.append(lv_i.exp())
-            stacked = torch.stack(means)  # (K, B)
-            mean = stacked.mean(0)
-            log_var = (torch.stack(variances).mean(0) + stacked.var(0, unbiased=False)).log()
+                variances.append(v_i)
+                answers.append(known)
+            mean, log_var = _combine(
+                torch.stack(means),
+                torch.stack(variances),
+                torch.stack(answers),
+                self.config.ensemble_variance,
+            )
         values = [
             self.denormalize(k, float(m), float(lv)) for k, m, lv in zip(keys, mean, log_var, strict=True)
         ]
@@ -353,6 +373,26 @@ class DnaLanguageModel(nn.Module):
             out.append(self.flag(v, _merge_checks(checks)))
             i += m
         return out
+
+    @staticmethod
+    def _member_numbers(
+        mem: NumberPath, ids: torch.Tensor, mask: torch.Tensor, n: list[int], keys: Sequence[str]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """An ensemble member's normalised (mean, variance) per prompt and whether it answers the prompt's key
+        (B,) each; a specialist reads only the prompts of its own keys (the others get 0 and are not used)."""
+        own = mem.numeric_head.cfg.keys
+        known = torch.tensor([k in own for k in keys], device=ids.device)  # (B,)
+        mean = torch.zeros(len(keys), device=ids.device)
+        var = torch.ones(len(keys), device=ids.device)
+        if not known.any():
+            return mean, var, known
+        rows = torch.repeat_interleave(known, torch.tensor(n, device=ids.device))  # (S,) sequences to read
+        mh, mm = mem.encoder(ids[rows], mask[rows])  # (S', T_enc, H_enc), (S', T_enc)
+        mem_ids = torch.tensor([own.index(k) for k in keys if k in own], device=ids.device)
+        picked = [m for m, k in zip(n, known.tolist(), strict=True) if k]
+        m_i, lv_i = _path_numbers(mem.projector, mem.numeric_head, mh, mm, picked, mem_ids)
+        mean[known], var[known] = m_i, lv_i.exp()
+        return mean, var, known
 
     # ---- out-of-distribution -----------------------------------------------------------------------------------
     @torch.no_grad()
