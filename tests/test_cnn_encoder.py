@@ -190,6 +190,40 @@ def test_specialist_member_answers_its_own_keys_only(tmp_path, text_tokenizer):
     loaded = DnaLanguageModel.from_pretrained(tmp_path / "ens")
     assert loaded.members[0].numeric_head.cfg == only
     assert [v.value for v in loaded.score(prompts, keys)] == pytest.approx([v.value for v in combined])
+    spec.save_pretrained(tmp_path / "spec")
+    from typer.testing import CliRunner
+
+    from agrochat.cli import app
+
+    run = CliRunner().invoke(
+        app,
+        [
+            "ensemble",
+            str(tmp_path / "ens"),
+            str(tmp_path / "spec"),
+            "-o",
+            str(tmp_path / "e3"),
+            "--variance",
+            "ambiguity",
+        ],
+    )
+    assert run.exit_code == 0, run.output
+    three = DnaLanguageModel.from_pretrained(tmp_path / "e3")
+    assert three.config.ensemble == 3 and three.config.ensemble_variance == "ambiguity"
+    assert three.config.member_heads == [only, only]
+    bad = CliRunner().invoke(
+        app,
+        [
+            "ensemble",
+            str(tmp_path / "ens"),
+            str(tmp_path / "spec"),
+            "-o",
+            str(tmp_path / "e4"),
+            "--variance",
+            "wide",
+        ],
+    )
+    assert bad.exit_code != 0 and "ensemble_variance" in bad.output and not (tmp_path / "e4").exists()
     stranger = NumericHeadConfig(keys=["terminator_strength/leaf"], hidden=8, readout="dna")
     with pytest.raises(ConfigError, match="does not know"):
         ModelConfig(numeric_head=both, ensemble=2, member_heads=[stranger])
