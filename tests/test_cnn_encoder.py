@@ -173,9 +173,14 @@ def test_specialist_member_answers_its_own_keys_only(tmp_path, text_tokenizer):
     alone, other = model.score(prompts, keys), spec.score(prompts[1:], [PROTO])
     ens = add_ensemble_members(model, [spec])
     assert ens.config.member_heads == [only]
+    replaced = ens.score(prompts, keys)  # specialists_replace (default): protoplast is the specialist's alone
+    assert replaced[0].value == pytest.approx(alone[0].value, abs=1e-6)  # leaf: the model's own number
+    assert replaced[0].std == pytest.approx(alone[0].std, rel=1e-5)
+    assert replaced[1].value == pytest.approx(other[0].value, abs=1e-6)
+    assert replaced[1].std == pytest.approx(other[0].std, rel=1e-5)
+    ens.config.specialists_replace = False  # the specialist joins the model's own path
     combined = ens.score(prompts, keys)
-    assert combined[0].value == pytest.approx(alone[0].value, abs=1e-6)  # leaf: the model's own number
-    assert combined[0].std == pytest.approx(alone[0].std, rel=1e-5)
+    assert combined[0].value == pytest.approx(alone[0].value, abs=1e-6)
     means = torch.tensor([alone[1].value, other[0].value])
     var = torch.tensor([alone[1].std ** 2, other[0].std ** 2]).mean() + means.var(unbiased=False)
     assert combined[1].value == pytest.approx(float(means.mean()), abs=1e-5)
@@ -186,7 +191,7 @@ def test_specialist_member_answers_its_own_keys_only(tmp_path, text_tokenizer):
     expected = max(float(mean_var - means.var(unbiased=False)), float(mean_var) / 2)
     assert narrower.std == pytest.approx(expected**0.5, rel=1e-4) and narrower.value == combined[1].value
     ens.config.ensemble_variance = "mixture"
-    ens.save_pretrained(tmp_path / "ens")
+    ens.save_pretrained(tmp_path / "ens")  # saved with specialists_replace: false
     loaded = DnaLanguageModel.from_pretrained(tmp_path / "ens")
     assert loaded.members[0].numeric_head.cfg == only
     assert [v.value for v in loaded.score(prompts, keys)] == pytest.approx([v.value for v in combined])

@@ -296,6 +296,9 @@ class ModelConfig:
     """Numeric head of each member 2.., when members differ from ``numeric_head`` (empty: all have its config). A
     *specialist* member answers only its own keys, a subset of ``numeric_head.keys`` with the same normalisation
     (e.g. a terminator model beside the model of every key): the other keys' numbers are the other members'."""
+    specialists_replace: bool = True
+    """A key that a specialist member answers is answered by the specialists only, not by the model's own path
+    and same-recipe members (measured better on validation: ``bench/ensemble_validation.py``); false: by all."""
     ensemble_variance: str = "mixture"
     """How an ensemble's variance is formed from its members' means m_i and variances v_i: ``mixture`` (mean v_i
     plus the spread of the m_i: the variance of the members' mixture) or ``ambiguity`` (mean v_i minus the spread:

@@ -82,7 +82,7 @@ def _combine(
     each prompt's key -> the mean over those paths and its log-variance by ``rule`` (see
     ``ModelConfig.ensemble_variance``), each (B,)."""
     w = answers.to(means.dtype)  # (P, B)
-    count = w.sum(0)  # (B,) >= 1: the model's own path answers every key
+    count = w.sum(0)  # (B,) >= 1: every key is answered by some path
     mean = (w * means).sum(0) / count  # (B,)
     spread = (w * (means - mean) ** 2).sum(0) / count  # (B,)
     mean_var = (w * variances).sum(0) / count  # (B,)
@@ -347,13 +347,12 @@ class DnaLanguageModel(nn.Module):
         h, hmask = self.encoder(ids, mask)  # (S, T_enc, H_enc), (S, T_enc)
         mean, log_var = _path_numbers(self.projector, self.numeric_head, h, hmask, n, key_ids)  # (B,), (B,)
         if len(self.members):  # ensemble: mean of the members, variance = mean variance + spread of the means
-            means, variances = [mean], [log_var.exp()]
-            answers = [torch.ones_like(mean, dtype=torch.bool)]
+            means, variances, answers = [mean], [log_var.exp()], [self._generalists_answer(keys)]
             for mem in self.members:
                 m_i, v_i, known = self._member_numbers(mem, ids, mask, n, keys)
                 means.append(m_i)
                 variances.append(v_i)
-                answers.append(known)
+                answers.append(known & (answers[0] | self._is_specialist(mem)))
             mean, log_var = _combine(
                 torch.stack(means),
                 torch.stack(variances),
@@ -373,6 +372,17 @@ class DnaLanguageModel(nn.Module):
             out.append(self.flag(v, _merge_checks(checks)))
             i += m
         return out
+
+    def _is_specialist(self, mem: NumberPath) -> bool:
+        return mem.numeric_head.cfg.keys != self.config.numeric_head.keys
+
+    def _generalists_answer(self, keys: Sequence[str]) -> torch.Tensor:
+        """(B,) whether the paths of every key (the model's own and same-recipe members) answer each prompt's key:
+        always, unless ``specialists_replace`` and a specialist member answers it."""
+        taken = set()
+        if self.config.specialists_replace:
+            taken = {k for m in self.members if self._is_specialist(m) for k in m.numeric_head.cfg.keys}
+        return torch.tensor([k not in taken for k in keys], device=self.device)
 
     @staticmethod
     def _member_numbers(
