@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -164,8 +166,9 @@ def test_specialist_member_answers_its_own_keys_only(tmp_path, text_tokenizer):
     both = NumericHeadConfig(keys=[LEAF, PROTO], norm=norm, hidden=16, readout="dna")
     only = NumericHeadConfig(keys=[PROTO], norm={PROTO: [0.2, 1.1]}, hidden=8, readout="dna", pool="mean_max")
     torch.manual_seed(0)
-    model = build_model(tiny_config(encoder=cnn_config(), numeric_head=both), tokenizer=text_tokenizer).eval()
-    torch.manual_seed(1)
+    frozen = dataclasses.replace(cnn_config(), trainable="frozen")  # as after the instruct stage
+    model = build_model(tiny_config(encoder=frozen, numeric_head=both), tokenizer=text_tokenizer).eval()
+    torch.manual_seed(1)  # a regress-stage model: its encoder config says trainable: full
     spec = build_model(tiny_config(encoder=cnn_config(), numeric_head=only), tokenizer=text_tokenizer).eval()
     seqs = [r["sequence"] for r in read_promoters(2)]
     prompts = [([{"role": "user", "content": "How strong? <dna>"}], [s], "About <num>") for s in seqs]

@@ -33,7 +33,9 @@ def add_ensemble_members(model: DnaLanguageModel, others: list[DnaLanguageModel]
     heads = [cfg.member_head(i) for i in range(2, cfg.ensemble + 1)]
     for other in others:
         o = other.config
-        if (o.encoder, o.projector) != (cfg.encoder, cfg.projector):
+        modes = {o.encoder.trainable, cfg.encoder.trainable}
+        encoder = dataclasses.replace(o.encoder, trainable=cfg.encoder.trainable)  # members never train here
+        if (encoder, o.projector) != (cfg.encoder, cfg.projector) or ("lora" in modes and len(modes) > 1):
             raise ConfigError("ensemble members must have the same encoder and projector configs")
         if len(other.members):
             raise ConfigError("an ensemble member must be a single model")
