@@ -1,8 +1,10 @@
-"""The shipped model (chat/default_model): its encoder type and its out-of-distribution flags on real cases."""
+"""The shipped model (chat/default_model): its encoder type, its specialist members, its size and its
+out-of-distribution flags on real cases."""
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +24,17 @@ def _random(n: int, rng: random.Random) -> str:
 def test_shipped_model_uses_the_cnn_encoder_and_has_an_ood_reference(shipped):
     assert shipped.model.config.encoder.type == "cnn"
     assert shipped.model.ood is not None and set(shipped.model.ood.families) == {"promoter", "terminator"}
+
+
+def test_shipped_model_has_specialists_for_promoters_and_terminators_and_fits_50_mb(shipped):
+    from agrochat.chat import DEFAULT_MODEL_DIR
+
+    cfg = shipped.model.config
+    families = [sorted({k.split("/")[0] for k in h.keys}) for h in cfg.member_heads]
+    assert cfg.ensemble == len(shipped.model.members) + 1 == 5
+    assert families.count(["terminator_strength"]) == 2 and cfg.specialists_replace
+    assert families.count(["natural_promoter", "promoter_strength", "synthetic_promoter"]) == 2
+    assert sum(f.stat().st_size for f in Path(DEFAULT_MODEL_DIR).rglob("*") if f.is_file()) <= 50e6
 
 
 def test_repeat_and_long_stretch_are_flagged(shipped):

@@ -112,6 +112,35 @@ def ensemble(
     typer.echo(f"wrote {out}: {model.config.ensemble} members")
 
 
+@app.command()
+def calibrate(
+    model: Path = typer.Argument(..., help="checkpoint directory (its config is updated in place)"),
+    keys: list[str] = typer.Option(..., "--key", help="task/tissue key(s) to calibrate"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="source data (default ../shared/data) or a build"),
+    split: str = typer.Option("validation", "--split", help="never the test split"),
+    min_rows: int = typer.Option(200, "--min-rows", help="refuse keys with fewer rows than this"),
+):
+    """Fit a factor on the predicted standard deviation of each key on validation rows, so its 68 % / 95 %
+    intervals cover what they claim, and write it into the checkpoint's config (``std_scale``)."""
+    from agrochat.bridge.io import CONFIG_NAME
+    from agrochat.chat import Assistant
+    from agrochat.chat.calibration import calibrate as fit
+
+    if split == "test":
+        fail("calibrating on the test split would make its coverage meaningless; use validation")
+    try:
+        assistant = Assistant.from_pretrained(model)
+        result = fit(assistant, data_dir, keys, split=split, min_rows=min_rows)
+    except AgrochatError as e:
+        fail(str(e))
+    assistant.model.config.save(model / CONFIG_NAME)
+    for key, r in result.items():
+        typer.echo(
+            f"{key}: {r['n']} rows, sigma x {r['factor']:.3f}: 68%/95% coverage "
+            f"{r['before'][0]:.3f}/{r['before'][1]:.3f} -> {r['after'][0]:.3f}/{r['after'][1]:.3f}"
+        )
+
+
 app.add_typer(data_app, name="data", help="Build instruction data from benchmark labels and motif facts.")
 
 app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(

@@ -304,6 +304,10 @@ class ModelConfig:
     plus the spread of the m_i: the variance of the members' mixture) or ``ambiguity`` (mean v_i minus the spread:
     the expected squared error of the members' mean when each v_i is its member's own expected squared error,
     Krogh & Vedelsby 1995; never below mean v_i / members, the error of members with independent errors)."""
+    std_scale: dict[str, float] = field(default_factory=dict)
+    """Per-key factor on the predicted standard deviation (after the ensemble, before any OOD widening), fitted on
+    validation rows by ``agrochat calibrate`` so the 68 % / 95 % intervals cover what they claim; keys not listed:
+    1."""
     num_loss_weight: float = 1.0
     """Weight of the regression (Gaussian NLL) loss beside the LM loss."""
     system_prompt: str = (
@@ -339,6 +343,9 @@ class ModelConfig:
             )
         for i, head in enumerate(self.member_heads, start=2):
             _check_member_head(self.numeric_head, head, i)
+        for k, f in self.std_scale.items():
+            if k not in self.numeric_head.keys or not f > 0:
+                raise ConfigError(f"std_scale[{k!r}] = {f}: needs a known key and a factor > 0")
         if not 0 <= self.text_decimals <= 6:
             raise ConfigError("text_decimals must be in [0, 6]")
 

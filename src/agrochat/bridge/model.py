@@ -255,7 +255,8 @@ class DnaLanguageModel(nn.Module):
 
     def denormalize(self, key: str, mean: float, log_var: float) -> NumericValue:
         m, s = self.config.numeric_head.stats(key)
-        return NumericValue(key, mean * s + m, float(torch.tensor(log_var).exp().sqrt()) * s)
+        s_out = s * self.config.std_scale.get(key, 1.0)  # calibrated on validation rows (agrochat calibrate)
+        return NumericValue(key, mean * s + m, float(torch.tensor(log_var).exp().sqrt()) * s_out)
 
     def number_at(
         self,
