@@ -31,8 +31,8 @@ def test_shipped_model_has_specialists_for_promoters_and_terminators_and_fits_50
 
     cfg = shipped.model.config
     families = [sorted({k.split("/")[0] for k in h.keys}) for h in cfg.member_heads]
-    assert cfg.ensemble == len(shipped.model.members) + 1 == 5
-    assert families.count(["terminator_strength"]) == 2 and cfg.specialists_replace
+    assert cfg.ensemble == len(shipped.model.members) + 1 == 6
+    assert families.count(["terminator_strength"]) == 3 and cfg.specialists_replace
     assert families.count(["natural_promoter", "promoter_strength", "synthetic_promoter"]) == 2
     assert sum(f.stat().st_size for f in Path(DEFAULT_MODEL_DIR).rglob("*") if f.is_file()) <= 50e6
 
