@@ -206,6 +206,14 @@ CONVERSATIONS = [
         )
     ],
     [(f"How strong is this Arabidopsis promoter in tobacco leaves? {A}", "predict", [LEAF])],
+    [
+        (
+            f"I have this terminator from Arabidopsis, would it work well in tobacco leaves? {A}",
+            "predict",
+            [TLEAF],
+        )
+    ],
+    [(f"A promoter from maize: how active is it in benthamiana leaves? {A}", "predict", [LEAF])],
     [(f"How strong is this Arabidopsis promoter? {A}", "refuse", [])],
     [
         (f"How strong is this promoter in tobacco? {A}", "predict", [LEAF]),

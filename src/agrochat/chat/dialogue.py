@@ -112,6 +112,13 @@ _PLURAL = {"leaf": "leaves", "inflorescence": "inflorescences"}
 
 _SUBSTITUTION = re.compile(r"(?<![A-Za-z0-9])[ACGT][+-]?\d{1,4}[ACGT](?![A-Za-z0-9])")
 _ORIGIN = r"(?:promoters?|genes?|terminators?|sequences?)"  # "a maize promoter": where the DNA comes from
+
+
+def _origin_of(species: str) -> str:
+    """Where the DNA comes from, not where it is measured: "a maize promoter", "a terminator from Arabidopsis"."""
+    return f"(?:{species})(?: core)? {_ORIGIN}|from (?:an? |the )?(?:{species})"
+
+
 _STRENGTH = re.compile(r"\b(strong\w*|strength|activit\w*|active|weak\w*|perform\w*|score|rate|good)\b")
 _EXPRESS = re.compile(r"\b(express\w*|transcri\w*|mrna|abundance|tpm)\b")
 _OPS = (
@@ -265,10 +272,10 @@ def mentions(text: str) -> Mentions:
     if len(species) > 1 or (
         species and unknown
     ):  # "a maize promoter ... in benthamiana leaves": origin, not assay
-        origin = [s for s in species if _has(f"(?:{SPECIES[s]})(?: core)? {_ORIGIN}", t)]
+        origin = [s for s in species if _has(_origin_of(SPECIES[s]), t)]
         if len(origin) < len(species):
             species = [s for s in species if s not in origin]
-        unknown = [u for u in unknown if not _has(f"{u}(?: core)? {_ORIGIN}", t)]
+        unknown = [u for u in unknown if not _has(_origin_of(u), t)]
     return Mentions(
         task=task,
         species=species,
