@@ -347,7 +347,7 @@ class DnaLanguageModel(nn.Module):
         key_ids = self._key_ids(keys)
         h, hmask = self.encoder(ids, mask)  # (S, T_enc, H_enc), (S, T_enc)
         mean, log_var = _path_numbers(self.projector, self.numeric_head, h, hmask, n, key_ids)  # (B,), (B,)
-        if len(self.members):  # ensemble: mean of the members, variance = mean variance + spread of the means
+        if len(self.members):  # ensemble: mean of the paths answering each key, variance by ensemble_variance
             means, variances, answers = [mean], [log_var.exp()], [self._generalists_answer(keys)]
             for mem in self.members:
                 m_i, v_i, known = self._member_numbers(mem, ids, mask, n, keys)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from agrochat.errors import InputError
+from agrochat.train.metrics import regression_metrics
 
 from .assistant import Assistant
 from .evaluate import evaluate_fast
@@ -29,10 +30,10 @@ def fit_scale(target: np.ndarray, pred: np.ndarray, std: np.ndarray) -> float:
     return float(GRID[best[np.argmin(np.abs(np.log(GRID[best])))]])
 
 
-def coverage(target: np.ndarray, pred: np.ndarray, std: np.ndarray) -> tuple[float, ...]:
-    """Share of targets inside ±1σ and ±1.96σ."""
-    z = np.abs(target - pred) / std  # (N,)
-    return tuple(round(float((z <= w).mean()), 4) for w, _ in LEVELS)
+def _coverage(target: np.ndarray, pred: np.ndarray, std: np.ndarray) -> tuple[float, float]:
+    """(cover68, cover95) as every evaluation reports them (:func:`regression_metrics`)."""
+    m = regression_metrics(pred, target, std)
+    return round(m["cover68"], 4), round(m["cover95"], 4)
 
 
 def calibrate(
@@ -55,6 +56,6 @@ def calibrate(
         pts = results[key]["points"]
         y, p, s = (np.array(pts[c]) for c in ("target", "pred", "std"))
         f = fit_scale(y, p, s)
-        out[key] = {"n": len(y), "factor": f, "before": coverage(y, p, s), "after": coverage(y, p, s * f)}
+        out[key] = {"n": len(y), "factor": f, "before": _coverage(y, p, s), "after": _coverage(y, p, s * f)}
         cfg.std_scale[key] = cfg.std_scale.get(key, 1.0) * f
     return out
