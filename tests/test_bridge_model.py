@@ -115,7 +115,7 @@ def test_num_decoding_writes_head_value(readout_model, promoters):
             [{"role": "user", "content": Q}],
             [seq],
             num_keys=[LEAF],
-            formatter=lambda k, x, s: f"{x:.2f} ± {s:.2f} log2 units",
+            formatter=lambda v: f"{v.value:.2f} ± {v.std:.2f} log2 units",
         )
     finally:
         handle.remove()
@@ -493,7 +493,7 @@ def test_the_number_is_written_before_the_token_budget_runs_out(tiny_model):
     assert (
         len(got.values) == 1
         and got.forced == 1
-        and got.text.rstrip().endswith(plain_formatter(2)(key, got.values[0].value, got.values[0].std))
+        and got.text.rstrip().endswith(plain_formatter(2)(got.values[0]))
     )
     one = generate(tiny_model, msgs, num_keys=[key], max_new_tokens=5, no_repeat_ngram=0)
     assert one.text == got.text and one.forced == 1

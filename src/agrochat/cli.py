@@ -119,24 +119,36 @@ def calibrate(
     data_dir: Path = typer.Option(None, "--data-dir", help="source data (default ../shared/data) or a build"),
     split: str = typer.Option("validation", "--split", help="never the test split"),
     min_rows: int = typer.Option(200, "--min-rows", help="refuse keys with fewer rows than this"),
+    floor: float = typer.Option(
+        None,
+        "--floor",
+        help="the keys' measurements pile up at this value (0 for log2(FPKM + 1)): fit intervals from a point "
+        "mass there plus a continuous part, pooled over the keys given, instead of a sigma factor",
+    ),
 ):
-    """Fit a factor on the predicted standard deviation of each key on validation rows, so its 68 % / 95 %
-    intervals cover what they claim, and write it into the checkpoint's config (``std_scale``)."""
+    """Fit each key's intervals on validation rows so its 68 % / 95 % intervals cover what they claim, and write
+    them into the checkpoint's config: a factor on the predicted standard deviation (``std_scale``), or with
+    ``--floor`` floor-aware intervals (``floor_intervals``)."""
     from agrochat.bridge.io import CONFIG_NAME
     from agrochat.chat import Assistant
     from agrochat.chat.calibration import calibrate as fit
+    from agrochat.chat.calibration import calibrate_floor
 
     if split == "test":
         fail("calibrating on the test split would make its coverage meaningless; use validation")
     try:
         assistant = Assistant.from_pretrained(model)
-        result = fit(assistant, data_dir, keys, split=split, min_rows=min_rows)
+        if floor is None:
+            result = fit(assistant, data_dir, keys, split=split, min_rows=min_rows)
+        else:
+            result = calibrate_floor(assistant, data_dir, keys, floor, split=split, min_rows=min_rows)
     except AgrochatError as e:
         fail(str(e))
     assistant.model.config.save(model / CONFIG_NAME)
     for key, r in result.items():
+        how = f"sigma x {r['factor']:.3f}" if floor is None else f"{r['p_floor']:.0%} at the floor {floor:g}"
         typer.echo(
-            f"{key}: {r['n']} rows, sigma x {r['factor']:.3f}: 68%/95% coverage "
+            f"{key}: {r['n']} rows, {how}: 68%/95% coverage "
             f"{r['before'][0]:.3f}/{r['before'][1]:.3f} -> {r['after'][0]:.3f}/{r['after'][1]:.3f}"
         )
 

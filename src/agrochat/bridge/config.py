@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from agrochat.errors import ConfigError
 
+from .intervals import FloorIntervals
+
 TRAINABLE = ("frozen", "lora", "full")
 READOUTS = ("token", "dna_attention", "dna")
 OVERFLOW = ("error", "truncate", "window")
@@ -308,6 +310,11 @@ class ModelConfig:
     """Per-key factor on the predicted standard deviation (after the ensemble, before any OOD widening), fitted on
     validation rows by ``agrochat calibrate`` so the 68 % / 95 % intervals cover what they claim; keys not listed:
     1."""
+    floor_intervals: dict[str, FloorIntervals] = field(default_factory=dict)
+    """Keys whose measurements pile up at a floor (expression of genes not expressed in a tissue), with the
+    predictive distribution their 68 % / 95 % intervals are read from (point mass at the floor + continuous part,
+    :class:`~agrochat.bridge.intervals.FloorIntervals`), fitted on validation rows by ``agrochat calibrate
+    --floor``; keys not listed: Gaussian ``mean ± σ`` / ``± 1.96σ``."""
     num_loss_weight: float = 1.0
     """Weight of the regression (Gaussian NLL) loss beside the LM loss."""
     system_prompt: str = (
@@ -346,6 +353,13 @@ class ModelConfig:
         for k, f in self.std_scale.items():
             if k not in self.numeric_head.keys or not f > 0:
                 raise ConfigError(f"std_scale[{k!r}] = {f}: needs a known key and a factor > 0")
+        self.floor_intervals = {
+            k: _from_dict(FloorIntervals, v, f"floor_intervals[{k!r}]") if isinstance(v, dict) else v
+            for k, v in self.floor_intervals.items()
+        }
+        unknown = [k for k in self.floor_intervals if k not in self.numeric_head.keys]
+        if unknown:
+            raise ConfigError(f"floor_intervals for unknown key(s) {unknown}")
         if not 0 <= self.text_decimals <= 6:
             raise ConfigError("text_decimals must be in [0, 6]")
 

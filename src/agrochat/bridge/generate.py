@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from .config import ModelConfig
     from .model import DnaLanguageModel
 
-Formatter = Callable[[str, float, float], str]
-"""``(key, value, std) -> text`` written in place of a ``<num>`` slot (e.g. the registry's
+Formatter = Callable[[NumericValue], str]
+"""``value -> text`` written in place of a ``<num>`` slot (e.g. through the registry's
 :meth:`~agrochat.domain.registry.TaskSpec.format_value`)."""
 
 R = TypeVar("R")
@@ -51,8 +51,8 @@ R = TypeVar("R")
 def plain_formatter(decimals: int = 2) -> Formatter:
     """``value ± std`` with ``decimals`` decimals and no unit: the formatter used when the caller has no registry."""
 
-    def fmt(key: str, value: float, std: float) -> str:
-        return f"{value:.{decimals}f} ± {std:.{decimals}f}"
+    def fmt(v: NumericValue) -> str:
+        return f"{v.value:.{decimals}f} ± {v.std:.{decimals}f}"
 
     return fmt
 
@@ -479,7 +479,7 @@ def _stream_pieces(
             at = start + j  # the slot's position in the prompt; its head reads the DNA before it
             before = torch.arange(ids.shape[1], device=ids.device)[None] < at  # (1, L)
             v = answer.read_number(out.hidden_states[-1][:, at], embeds, dna_mask & before)
-            yield answer.say(fmt(v.key, v.value, v.std))
+            yield answer.say(fmt(v))
         if text_ids:
             yield answer.say(model.tokenizer.decode(text_ids, skip_special_tokens=True))
     pieces = _Pieces(model.tokenizer)
@@ -507,7 +507,7 @@ def _stream_pieces(
             piece = pieces.flush()
             if piece is not None:
                 yield answer.say(piece)
-            yield answer.say(fmt(v.key, v.value, v.std))
+            yield answer.say(fmt(v))
             continue
         piece = pieces.add(nxt)
         if piece:
@@ -579,7 +579,7 @@ def generate_batch(
             n = int(lengths[b])  # the row's prompt, without padding
             hidden = out.hidden_states[-1][b, -1][None]  # (1, D)
             v = rows[b].read_number(hidden, embeds[b, :n][None], (ids[b, :n] == model.dna_token_id)[None])
-            rows[b].segments += [fmt(v.key, v.value, v.std), []]
+            rows[b].segments += [fmt(v), []]
         for b in (~done & (nxt != rules.num_id)).nonzero().flatten().tolist():
             rows[b].segments[-1].append(int(nxt[b]))  # type: ignore[union-attr]
     return [row.result(row.decoded(model.tokenizer)) for row in rows]

@@ -20,6 +20,7 @@ from .config import ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN
 from .encoder import DnaEncoder
 from .head import NumericHead, gaussian_nll
+from .intervals import Z, interval
 from .io import save_model_dir
 from .ood import OodCheck, OodReference
 from .processor import IGNORE, DnaChatProcessor, PlaceholderError
@@ -257,6 +258,28 @@ class DnaLanguageModel(nn.Module):
         m, s = self.config.numeric_head.stats(key)
         s_out = s * self.config.std_scale.get(key, 1.0)  # calibrated on validation rows (agrochat calibrate)
         return NumericValue(key, mean * s + m, float(torch.tensor(log_var).exp().sqrt()) * s_out)
+
+    def interval(self, v: NumericValue, level: float) -> tuple[float, float]:
+        """(low, high) of the interval holding ``level`` (0.6827 or 0.95) of ``v``'s predictive distribution:
+        ``value ± zσ``, or from the key's floor-aware distribution (``config.floor_intervals``). An OOD value's
+        interval is widened by ``OOD_WIDEN`` (for a floor key: read at the unwidened σ, then extended by the
+        same amount as a Gaussian one, so widening never moves mass onto the floor)."""
+        fi = self.config.floor_intervals.get(v.key)
+        if fi is None:
+            return interval(v.value, v.std, level)
+        base = v.std / OOD_WIDEN if v.ood else v.std
+        lo, hi = interval(v.value, base, level, fi)
+        if v.ood:
+            extra = (OOD_WIDEN - 1.0) * Z[level] * base
+            lo, hi = max(fi.floor, lo - extra), hi + extra
+        return lo, hi
+
+    def p_floor(self, v: NumericValue) -> float | None:
+        """Probability that the measurement is at the key's floor (None: the key has no floor)."""
+        fi = self.config.floor_intervals.get(v.key)
+        if fi is None:
+            return None
+        return float(fi.p_floor([v.value], [v.std / OOD_WIDEN if v.ood else v.std])[0])
 
     def number_at(
         self,

@@ -17,6 +17,7 @@ import numpy as np
 
 from agrochat.bridge import DnaLanguageModel, generate, normalize_dna
 from agrochat.bridge.generate import TextStream
+from agrochat.bridge.intervals import LEVEL68, LEVEL95
 from agrochat.bridge.io import CONFIG_NAME
 from agrochat.bridge.model import NumericValue
 from agrochat.domain import tasks as T
@@ -170,11 +171,13 @@ class Assistant:
             unit=spec.unit,
             percentile=spec.percentile(value),
             level=spec.level(value),
-            text=spec.format_value(value, std) + (ood_note(v.ood_reason) if v.ood else ""),
+            text=self._format(v) + (ood_note(v.ood_reason) if v.ood else ""),
             explanation=expl,
             motifs=motifs,
             ood=v.ood,
             ood_reason=v.ood_reason,
+            interval68=self.model.interval(v, LEVEL68),
+            interval95=self.model.interval(v, LEVEL95),
         )
 
     # ---- the model's evidence: mutagenesis, knockouts, variants, design --------------------------------------
@@ -459,9 +462,15 @@ class Assistant:
             last = "<dna>\n" + last
         return system + [{"role": "user", "content": last}]
 
-    def _format(self, key: str, value: float, std: float) -> str:
-        """The text of a number in an answer: the registry's format for ``key``."""
-        return self.registry.get(key).format_value(value, std)
+    def _format(self, v: NumericValue) -> str:
+        """The text of a number in an answer: the registry's format for its key, with its 68 % interval and the
+        chance of the floor instead of ``± σ`` where the key's measurements pile up at a floor."""
+        spec = self.registry.get(v.key)
+        p_floor = self.model.p_floor(v)
+        if p_floor is None:
+            return spec.format_value(v.value, v.std)
+        floor = self.model.config.floor_intervals[v.key].floor
+        return spec.format_value(v.value, interval=self.model.interval(v, LEVEL68), at_floor=(floor, p_floor))
 
     def _say_predictions(
         self, intent: Intent, messages: list[dict], explanation: bool, max_new_tokens: int
@@ -535,7 +544,7 @@ class Assistant:
                 (p, label) for p, label, k in zip(got, intent.labels, intent.keys, strict=True) if k == key
             ]
             spec = self.registry.get(key)
-            lines = [f"{label}: {spec.format_value(p.value, p.uncertainty)}" for p, label in rows]
+            lines = [f"{label}: {self._format(_value_of(p))}" for p, label in rows]
             yield f"{_cap(key_label(key))}:\n" + "\n".join(f"- {x}" for x in lines) + "\n"
             best = max(rows, key=lambda r: r[0].value)
             for p, label in rows:
@@ -572,9 +581,9 @@ class Assistant:
             f"({spec.unit}); highest first:\n"
         )
         for p in order[:top]:
-            yield f"- {T.split_key(p.key)[1].split(':', 1)[1]}: {p.value:.2f} ± {p.uncertainty:.2f}\n"
+            yield f"- {T.split_key(p.key)[1].split(':', 1)[1]}: {_spread(p)}\n"
         low = order[-1]
-        yield f"Lowest: {T.split_key(low.key)[1].split(':', 1)[1]} ({low.value:.2f} ± {low.uncertainty:.2f})."
+        yield f"Lowest: {T.split_key(low.key)[1].split(':', 1)[1]} ({_spread(low)})."
         spread = order[0].value - low.value
         typical = float(np.median([p.uncertainty for p in order]))
         if spread < typical:
@@ -720,6 +729,18 @@ def variant_spec_from_text(text: str) -> str:
         else:
             tokens.append(f"ko:{name}")
     return " ".join(tokens)
+
+
+def _value_of(p: Prediction) -> NumericValue:
+    return NumericValue(p.key, p.value, p.uncertainty, p.ood, p.ood_reason)
+
+
+def _spread(p: Prediction) -> str:
+    """``value ± σ``, or ``value (68 % interval a to b)`` when its interval is not symmetric (a floor)."""
+    lo, hi = p.interval68 or (p.value - p.uncertainty, p.value + p.uncertainty)
+    if abs((hi - p.value) - (p.value - lo)) < 0.005:
+        return f"{p.value:.2f} ± {p.uncertainty:.2f}"
+    return f"{p.value:.2f} (68 % interval {lo:.2f} to {hi:.2f})"
 
 
 def _cap(text: str) -> str:

@@ -241,6 +241,7 @@ def predict_command(
         done = _written_ids(out, fmt)  # also drops a last line cut by an interruption
     source = fasta if fasta else list(sequence)
     cols = ["id", "key", "value", "uncertainty", "percentile", "level", "unit", "motifs", "ood", "ood_reason"]
+    cols += ["low68", "high68", "low95", "high95"]
     sink = open(out, "a" if resume else "w") if out else sys.stdout
     try:
         if fmt == "tsv" and not done:
@@ -260,7 +261,9 @@ def predict_command(
                     motifs = ",".join(sorted({m["name"] for m in row["motifs"]}))
                     sink.write(
                         f"{p.id}\t{p.key}\t{p.value:.4f}\t{p.uncertainty:.4f}\t{p.percentile:.1f}\t"
-                        f"{p.level}\t{p.unit}\t{motifs}\t{str(p.ood).lower()}\t{p.ood_reason}\n"
+                        f"{p.level}\t{p.unit}\t{motifs}\t{str(p.ood).lower()}\t{p.ood_reason}\t"
+                        + "\t".join(f"{x:.4f}" for x in (*p.interval68, *p.interval95))
+                        + "\n"
                     )
                 sink.flush()
                 progress.advance(bar)

@@ -62,20 +62,35 @@ def evaluate_fast(
         y = np.array([r["target"] for r in rs])
         p = np.array([x.value for x in preds])
         s = np.array([x.uncertainty for x in preds])
+        bounds = {
+            name: tuple(np.array([getattr(x, f"interval{name}")[j] for x in preds]) for j in (0, 1))
+            for name in ("68", "95")
+        }
         has = np.array([r["baseline"] is not None for r in rs])
         flagged = np.array([x.ood for x in preds])
         res = {
             "n": len(rs),
-            "ours": regression_metrics(p, y, s),
+            "ours": regression_metrics(p, y, s, bounds),
             "seconds": time.perf_counter() - t,
             "ood_flagged": int(flagged.sum()),
             "ood_share": float(flagged.mean()) if len(rs) else 0.0,
             "unit": assistant.registry.get(key).unit,
-            "points": {"target": y.tolist(), "pred": p.tolist(), "std": s.tolist()},
+            "points": {
+                "target": y.tolist(),
+                "pred": p.tolist(),
+                "std": s.tolist(),
+                **{
+                    f"{side}{name}": b[j].tolist()
+                    for name, b in bounds.items()
+                    for j, side in enumerate(("lo", "hi"))
+                },
+            },
         }
         if has.any():
             b = np.array([r["baseline"] for r, h in zip(rs, has, strict=True) if h], dtype=float)
-            res["ours_on_cnn_rows"] = regression_metrics(p[has], y[has], s[has])
+            res["ours_on_cnn_rows"] = regression_metrics(
+                p[has], y[has], s[has], {n: (b[0][has], b[1][has]) for n, b in bounds.items()}
+            )
             res["cnn"] = regression_metrics(b, y[has])
         if ridge:
             model = KmerRidge().fit(
@@ -217,7 +232,7 @@ def evaluate_generated(
                 prompts,
                 [[key]] * len(prompts),
                 max_new_tokens=max_new_tokens,
-                formatter=lambda k, v, s, spec=spec: spec.format_value(v, s),
+                formatter=lambda v, spec=spec: spec.format_value(v.value, v.std),
                 require_numbers=require_numbers,
             )
             held += [len(texts) + j for j, g in enumerate(gens) if g.held_open]

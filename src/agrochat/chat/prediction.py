@@ -15,7 +15,7 @@ class Prediction:
     sequence: str
     key: str
     value: float
-    uncertainty: float  # standard deviation of the Gaussian the head predicts
+    uncertainty: float  # standard deviation the head predicts (calibrated; widened when ood)
     unit: str
     percentile: float
     level: str
@@ -25,12 +25,18 @@ class Prediction:
     attribution: np.ndarray | None = None  # per-base effect from in-silico mutagenesis (explain())
     ood: bool = False  # the sequence is unlike what the model learned for this key (its interval is widened)
     ood_reason: str = ""  # why, in words ("" when ood is False)
+    interval68: tuple[float, float] | None = None
+    """(low, high) holding 68 % of the predictive distribution: value ± uncertainty for most keys; from a
+    point mass at the floor plus a continuous part for keys whose measurements pile up at a floor."""
+    interval95: tuple[float, float] | None = None  # the same at 95 % (value ± 1.96 uncertainty when Gaussian)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["attribution"] = (
             None if self.attribution is None else [round(float(x), 5) for x in self.attribution]
         )
+        for name in ("interval68", "interval95"):  # JSON arrays, as they come back from a server
+            d[name] = None if d[name] is None else [float(x) for x in d[name]]
         return d
 
 

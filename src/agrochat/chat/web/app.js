@@ -38,11 +38,12 @@ function showPrediction(p) {
   $("result").hidden = false;
   $("table-box").hidden = true;
   $("value").textContent = fmt(p.value);
-  $("interval").textContent = `± ${fmt(p.uncertainty)}`;
+  const [lo68, hi68] = p.interval68, [lo95, hi95] = p.interval95;
+  const symmetric = Math.abs((hi68 - p.value) - (p.value - lo68)) < 0.005;
+  $("interval").textContent = symmetric ? `± ${fmt(p.uncertainty)}` : `(mean; 68% interval ${fmt(lo68)} to ${fmt(hi68)})`;
   $("unit").textContent = p.unit;
-  const lo = p.value - 1.96 * p.uncertainty, hi = p.value + 1.96 * p.uncertainty;
   $("percentile").textContent = `${ordinal(p.percentile)} percentile (${p.level}) · ${p.key} · ` +
-    `95% interval ${fmt(lo)} to ${fmt(hi)} (Gaussian, ±1.96 σ)`;
+    `95% interval ${fmt(lo95)} to ${fmt(hi95)}`;
   $("ood").hidden = !p.ood;
   $("ood").textContent = p.ood ? `Caution: unlike the training sequences (${p.ood_reason}); interval doubled.` : "";
   $("explanation").textContent = p.explanation || "";
@@ -68,11 +69,14 @@ async function showExplanation(sequence, key) {
   }
 }
 
-const TSV_COLS = ["id", "key", "value", "uncertainty", "percentile", "level", "unit", "motifs", "ood", "ood_reason"];
+const TSV_COLS = ["id", "key", "value", "uncertainty", "percentile", "level", "unit", "motifs", "ood", "ood_reason",
+  "low68", "high68", "low95", "high95"];
 
 function cell(row, c) {
   if (c === "motifs") return [...new Set(row.motifs.map((m) => m.name))].sort().join(",");
   if (c === "value" || c === "uncertainty") return fmt(row[c], 4);
+  const bound = { low68: ["interval68", 0], high68: ["interval68", 1], low95: ["interval95", 0], high95: ["interval95", 1] }[c];
+  if (bound) return fmt(row[bound[0]][bound[1]], 4);
   if (c === "percentile") return fmt(row[c], 1);
   return String(row[c]);
 }
