@@ -49,6 +49,8 @@ CONVERSATIONS = [
     [(f"How strong is this promoter in tobacco roots? {A}", "refuse", [])],
     [(f"How strong is this promoter in sorghum? {A}", "refuse", [])],
     [(f"How highly is this maize gene expressed in pollen? {A}", "predict", [POLLEN])],
+    [(f"Compare these two maize genes in mature pollen: 1. {A} 2. {B}", "compare", [POLLEN, POLLEN])],
+    [(f"How active is this maize promoter in pollen? {A}", "refuse", [])],  # activity: an assay word
     [
         (f"Expression of this maize gene in roots? {A}", "clarify", []),
         ("the primary root", "predict", [ROOT1]),

@@ -112,3 +112,9 @@ def test_calibrate_floor_cli_refuses_too_few_rows_above_the_floor(model_dir, tmp
     run = CliRunner().invoke(app, args)
     assert run.exit_code != 0 and "too few to fit intervals" in run.output
     assert not Assistant.from_pretrained(path).model.config.floor_intervals  # nothing written
+    args[3] = "terminator_strength/*"  # a pattern names both terminator keys: still too few rows here
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code != 0 and "too few to fit intervals" in run.output
+    args[3] = "tissue_expression/*"
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code != 0 and "matches none of this model's keys" in run.output

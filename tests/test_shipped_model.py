@@ -37,6 +37,19 @@ def test_shipped_model_has_specialists_for_promoters_and_terminators_and_fits_50
     assert sum(f.stat().st_size for f in Path(DEFAULT_MODEL_DIR).rglob("*") if f.is_file()) <= 50e6
 
 
+def test_shipped_tissue_keys_have_floor_intervals_and_benchmark_keys_gaussian_ones(shipped):
+    cfg = shipped.model.config
+    tissue = [k for k in cfg.numeric_head.keys if k.startswith("tissue_expression/")]
+    assert len(tissue) == 34 and sorted(cfg.floor_intervals) == sorted(tissue)
+    seq = read_promoters(1)[0]["sequence"]
+    pollen = shipped.predict(seq, task="tissue_expression", tissue="maize:mature pollen", explanations=False)[0]
+    assert pollen.interval68[0] == 0.0 and 0 < pollen.p_floor < 1 and "chance of exactly 0" in pollen.text
+    leaf = shipped.predict(seq, task="promoter_strength", tissue="leaf", explanations=False)[0]
+    assert leaf.p_floor is None and leaf.interval95 == pytest.approx(
+        (leaf.value - 1.96 * leaf.uncertainty, leaf.value + 1.96 * leaf.uncertainty)
+    )
+
+
 def test_repeat_and_long_stretch_are_flagged(shipped):
     rng = random.Random(0)
     short, long_ = shipped.predict(["ACGT" * 9, _random(6000, rng)], explanations=False)

@@ -18,7 +18,7 @@ from agrochat.chat.cli import (
 from agrochat.chat.serve.cli import serve_command
 from agrochat.console import fail
 from agrochat.data_gen.cli import app as data_app
-from agrochat.errors import AgrochatError
+from agrochat.errors import AgrochatError, InputError
 from agrochat.train.cli import train_command
 
 
@@ -115,7 +115,11 @@ def ensemble(
 @app.command()
 def calibrate(
     model: Path = typer.Argument(..., help="checkpoint directory (its config is updated in place)"),
-    keys: list[str] = typer.Option(..., "--key", help="task/tissue key(s) to calibrate"),
+    keys: list[str] = typer.Option(
+        ...,
+        "--key",
+        help="task/tissue key(s) to calibrate; a pattern such as 'tissue_expression/*' names several",
+    ),
     data_dir: Path = typer.Option(None, "--data-dir", help="source data (default ../shared/data) or a build"),
     split: str = typer.Option("validation", "--split", help="never the test split"),
     min_rows: int = typer.Option(200, "--min-rows", help="refuse keys with fewer rows than this"),
@@ -138,6 +142,7 @@ def calibrate(
         fail("calibrating on the test split would make its coverage meaningless; use validation")
     try:
         assistant = Assistant.from_pretrained(model)
+        keys = _expand_keys(keys, assistant.known_keys)
         if floor is None:
             result = fit(assistant, data_dir, keys, split=split, min_rows=min_rows)
         else:
@@ -151,6 +156,19 @@ def calibrate(
             f"{key}: {r['n']} rows, {how}: 68%/95% coverage "
             f"{r['before'][0]:.3f}/{r['before'][1]:.3f} -> {r['after'][0]:.3f}/{r['after'][1]:.3f}"
         )
+
+
+def _expand_keys(patterns: list[str], known: list[str]) -> list[str]:
+    """Keys named by ``patterns`` (exact keys, or shell-style patterns like ``tissue_expression/*``), in order."""
+    import fnmatch
+
+    out: list[str] = []
+    for pat in patterns:
+        hits = [k for k in known if fnmatch.fnmatchcase(k, pat)] if any(c in pat for c in "*?[") else [pat]
+        if not hits:
+            raise InputError(f"--key {pat!r} matches none of this model's keys")
+        out += [k for k in hits if k not in out]
+    return out
 
 
 app.add_typer(data_app, name="data", help="Build instruction data from benchmark labels and motif facts.")

@@ -178,6 +178,7 @@ class Assistant:
             ood_reason=v.ood_reason,
             interval68=self.model.interval(v, LEVEL68),
             interval95=self.model.interval(v, LEVEL95),
+            p_floor=self.model.p_floor(v),
         )
 
     # ---- the model's evidence: mutagenesis, knockouts, variants, design --------------------------------------
@@ -462,6 +463,14 @@ class Assistant:
             last = "<dna>\n" + last
         return system + [{"role": "user", "content": last}]
 
+    def _spread(self, p: Prediction) -> str:
+        """``value ± σ``, or for a key with a floor ``mean m, 68 % interval a to b, P % chance of exactly 0``."""
+        fi = self.model.config.floor_intervals.get(p.key)
+        if fi is None or p.p_floor is None or p.interval68 is None:
+            return f"{p.value:.2f} ± {p.uncertainty:.2f}"
+        lo, hi = p.interval68
+        return f"mean {p.value:.2f}, 68 % interval {lo:.2f} to {hi:.2f}, {p.p_floor:.0%} chance of exactly {fi.floor:g}"
+
     def _format(self, v: NumericValue) -> str:
         """The text of a number in an answer: the registry's format for its key, with its 68 % interval and the
         chance of the floor instead of ``± σ`` where the key's measurements pile up at a floor."""
@@ -581,9 +590,9 @@ class Assistant:
             f"({spec.unit}); highest first:\n"
         )
         for p in order[:top]:
-            yield f"- {T.split_key(p.key)[1].split(':', 1)[1]}: {_spread(p)}\n"
+            yield f"- {T.split_key(p.key)[1].split(':', 1)[1]}: {self._spread(p)}\n"
         low = order[-1]
-        yield f"Lowest: {T.split_key(low.key)[1].split(':', 1)[1]} ({_spread(low)})."
+        yield f"Lowest: {T.split_key(low.key)[1].split(':', 1)[1]} ({self._spread(low)})."
         spread = order[0].value - low.value
         typical = float(np.median([p.uncertainty for p in order]))
         if spread < typical:
@@ -733,14 +742,6 @@ def variant_spec_from_text(text: str) -> str:
 
 def _value_of(p: Prediction) -> NumericValue:
     return NumericValue(p.key, p.value, p.uncertainty, p.ood, p.ood_reason)
-
-
-def _spread(p: Prediction) -> str:
-    """``value ± σ``, or ``value (68 % interval a to b)`` when its interval is not symmetric (a floor)."""
-    lo, hi = p.interval68 or (p.value - p.uncertainty, p.value + p.uncertainty)
-    if abs((hi - p.value) - (p.value - lo)) < 0.005:
-        return f"{p.value:.2f} ± {p.uncertainty:.2f}"
-    return f"{p.value:.2f} (68 % interval {lo:.2f} to {hi:.2f})"
 
 
 def _cap(text: str) -> str:

@@ -474,6 +474,8 @@ class Resolver:
             task = T.TISSUE
         if task is None and prev_task == T.TISSUE and organs and not m.strength:
             task = T.TISSUE
+        if task is None and not m.strength and tissue_species and any(o != "leaf" for o in organs):
+            task = T.TISSUE  # "these two maize genes in mature pollen": only expression is measured there
         if task == T.TISSUE:
             species = tissue_species or list(
                 dict.fromkeys(T.split_key(k)[1].split(":", 1)[0] for k in recent if k.startswith(T.TISSUE))

@@ -75,12 +75,12 @@ def evaluate_fast(
             "ood_flagged": int(flagged.sum()),
             "ood_share": float(flagged.mean()) if len(rs) else 0.0,
             "unit": assistant.registry.get(key).unit,
-            "points": {
-                "target": y.tolist(),
-                "pred": p.tolist(),
-                "std": s.tolist(),
+            "points": {  # rounded: plots and re-analysis need no more, and the JSON stays small
+                "target": _rounded(y),
+                "pred": _rounded(p),
+                "std": _rounded(s),
                 **{
-                    f"{side}{name}": b[j].tolist()
+                    f"{side}{name}": _rounded(b[j])
                     for name, b in bounds.items()
                     for j, side in enumerate(("lo", "hi"))
                 },
@@ -101,6 +101,10 @@ def evaluate_fast(
             res["ridge"]["lambda"] = model.lam
         out[key] = res
     return out
+
+
+def _rounded(x: np.ndarray, decimals: int = 5) -> list[float]:
+    return np.round(np.asarray(x, dtype=float), decimals).tolist()
 
 
 def _xy(rows: list[dict]) -> tuple[list[str], list[float]]:
@@ -169,7 +173,13 @@ def published_table(results: dict) -> str:
 
 
 def save(results: dict, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(results, indent=1) + "\n")
+    """``results`` as indented JSON, each list of numbers on one line (the points would take a line each)."""
+    text = json.dumps(results, indent=1)
+    text = NUMBER_LIST.sub(lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+    Path(path).write_text(text + "\n")
+
+
+NUMBER_LIST = re.compile(r"\[([-0-9.eE,\s]+)\]")
 
 
 NUMBER = re.compile(r"(-?\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)")  # a value the head wrote at <num>

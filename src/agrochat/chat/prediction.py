@@ -29,6 +29,7 @@ class Prediction:
     """(low, high) holding 68 % of the predictive distribution: value ± uncertainty for most keys; from a
     point mass at the floor plus a continuous part for keys whose measurements pile up at a floor."""
     interval95: tuple[float, float] | None = None  # the same at 95 % (value ± 1.96 uncertainty when Gaussian)
+    p_floor: float | None = None  # chance that the measurement is exactly at the key's floor (keys with one)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -103,29 +103,53 @@ def bars(results: dict, path: str | Path, metric: str = "pearson") -> Path:
 
 
 def calibration(results: dict, path: str | Path) -> Path:
-    """Observed share of measurements inside the central interval of each nominal level (ideal: the diagonal)."""
+    """Observed share of measurements inside each key's 68 % / 95 % interval (ideal: the diagonal, ±5 points
+    shaded). Keys with Gaussian intervals are also read at more levels (±zσ) as a line; keys whose intervals come
+    from a point mass at a floor (tissue expression) are drawn as dots at their two levels."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    for level in (0.6827, 0.95):
+        ax.fill_between([level - 0.015, level + 0.015], level - 0.05, level + 0.05, color="0.85", lw=0)
+    floor_keys = 0
     for key, r in results.items():
-        if "points" not in r:
+        pts = r.get("points")
+        if not pts:
             continue
-        y, p, s = (np.asarray(r["points"][c]) for c in ("target", "pred", "std"))
-        z = np.abs(y - p) / np.maximum(s, 1e-9)
-        observed = [(z <= stats.norm.ppf(0.5 + q / 2)).mean() for q in NOMINAL]
-        ax.plot(NOMINAL, observed, "o-", ms=3, label=key)
+        y, p, s = (np.asarray(pts[c]) for c in ("target", "pred", "std"))
+        if _gaussian(pts, p, s):
+            z = np.abs(y - p) / np.maximum(s, 1e-9)
+            observed = [(z <= stats.norm.ppf(0.5 + q / 2)).mean() for q in NOMINAL]
+            ax.plot(NOMINAL, observed, "o-", ms=3, label=key)
+        else:
+            floor_keys += 1
+            cover = [
+                ((y >= np.asarray(pts[f"lo{n}"])) & (y <= np.asarray(pts[f"hi{n}"]))).mean()
+                for n in ("68", "95")
+            ]
+            label = None if floor_keys > 1 else "keys with a floor (point mass at 0), one dot each"
+            ax.plot([0.6827, 0.95], cover, "o", ms=3, color="0.35", alpha=0.6, label=label)
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set(
-        xlabel="nominal coverage of the ±zσ interval",
+        xlabel="nominal coverage of the interval",
         ylabel="observed coverage",
         xlim=(0, 1),
         ylim=(0, 1),
-        title="uncertainty calibration (test split)",
+        title="uncertainty calibration (test split; shaded: ±5 points)",
     )
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def _gaussian(pts: dict, pred: np.ndarray, std: np.ndarray) -> bool:
+    """Whether the key's intervals are value ± σ (no bounds stored, or bounds equal to them)."""
+    if "lo68" not in pts:
+        return True
+    return bool(
+        np.allclose(np.asarray(pts["lo68"]), pred - std) and np.allclose(np.asarray(pts["hi68"]), pred + std)
+    )
 
 
 def write_plots(results: dict, out_dir: str | Path) -> list[Path]:
