@@ -42,7 +42,7 @@ def test_shipped_tissue_keys_have_floor_intervals_and_benchmark_keys_gaussian_on
     tissue = [k for k in cfg.numeric_head.keys if k.startswith("tissue_expression/")]
     assert len(tissue) == 34 and sorted(cfg.floor_intervals) == sorted(tissue)
     seq = read_promoters(1)[0]["sequence"]
-    pollen = shipped.predict(seq, task="tissue_expression", tissue="maize:mature pollen", explanations=False)[0]
+    pollen = shipped.predict(seq, "tissue_expression", "maize:mature pollen", explanations=False)[0]
     assert pollen.interval68[0] == 0.0 and 0 < pollen.p_floor < 1 and "chance of exactly 0" in pollen.text
     leaf = shipped.predict(seq, task="promoter_strength", tissue="leaf", explanations=False)[0]
     assert leaf.p_floor is None and leaf.interval95 == pytest.approx(
