@@ -118,3 +118,20 @@ def test_calibrate_floor_cli_refuses_too_few_rows_above_the_floor(model_dir, tmp
     args[3] = "tissue_expression/*"
     run = CliRunner().invoke(app, args)
     assert run.exit_code != 0 and "matches none of this model's keys" in run.output
+
+
+def test_eval_json_keeps_strings_and_the_plot_reads_rounded_gaussian_points(tmp_path):
+    from agrochat.chat.evaluate import _rounded, save
+    from agrochat.chat.report import _gaussian
+
+    data = {"points": [0.5, -1e-05, 3.0], "text": "a list in words [1,2]", "empty": []}
+    save(data, tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text()) == data
+    assert '"points": [0.5, -1e-05, 3.0]' in (tmp_path / "r.json").read_text()
+    rng = np.random.default_rng(0)
+    p, s = rng.normal(0, 3, 500), rng.uniform(0.1, 2, 500)
+    pts = {"lo68": _rounded(p - s), "hi68": _rounded(p + s)}
+    assert _gaussian(pts, np.array(_rounded(p)), np.array(_rounded(s)))
+    fi = FloorIntervals(intercept=0.0, quantiles=NORMAL_Q)
+    lo, hi = fi.interval(np.abs(p), s, LEVEL68)
+    assert not _gaussian({"lo68": _rounded(lo), "hi68": _rounded(hi)}, np.abs(p), s)

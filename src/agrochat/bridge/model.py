@@ -53,6 +53,11 @@ class NumericValue:
 OOD_WIDEN = 2.0
 
 
+def _unwidened_std(v: NumericValue) -> float:
+    """``v``'s standard deviation before any OOD widening."""
+    return v.std / OOD_WIDEN if v.ood else v.std
+
+
 def _path_numbers(
     projector: Projector,
     head: NumericHead,
@@ -267,7 +272,7 @@ class DnaLanguageModel(nn.Module):
         fi = self.config.floor_intervals.get(v.key)
         if fi is None:
             return interval(v.value, v.std, level)
-        base = v.std / OOD_WIDEN if v.ood else v.std
+        base = _unwidened_std(v)
         lo, hi = interval(v.value, base, level, fi)
         if v.ood:
             extra = (OOD_WIDEN - 1.0) * Z[level] * base
@@ -279,7 +284,7 @@ class DnaLanguageModel(nn.Module):
         fi = self.config.floor_intervals.get(v.key)
         if fi is None:
             return None
-        return float(fi.p_floor([v.value], [v.std / OOD_WIDEN if v.ood else v.std])[0])
+        return float(fi.p_floor([v.value], [_unwidened_std(v)])[0])
 
     def number_at(
         self,

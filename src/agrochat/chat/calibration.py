@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from agrochat.bridge.intervals import LEVEL68, LEVEL95, fit_floor_intervals
+from agrochat.bridge.intervals import LEVEL68, LEVEL95, Z, fit_floor_intervals
 from agrochat.errors import InputError
 from agrochat.train.metrics import regression_metrics
 
 from .assistant import Assistant
 from .evaluate import evaluate_fast
 
-LEVELS = ((1.0, 0.6827), (1.96, 0.95))  # (half-width in σ, nominal coverage)
+LEVELS = tuple((z, level) for level, z in Z.items())  # (half-width in σ, nominal coverage)
 GRID = np.exp(np.linspace(np.log(0.05), np.log(20.0), 1201))  # candidate factors
 
 

@@ -179,7 +179,7 @@ def save(results: dict, path: str | Path) -> None:
     Path(path).write_text(text + "\n")
 
 
-NUMBER_LIST = re.compile(r"\[([-0-9.eE,\s]+)\]")
+NUMBER_LIST = re.compile(r"\[(\n[-0-9.eE,\s]+)\]")  # as indent=1 writes it: "[\n" (never inside a string)
 
 
 NUMBER = re.compile(r"(-?\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)")  # a value the head wrote at <num>

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from agrochat.bridge.intervals import LEVEL68, LEVEL95
+
 # Published Pearson r on the Plant Genomic Benchmark promoter-strength test sets (read from the ChatNT paper's
 # figure, de Almeida et al. 2025; rounded): not our rows, so shown as reference lines only.
 PUBLISHED_PEARSON = {
@@ -108,7 +110,7 @@ def calibration(results: dict, path: str | Path) -> Path:
     from a point mass at a floor (tissue expression) are drawn as dots at their two levels."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for level in (0.6827, 0.95):
+    for level in (LEVEL68, LEVEL95):
         ax.fill_between([level - 0.015, level + 0.015], level - 0.05, level + 0.05, color="0.85", lw=0)
     floor_keys = 0
     for key, r in results.items():
@@ -127,7 +129,7 @@ def calibration(results: dict, path: str | Path) -> Path:
                 for n in ("68", "95")
             ]
             label = None if floor_keys > 1 else "keys with a floor (point mass at 0), one dot each"
-            ax.plot([0.6827, 0.95], cover, "o", ms=3, color="0.35", alpha=0.6, label=label)
+            ax.plot([LEVEL68, LEVEL95], cover, "o", ms=3, color="0.35", alpha=0.6, label=label)
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set(
         xlabel="nominal coverage of the interval",
@@ -144,12 +146,12 @@ def calibration(results: dict, path: str | Path) -> Path:
 
 
 def _gaussian(pts: dict, pred: np.ndarray, std: np.ndarray) -> bool:
-    """Whether the key's intervals are value ± σ (no bounds stored, or bounds equal to them)."""
+    """Whether the key's intervals are value ± σ (no bounds stored, or bounds equal to them up to the rounding of
+    the stored points)."""
     if "lo68" not in pts:
         return True
-    return bool(
-        np.allclose(np.asarray(pts["lo68"]), pred - std) and np.allclose(np.asarray(pts["hi68"]), pred + std)
-    )
+    close = lambda a, b: np.allclose(np.asarray(a), b, rtol=0.0, atol=1e-4)  # noqa: E731
+    return bool(close(pts["lo68"], pred - std) and close(pts["hi68"], pred + std))
 
 
 def write_plots(results: dict, out_dir: str | Path) -> list[Path]:
