@@ -52,6 +52,13 @@ CONVERSATIONS = [
     [(f"Compare these two maize genes in mature pollen: 1. {A} 2. {B}", "compare", [POLLEN, POLLEN])],
     [(f"How active is this maize promoter in pollen? {A}", "refuse", [])],  # activity: an assay word
     [
+        (
+            f"How much is the sorghum gene behind this promoter expressed in seedling roots? {A}",
+            "predict",
+            ["tissue_expression/sorghum:seedling developmental stage, root"],
+        )
+    ],
+    [
         (f"Expression of this maize gene in roots? {A}", "clarify", []),
         ("the primary root", "predict", [ROOT1]),
     ],

@@ -444,15 +444,19 @@ class Resolver:
     def _of_task(self, task: str) -> list[str]:
         return [k for k in self.known if T.split_key(k)[0] == task]
 
-    def _tissue_keys(self, species: list[str], organs: list[str]) -> list[str]:
-        out = []
+    def _tissue_keys(self, species: list[str], organs: list[str], best: bool = False) -> list[str]:
+        """Tissue keys of ``species`` (all when empty) naming any of ``organs``; ``best``: only those naming the
+        most of them ("seedling roots": the seedling root, not every seedling tissue)."""
+        found = []
         for k in self._of_task(T.TISSUE):
             sp, name = T.split_key(k)[1].split(":", 1)
             if species and sp not in species:
                 continue
-            if any(re.search(rf"\b{o}s?\b", name.lower()) for o in organs):
-                out.append(k)
-        return out
+            hits = sum(bool(re.search(rf"\b{o}s?\b", name.lower())) for o in organs)
+            if hits:
+                found.append((k, hits))
+        most = max((h for _, h in found), default=0)
+        return [k for k, h in found if h == most or not best]
 
     def _refuse(self, what: str, suggestions: list[str]) -> Intent:
         sugg = [k for k in dict.fromkeys(suggestions) if k in self.known][:8]
@@ -486,7 +490,7 @@ class Resolver:
                 if (not species or k.split("/", 1)[1].split(":")[0] in species)
                 and T.split_key(k)[1].split(":", 1)[1].lower() in low
             ]
-            hits = [max(named, key=len)] if named else self._tissue_keys(species, organs)
+            hits = [max(named, key=len)] if named else self._tissue_keys(species, organs, best=True)
             if not hits:
                 return self._refuse(
                     f"{' '.join(organs)} in {' or '.join(species) or 'that species'}",
