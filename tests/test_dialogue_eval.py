@@ -21,8 +21,13 @@ def test_intent_accuracy_on_held_out_phrasings():
 def test_held_out_phrasings_are_not_training_text():
     from agrochat.data_gen import heldout as H
 
-    sources = "".join(p.read_text() for p in (ROOT / "data_gen").glob("*.py") if p.name != "heldout.py")
-    assert "heldout" not in sources  # no builder imports them
+    builders = sorted(
+        p for p in (ROOT / "src" / "agrochat" / "data_gen").glob("*.py") if p.name != "heldout.py"
+    )
+    assert builders, "no conversation builders found under src/agrochat/data_gen"
+    for p in builders:  # no builder imports them (agrochat.data_gen.heldout, `from . import heldout`, ...)
+        assert "heldout" not in p.read_text(), p.name
+    sources = "".join(p.read_text() for p in builders)
     phrasings = (
         [p for p, _ in H.SYSTEM_PHRASINGS]
         + H.TISSUE_PHRASINGS

@@ -50,6 +50,23 @@ app.command("design")(design_command)
 app.command("serve")(serve_command)
 
 
+@app.command("mcp")
+def mcp_command(
+    model: Path = typer.Option(
+        None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
+    ),
+):
+    """Serve predict, compare, rank, explain, variant and design as MCP tools over stdio (for agents)."""
+    try:
+        from agrochat.chat.mcp_server import main
+    except ImportError as e:
+        fail(f"agrochat mcp needs the mcp package: pip install 'agrochat[serve]' ({e})")
+    try:
+        main(model)
+    except AgrochatError as e:
+        fail(str(e))
+
+
 @app.command()
 def tokenize(
     sequence: str = typer.Argument(..., help="DNA sequence (IUPAC letters, U and lowercase accepted)"),

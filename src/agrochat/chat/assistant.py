@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,8 @@ from agrochat.bridge.generate import TextStream
 from agrochat.bridge.intervals import LEVEL68, LEVEL95
 from agrochat.bridge.io import CONFIG_NAME
 from agrochat.bridge.model import NumericValue
+from agrochat.bridge.planner import Planner
+from agrochat.bridge.writer import Writer
 from agrochat.domain import tasks as T
 from agrochat.domain.effects import load_effects
 from agrochat.domain.explain import describe_element, element_mentions
@@ -29,35 +31,62 @@ from agrochat.domain.prompts import canonical_prompt
 from agrochat.domain.registry import Registry, load_registry, ordinal
 from agrochat.errors import CheckpointError, InputError, UnknownTaskError
 
-from .attribution import Scorer, VariantEffect, explain_text, kind_of, motif_knockouts, variant_effects
+from .attribution import (
+    Scorer,
+    VariantEffect,
+    explain_text,
+    kind_of,
+    motif_knockouts,
+    motif_label,
+    variant_effects,
+)
 from .design import GOALS, DesignConfig, DesignResult
 from .design import design as run_design
 from .dialogue import DNA_RUN, Intent, Resolver, key_label
+from .evidence import Design, Difference, Edit, Evidence, Knockout, Note, Value, Window, check
 from .fasta import iter_fasta
+from .paste import plain_pastes
+from .planning import DecoderPlanner
 from .plots import plot_design, plot_mutagenesis
 from .prediction import Answer, Mutagenesis, Prediction
 from .variants import VariantError, coordinate, motif_name
 from .variants import parse as parse_variant
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+PLANNER_DIR = "planner"
+WRITER_DIR = "writer"
 BASES = "ACGT"
 
 
 class Assistant:
-    def __init__(self, model: DnaLanguageModel, registry: Registry, effects=None) -> None:
+    def __init__(
+        self,
+        model: DnaLanguageModel,
+        registry: Registry,
+        effects=None,
+        planner: Planner | None = None,
+        writer: Writer | None = None,
+    ) -> None:
         self.model = model.eval()
         self.registry = registry
         self.effects = effects if effects is not None else load_effects()
+        self.planner = planner  # the decoder's planner; without one, turns are planned by the rules
+        self.writer = writer  # the decoder's writer; without one, answers are the plain renderings
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> Assistant:
-        """Load a checkpoint (default: the model shipped in the package)."""
+        """Load a checkpoint (default: the model shipped in the package), with its decoder's planner when it has
+        one (``planner/``)."""
         path = Path(path) if path is not None else DEFAULT_MODEL_DIR
         if not (path / CONFIG_NAME).is_file():
             raise CheckpointError(f"{path} is not an agrochat model (no {CONFIG_NAME})")
         model = DnaLanguageModel.from_pretrained(path)
         reg = path / "registry.json"
-        return cls(model, load_registry(reg if reg.is_file() else None))
+        planner = (
+            Planner.from_pretrained(path / PLANNER_DIR, model) if (path / PLANNER_DIR).is_dir() else None
+        )
+        writer = Writer.from_pretrained(path / WRITER_DIR, model) if (path / WRITER_DIR).is_dir() else None
+        return cls(model, load_registry(reg if reg.is_file() else None), planner=planner, writer=writer)
 
     # ---- tasks -----------------------------------------------------------------------------------------------
     @property
@@ -236,7 +265,15 @@ class Assistant:
         ann = annotate(seq, kind_of(key))
         kos = motif_knockouts(score, seq, key, ann, replicates, seed)
         text = explain_text(base.text, key_label(key), kos, self.effects, key)
-        result = Mutagenesis(base, effects, per_base, windows, knockouts=[e for _, e in kos], text=text)
+        result = Mutagenesis(
+            base,
+            effects,
+            per_base,
+            windows,
+            knockouts=[e for _, e in kos],
+            text=text,
+            elements=[(motif_label(k.hit.name, k.hit.family), k.hit.rel_pos) for k, _ in kos],
+        )
         if plot is not None:
             result.plot_path = str(plot_mutagenesis(result, plot))
         return result
@@ -339,10 +376,19 @@ class Assistant:
         return result
 
     # ---- conversation ----------------------------------------------------------------------------------------
-    def plan(self, messages: list[dict], dna=None) -> Intent:
+    def plan(self, messages: list[dict], dna=None, planner: str = "auto") -> Intent:
         """What the last user turn of ``messages`` asks for (operation, key of every number, sequences, or a
-        refusal), read from the whole conversation; see :mod:`agrochat.chat.dialogue`."""
-        return Resolver(self.known_keys).resolve(messages, dna)
+        refusal), read from the whole conversation. ``planner``: ``decoder`` (the decoder reads the conversation,
+        its sequences as DNA embeddings, and plans; the rules check the plan: :mod:`agrochat.chat.planning`),
+        ``rules`` (:mod:`agrochat.chat.dialogue` alone) or ``auto`` (the decoder when the model has a planner)."""
+        if planner not in ("auto", "decoder", "rules"):
+            raise InputError(f"planner must be auto, decoder or rules, not {planner!r}")
+        if planner == "decoder" and self.planner is None:
+            raise InputError("this model has no planner (no planner/ folder); plan with the rules")
+        messages = plain_pastes(messages)
+        if planner == "rules" or self.planner is None:
+            return Resolver(self.known_keys).resolve(messages, dna)
+        return DecoderPlanner(self.planner, self.known_keys).plan(messages, dna)
 
     def ask(
         self,
@@ -351,7 +397,7 @@ class Assistant:
         task: str | None = None,
         tissue: str | None = None,
         stream: bool = False,
-        explanation: bool = True,
+        explanation: bool = False,
         max_new_tokens: int = 32,
     ):
         """Answer one question about one or more sequences (given as ``dna`` or pasted into the question).
@@ -389,13 +435,14 @@ class Assistant:
         dna=None,
         stream: bool = False,
         max_new_tokens: int = 32,
-        explanation: bool = True,
+        explanation: bool = False,
     ):
         """Multi-turn chat over ``messages`` (system, user and assistant turns; DNA pasted in user turns or given
         as ``dna`` for the last one). The operation and the key of every number are read from the conversation
         (:meth:`plan`); numbers come from the regression head and equal :meth:`predict` for the same sequence and
-        key; unknown species, systems or tissues get a refusal with no number. Returns an :class:`Answer`, or
-        text pieces with ``stream=True``."""
+        key; unknown species, systems or tissues get a refusal with no number. A prediction says why (the model's
+        knockouts) only when asked (``explanation``, or a turn that asks why). Returns an :class:`Answer`, or text
+        pieces with ``stream=True``."""
         if not messages or messages[-1].get("role") != "user":
             raise InputError("chat() needs a list of messages ending with a user message")
         content = str(messages[-1]["content"])
@@ -418,20 +465,50 @@ class Assistant:
         :class:`~agrochat.bridge.generate.TextStream` whose ``result`` is the predictions once exhausted)."""
         for seq, label in zip(intent.sequences, intent.labels, strict=True):
             self._fits(seq, label)  # every input error before the first piece
-        pieces = TextStream(self._pieces(intent, messages, explanation, max_new_tokens))
+        turn = TextStream(self._turn(intent, messages, explanation, max_new_tokens))
         if stream:
-            return pieces
-        text = "".join(pieces)
+            return TextStream(_predictions_of(turn))
+        text = "".join(turn)
+        done: Turn = turn.result
         return Answer(
-            text=text, predictions=pieces.result, key=intent.keys[0] if intent.keys else None, intent=intent
+            text=text,
+            predictions=done.predictions,
+            key=intent.keys[0] if intent.keys else None,
+            intent=intent,
+            evidence=done.evidence,
+            written_by=done.written_by,
+            problems=done.problems,
         )
 
-    def _pieces(
+    def _turn(
         self, intent: Intent, messages: list[dict], explanation: bool, max_new_tokens: int
-    ) -> Generator[str, None, list[Prediction]]:
-        """Yield the answer's text pieces; return the predictions behind its numbers."""
+    ) -> Generator[str, None, Turn]:
+        """Compute the turn's evidence, then word it: the decoder's writer when the model has one (its answer is
+        checked against the evidence; one that fails is replaced by the plain rendering, and says so), else the
+        plain rendering as it is produced."""
+        if self.writer is None:
+            preds, evidence = yield from self._compute(intent, messages, explanation, max_new_tokens)
+            return Turn(preds, evidence, "template")
+        plain = TextStream(self._compute(intent, messages, explanation, max_new_tokens, fast=True))
+        text = "".join(plain)
+        preds, evidence = plain.result
+        answer = self.writer.write(_question(messages), evidence.text())
+        problems = check(answer, evidence)
+        if problems or not answer:
+            yield text
+            return Turn(preds, evidence, "template", tuple(problems or ["empty answer"]))
+        yield answer
+        return Turn(preds, evidence, "decoder")
+
+    def _compute(
+        self, intent: Intent, messages: list[dict], explanation: bool, max_new_tokens: int, fast: bool = False
+    ) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
+        """Yield the plain rendering's pieces; return the predictions behind its numbers and the evidence.
+        ``fast``: predictions from the fast path (no generated prefix; the writer words them)."""
         op = intent.op
         if op == "predict":
+            if fast:
+                return (yield from self._say_values(intent, explanation))
             return (yield from self._say_predictions(intent, messages, explanation, max_new_tokens))
         if op == "compare":
             return (yield from self._say_comparison(intent))
@@ -440,28 +517,17 @@ class Assistant:
         if op == "explain":
             return (yield from self._say_explanation(intent))
         if op == "variant":
-            yield from self._say_variant(intent)
-        elif op == "design":
-            yield from self._say_design(intent)
-        elif op == "general":
-            yield self._general(messages)
+            return (yield from self._say_variant(intent))
+        if op == "design":
+            return (yield from self._say_design(intent))
+        if op == "general":
+            text = self._general(messages)
         elif op in ("greet", "help"):
-            yield HELP_TEXT
-        else:  # refuse, clarify, need_dna: the resolver's message, no number
-            yield intent.message
-        return []
-
-    def _decoder_turn(self, messages: list[dict]) -> list[dict]:
-        """The conversation as the decoder reads it: system message and the last user turn, DNA as ``<dna>``
-        (one placeholder, the sequence in focus)."""
-        system = [
-            {"role": "system", "content": m["content"]} for m in messages[:1] if m.get("role") == "system"
-        ]
-        first, *rest = DNA_RUN.sub("<dna>", str(messages[-1]["content"])).split("<dna>")
-        last = first + ("<dna>" + "".join(rest) if rest else "")
-        if "<dna>" not in last:
-            last = "<dna>\n" + last
-        return system + [{"role": "user", "content": last}]
+            text = HELP_TEXT
+        else:  # refuse, clarify, need_dna: the planner's message, no number
+            text = intent.message
+        yield text
+        return [], Evidence(op, [Note(op, text)])
 
     def _spread(self, p: Prediction) -> str:
         """``value ± σ``, or for a key with a floor ``mean m, 68 % interval a to b, P % chance of exactly 0``."""
@@ -481,9 +547,42 @@ class Assistant:
         floor = self.model.config.floor_intervals[v.key].floor
         return spec.format_value(v.value, interval=self.model.interval(v, LEVEL68), at_floor=(floor, p_floor))
 
+    def _value(self, p: Prediction, label: str) -> Value:
+        """A prediction as evidence."""
+        floor = self.model.config.floor_intervals.get(p.key) is not None and p.p_floor is not None
+        return Value(
+            label=label,
+            key=p.key,
+            what=key_label(p.key),
+            value=p.value,
+            std=p.uncertainty,
+            unit=p.unit,
+            percentile=p.percentile,
+            level=p.level,
+            interval68=p.interval68 if floor else None,
+            p_floor=p.p_floor if floor else None,
+            ood=p.ood_reason if p.ood else "",
+        )
+
+    def _say_values(
+        self, intent: Intent, explanation: bool
+    ) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
+        """A prediction from the fast path: one line per (sequence, key)."""
+        preds = self._values(intent)
+        several = len(set(intent.sequences)) > 1
+        for n, (p, label) in enumerate(zip(preds, intent.labels, strict=True)):
+            who = f"{_cap(label)}, " if several else ""
+            yield ("\n" if n else "") + f"{who}{key_label(p.key)}: {p.text}."
+        items: list = [self._value(p, label) for p, label in zip(preds, intent.labels, strict=True)]
+        if explanation and preds:
+            res = self.explain(preds[0].sequence, *T.split_key(preds[0].key))
+            yield "\n" + res.text
+            items += self._explain_items(res)
+        return preds, Evidence("predict", items)
+
     def _say_predictions(
         self, intent: Intent, messages: list[dict], explanation: bool, max_new_tokens: int
-    ) -> Generator[str, None, list[Prediction]]:
+    ) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
         # the decoder reads the real turn; a head that reads the decoder state (readout token) gets the fixed
         # question of the fast path instead, so its number still equals predict()
         preds: list[Prediction] = []
@@ -522,7 +621,20 @@ class Assistant:
                 )
         if not several and len(preds) > 1:
             yield "\n" + self._across_keys(preds)
-        return preds
+        labels = [label for label, _ in zip(intent.labels, preds, strict=False)]
+        return preds, Evidence("predict", [self._value(p, x) for p, x in zip(preds, labels, strict=True)])
+
+    def _decoder_turn(self, messages: list[dict]) -> list[dict]:
+        """The conversation as the decoder reads it: system message and the last user turn, DNA as ``<dna>``
+        (one placeholder, the sequence in focus)."""
+        system = [
+            {"role": "system", "content": m["content"]} for m in messages[:1] if m.get("role") == "system"
+        ]
+        first, *rest = DNA_RUN.sub("<dna>", str(messages[-1]["content"])).split("<dna>")
+        last = first + ("<dna>" + "".join(rest) if rest else "")
+        if "<dna>" not in last:
+            last = "<dna>\n" + last
+        return system + [{"role": "user", "content": last}]
 
     def _across_keys(self, preds: list[Prediction]) -> str:
         """One sequence in several systems: compare by percentile, since each system has its own scale."""
@@ -546,8 +658,9 @@ class Assistant:
             out += self._score([(label.replace(" ", ""), seq)], key, False)
         return out
 
-    def _say_comparison(self, intent: Intent) -> Generator[str, None, list[Prediction]]:
+    def _say_comparison(self, intent: Intent) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
         got = self._values(intent)
+        items: list = [self._value(p, label) for p, label in zip(got, intent.labels, strict=True)]
         for key in dict.fromkeys(intent.keys):
             rows = [
                 (p, label) for p, label, k in zip(got, intent.labels, intent.keys, strict=True) if k == key
@@ -559,22 +672,31 @@ class Assistant:
             for p, label in rows:
                 if p is best[0]:
                     continue
-                diff = best[0].value - p.value
-                comb = float(np.hypot(best[0].uncertainty, p.uncertainty))
+                diff = Difference(
+                    best[1],
+                    label,
+                    key_label(key),
+                    best[0].value - p.value,
+                    float(np.hypot(best[0].uncertainty, p.uncertainty)),
+                    spec.unit,
+                )
+                items.append(diff)
                 verdict = (
                     "larger than the combined uncertainty, so the difference is likely real"
-                    if diff > comb
+                    if diff.real
                     else "within the combined uncertainty, so I cannot tell them apart with confidence"
                 )
                 yield (
-                    f"{best[1].capitalize()} is higher than {label} by {diff:.2f} {spec.unit} "
-                    f"(combined uncertainty ±{comb:.2f}: {verdict}).\n"
+                    f"{best[1].capitalize()} is higher than {label} by {diff.delta:.2f} {spec.unit} "
+                    f"(combined uncertainty ±{diff.combined:.2f}: {verdict}).\n"
                 )
             if any(p.ood for p, _ in rows):
                 yield "Caution: at least one sequence is unlike what I learned; its interval was doubled.\n"
-        return got
+        return got, Evidence("compare", items)
 
-    def _say_ranking(self, intent: Intent, top: int = 5) -> Generator[str, None, list[Prediction]]:
+    def _say_ranking(
+        self, intent: Intent, top: int = 5
+    ) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
         seq = intent.sequences[0]
         keys = list(intent.keys)
         values = self._numbers([seq] * len(keys), keys)
@@ -585,52 +707,99 @@ class Assistant:
         order = sorted(got, key=lambda p: p.value, reverse=True)
         species = T.split_key(keys[0])[1].split(":", 1)[0]
         spec = self.registry.get(keys[0])
+
+        def tissue(p: Prediction) -> str:
+            return T.split_key(p.key)[1].split(":", 1)[1]
+
         yield (
             f"Predicted expression of this {species} gene in the {len(keys)} tissues I know "
             f"({spec.unit}); highest first:\n"
         )
         for p in order[:top]:
-            yield f"- {T.split_key(p.key)[1].split(':', 1)[1]}: {self._spread(p)}\n"
+            yield f"- {tissue(p)}: {self._spread(p)}\n"
         low = order[-1]
-        yield f"Lowest: {T.split_key(low.key)[1].split(':', 1)[1]} ({self._spread(low)})."
+        yield f"Lowest: {tissue(low)} ({self._spread(low)})."
         spread = order[0].value - low.value
         typical = float(np.median([p.uncertainty for p in order]))
-        if spread < typical:
+        weak = spread < typical
+        if weak:
             yield " The spread between tissues is smaller than a typical uncertainty, so the ranking is weak."
-        return got
+        facts = (
+            f"{species}, {len(keys)} tissues, {spec.unit}; highest first: "
+            + ", ".join(f"{tissue(p)} {p.value:.2f}" for p in order[:top])
+            + f"; lowest: {tissue(low)} {low.value:.2f}; spread "
+            + ("smaller" if weak else "larger")
+            + " than a typical uncertainty"
+        )
+        return got, Evidence("rank", [Note("ranking", facts)])
 
-    def _say_explanation(self, intent: Intent, top: int = 3) -> Generator[str, None, list[Prediction]]:
-        seq, key = intent.sequences[0], intent.keys[0]
-        task, tissue = T.split_key(key)
-        res = self.explain(seq, task, tissue, top=top)
-        yield res.text + "\n"
-        yield "Where single-base changes move the prediction most (in-silico mutagenesis, mean change per base):\n"
+    def _explain_items(self, res: Mutagenesis, top: int = 3) -> list:
+        """A mutagenesis as evidence: its top knockouts and windows."""
+        items: list = [
+            Knockout(name, pos, eff.alt_value, eff.contribution)
+            for (name, pos), eff in list(zip(res.elements, res.knockouts, strict=True))[:top]
+        ]
         for w in res.windows:
             seg = res.per_base[w["start"] : w["end"]]
-            motifs = ", ".join(dict.fromkeys(w["motifs"])) or "no annotated motif"
-            yield (
-                f"- {w['rel_start']:+d} to {w['rel_start'] + w['end'] - w['start'] - 1:+d}: mutating these bases "
-                f"changes it by {seg.min():+.2f} to {seg.max():+.2f}; {motifs}\n"
+            end = w["rel_start"] + w["end"] - w["start"] - 1
+            items.append(
+                Window(
+                    w["rel_start"], end, float(seg.min()), float(seg.max()), tuple(dict.fromkeys(w["motifs"]))
+                )
             )
-        return [res.prediction]
+        return items
 
-    def _say_variant(self, intent) -> Iterator[str]:
+    def _say_explanation(
+        self, intent: Intent, top: int = 3
+    ) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
+        seq, preds, items = intent.sequences[0], [], []
+        for n, key in enumerate(dict.fromkeys(intent.keys)):  # each key asked for ("in both systems")
+            task, tissue = T.split_key(key)
+            res = self.explain(seq, task, tissue, top=top)
+            yield ("\n" if n else "") + res.text + "\n"
+            yield "Where single-base changes move the prediction most (in-silico mutagenesis, mean change per base):\n"
+            for w in res.windows:
+                seg = res.per_base[w["start"] : w["end"]]
+                motifs = ", ".join(dict.fromkeys(w["motifs"])) or "no annotated motif"
+                yield (
+                    f"- {w['rel_start']:+d} to {w['rel_start'] + w['end'] - w['start'] - 1:+d}: mutating these "
+                    f"bases changes it by {seg.min():+.2f} to {seg.max():+.2f}; {motifs}\n"
+                )
+            preds.append(res.prediction)
+            items += [self._value(res.prediction, intent.labels[0]), *self._explain_items(res, top)]
+        return preds, Evidence("explain", items)
+
+    def _say_variant(self, intent) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
         seq = intent.sequences[0]
         spec = variant_spec_from_text(intent.message)
         if not spec:
-            yield (
+            text = (
                 "Tell me which change to make: a substitution like G-30A (relative to the TSS) or A140G (1-based "
                 "position), 'knock out the TATA box', or 'insert a TATA box at -30'."
             )
-            return
+            yield text
+            return [], Evidence("variant", [Note("clarify", text)])
+        items: list = []
         for key in intent.keys:
             task, tissue = T.split_key(key)
             try:
                 eff = self.variant(seq, spec, task, tissue)
             except VariantError as e:
-                yield f"I cannot apply that to {intent.labels[0]}: {e}.\n"
-                return
+                text = f"I cannot apply that to {intent.labels[0]}: {e}."
+                yield text + "\n"
+                return [], Evidence("variant", [Note("clarify", text)])
             spec_unit = self.registry.get(key).unit
+            edit = Edit(
+                eff.description,
+                key_label(key),
+                eff.ref_value,
+                eff.alt_value,
+                eff.delta,
+                eff.uncertainty,
+                spec_unit,
+                eff.ood_reason if eff.ood else "",
+            )
+            items.append(edit)
             verdict = (
                 "larger than its uncertainty, so the model expects a real change"
                 if eff.exceeds
@@ -644,14 +813,19 @@ class Assistant:
             )
             if eff.ood:
                 yield f"Caution: the edited sequence is unlike what I learned ({eff.ood_reason}).\n"
+        return [], Evidence("variant", items)
 
-    def _say_design(self, intent, max_mutations: int = 5) -> Iterator[str]:
+    def _say_design(
+        self, intent, max_mutations: int = 5
+    ) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
         seq, keys, low = intent.sequences[0], list(intent.keys), intent.message.lower()
         m = re.search(r"\b(\d{1,2}) (?:mutations?|substitutions?|changes?|bases?|edits?|steps?)\b", low)
         k = min(int(m.group(1)), 20) if m else max_mutations
         weaker = re.search(r"\b(weaker|lower|reduce|decrease|less active)\b", low)
         stronger = re.search(r"\b(stronger|higher|increase|boost|more active|better)\b", low)
         goal, against = ("weaker" if weaker and not stronger else "stronger"), None
+        if intent.goal in ("stronger", "weaker"):  # the decoder planned the direction
+            goal = intent.goal
         if (
             len(keys) == 2
             and re.search(r"\bweak\w* (in|for)\b", low)
@@ -678,19 +852,30 @@ class Assistant:
             ]
         kind = kind_of(keys[0])
         rel = promoter_rel if kind == "promoter" else terminator_rel
+        items: list = []
         for key, r in results:
             start, best = r.start, r.best
             aim = f"{goal} for {key_label(key)}" + (f", weaker for {key_label(against)}" if against else "")
             yield f"Greedy in-silico evolution ({aim}; at most {k} substitutions):\n"
+            steps = []
             for st in r.steps[1:]:
                 label = st.mutations[-1]
                 pos = int(label[1:-1]) - 1
                 vals = ", ".join(f"{v:.2f} ± {st.stds[kk]:.2f}" for kk, v in st.values.items())
-                yield (
-                    f"- {label[0]}{rel(pos, len(seq)):+d}{label[-1]} (base {pos + 1}): {vals}"
-                    + (" [unlike the training sequences]" if st.ood else "")
-                    + "\n"
+                steps.append(f"{label[0]}{rel(pos, len(seq)):+d}{label[-1]} (base {pos + 1}): {vals}")
+                yield f"- {steps[-1]}" + (" [unlike the training sequences]" if st.ood else "") + "\n"
+            items.append(
+                Design(
+                    aim,
+                    k,
+                    tuple(steps),
+                    start.values[key],
+                    best.values[key],
+                    best.sequence,
+                    r.stopped,
+                    best.ood_reason if best.ood else "",
                 )
+            )
             changes = "; ".join(
                 f"{key_label(kk)} {start.values[kk]:.2f} -> {v:.2f} ({v - start.values[kk]:+.2f})"
                 for kk, v in best.values.items()
@@ -700,9 +885,12 @@ class Assistant:
                 + (f"; {r.stopped}" if r.stopped else "")
                 + ".\n"
             )
+            if best.mutations:
+                yield f"Designed sequence: {best.sequence}\n"
             if best.ood:
                 yield f"Caution: the design drifted away from the training sequences ({best.ood_reason}).\n"
         yield "These are the model's predictions for untested sequences: measure them before relying on them."
+        return [], Evidence("design", items)
 
     def _general(self, messages: list[dict]) -> str:
         """A question without DNA: what the measured library says about the elements it names ("what does a TATA
@@ -738,6 +926,28 @@ def variant_spec_from_text(text: str) -> str:
         else:
             tokens.append(f"ko:{name}")
     return " ".join(tokens)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a turn computed and who worded it: ``written_by`` is ``decoder`` (the writer's answer passed the
+    check), or ``template`` (no writer, or its answer failed: ``problems`` says why)."""
+
+    predictions: list[Prediction]
+    evidence: Evidence
+    written_by: str
+    problems: tuple[str, ...] = ()
+
+
+def _predictions_of(turn: TextStream) -> Generator[str, None, list[Prediction]]:
+    yield from turn
+    return turn.result.predictions
+
+
+def _question(messages: list[dict]) -> str:
+    """The last user turn as the writer reads it: sequences as [sequence]."""
+    users = [m for m in messages if m.get("role") == "user"]
+    return DNA_RUN.sub("[sequence]", str(users[-1].get("content") or "")) if users else ""
 
 
 def _value_of(p: Prediction) -> NumericValue:

@@ -324,6 +324,35 @@ def _keys_with_rows(data_dir, split: str) -> set[str]:
     return {r["key"] for r in load_regression_rows(data_dir, split)}
 
 
+def _eval_intents(model: Path | None, path: Path, sequences: Path, report: Path | None) -> None:
+    """``agrochat eval --intents``: planning accuracy per planner, printed and written to ``report``."""
+    from agrochat.chat.phrasings import evaluate_plans, fixture_sequences, load_set, plans_table
+    from agrochat.console import fail
+
+    if not path.is_file():
+        fail(f"{path}: no such phrasing set")
+    try:
+        rows = load_set(path)
+        promoters, terminators = fixture_sequences(sequences)
+    except (OSError, ValueError) as e:
+        fail(str(e))
+    assistant = _load(model)
+    done: dict[str, int] = {}
+
+    def progress(name: str, d: int, t: int) -> None:  # visible when stdout is not a terminal too
+        if d == t or d - done.get(name, 0) >= 50:
+            done[name] = d
+            typer.echo(f"{name}: {d}/{t}", err=True)
+
+    results = evaluate_plans(assistant, rows, promoters, terminators, progress)
+    table = plans_table(results)
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        (report / "intents.json").write_text(json.dumps({"set": str(path), "results": results}, indent=1))
+        (report / "intents.md").write_text(f"Planning on {path} ({len(rows)} turns)\n\n{table}\n")
+    typer.echo(table)
+
+
 def eval_command(
     model: Path = typer.Option(
         None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
@@ -337,7 +366,10 @@ def eval_command(
         "split; generated answers for the promoter and terminator keys)",
     ),
     limit: int = typer.Option(
-        0, "--limit", help="fast path: a random subset of this many rows per key (0: all)"
+        0,
+        "--limit",
+        help="a random subset of this many rows per key (0: all); also caps --generate (and --text-model's "
+        "questions) at N",
     ),
     report: Path = typer.Option(None, "--report", help="write results.json, results.md and PNG plots here"),
     generate: int = typer.Option(
@@ -357,10 +389,26 @@ def eval_command(
         help="let answers end before the number they "
         "were asked for (measures the decoder alone; default: held open)",
     ),
+    intents: Path = typer.Option(
+        None,
+        "--intents",
+        help="instead: score how turns are planned on a phrasing set (JSON lines, bench/phrasings/): the "
+        "decoder's plan, the same head on the base decoder, and the rules alone",
+    ),
+    sequences: Path = typer.Option(
+        Path("tests/fixtures"),
+        "--sequences",
+        help="with --intents: the folder with promoters_leaf_64.tsv and terminators_train_8.tsv that fill the "
+        "phrasings' sequence slots",
+    ),
 ):
     """Score the assistant on benchmark test rows: its generated answers (parsed from text) and the fast path,
     beside the authors' CNN and a k-mer ridge on the same rows (R², Pearson, Spearman, MAE, coverage)."""
+    from rich.console import Console
     from rich.progress import Progress
+
+    if intents is not None:
+        return _eval_intents(model, intents, sequences, report)
 
     from agrochat.chat.evaluate import (
         evaluate_fast,
@@ -384,12 +432,22 @@ def eval_command(
     ]
     gen_keys = [k for k in keys if k in assistant.known_keys] if keys else benchmark
     keys = keys or [k for k in assistant.known_keys if k in _keys_with_rows(data_dir, split)]
+    n_generate = min(generate, limit) if limit > 0 else generate  # --limit caps the generated questions too
+    n_text = min(generate or 200, limit) if limit > 0 else generate or 200
     sections: list[str] = []
     results: dict = {k: {} for k in keys}
-    with Progress() as progress:
+    plain = not sys.stderr.isatty()  # no live bar (a log, CI): a plain line per key every ~10 % instead
+    with Progress(console=Console(stderr=True), disable=plain) as progress:
         bars: dict[str, object] = {}
+        tenths: dict[str, int] = {}
 
         def tick(key, done, total, tag=""):
+            if plain:
+                step = done * 10 // max(total, 1)
+                if tenths.get(key + tag, -1) < step:
+                    tenths[key + tag] = step
+                    print(f"{key}{tag}: {done}/{total}", file=sys.stderr, flush=True)
+                return
             if key + tag not in bars:
                 bars[key + tag] = progress.add_task(key + tag, total=total)
             progress.update(bars[key + tag], completed=done)
@@ -411,7 +469,7 @@ def eval_command(
                     data_dir,
                     split,
                     gen_keys,
-                    generate,
+                    n_generate,
                     progress=lambda k, d, t: tick(k, d, t, " (generated answers)"),
                     require_numbers=not free_decoding,
                 )
@@ -426,7 +484,7 @@ def eval_command(
                     data_dir,
                     split,
                     gen_keys,
-                    generate or 200,
+                    n_text,
                     progress=lambda k, d, t: tick(k, d, t, " (digits model)"),
                 )
                 for key, g in tgen.items():

@@ -191,7 +191,8 @@ class Intent:
     """One turn's plan. ``op``: predict, compare, rank, explain, variant, design (these compute numbers), greet,
     help, general (no number), need_dna, refuse or clarify (the ``message`` says why, no number). ``keys`` are
     aligned with ``sequences`` for predict/compare (a sequence scored for two keys appears twice); for ``rank``
-    they are every key ranked for the one sequence."""
+    they are every key ranked for the one sequence. ``source``: who planned it (``rules`` or ``decoder``);
+    ``vetoes``: what the validator changed in the decoder's plan; ``goal``: a design's direction, when planned."""
 
     op: str
     keys: tuple[str, ...] = ()
@@ -199,6 +200,9 @@ class Intent:
     labels: tuple[str, ...] = ()
     message: str = ""
     suggestions: tuple[str, ...] = ()
+    source: str = "rules"
+    vetoes: tuple[str, ...] = ()
+    goal: str | None = None
 
 
 @dataclass

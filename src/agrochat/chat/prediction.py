@@ -55,6 +55,8 @@ class Mutagenesis:
     knockouts: list = field(default_factory=list)
     """:class:`~agrochat.chat.attribution.VariantEffect` of each annotated motif knocked out, largest first."""
     text: str = ""  # the explanation from the model's knockouts, then (labelled) the library averages
+    elements: list = field(default_factory=list)
+    """(readable motif name, position relative to the TSS / cleavage site) of each knockout, in their order."""
 
     def to_tsv(self, path) -> None:
         """Per-base effects: 1-based position, coordinate relative to the TSS (cleavage site for terminators),
@@ -81,3 +83,9 @@ class Answer:
     key: str | None = None
     intent: object = None
     """The :class:`~agrochat.chat.dialogue.Intent` the answer carried out (operation, keys, sequences)."""
+    evidence: object = None
+    """The :class:`~agrochat.chat.evidence.Evidence` the answer was worded from."""
+    written_by: str = "template"
+    """``decoder`` when the decoder's writer wrote the answer and it passed the check, else ``template``."""
+    problems: tuple = ()
+    """Why the writer's answer was replaced by the plain rendering (what it named that is not in the evidence)."""

@@ -1,0 +1,131 @@
+"""The decoder's writer: it reads the question and the evidence the model computed and writes the answer.
+
+A LoRA adapter named ``write`` on the decoder's top layers (:mod:`agrochat.bridge.top_adapter`); the lower layers
+run the base decoder, so training caches their output once (:mod:`agrochat.train.write`). The writer reads text
+only: the user's question and the evidence lines (:meth:`agrochat.chat.evidence.Evidence.text`); every number it
+may write is in them, and a checker holds each answer to them (:func:`agrochat.chat.evidence.check`).
+
+Stored in a checkpoint's ``writer/`` folder: ``writer_config.json`` and the adapter in PEFT's layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from agrochat.errors import CheckpointError, ConfigError
+
+from . import top_adapter as top
+from .top_adapter import TopLoraConfig
+
+ADAPTER = "write"
+CONFIG_FILE = "writer_config.json"
+SYSTEM = "You are agrochat. Answer the question in plain words from the evidence only; copy numbers exactly."
+
+
+@dataclass
+class WriterConfig(TopLoraConfig):
+    """The writer's top-layer adapter (:class:`~agrochat.bridge.top_adapter.TopLoraConfig`) and
+
+    max_new_tokens: the longest answer it writes; max_prompt_tokens: longer prompts (long evidence) are cut from
+    the evidence's end.
+    """
+
+    max_new_tokens: int = 200
+    max_prompt_tokens: int = 768
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_new_tokens < 1 or self.max_prompt_tokens < 16:
+            raise ConfigError("max_new_tokens must be >= 1 and max_prompt_tokens >= 16")
+
+
+def prompt_messages(question: str, evidence: str) -> list[dict]:
+    """What the writer reads: the question, then the evidence lines."""
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": f"Question: {question.strip()}\n\nEvidence:\n{evidence.strip()}"},
+    ]
+
+
+class Writer:
+    """The decoder (with its ``write`` adapter) and the model's text tokenizer."""
+
+    def __init__(self, model, config: WriterConfig, adapter: bool = True) -> None:
+        self.model = model
+        self.config = config
+        self.adapter = adapter  # False: the base decoder writes (for measuring what the adapter adds)
+        self.tokenizer = model.tokenizer
+
+    @classmethod
+    def build(cls, model, config: WriterConfig) -> Writer:
+        top.add(model, ADAPTER, config)
+        return cls(model, config)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, model) -> Writer:
+        path = Path(path)
+        if not (path / CONFIG_FILE).is_file():
+            raise CheckpointError(f"{path} has no {CONFIG_FILE}")
+        config = WriterConfig(**json.loads((path / CONFIG_FILE).read_text()))
+        top.load(model, ADAPTER, path)
+        return cls(model, config)
+
+    def save_pretrained(self, path: str | Path) -> None:
+        path = Path(path)
+        top.save(self.model, ADAPTER, path)
+        (path / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=1))
+
+    def without_adapter(self) -> Writer:
+        return Writer(self.model, self.config, adapter=False)
+
+    # ---- tokens ----------------------------------------------------------------------------------------------
+    def prompt_ids(self, question: str, evidence: str) -> list[int]:
+        text = self.tokenizer.apply_chat_template(
+            prompt_messages(question, evidence), tokenize=False, add_generation_prompt=True
+        )
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if (
+            len(ids) > self.config.max_prompt_tokens
+        ):  # keep the head (question) and the tail (generation prompt)
+            keep = self.config.max_prompt_tokens
+            ids = ids[: keep - 8] + ids[-8:]
+        return ids
+
+    def example(self, question: str, evidence: str, answer: str) -> tuple[list[int], list[int]]:
+        """Token ids and labels (-100 on the prompt) of one training example; the answer ends with the end of turn."""
+        prompt = self.prompt_ids(question, evidence)
+        end = self.tokenizer.eos_token or ""
+        answer_ids = self.tokenizer(answer.strip() + end, add_special_tokens=False)["input_ids"]
+        return prompt + answer_ids, [-100] * len(prompt) + answer_ids
+
+    # ---- writing ---------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def stream(self, question: str, evidence: str) -> Iterator[str]:
+        """The answer's text as it is written (greedy decoding with a key-value cache)."""
+        ids = torch.tensor([self.prompt_ids(question, evidence)])  # (1, T)
+        eos = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")} - {None}
+        with top.active(self.model, ADAPTER if self.adapter else None) as dec:
+            lm = dec.get_base_model()
+            out = lm(input_ids=ids, use_cache=True, logits_to_keep=1)
+            cache = out.cache
+            new: list[int] = []
+            said = ""
+            for _ in range(self.config.max_new_tokens):
+                nxt = int(out.logits[0, -1].argmax())
+                if nxt in eos:
+                    break
+                new.append(nxt)
+                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                if not text.endswith("\ufffd"):  # a whole character: hand it out
+                    yield text[len(said) :]
+                    said = text
+                out = lm(input_ids=torch.tensor([[nxt]]), cache=cache, use_cache=True)
+                cache = out.cache
+
+    def write(self, question: str, evidence: str) -> str:
+        return "".join(self.stream(question, evidence)).strip()

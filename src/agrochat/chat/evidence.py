@@ -1,0 +1,266 @@
+"""What the model computed for a turn, as facts the decoder writes from and a checker holds its answer to.
+
+An :class:`Evidence` is the operation and a list of items (numbers from the head, differences, knockouts,
+mutagenesis windows, variant effects, design steps, notes). :meth:`Evidence.lines` renders them as the short
+lines the decoder reads; :func:`check` lists what an answer names that is not in them (a number, a motif, a
+position, a sequence, an assay system); :func:`decoder_share` measures how much of an answer the decoder wrote
+rather than copied from the evidence. Pure data and text: no model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agrochat.domain.registry import ordinal
+
+
+def _num(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.2f}"
+
+
+@dataclass(frozen=True)
+class Value:
+    """One number from the regression head: ``label`` names the sequence, ``what`` the key in words."""
+
+    label: str
+    key: str
+    what: str
+    value: float
+    std: float
+    unit: str
+    percentile: float
+    level: str
+    interval68: tuple[float, float] | None = None  # keys with a floor: the 68 % interval and P(floor)
+    p_floor: float | None = None
+    ood: str = ""  # why the sequence is unlike the training data ("" when it is not)
+
+    def line(self) -> str:
+        spread = (
+            f"mean {_num(self.value)}, 68 % interval {_num(self.interval68[0])} to {_num(self.interval68[1])}, "
+            f"{self.p_floor:.0%} chance of exactly 0"
+            if self.interval68 is not None and self.p_floor is not None
+            else f"{_num(self.value)} ± {_num(self.std)}"
+        )
+        pct = ordinal(int(round(min(max(self.percentile, 0.0), 100.0))))
+        out = f"{self.label}, {self.what}: {spread} {self.unit}; {pct} percentile; {self.level}"
+        return out + (
+            f"; caution: unlike the training sequences ({self.ood}), interval doubled" if self.ood else ""
+        )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``higher`` minus ``lower`` for one key, with the combined uncertainty."""
+
+    higher: str
+    lower: str
+    what: str
+    delta: float
+    combined: float
+    unit: str
+
+    @property
+    def real(self) -> bool:
+        return self.delta > self.combined
+
+    def line(self) -> str:
+        verdict = "larger than the combined uncertainty" if self.real else "within the combined uncertainty"
+        return (
+            f"difference in {self.what}: {self.higher} higher than {self.lower} by {_num(self.delta)} "
+            f"(combined uncertainty ±{_num(self.combined)}; {verdict})"
+        )
+
+
+@dataclass(frozen=True)
+class Knockout:
+    """A motif's bases replaced at random: the prediction without it and the motif's contribution."""
+
+    name: str
+    position: int  # relative to the TSS (promoters) or the cleavage site (terminators)
+    without: float
+    contribution: float
+    library: float | None = None  # the published average effect of the element, when known
+
+    def line(self) -> str:
+        lib = f"; library average effect {_signed(self.library)}" if self.library is not None else ""
+        return (
+            f"knockout of the {self.name} at {self.position:+d}: prediction drops to {_num(self.without)} "
+            f"(contribution {_signed(self.contribution)}){lib}"
+        )
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where single-base changes move the prediction most (in-silico mutagenesis)."""
+
+    start: int
+    end: int
+    low: float
+    high: float
+    motifs: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        where = ", ".join(self.motifs) or "no annotated motif"
+        return (
+            f"mutagenesis window {self.start:+d} to {self.end:+d}: single changes move it by {_signed(self.low)} "
+            f"to {_signed(self.high)}; {where}"
+        )
+
+
+@dataclass(frozen=True)
+class Edit:
+    """The predicted effect of an edit (or of another sequence) on one key."""
+
+    description: str
+    what: str
+    ref: float
+    alt: float
+    delta: float
+    uncertainty: float
+    unit: str
+    ood: str = ""
+
+    @property
+    def real(self) -> bool:
+        return abs(self.delta) > self.uncertainty
+
+    def line(self) -> str:
+        verdict = "larger than its uncertainty" if self.real else "within its uncertainty"
+        return (
+            f"edit {self.description}, {self.what}: {_num(self.ref)} -> {_num(self.alt)} {self.unit} "
+            f"(change {_signed(self.delta)} ± {_num(self.uncertainty)}; {verdict})"
+            + (
+                f"; caution: the edited sequence is unlike the training sequences ({self.ood})"
+                if self.ood
+                else ""
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Design:
+    """An in-silico evolution: its aim, each accepted substitution, and the result."""
+
+    aim: str  # "stronger for promoter strength in tobacco leaves"
+    budget: int
+    steps: tuple[str, ...]  # "A-30G (base 141): 1.20 ± 0.40"
+    start: float
+    end: float
+    sequence: str
+    stopped: str = ""
+    ood: str = ""
+
+    def lines(self) -> list[str]:
+        out = [f"design goal: {self.aim}, at most {self.budget} substitutions"]
+        out += [f"design step {i + 1}: {s}" for i, s in enumerate(self.steps)]
+        out.append(
+            f"design result: {_num(self.start)} -> {_num(self.end)} ({_signed(self.end - self.start)}) with "
+            f"{len(self.steps)} substitution(s)" + (f"; {self.stopped}" if self.stopped else "")
+        )
+        if self.steps:
+            out.append(f"designed sequence: {self.sequence}")
+        if self.ood:
+            out.append(f"caution: the design drifted away from the training sequences ({self.ood})")
+        out.append("note: predictions for untested sequences; measure them before relying on them")
+        return out
+
+
+@dataclass(frozen=True)
+class Note:
+    """A fact in words: a refusal's reason, the keys that match, what agrochat can do, a library fact."""
+
+    kind: str  # refuse, clarify, need_dna, help, greet, general, ranking
+    text: str
+
+    def line(self) -> str:
+        return f"{self.kind}: {self.text}"
+
+
+Item = Value | Difference | Knockout | Window | Edit | Design | Note
+
+
+@dataclass
+class Evidence:
+    """The operation of a turn and everything computed for it."""
+
+    op: str
+    items: list[Item] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        for it in self.items:
+            out += it.lines() if isinstance(it, Design) else [it.line()]
+        return out
+
+    def text(self) -> str:
+        return "\n".join(f"- {x}" for x in self.lines())
+
+
+# ---- the checker ---------------------------------------------------------------------------------------------
+NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:\.\d+)?(?![\w])")
+MOTIF = re.compile(r"\bTF_\d+\b|TATA box|\bInr\b|TCT motif|Y patch|\bBREu\b|\bBREd\b|AATAAA(?:-like)?", re.I)
+SEQUENCE = re.compile(r"[ACGTN]{12,}")
+SUBSTITUTION = re.compile(r"\b[ACGT][+-]?\d{1,4}[ACGT]\b")
+SYSTEM_WORDS = ("tobacco", "benthamiana", "protoplast", "maize", "sorghum", "leaf", "leaves")
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace("−", "-").lstrip("+") for n in NUMBER.findall(text)}
+
+
+def check(answer: str, evidence: Evidence) -> list[str]:
+    """What ``answer`` names that ``evidence`` does not hold (empty: the answer passes)."""
+    facts = evidence.text()
+    low_facts = facts.lower()
+    problems = []
+    allowed = _numbers(facts) | {n.lstrip("-") for n in _numbers(facts)}
+    for n in sorted(_numbers(answer) - allowed):
+        problems.append(f"number {n} is not in the evidence")
+    for m in sorted({m.lower() for m in MOTIF.findall(answer)}):
+        if m not in low_facts:
+            problems.append(f"motif {m} is not in the evidence")
+    for s in sorted(set(SEQUENCE.findall(answer))):
+        if s not in facts:
+            problems.append(f"sequence {s[:12]}... is not in the evidence")
+    for s in sorted(set(SUBSTITUTION.findall(answer))):
+        if s not in facts:
+            problems.append(f"substitution {s} is not in the evidence")
+    if evidence.op in ("predict", "compare"):  # every number asked for is said
+        for it in evidence.items:
+            if isinstance(it, Value) and _num(it.value) not in answer:
+                problems.append(f"the value {_num(it.value)} of {it.label} is missing")
+    low = answer.lower()
+    for w in SYSTEM_WORDS:
+        if re.search(rf"\b{w}", low) and w not in low_facts:
+            problems.append(f"'{w}' is not in the evidence")
+    return problems
+
+
+def decoder_share(answer: str, evidence: Evidence, min_copy: int = 12) -> float:
+    """Share of ``answer``'s characters that are not copied from the evidence: numbers, motif names, sequences
+    and substitutions named in it, and any stretch of at least ``min_copy`` characters found verbatim in it."""
+    if not answer:
+        return 0.0
+    facts = evidence.text()
+    copied = [False] * len(answer)
+    for rx in (NUMBER, MOTIF, SEQUENCE, SUBSTITUTION):
+        for m in rx.finditer(answer):
+            for i in range(m.start(), m.end()):
+                copied[i] = True
+    i = 0
+    while i < len(answer):  # greedy longest verbatim stretches
+        j = i + min_copy
+        if j <= len(answer) and answer[i:j] in facts:
+            while j < len(answer) and answer[i : j + 1] in facts:
+                j += 1
+            for k in range(i, j):
+                copied[k] = True
+            i = j
+        else:
+            i += 1
+    return 1.0 - sum(copied) / len(answer)

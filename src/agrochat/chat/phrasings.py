@@ -1,0 +1,167 @@
+"""Score how a turn is planned on a phrasing set written apart from the code (``bench/phrasings/``).
+
+Each line of a set is ``{"id", "messages", "op", "keys", "args"}``: a conversation whose user turns hold
+placeholders for sequences (``{P1}``..``{P3}`` promoters, ``{T1}``/``{T2}`` terminators, optionally with a paste
+format: ``{P1|fasta}``, ``|genbank``, ``|blocks``, ``|lower``, ``|rna``) and the plan of its last user turn. The
+placeholders are filled with real training sequences as people paste them; a plan is right when its operation and
+its set of keys equal the set's (keys are empty for turns without a number).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agrochat.bridge.planner import NUMBER_OPS
+
+SLOT = re.compile(r"\{([PT][1-9])(?:\|(\w+))?\}")
+
+
+def load_set(path: str | Path) -> list[dict]:
+    rows = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if line.strip():
+            row = json.loads(line)
+            if not {"messages", "op", "keys"} <= set(row):
+                raise ValueError(f"{path}:{n}: a phrasing needs messages, op and keys")
+            rows.append(row)
+    return rows
+
+
+def render(seq: str, fmt: str | None, name: str) -> str:
+    """``seq`` as a person would paste it: plain, FASTA, GenBank numbered lines, 10-base blocks, lower case, RNA."""
+    if fmt in (None, "", "plain"):
+        return seq
+    if fmt == "lower":
+        return seq.lower()
+    if fmt == "rna":
+        return seq.replace("T", "U")
+    if fmt == "fasta":
+        return f"\n>{name}\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n"
+    blocks = [seq[i : i + 10].lower() for i in range(0, len(seq), 10)]
+    if fmt == "blocks":
+        return " ".join(b.upper() for b in blocks)
+    if fmt == "genbank":
+        lines = [f"{i * 10 + 1:>9} " + " ".join(blocks[i : i + 6]) for i in range(0, len(blocks), 6)]
+        return "\nORIGIN\n" + "\n".join(lines) + "\n//\n"
+    raise ValueError(f"unknown paste format {fmt!r}")
+
+
+def fill(messages: list[dict], promoters: list[str], terminators: list[str]) -> list[dict]:
+    """The conversation with every placeholder replaced by a sequence (``P<n>`` the n-th promoter)."""
+
+    def one(m: re.Match) -> str:
+        kind, idx = m.group(1)[0], int(m.group(1)[1]) - 1
+        pool = promoters if kind == "P" else terminators
+        return render(pool[idx % len(pool)], m.group(2), m.group(1).lower())
+
+    return [{**m, "content": SLOT.sub(one, str(m.get("content", "")))} for m in messages]
+
+
+def score_plans(
+    plan: Callable[[list[dict]], object],
+    rows: list[dict],
+    promoters: list[str],
+    terminators: list[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Accuracy of ``plan`` (messages -> an object with ``op``, ``keys`` and ``vetoes``) on ``rows``: overall, per
+    operation, on refusals (no number) and the vetoes it needed. A turn that raises a user error counts as wrong
+    unless the set expects no number."""
+    from agrochat.errors import AgrochatError
+
+    per_op: dict[str, list[bool]] = {}
+    misses, vetoes, times = [], 0, []
+    for n, row in enumerate(rows):
+        messages = fill(row["messages"], promoters, terminators)
+        t = time.perf_counter()
+        try:
+            got = plan(messages)
+            op, keys, v = (
+                got.op,
+                set(got.keys) if got.op in NUMBER_OPS else set(),
+                len(getattr(got, "vetoes", ())),
+            )
+        except AgrochatError as e:
+            op, keys, v = f"error: {e}", set(), 0
+        times.append(time.perf_counter() - t)
+        vetoes += bool(v)
+        ok = op == row["op"] and keys == set(row["keys"])
+        per_op.setdefault(row["op"], []).append(ok)
+        if not ok:
+            misses.append({"id": row.get("id"), "expected": row["op"], "got": op})
+        if progress is not None:
+            progress(n + 1, len(rows))
+    flat = [x for v in per_op.values() for x in v]
+    refusals = per_op.get("refuse", [])
+    return {
+        "n": len(flat),
+        "accuracy": sum(flat) / max(len(flat), 1),
+        "refusals": {"n": len(refusals), "accuracy": sum(refusals) / max(len(refusals), 1)},
+        "per_op": {k: {"n": len(v), "accuracy": sum(v) / len(v)} for k, v in sorted(per_op.items())},
+        "turns_with_veto": vetoes,
+        "median_seconds": sorted(times)[len(times) // 2] if times else 0.0,
+        "misses": misses,
+    }
+
+
+def fixture_sequences(root: str | Path) -> tuple[list[str], list[str]]:
+    """Maize promoters and terminators of the training fixtures under ``root`` (``tests/fixtures``)."""
+    root = Path(root)
+    promoters, terminators = [], []
+    for line in (root / "promoters_leaf_64.tsv").read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[1] == "Zm":
+            promoters.append(parts[3])
+    for line in (root / "terminators_train_8.tsv").read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) == 5 and not line.startswith("#") and parts[0] != "id":
+            terminators.append(parts[4])
+    return promoters, terminators
+
+
+def evaluate_plans(
+    assistant, rows: list[dict], promoters: list[str], terminators: list[str], progress=None
+) -> dict:
+    """Planning accuracy on ``rows`` for the decoder's plan (when the model has a planner), the same head on the
+    base decoder (its plan adapter off), and the rules alone."""
+    from .planning import DecoderPlanner
+
+    modes = {"rules": lambda m: assistant.plan(m, planner="rules")}
+    if assistant.planner is not None:
+        base = DecoderPlanner(assistant.planner.without_adapter(), assistant.known_keys)
+        modes = {
+            "decoder": lambda m: assistant.plan(m, planner="decoder"),
+            "base_decoder": lambda m: _plain_then(base.plan, m),
+            **modes,
+        }
+    out = {}
+    for name, plan in modes.items():
+        tick = (lambda d, t, name=name: progress(name, d, t)) if progress else None
+        out[name] = score_plans(plan, rows, promoters, terminators, tick)
+    return out
+
+
+def _plain_then(plan, messages):
+    from .paste import plain_pastes
+
+    return plan(plain_pastes(messages))
+
+
+def plans_table(results: dict) -> str:
+    """A markdown table: one row per planner, overall, refusals, vetoes, then per operation."""
+    ops = sorted({op for r in results.values() for op in r["per_op"]})
+    head = (
+        "| planner | n | plan accuracy | refusals | turns with a veto | median s | " + " | ".join(ops) + " |"
+    )
+    rows = [head, "|" + "---|" * (6 + len(ops))]
+    for name, r in results.items():
+        per = " | ".join(f"{r['per_op'][o]['accuracy']:.0%}" if o in r["per_op"] else "" for o in ops)
+        rows.append(
+            f"| {name} | {r['n']} | {r['accuracy']:.1%} | {r['refusals']['accuracy']:.0%} of {r['refusals']['n']} | "
+            f"{r['turns_with_veto']} | {r['median_seconds']:.2f} | {per} |"
+        )
+    return "\n".join(rows)
