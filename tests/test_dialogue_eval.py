@@ -38,3 +38,29 @@ def test_held_out_phrasings_are_not_training_text():
     for p in phrasings:  # no stretch of 15+ characters between placeholders occurs in the builders' sources
         for part in re.split(r"\{\w+\}", p):
             assert len(part.strip()) < 15 or part.strip() not in sources, (p, part)
+
+
+def test_independent_held_out_set_is_not_in_the_training_generators():
+    """bench/phrasings/heldout.jsonl (written apart from the code, never tuned on): no stretch of 25+ characters
+    of its user turns occurs in the templates of the planning or writing data generators."""
+    import json
+
+    rows = [
+        json.loads(x) for x in (ROOT / "bench" / "phrasings" / "heldout.jsonl").read_text().splitlines() if x
+    ]
+    assert len(rows) >= 200
+    sources = "".join(
+        (ROOT / "src" / "agrochat" / "data_gen" / f).read_text() for f in ("planning.py", "writing.py")
+    )
+    for row in rows:
+        for m in row["messages"]:
+            if m["role"] != "user":
+                continue
+            for part in re.split(r"\{[^}]*\}", m["content"]):
+                words = part.split()
+                for i in range(len(words)):  # every run of words of 25+ characters
+                    for j in range(i + 1, len(words) + 1):
+                        run = " ".join(words[i:j])
+                        if len(run) >= 25:
+                            assert run not in sources, (row.get("id"), run)
+                            break

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from agrochat.bridge.planner import OPS, Planner, PlannerConfig, PlanScores
+from agrochat.bridge.planner import Planner, PlannerConfig, PlanScores
 from agrochat.chat.dialogue import Intent
 from agrochat.chat.planning import DecoderPlanner, with_placeholders
 from agrochat.data_gen.planning import Pools, generate
+from agrochat.domain.operations import GOALS, OPS
 from conftest import CHAT_KEYS, FIXTURES, read_promoters
 
 
@@ -32,7 +33,9 @@ def _assistant(model_dir):
 
 def test_top_layers_on_cached_lower_layers_equal_the_full_decoder(model_dir):
     a = _assistant(model_dir)
-    planner = Planner.build(a.model, PlannerConfig(keys=a.known_keys, layers=1))
+    planner = Planner.build(
+        a.model, PlannerConfig(keys=a.known_keys, ops=list(OPS), goals=list(GOALS), layers=1)
+    )
     with torch.no_grad():  # a non-zero adapter, so the check covers it
         for n, p in a.model.decoder.named_parameters():
             if ".plan." in n:
@@ -66,7 +69,9 @@ def test_planner_learns_saves_and_loads(model_dir, tmp_path):
 
     a = _assistant(model_dir)
     torch.manual_seed(0)
-    planner = Planner.build(a.model, PlannerConfig(keys=a.known_keys, layers=1, hidden=32))
+    planner = Planner.build(
+        a.model, PlannerConfig(keys=a.known_keys, ops=list(OPS), goals=list(GOALS), layers=1, hidden=32)
+    )
     train = generate(CHAT_KEYS, _pools(), 96, seed=0)
     result = train_planner(
         planner,
@@ -94,7 +99,7 @@ def _scores(op: str, keys: dict[str, float], seqs: list[float], goal: str = "non
 
 
 class _Stub:
-    config = PlannerConfig(keys=CHAT_KEYS)
+    config = PlannerConfig(keys=CHAT_KEYS, ops=list(OPS), goals=list(GOALS))
 
 
 def test_validator_vetoes_and_shapes_the_plan():

@@ -67,6 +67,64 @@ def mcp_command(
         fail(str(e))
 
 
+@app.command("train-decoder")
+def train_decoder_command(
+    part: str = typer.Argument(..., help="planner | writer: which of the decoder's adapters to train"),
+    out: Path = typer.Option(..., "--output-dir", "-o", help="epochs, the log and best/ go here"),
+    model: Path = typer.Option(
+        None, "--model", "-m", help="the model whose decoder learns (default: shipped)"
+    ),
+    data_dir: Path = typer.Option(
+        Path("../shared/data"),
+        "--data-dir",
+        help="planner: source data for training sequences (train rows only)",
+    ),
+    n: int = typer.Option(0, "--examples", help="training examples (default: 5000 planner, 1200 writer)"),
+    epochs: int = typer.Option(3, "--epochs"),
+    layers: int = typer.Option(6, "--layers", help="top decoder layers the adapter adapts"),
+    resume: bool = typer.Option(
+        False, "--resume", help="continue after the last saved epoch (reuses cache.pt)"
+    ),
+):
+    """Train the decoder to plan turns (planner) or to write answers from the evidence (writer). Copy
+    ``OUT/best`` to ``MODEL/planner`` or ``MODEL/writer`` to use it."""
+    from agrochat.chat.assistant import DEFAULT_MODEL_DIR
+    from agrochat.train.plan import PlanTrainConfig
+
+    model = model or DEFAULT_MODEL_DIR
+    try:
+        if part == "planner":
+            from agrochat.train.plan import run
+
+            res = run(
+                model,
+                data_dir,
+                out,
+                n or 5000,
+                max(n // 10, 100) if n else 500,
+                layers,
+                PlanTrainConfig(epochs=epochs),
+                resume,
+            )
+        elif part == "writer":
+            from agrochat.train.write import run
+
+            res = run(
+                model,
+                out,
+                n or 1200,
+                max(n // 10, 100) if n else 150,
+                layers,
+                PlanTrainConfig(epochs=epochs, lr=5e-4),
+                resume,
+            )
+        else:
+            fail(f"part must be planner or writer, not {part!r}")
+    except AgrochatError as e:
+        fail(str(e))
+    typer.echo(f"best epoch {res['best_epoch']}: {out / 'best'}")
+
+
 @app.command()
 def tokenize(
     sequence: str = typer.Argument(..., help="DNA sequence (IUPAC letters, U and lowercase accepted)"),

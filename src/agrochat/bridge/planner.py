@@ -26,22 +26,6 @@ from agrochat.errors import CheckpointError, ConfigError
 from . import top_adapter as top
 from .top_adapter import TopLoraConfig
 
-OPS = (
-    "predict",
-    "compare",
-    "rank",
-    "explain",
-    "variant",
-    "design",
-    "general",
-    "need_dna",
-    "clarify",
-    "refuse",
-    "greet",
-    "help",
-)
-NUMBER_OPS = ("predict", "compare", "rank", "explain", "variant", "design")  # the operations that compute
-GOALS = ("none", "stronger", "weaker", "target")
 ADAPTER = "plan"
 CONFIG_FILE = "planner_config.json"
 HEAD_FILE = "plan_head.safetensors"
@@ -52,11 +36,15 @@ class PlannerConfig(TopLoraConfig):
     """The planner of a model: its top-layer adapter (:class:`~agrochat.bridge.top_adapter.TopLoraConfig`) and
 
     keys: the task keys a plan may name (the model's numeric head keys), in head order.
+    ops: the operations a plan may name; goals: a design's directions (both given by the trainer, from
+    :mod:`agrochat.domain.operations`).
     hidden: width of the plan head's trunk.
     history_chars: earlier assistant turns are cut to this many characters before the planner reads them.
     """
 
     keys: list[str] = field(default_factory=list)
+    ops: list[str] = field(default_factory=list)
+    goals: list[str] = field(default_factory=list)
     hidden: int = 256
     history_chars: int = 300
 
@@ -66,6 +54,8 @@ class PlannerConfig(TopLoraConfig):
             raise ConfigError("planner.keys is empty: a planner plans numbers for known keys")
         if len(set(self.keys)) != len(self.keys):
             raise ConfigError("planner.keys has duplicates")
+        if not self.ops or not self.goals:
+            raise ConfigError("planner.ops and planner.goals must name the operations and directions")
         for name in ("hidden", "history_chars"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"planner.{name} must be >= 1, got {getattr(self, name)}")
@@ -74,12 +64,12 @@ class PlannerConfig(TopLoraConfig):
 class PlanHead(nn.Module):
     """Plan logits from the decoder's last-layer states."""
 
-    def __init__(self, d_model: int, n_keys: int, hidden: int) -> None:
+    def __init__(self, d_model: int, n_ops: int, n_keys: int, n_goals: int, hidden: int) -> None:
         super().__init__()
         self.trunk = nn.Sequential(nn.Linear(2 * d_model, hidden), nn.GELU(), nn.LayerNorm(hidden))
-        self.op = nn.Linear(hidden, len(OPS))
+        self.op = nn.Linear(hidden, n_ops)
         self.keys = nn.Linear(hidden, n_keys)
-        self.goal = nn.Linear(hidden, len(GOALS))
+        self.goal = nn.Linear(hidden, n_goals)
         self.seq = nn.Sequential(nn.Linear(d_model + hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
 
     def forward(
@@ -141,7 +131,7 @@ class Planner:
         """Add a fresh ``plan`` adapter to ``model``'s decoder (a PEFT model) and a fresh head."""
         top.add(model, ADAPTER, config)
         d = top.peft_decoder(model).get_base_model().config.hidden_size
-        return cls(model, PlanHead(d, len(config.keys), config.hidden).eval(), config)
+        return cls(model, _head(d, config).eval(), config)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, model) -> Planner:
@@ -153,7 +143,7 @@ class Planner:
         config = PlannerConfig(**json.loads((path / CONFIG_FILE).read_text()))
         top.load(model, ADAPTER, path)
         d = top.peft_decoder(model).get_base_model().config.hidden_size
-        head = PlanHead(d, len(config.keys), config.hidden)
+        head = _head(d, config)
         head.load_state_dict(load_file(str(path / HEAD_FILE)))
         return cls(model, head.eval(), config)
 
@@ -236,11 +226,15 @@ class Planner:
         keys = out["keys"][0].sigmoid().tolist()
         goal = out["goal"][0].softmax(-1).tolist()
         return PlanScores(
-            op=dict(zip(OPS, op, strict=True)),
+            op=dict(zip(self.config.ops, op, strict=True)),
             keys=dict(zip(self.config.keys, keys, strict=True)),
-            goal=dict(zip(GOALS, goal, strict=True)),
+            goal=dict(zip(self.config.goals, goal, strict=True)),
             sequences=out["seqs"][0].sigmoid().tolist(),
         )
+
+
+def _head(d_model: int, config: PlannerConfig) -> PlanHead:
+    return PlanHead(d_model, len(config.ops), len(config.keys), len(config.goals), config.hidden)
 
 
 def plan_losses(
@@ -259,4 +253,4 @@ def plan_losses(
     return loss
 
 
-__all__ = ["GOALS", "NUMBER_OPS", "OPS", "PlanHead", "PlanScores", "Planner", "PlannerConfig", "plan_losses"]
+__all__ = ["PlanHead", "PlanScores", "Planner", "PlannerConfig", "plan_losses"]

@@ -118,11 +118,14 @@ def active(model, name: str | None):
             yield dec
         return
     before = dec.active_adapter
-    dec.set_adapter(name)
+    trainable = [p.requires_grad for p in dec.parameters()]  # set_adapter changes them; a graph built inside
+    dec.set_adapter(name)  # needs the adapter's flags as they were when backward runs
     try:
         yield dec
     finally:
         dec.set_adapter(before)
+        for p, flag in zip(dec.parameters(), trainable, strict=True):
+            p.requires_grad_(flag)
 
 
 def run_layers(inner, h: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int, final_norm: bool):

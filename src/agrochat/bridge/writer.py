@@ -2,8 +2,8 @@
 
 A LoRA adapter named ``write`` on the decoder's top layers (:mod:`agrochat.bridge.top_adapter`); the lower layers
 run the base decoder, so training caches their output once (:mod:`agrochat.train.write`). The writer reads text
-only: the user's question and the evidence lines (:meth:`agrochat.chat.evidence.Evidence.text`); every number it
-may write is in them, and a checker holds each answer to them (:func:`agrochat.chat.evidence.check`).
+only: the user's question and the evidence lines (:meth:`agrochat.domain.evidence.Evidence.text`); every number it
+may write is in them, and a checker holds each answer to them (:func:`agrochat.domain.evidence.check`).
 
 Stored in a checkpoint's ``writer/`` folder: ``writer_config.json`` and the adapter in PEFT's layout.
 """

@@ -24,6 +24,19 @@ from agrochat.bridge.planner import Planner
 from agrochat.bridge.writer import Writer
 from agrochat.domain import tasks as T
 from agrochat.domain.effects import load_effects
+from agrochat.domain.evidence import (
+    Design,
+    Difference,
+    Edit,
+    Evidence,
+    Knockout,
+    Note,
+    Value,
+    Window,
+    capability_text,
+    check,
+    ranking_text,
+)
 from agrochat.domain.explain import describe_element, element_mentions
 from agrochat.domain.explain import explain as explain_annotation
 from agrochat.domain.motifs import annotate, promoter_rel, terminator_rel
@@ -43,7 +56,6 @@ from .attribution import (
 from .design import GOALS, DesignConfig, DesignResult
 from .design import design as run_design
 from .dialogue import DNA_RUN, Intent, Resolver, key_label
-from .evidence import Design, Difference, Edit, Evidence, Knockout, Note, Value, Window, check
 from .fasta import iter_fasta
 from .paste import plain_pastes
 from .planning import DecoderPlanner
@@ -445,6 +457,7 @@ class Assistant:
         pieces with ``stream=True``."""
         if not messages or messages[-1].get("role") != "user":
             raise InputError("chat() needs a list of messages ending with a user message")
+        messages = plain_pastes(messages)  # FASTA, GenBank, blocks, RNA: plain runs; a bad paste raises here
         content = str(messages[-1]["content"])
         if "<dna>" in content:  # explicit placeholders: exactly one sequence each (pasted or dna=...)
             _, seqs = extract_dna(content, dna)
@@ -520,14 +533,15 @@ class Assistant:
             return (yield from self._say_variant(intent))
         if op == "design":
             return (yield from self._say_design(intent))
+        fact = None
         if op == "general":
             text = self._general(messages)
         elif op in ("greet", "help"):
-            text = HELP_TEXT
+            text, fact = HELP_TEXT, capability_text(self.known_keys)
         else:  # refuse, clarify, need_dna: the planner's message, no number
             text = intent.message
         yield text
-        return [], Evidence(op, [Note(op, text)])
+        return [], Evidence(op, [Note(op, fact or text)])
 
     def _spread(self, p: Prediction) -> str:
         """``value ± σ``, or for a key with a floor ``mean m, 68 % interval a to b, P % chance of exactly 0``."""
@@ -724,12 +738,13 @@ class Assistant:
         weak = spread < typical
         if weak:
             yield " The spread between tissues is smaller than a typical uncertainty, so the ranking is weak."
-        facts = (
-            f"{species}, {len(keys)} tissues, {spec.unit}; highest first: "
-            + ", ".join(f"{tissue(p)} {p.value:.2f}" for p in order[:top])
-            + f"; lowest: {tissue(low)} {low.value:.2f}; spread "
-            + ("smaller" if weak else "larger")
-            + " than a typical uncertainty"
+        facts = ranking_text(
+            species,
+            len(keys),
+            spec.unit,
+            [(tissue(p), p.value) for p in order[:top]],
+            (tissue(low), low.value),
+            weak,
         )
         return got, Evidence("rank", [Note("ranking", facts)])
 
@@ -945,9 +960,12 @@ def _predictions_of(turn: TextStream) -> Generator[str, None, list[Prediction]]:
 
 
 def _question(messages: list[dict]) -> str:
-    """The last user turn as the writer reads it: sequences as [sequence]."""
+    """The last user turn as the writer reads it: its sequences as [sequence 1], [sequence 2], ..."""
     users = [m for m in messages if m.get("role") == "user"]
-    return DNA_RUN.sub("[sequence]", str(users[-1].get("content") or "")) if users else ""
+    if not users:
+        return ""
+    count = iter(range(1, 1000))
+    return DNA_RUN.sub(lambda _: f"[sequence {next(count)}]", str(users[-1].get("content") or "")).strip()
 
 
 def _value_of(p: Prediction) -> NumericValue:

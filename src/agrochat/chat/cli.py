@@ -353,6 +353,35 @@ def _eval_intents(model: Path | None, path: Path, sequences: Path, report: Path 
     typer.echo(table)
 
 
+def _eval_answers(model: Path | None, n: int, sequences: Path, report: Path | None) -> None:
+    """``agrochat eval --answers N``: the answers to N generated conversations, scored."""
+    from agrochat.chat.phrasings import evaluate_answers
+
+    assistant = _load(model)
+
+    def progress(d: int, t: int) -> None:
+        if d == t or d % 25 == 0:
+            typer.echo(f"answers: {d}/{t}", err=True)
+
+    res = evaluate_answers(assistant, n, sequences, progress=progress)
+    lines = [
+        f"{res['n']} answers: {res['decoder_written']:.1%} written by the decoder, {res['fallbacks']} fell back "
+        f"({res['fallback_rate']:.1%}); decoder-written share of characters {res['decoder_share']:.1%}; checker "
+        f"violations {res['check_violations']}; numbers differing from predict() {res['number_mismatches']}; "
+        f"median {res['median_seconds']:.2f} s per turn",
+        "",
+        "| operation | n | written by the decoder | decoder-written share |",
+        "|---|---:|---:|---:|",
+        *(f"| {op} | {r['n']} | {r['decoder']:.0%} | {r['share']:.0%} |" for op, r in res["per_op"].items()),
+    ]
+    table = "\n".join(lines)
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        (report / "answers.json").write_text(json.dumps(res, indent=1))
+        (report / "answers.md").write_text(table + "\n")
+    typer.echo(table)
+
+
 def eval_command(
     model: Path = typer.Option(
         None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
@@ -395,6 +424,12 @@ def eval_command(
         help="instead: score how turns are planned on a phrasing set (JSON lines, bench/phrasings/): the "
         "decoder's plan, the same head on the base decoder, and the rules alone",
     ),
+    answers: int = typer.Option(
+        0,
+        "--answers",
+        help="instead: answer N generated conversations (every operation) and score the answers: written by the "
+        "decoder or fallen back, the checker, the decoder-written share of characters, numbers vs predict()",
+    ),
     sequences: Path = typer.Option(
         Path("tests/fixtures"),
         "--sequences",
@@ -409,6 +444,8 @@ def eval_command(
 
     if intents is not None:
         return _eval_intents(model, intents, sequences, report)
+    if answers > 0:
+        return _eval_answers(model, answers, sequences, report)
 
     from agrochat.chat.evaluate import (
         evaluate_fast,

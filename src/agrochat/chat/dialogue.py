@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from agrochat.domain import tasks as T
+from agrochat.domain.prompts import key_label
 from agrochat.domain.registry import SYNTHETIC_DEFAULTS
 from agrochat.errors import InputError
 
@@ -215,23 +216,6 @@ class Context:
     pending: tuple[str, ...] = ()  # candidate keys of a clarifying question, for the reply that picks one
     pending_op: str | None = None  # the operation a clarifying question was about ("rank")
     asked: str = ""  # the words of a question that came without its sequence, read again with the sequence
-
-
-def key_label(key: str) -> str:
-    """Human name of a key: ``promoter strength in tobacco leaves``, ``expression in maize mature pollen``."""
-    from agrochat.domain.prompts import system_long
-
-    task, tissue = T.split_key(key)
-    if task == T.TISSUE:
-        species, name = tissue.split(":", 1)
-        return f"expression in {species} {name}"
-    noun = {T.TERMINATOR: "terminator strength", T.SYNTHETIC: "synthetic promoter strength"}.get(
-        task, "promoter strength"
-    )
-    try:
-        return f"{noun} in {system_long(key)}"
-    except KeyError:
-        return f"{noun} ({tissue})"
 
 
 def _has(pattern: str, text: str) -> bool:

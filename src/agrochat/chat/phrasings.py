@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agrochat.bridge.planner import NUMBER_OPS
+from agrochat.domain.operations import NUMBER_OPS
 
 SLOT = re.compile(r"\{([PT][1-9])(?:\|(\w+))?\}")
 
@@ -165,3 +165,80 @@ def plans_table(results: dict) -> str:
             f"{r['turns_with_veto']} | {r['median_seconds']:.2f} | {per} |"
         )
     return "\n".join(rows)
+
+
+def fixture_pools(root: str | Path):
+    """The training fixtures under ``root`` as planning pools (promoters with their species, terminators)."""
+    from agrochat.data_gen.planning import Pools
+
+    root = Path(root)
+    promoters = []
+    for line in (root / "promoters_leaf_64.tsv").read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and not line.startswith("#") and parts[0] != "id":
+            promoters.append((parts[3], parts[1]))
+    return Pools(promoters, fixture_sequences(root)[1])
+
+
+def with_sequences(messages: list[dict], sequences: list[str]) -> list[dict]:
+    """``messages`` with their ``<dna>`` placeholders replaced by ``sequences``, in order."""
+    it = iter(sequences)
+    return [{**m, "content": re.sub("<dna>", lambda _: next(it), str(m["content"]))} for m in messages]
+
+
+def evaluate_answers(assistant, n: int, root: str | Path, seed: int = 2, progress=None) -> dict:
+    """``n`` generated conversations (every operation; :mod:`agrochat.data_gen.planning`, a seed of their own)
+    answered by ``assistant``: how many answers the decoder wrote (the rest fell back to the plain rendering,
+    with why), the share of their characters it wrote, whether every number equals ``predict()`` for its sequence
+    and key, and the time per turn."""
+    from agrochat.data_gen.planning import generate
+    from agrochat.domain.evidence import Value, check, decoder_share
+    from agrochat.errors import AgrochatError
+
+    convos = generate(assistant.known_keys, fixture_pools(root), n, seed=seed)
+    per_op: dict[str, dict] = {}
+    times, shares, fallbacks, mismatches, violations, errors = [], [], [], 0, 0, 0
+    for i, ex in enumerate(convos):
+        messages = with_sequences(ex.messages, ex.sequences)
+        t = time.perf_counter()
+        try:
+            ans = assistant.chat(messages)
+        except AgrochatError:
+            errors += 1
+            continue
+        times.append(time.perf_counter() - t)
+        op = ans.intent.op
+        row = per_op.setdefault(op, {"n": 0, "decoder": 0, "share": []})
+        row["n"] += 1
+        ok = ans.written_by == "decoder"
+        row["decoder"] += ok
+        share = decoder_share(ans.text, ans.evidence) if ok else 0.0
+        shares.append(share)
+        row["share"].append(share)
+        if not ok:
+            fallbacks.append({"op": op, "problems": list(ans.problems)[:3]})
+        violations += bool(ok and check(ans.text, ans.evidence))
+        for item in ans.evidence.items if ans.evidence else []:
+            if isinstance(item, Value):
+                seq = ans.intent.sequences[ans.intent.labels.index(item.label)]
+                want = assistant.predict(seq, *item.key.split("/", 1), explanations=False)[0].value
+                mismatches += abs(want - item.value) > 1e-6
+        if progress is not None:
+            progress(i + 1, len(convos))
+    m = len(times)
+    return {
+        "n": m,
+        "errors": errors,
+        "decoder_written": sum(r["decoder"] for r in per_op.values()) / max(m, 1),
+        "fallbacks": len(fallbacks),
+        "fallback_rate": len(fallbacks) / max(m, 1),
+        "decoder_share": sum(shares) / max(m, 1),
+        "check_violations": violations,
+        "number_mismatches": mismatches,
+        "median_seconds": sorted(times)[m // 2] if m else 0.0,
+        "per_op": {
+            k: {"n": r["n"], "decoder": r["decoder"] / r["n"], "share": sum(r["share"]) / r["n"]}
+            for k, r in sorted(per_op.items())
+        },
+        "fallback_examples": fallbacks[:20],
+    }

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agrochat.bridge.planner import NUMBER_OPS, Planner, PlanScores
+from agrochat.bridge.planner import Planner, PlanScores
 from agrochat.domain import tasks as T
+from agrochat.domain.operations import NUMBER_OPS
 
 from .dialogue import DNA_RUN, Intent, Resolver, key_label
 

@@ -84,7 +84,7 @@ class Answer:
     intent: object = None
     """The :class:`~agrochat.chat.dialogue.Intent` the answer carried out (operation, keys, sequences)."""
     evidence: object = None
-    """The :class:`~agrochat.chat.evidence.Evidence` the answer was worded from."""
+    """The :class:`~agrochat.domain.evidence.Evidence` the answer was worded from."""
     written_by: str = "template"
     """``decoder`` when the decoder's writer wrote the answer and it passed the check, else ``template``."""
     problems: tuple = ()

@@ -212,3 +212,18 @@ def canonical_prompt(key: str, why: bool = False) -> tuple[str, str]:
     return SINGLE_Q[kind][0].format(sys=sys_q, dna=DNA), SINGLE_A[1].split("{num}")[0].format(
         sys_long=sys_long
     ) + NUM
+
+
+def key_label(key: str) -> str:
+    """Human name of a key: ``promoter strength in tobacco leaves``, ``expression in maize mature pollen``."""
+    task, tissue = T.split_key(key)
+    if task == T.TISSUE:
+        species, name = tissue.split(":", 1)
+        return f"expression in {species} {name}"
+    noun = {T.TERMINATOR: "terminator strength", T.SYNTHETIC: "synthetic promoter strength"}.get(
+        task, "promoter strength"
+    )
+    try:
+        return f"{noun} in {system_long(key)}"
+    except KeyError:
+        return f"{noun} ({tissue})"

@@ -20,8 +20,9 @@ import torch
 from tqdm.auto import tqdm
 
 from agrochat.bridge import top_adapter as top
-from agrochat.bridge.planner import ADAPTER, GOALS, OPS, Planner, PlannerConfig, plan_losses
-from agrochat.data_gen.planning import NUMBER_OPS, PlanExample
+from agrochat.bridge.planner import ADAPTER, Planner, PlannerConfig, plan_losses
+from agrochat.data_gen.planning import PlanExample
+from agrochat.domain.operations import GOALS, NUMBER_OPS, OPS
 from agrochat.errors import InputError
 
 
@@ -48,8 +49,8 @@ def targets(planner: Planner, ex: PlanExample) -> dict:
     seqs = torch.zeros(len(ex.sequences))
     if ex.op in NUMBER_OPS:
         seqs[list(ex.targets)] = 1.0
-    goal = GOALS.index(ex.goal) if ex.op == "design" else -100
-    return {"op": OPS.index(ex.op), "keys": keys, "goal": goal, "seqs": seqs}
+    goal = planner.config.goals.index(ex.goal) if ex.op == "design" else -100
+    return {"op": planner.config.ops.index(ex.op), "keys": keys, "goal": goal, "seqs": seqs}
 
 
 @torch.no_grad()
@@ -196,33 +197,27 @@ def train_planner(
     return {"log": log, "best_epoch": best["epoch"]}
 
 
-def default_config(keys: list[str], **kw) -> PlannerConfig:
-    return PlannerConfig(keys=list(keys), **kw)
-
-
 def run(
-    model_dir: Path | None,
+    model_dir: Path,
     data_dir: Path,
     out: Path,
-    n_train: int = 4000,
-    n_valid: int = 400,
+    n_train: int = 5000,
+    n_valid: int = 500,
     layers: int = 6,
     train_config: PlanTrainConfig | None = None,
     resume: bool = False,
 ) -> dict:
-    """Build a planner for the model in ``model_dir`` (default: the shipped one), generate its planning data from
-    ``data_dir`` (training sequences only), train it and save the best epoch to
-    ``out/best``."""
-    from agrochat.chat import Assistant
+    """Build a planner for the model in ``model_dir``, generate its planning data from ``data_dir`` (training
+    sequences only), train it and save the best epoch to ``out/best``."""
+    from agrochat.bridge import DnaLanguageModel
     from agrochat.data_gen.planning import generate, load_pools
 
-    assistant = Assistant.from_pretrained(model_dir)
-    model = assistant.model
+    model = DnaLanguageModel.from_pretrained(model_dir).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     pools = load_pools(data_dir)
-    keys = assistant.known_keys
+    keys = list(model.config.numeric_head.keys)
     train = generate(keys, pools, n_train, seed=0)
     valid = generate(keys, pools, n_valid, seed=1)
-    planner = Planner.build(model, PlannerConfig(keys=keys, layers=layers))
+    planner = Planner.build(model, PlannerConfig(keys=keys, ops=list(OPS), goals=list(GOALS), layers=layers))
     return train_planner(planner, train, valid, out, train_config or PlanTrainConfig(), resume=resume)

@@ -143,25 +143,28 @@ def train_writer(
 
 
 def run(
-    model_dir: Path | None,
+    model_dir: Path,
     out: Path,
-    n_train: int = 3000,
-    n_valid: int = 300,
+    n_train: int = 1200,
+    n_valid: int = 150,
     layers: int = 6,
     train_config: PlanTrainConfig | None = None,
     resume: bool = False,
 ) -> dict:
-    """Build a writer for the model in ``model_dir`` (default: the shipped one), generate its examples, train it
-    and save the best epoch to ``out/best``."""
+    """Build a writer for the model in ``model_dir``, generate its examples, train it and save the best epoch to
+    ``out/best``."""
+    from agrochat.bridge import DnaLanguageModel
     from agrochat.bridge.writer import WriterConfig
-    from agrochat.chat import Assistant
     from agrochat.data_gen.writing import generate_writing
+    from agrochat.domain.registry import load_registry
 
-    assistant = Assistant.from_pretrained(model_dir)
-    for p in assistant.model.parameters():
+    model = DnaLanguageModel.from_pretrained(model_dir).eval()
+    for p in model.parameters():
         p.requires_grad_(False)
-    keys = assistant.known_keys
-    train = generate_writing(keys, assistant.registry, n_train, seed=0)
-    valid = generate_writing(keys, assistant.registry, n_valid, seed=1)
-    writer = Writer.build(assistant.model, WriterConfig(layers=layers))
+    reg = model_dir / "registry.json"
+    registry = load_registry(reg if reg.is_file() else None)
+    keys = list(model.config.numeric_head.keys)
+    train = generate_writing(keys, registry, n_train, seed=0)
+    valid = generate_writing(keys, registry, n_valid, seed=1)
+    writer = Writer.build(model, WriterConfig(layers=layers))
     return train_writer(writer, train, valid, out, train_config or PlanTrainConfig(lr=5e-4), resume=resume)

@@ -10,8 +10,10 @@ rather than copied from the evidence. Pure data and text: no model.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agrochat.domain import tasks as T
 from agrochat.domain.registry import ordinal
 
 
@@ -201,12 +203,89 @@ class Evidence:
         return "\n".join(f"- {x}" for x in self.lines())
 
 
+# ---- note texts ----------------------------------------------------------------------------------------------
+def ranking_text(
+    species: str,
+    n_tissues: int,
+    unit: str,
+    ranked: Sequence[tuple[str, float]],
+    lowest: tuple[str, float],
+    small_spread: bool,
+) -> str:
+    """The text of a ``ranking`` Note: ``maize, 23 tissues, log2(FPKM+1); highest first: mature pollen 2.31,
+    ...; lowest: endosperm crown 0.02; spread larger than a typical uncertainty``."""
+    top = ", ".join(f"{name} {_num(v)}" for name, v in ranked)
+    spread = "smaller" if small_spread else "larger"
+    return (
+        f"{species}, {n_tissues} tissues, {unit}; highest first: {top}; lowest: {lowest[0]} {_num(lowest[1])}; "
+        f"spread {spread} than a typical uncertainty"
+    )
+
+
+def key_groups(keys: Sequence[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {
+        "promoter": [],
+        "terminator": [],
+        "natural": [],
+        "synthetic": [],
+        "tissue": [],
+    }
+    names = {
+        T.PROMOTER: "promoter",
+        T.TERMINATOR: "terminator",
+        T.NATURAL: "natural",
+        T.SYNTHETIC: "synthetic",
+    }
+    for k in keys:
+        task = T.split_key(k)[0]
+        out["tissue" if task == T.TISSUE else names.get(task, "promoter")].append(k)
+    return out
+
+
+def species_of(keys: Sequence[str]) -> list[str]:
+    return [sp for sp in ("maize", "sorghum") if any(T.split_key(k)[1].startswith(sp + ":") for k in keys)]
+
+
+def capability_text(keys: Sequence[str]) -> str:
+    """The capability text of a model with ``keys`` (the ``help`` and ``greet`` Notes), terse, e.g.
+    ``predicts: promoter and terminator strength (tobacco (N. benthamiana) leaves; maize leaf protoplasts); ...``."""
+    g = key_groups(keys)
+    systems = {T.split_key(k)[1] for k in g["promoter"] + g["terminator"]}
+    where = [
+        w
+        for s, w in (("leaf", "tobacco (N. benthamiana) leaves"), ("protoplast", "maize leaf protoplasts"))
+        if s in systems
+    ]
+    kinds = [w for w, ks in (("promoter", g["promoter"]), ("terminator", g["terminator"])) if ks]
+    what = []
+    if kinds and where:
+        what.append(f"{' and '.join(kinds)} strength ({'; '.join(where)})")
+    if g["natural"] or g["synthetic"]:
+        what.append("promoter strength by condition (35S enhancer or none; light or dark)")
+    species = species_of(g["tissue"])
+    if species:
+        what.append(f"gene expression ({' and '.join(species)} tissues)")
+    does = (
+        ["compare sequences"]
+        + (["rank tissues"] if species else [])
+        + [
+            "explain (important bases, motifs)",
+            "variant effects",
+            "design stronger/weaker versions",
+        ]
+    )
+    return (
+        f"predicts: {'; '.join(what) or 'regulatory DNA activity'}; also: {'; '.join(does)}; input: DNA pasted "
+        "raw or as FASTA, about 170 bp (a core promoter or a terminator); every number with an uncertainty"
+    )
+
+
 # ---- the checker ---------------------------------------------------------------------------------------------
 NUMBER = re.compile(r"(?<![\w.])[-+−]?\d+(?:\.\d+)?(?![\w])")
 MOTIF = re.compile(r"\bTF_\d+\b|TATA box|\bInr\b|TCT motif|Y patch|\bBREu\b|\bBREd\b|AATAAA(?:-like)?", re.I)
 SEQUENCE = re.compile(r"[ACGTN]{12,}")
 SUBSTITUTION = re.compile(r"\b[ACGT][+-]?\d{1,4}[ACGT]\b")
-SYSTEM_WORDS = ("tobacco", "benthamiana", "protoplast", "maize", "sorghum", "leaf", "leaves")
+SYSTEM_WORDS = ("tobacco", "benthamiana", "protoplast", "maize", "sorghum")  # a wrong assay or species
 
 
 def _numbers(text: str) -> set[str]:
@@ -221,8 +300,8 @@ def check(answer: str, evidence: Evidence) -> list[str]:
     allowed = _numbers(facts) | {n.lstrip("-") for n in _numbers(facts)}
     for n in sorted(_numbers(answer) - allowed):
         problems.append(f"number {n} is not in the evidence")
-    for m in sorted({m.lower() for m in MOTIF.findall(answer)}):
-        if m not in low_facts:
+    for m in sorted(set(MOTIF.findall(answer))):
+        if m.lower() not in low_facts:
             problems.append(f"motif {m} is not in the evidence")
     for s in sorted(set(SEQUENCE.findall(answer))):
         if s not in facts:
@@ -232,7 +311,7 @@ def check(answer: str, evidence: Evidence) -> list[str]:
             problems.append(f"substitution {s} is not in the evidence")
     if evidence.op in ("predict", "compare"):  # every number asked for is said
         for it in evidence.items:
-            if isinstance(it, Value) and _num(it.value) not in answer:
+            if isinstance(it, Value) and _num(it.value) not in _numbers(answer):
                 problems.append(f"the value {_num(it.value)} of {it.label} is missing")
     low = answer.lower()
     for w in SYSTEM_WORDS:

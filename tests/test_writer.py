@@ -1,0 +1,67 @@
+"""The decoder's writer: training on cached lower layers, saving, writing, and the checked fallback in chat."""
+
+from __future__ import annotations
+
+import torch
+
+from agrochat.bridge.writer import Writer, WriterConfig
+from agrochat.data_gen.writing import generate_writing
+from agrochat.domain.evidence import Evidence, Note, Value, check, decoder_share
+from conftest import CHAT_KEYS, read_promoters
+
+
+def _assistant(model_dir):
+    from agrochat.chat import Assistant
+
+    a = Assistant.from_pretrained(model_dir)
+    for p in a.model.parameters():
+        p.requires_grad_(False)
+    return a
+
+
+def test_writer_learns_saves_loads_and_writes(model_dir, tmp_path):
+    from agrochat.train.plan import PlanTrainConfig
+    from agrochat.train.write import train_writer
+
+    a = _assistant(model_dir)
+    torch.manual_seed(0)
+    writer = Writer.build(a.model, WriterConfig(layers=1, max_new_tokens=12))
+    data = generate_writing(CHAT_KEYS, a.registry, 48, seed=0)
+    out = train_writer(
+        writer, data, data[:16], tmp_path / "w", PlanTrainConfig(epochs=2, batch_size=16, lr=3e-3)
+    )
+    assert out["log"][-1]["loss"] < out["log"][0]["loss"]
+    ex = data[0]
+    text = writer.write(ex.question, ex.evidence.text())
+    loaded = Writer.from_pretrained(tmp_path / "w" / "epoch-2", _assistant(model_dir).model)
+    assert loaded.write(ex.question, ex.evidence.text()) == text
+    assert a.model.decoder.active_adapter == "default"  # the write adapter is active only while writing
+
+
+def test_chat_answers_fall_back_to_the_plain_rendering_when_the_writer_fails_the_check(model_dir):
+    a = _assistant(model_dir)
+    torch.manual_seed(0)
+    a.writer = Writer.build(a.model, WriterConfig(layers=1, max_new_tokens=8))  # untrained: fails the check
+    seq = read_promoters(1)[0]["sequence"]
+    ans = a.chat([{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"}])
+    assert ans.written_by == "template" and ans.problems
+    want = a.predict(seq, "promoter_strength", "leaf")[0]
+    assert f"{want.value:.2f}" in ans.text  # the plain rendering carries the head's number
+    assert ans.evidence.op == "predict" and ans.evidence.items[0].value == want.value
+
+
+def test_checker_catches_what_is_not_in_the_evidence():
+    v = Value(
+        "sequence 1", CHAT_KEYS[0], "promoter strength in tobacco leaves", 1.23, 0.4, "log2", 71.0, "strong"
+    )
+    ev = Evidence("predict", [v])
+    good = "In tobacco leaves this promoter should reach 1.23 ± 0.40 log2, a strong one (71st percentile)."
+    assert check(good, ev) == []
+    assert 0.3 < decoder_share(good, ev) < 0.9  # "n tobacco leaves " and the numbers are copies
+    assert decoder_share(ev.text(), ev) < 0.05  # the evidence itself is all copy
+    assert any("2.50" in p for p in check(good.replace("1.23", "2.50"), ev))  # a number it made up
+    assert any(
+        "maize" in p for p in check(good + " Also in maize protoplasts.", ev)
+    )  # a system it was not asked
+    assert any("TATA" in p for p in check(good + " The TATA box drives it.", ev))  # a motif not computed
+    assert check("I have no measurement for rice.", Evidence("refuse", [Note("refuse", "rice")])) == []
