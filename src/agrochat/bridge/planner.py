@@ -62,15 +62,32 @@ class PlannerConfig(TopLoraConfig):
 
 
 class PlanHead(nn.Module):
-    """Plan logits from the decoder's last-layer states."""
+    """Plan logits from the decoder's last-layer states: a few learned queries attend over the conversation for
+    the turn's summary (operation, direction), and one learned query per key attends for that key's logit, so a
+    key is scored by the words and bases that name it."""
 
-    def __init__(self, d_model: int, n_ops: int, n_keys: int, n_goals: int, hidden: int) -> None:
+    def __init__(
+        self, d_model: int, n_ops: int, n_keys: int, n_goals: int, hidden: int, n_queries: int = 4
+    ) -> None:
         super().__init__()
-        self.trunk = nn.Sequential(nn.Linear(2 * d_model, hidden), nn.GELU(), nn.LayerNorm(hidden))
+        self.queries = nn.Parameter(torch.randn(n_queries, d_model) * d_model**-0.5)  # (Q, D)
+        self.key_queries = nn.Parameter(torch.randn(n_keys, d_model) * d_model**-0.5)  # (K, D)
+        self.norm = nn.LayerNorm(d_model)
+        self.trunk = nn.Sequential(
+            nn.Linear((2 + n_queries) * d_model, hidden), nn.GELU(), nn.LayerNorm(hidden)
+        )
         self.op = nn.Linear(hidden, n_ops)
-        self.keys = nn.Linear(hidden, n_keys)
+        self.key_w = nn.Parameter(torch.zeros(n_keys, d_model))  # (K, D): each key's read of its pooled state
+        self.key_z = nn.Linear(hidden, n_keys)
         self.goal = nn.Linear(hidden, n_goals)
         self.seq = nn.Sequential(nn.Linear(d_model + hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
+
+    @staticmethod
+    def _attend(h: torch.Tensor, q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Each query's attention-pooled state: h (B, L, D), q (N, D), mask (B, L) -> (B, N, D)."""
+        scores = torch.einsum("bld,nd->bnl", h, q) / h.shape[-1] ** 0.5  # (B, N, L)
+        scores = scores.masked_fill(~mask.bool()[:, None, :], float("-inf"))
+        return torch.einsum("bnl,bld->bnd", scores.softmax(-1), h)
 
     def forward(
         self,
@@ -83,9 +100,13 @@ class PlanHead(nn.Module):
         """h (B, L, D); mask (B, L) text+DNA positions; last (B,) index of the last prompt token; seq_index (B, L)
         the sequence each DNA position belongs to (-1 elsewhere); n_seqs: sequences per conversation."""
         B = h.shape[0]
+        h = self.norm(h)
         m = mask.float().unsqueeze(-1)  # (B, L, 1)
         mean = (h * m).sum(1) / m.sum(1).clamp(min=1)  # (B, D)
-        z = self.trunk(torch.cat([h[torch.arange(B), last], mean], -1))  # (B, H)
+        pooled = self._attend(h, self.queries, mask).flatten(1)  # (B, Q*D)
+        z = self.trunk(torch.cat([h[torch.arange(B), last], mean, pooled], -1))  # (B, H)
+        per_key = self._attend(h, self.key_queries, mask)  # (B, K, D)
+        keys = (per_key * self.key_w).sum(-1) + self.key_z(z)  # (B, K)
         seq_logits = []
         for b in range(B):
             if not n_seqs[b]:
@@ -94,11 +115,11 @@ class PlanHead(nn.Module):
             onehot = (
                 F.one_hot(seq_index[b].clamp(min=0), n_seqs[b]).float() * (seq_index[b] >= 0).float()[:, None]
             )
-            pooled = onehot.T @ h[b] / onehot.sum(0).clamp(min=1)[:, None]  # (S, D)
+            pooled_s = onehot.T @ h[b] / onehot.sum(0).clamp(min=1)[:, None]  # (S, D)
             seq_logits.append(
-                self.seq(torch.cat([pooled, z[b].expand(n_seqs[b], -1)], -1)).squeeze(-1)
+                self.seq(torch.cat([pooled_s, z[b].expand(n_seqs[b], -1)], -1)).squeeze(-1)
             )  # (S,)
-        return {"op": self.op(z), "keys": self.keys(z), "goal": self.goal(z), "seqs": seq_logits}
+        return {"op": self.op(z), "keys": keys, "goal": self.goal(z), "seqs": seq_logits}
 
 
 @dataclass(frozen=True)
@@ -242,7 +263,9 @@ def plan_losses(
 ):
     """Training loss of a batch: op (B,) and goal (B,) class ids (goal -100 where not a design), keys (B, K)
     multi-hot, seqs: per conversation a (S,) 0/1 target (empty where the turn names none)."""
-    loss = F.cross_entropy(out["op"], op) + F.binary_cross_entropy_with_logits(out["keys"], keys)
+    loss = F.cross_entropy(out["op"], op) + F.binary_cross_entropy_with_logits(
+        out["keys"], keys, pos_weight=keys.new_full((keys.shape[1],), 3.0)
+    )  # few keys are named per turn: weigh them up
     if (goal >= 0).any():
         loss = loss + F.cross_entropy(out["goal"], goal, ignore_index=-100)
     pairs = [(lg, t) for lg, t in zip(out["seqs"], seqs, strict=True) if len(t) and t.sum() > 0]

@@ -365,8 +365,8 @@ def _eval_answers(model: Path | None, n: int, sequences: Path, report: Path | No
 
     res = evaluate_answers(assistant, n, sequences, progress=progress)
     lines = [
-        f"{res['n']} answers: {res['decoder_written']:.1%} written by the decoder, {res['fallbacks']} fell back "
-        f"({res['fallback_rate']:.1%}); decoder-written share of characters {res['decoder_share']:.1%}; checker "
+        f"{res['n']} answers ({'with' if res['writer'] else 'no'} writer): {res['decoder_written']:.1%} written by "
+        f"the decoder, {res['fallbacks']} fell back ({res['fallback_rate']:.1%}); decoder-written share of characters {res['decoder_share']:.1%}; checker "
         f"violations {res['check_violations']}; numbers differing from predict() {res['number_mismatches']}; "
         f"median {res['median_seconds']:.2f} s per turn",
         "",

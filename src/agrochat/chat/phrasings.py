@@ -215,7 +215,9 @@ def evaluate_answers(assistant, n: int, root: str | Path, seed: int = 2, progres
         share = decoder_share(ans.text, ans.evidence) if ok else 0.0
         shares.append(share)
         row["share"].append(share)
-        if not ok:
+        if (
+            ans.problems
+        ):  # the writer's answer failed the check (no writer: no problems, the template answers)
             fallbacks.append({"op": op, "problems": list(ans.problems)[:3]})
         violations += bool(ok and check(ans.text, ans.evidence))
         for item in ans.evidence.items if ans.evidence else []:
@@ -228,6 +230,7 @@ def evaluate_answers(assistant, n: int, root: str | Path, seed: int = 2, progres
     m = len(times)
     return {
         "n": m,
+        "writer": assistant.writer is not None,
         "errors": errors,
         "decoder_written": sum(r["decoder"] for r in per_op.values()) / max(m, 1),
         "fallbacks": len(fallbacks),
