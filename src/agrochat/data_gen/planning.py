@@ -581,16 +581,20 @@ class Generator:
         text = self._pick(KEY_TYPED).format(key=key, dna=DNA)
         return PlanExample(self._user(text), [self._seq(kind)], "predict", (key,), (0,), kinds=[kind])
 
-    def _condition(self) -> PlanExample:
+    def _draw_condition(self) -> tuple[str, str, str, str]:
+        """(where, enhancer, light, system) of a measured condition: maize protoplasts only in the dark."""
         where = self._pick(("leaf", "proto"))
         enh = self._pick(("withENH", "noENH"))
         light = "dark" if where == "proto" else self._pick(("light", "dark"))
+        return where, enh, light, "leaf" if where == "leaf" else "protoplast"
+
+    def _condition(self) -> PlanExample:
+        where, enh, light, system = self._draw_condition()
         cond = f"{where}_{enh}_{light}"
         key = {
             "leaf_withENH_dark": "promoter_strength/leaf",
             "proto_withENH_dark": "promoter_strength/protoplast",
         }.get(cond, f"{T.NATURAL}/{cond}")
-        system = "leaf" if where == "leaf" else "protoplast"
         text = self._pick(CONDITION_Q).format(
             noun=self._noun("promoter", 0.1),
             sys=self._pick(V.SYSTEMS[system]),
@@ -605,11 +609,8 @@ class Generator:
         )
 
     def _synthetic(self) -> PlanExample:
-        where = self._pick(("leaf", "proto"))
-        enh = self._pick(("withENH", "noENH"))
-        light = "dark" if where == "proto" else self._pick(("light", "dark"))
+        where, enh, light, system = self._draw_condition()
         key = f"{T.SYNTHETIC}/{where}_{enh}_{light}"
-        system = "leaf" if where == "leaf" else "protoplast"
         tmpl = self._pick(SYNTHETIC_Q)
         if "{enh}" not in tmpl:
             key = f"{T.SYNTHETIC}/{'leaf' if where == 'leaf' else 'proto'}_withENH_dark"

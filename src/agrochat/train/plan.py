@@ -187,11 +187,21 @@ def train_planner(
             "valid": acc,
             "seconds": round(time.time() - t0),
         }
-        log.append(entry)
-        print(json.dumps(entry), flush=True)
-        planner.save_pretrained(out / f"epoch-{epoch + 1}")
-        log_path.write_text(json.dumps(log, indent=1))
-    best = max(log, key=lambda e: e["valid"]["plan"])
+        record_epoch(out, log, entry, planner.save_pretrained)
+    return keep_best(out, log, lambda e: e["valid"]["plan"])
+
+
+def record_epoch(out: Path, log: list[dict], entry: dict, save) -> None:
+    """Log an epoch (stdout and ``out/log.json``) and save its adapter to ``out/epoch-N`` with ``save``."""
+    log.append(entry)
+    print(json.dumps(entry), flush=True)
+    save(out / f"epoch-{entry['epoch']}")
+    (out / "log.json").write_text(json.dumps(log, indent=1))
+
+
+def keep_best(out: Path, log: list[dict], score) -> dict:
+    """Copy the epoch with the highest ``score(entry)`` to ``out/best``."""
+    best = max(log, key=score)
     shutil.rmtree(out / "best", ignore_errors=True)
     shutil.copytree(out / f"epoch-{best['epoch']}", out / "best")
     return {"log": log, "best_epoch": best["epoch"]}

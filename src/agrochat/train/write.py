@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tqdm.auto import tqdm
 from agrochat.bridge import top_adapter as top
 from agrochat.bridge.writer import ADAPTER, Writer
 
-from .plan import PlanTrainConfig
+from .plan import PlanTrainConfig, keep_best, record_epoch
 
 
 @torch.no_grad()
@@ -132,14 +131,8 @@ def train_writer(
             "valid_loss": sum(vl) / max(len(vl), 1),
             "seconds": round(time.time() - t0),
         }
-        log.append(entry)
-        print(json.dumps(entry), flush=True)
-        writer.save_pretrained(out / f"epoch-{epoch + 1}")
-        log_path.write_text(json.dumps(log, indent=1))
-    best = min(log, key=lambda e: e["valid_loss"])
-    shutil.rmtree(out / "best", ignore_errors=True)
-    shutil.copytree(out / f"epoch-{best['epoch']}", out / "best")
-    return {"log": log, "best_epoch": best["epoch"]}
+        record_epoch(out, log, entry, writer.save_pretrained)
+    return keep_best(out, log, lambda e: -e["valid_loss"])
 
 
 def run(
