@@ -135,3 +135,32 @@ def test_placeholders_cover_every_user_sequence():
     assert seqs == [s1, s2]
     assert [m["role"] for m in convo] == ["user", "assistant", "user"]
     assert convo[0]["content"] == "how strong is <dna>?" and convo[2]["content"].endswith("<dna>")
+
+
+def test_resume_trains_the_loaded_adapter(model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from agrochat.bridge import top_adapter as top
+    from agrochat.train.plan import PlanTrainConfig, train_planner
+
+    a = _assistant(model_dir)
+    config = PlannerConfig(keys=a.known_keys, ops=list(OPS), goals=list(GOALS), layers=1, hidden=32)
+    data = generate(CHAT_KEYS, _pools(), 32, seed=0)
+    train_planner(
+        Planner.build(a.model, config), data, data[:16], tmp_path, PlanTrainConfig(epochs=1, lr=3e-3)
+    )
+    b = _assistant(model_dir)
+    out = train_planner(
+        Planner.build(b.model, config),
+        data,
+        data[:16],
+        tmp_path,
+        PlanTrainConfig(epochs=2, lr=3e-3),
+        resume=True,
+    )
+    assert [e["epoch"] for e in out["log"]] == [1, 2]
+    first = load_file(str(tmp_path / "epoch-1" / "adapter_model.safetensors"))
+    now = top.params(b.model, "plan")
+    assert any(
+        not torch.equal(first[n], p.detach()) for n, p in now.items()
+    )  # epoch 2 moved the loaded adapter

@@ -140,6 +140,12 @@ def train_planner(
         train_c = cache_lower(planner, train, desc="cache train")
         valid_c = cache_lower(planner, valid, desc="cache valid")
         torch.save({"train": train_c, "valid": valid_c}, cache_path)
+    log_path = out / "log.json"
+    log = json.loads(log_path.read_text()) if resume and log_path.is_file() else []
+    start = len(log)
+    if start:  # the saved adapter replaces the fresh one: collect the parameters to train after this
+        saved = Planner.from_pretrained(out / f"epoch-{start}", planner.model)
+        planner.head.load_state_dict(saved.head.state_dict())
     dec_params = list(top.params(planner.model, ADAPTER).values())
     for p in dec_params:
         p.requires_grad_(True)
@@ -154,14 +160,8 @@ def train_planner(
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=[config.lr, config.head_lr], total_steps=steps, pct_start=0.1
     )
-    log_path = out / "log.json"
-    log = json.loads(log_path.read_text()) if resume and log_path.is_file() else []
-    start = len(log)
-    if start:
-        saved = Planner.from_pretrained(out / f"epoch-{start}", planner.model)
-        planner.head.load_state_dict(saved.head.state_dict())
-        for _ in range(start * (steps // config.epochs)):
-            sched.step()
+    for _ in range(start * (steps // config.epochs)):
+        sched.step()
     rng = random.Random(config.seed)
     for epoch in range(start, config.epochs):
         planner.head.train()
