@@ -602,6 +602,10 @@ class Generator:
             light=self._pick(V.LIGHT[light]),
             dna=DNA,
         )
+        return self._promoter_turn(text, key)
+
+    def _promoter_turn(self, text: str, key: str) -> PlanExample:
+        """A prediction for one promoter under ``key`` (another draw when the model lacks the key)."""
         if not self._ok([key]):
             return self.predict()
         return PlanExample(
@@ -621,11 +625,7 @@ class Generator:
             light=self._pick(V.LIGHT[light]),
             dna=DNA,
         )
-        if not self._ok([key]):
-            return self.predict()
-        return PlanExample(
-            self._user(text), [self._seq("promoter")], "predict", (key,), (0,), kinds=["promoter"]
-        )
+        return self._promoter_turn(text, key)
 
     def _tissue_predict(self) -> PlanExample:
         if not any(self.tissue_keys.values()):

@@ -132,14 +132,9 @@ def train_planner(
 ) -> dict:
     """Train ``planner`` in place; returns the per-epoch log (also written to ``out/log.json``)."""
     out.mkdir(parents=True, exist_ok=True)
-    cache_path = out / "cache.pt"
-    if resume and cache_path.is_file():
-        cached = torch.load(cache_path)
-        train_c, valid_c = cached["train"], cached["valid"]
-    else:
-        train_c = cache_lower(planner, train, desc="cache train")
-        valid_c = cache_lower(planner, valid, desc="cache valid")
-        torch.save({"train": train_c, "valid": valid_c}, cache_path)
+    train_c, valid_c = cached_states(
+        out, resume, lambda rows, desc: cache_lower(planner, rows, desc=desc), train, valid
+    )
     log_path = out / "log.json"
     log = json.loads(log_path.read_text()) if resume and log_path.is_file() else []
     start = len(log)
@@ -189,6 +184,18 @@ def train_planner(
         }
         record_epoch(out, log, entry, planner.save_pretrained)
     return keep_best(out, log, lambda e: e["valid"]["plan"])
+
+
+def cached_states(out: Path, resume: bool, cache, train, valid) -> tuple[list[dict], list[dict]]:
+    """``cache(rows, desc)`` of the train and validation examples, computed once and kept in ``out/cache.pt``
+    (``resume`` reads it back)."""
+    path = out / "cache.pt"
+    if resume and path.is_file():
+        cached = torch.load(path)
+        return cached["train"], cached["valid"]
+    train_c, valid_c = cache(train, "cache train"), cache(valid, "cache valid")
+    torch.save({"train": train_c, "valid": valid_c}, path)
+    return train_c, valid_c
 
 
 def record_epoch(out: Path, log: list[dict], entry: dict, save) -> None:

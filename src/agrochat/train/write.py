@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from agrochat.bridge import top_adapter as top
 from agrochat.bridge.writer import ADAPTER, Writer
 
-from .plan import PlanTrainConfig, keep_best, record_epoch
+from .plan import PlanTrainConfig, cached_states, keep_best, record_epoch
 
 
 @torch.no_grad()
@@ -75,14 +75,9 @@ def train_writer(
 ) -> dict:
     """Train ``writer`` in place; returns the per-epoch log (also ``out/log.json``)."""
     out.mkdir(parents=True, exist_ok=True)
-    cache_path = out / "cache.pt"
-    if resume and cache_path.is_file():
-        cached = torch.load(cache_path)
-        train_c, valid_c = cached["train"], cached["valid"]
-    else:
-        train_c = cache_lower(writer, train, desc="cache train")
-        valid_c = cache_lower(writer, valid, desc="cache valid")
-        torch.save({"train": train_c, "valid": valid_c}, cache_path)
+    train_c, valid_c = cached_states(
+        out, resume, lambda rows, desc: cache_lower(writer, rows, desc=desc), train, valid
+    )
     params = list(top.params(writer.model, ADAPTER).values())
     for p in params:
         p.requires_grad_(True)
