@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 
-def report(result: dict, out: Path | None) -> None:
-    """Print ``result`` as JSON and, with ``out``, write it there too."""
-    text = json.dumps(result, indent=1)
+def report(result: dict, out: Path | None, prov: dict | None = None) -> None:
+    """Print ``result`` as JSON and, with ``out``, write it there too, with its ``"provenance"``: ``prov`` (made by
+    :func:`agrochat.provenance.provenance` when the rows were read, so a test split is announced before it is
+    scored) or, for a script that reads no benchmark rows and no model folder, one made here."""
+    if prov is None:
+        from agrochat.provenance import provenance
+
+        prov = provenance(None)
+    text = json.dumps({**result, "provenance": prov}, indent=1)
     print(text)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -22,3 +29,14 @@ def status_mb(field: str) -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def add_split_argument(ap: argparse.ArgumentParser) -> None:
+    """``--split``: validation rows by default; the official test split only when asked for by name."""
+    ap.add_argument(
+        "--split",
+        choices=("validation", "test"),
+        default="validation",
+        help="rows scored (default validation); the official test split only with --split test, read once per "
+        "shipped model",
+    )

@@ -2,8 +2,10 @@
 
 Not a test: numbers from one run of the shipped model (src/agrochat/chat/default_model) on the CPU it runs on (2 cores for the numbers in bench/results).
 
-1. TATA knockouts. On the official test promoters (promoter_strength/leaf and /protoplast) that carry an
-   annotated TATA box: how often the model's own TATA knockout (``ko:TATA``: the motif's bases replaced by
+Checks 1, 3 and 4 read the validation promoters of promoter_strength/leaf and /protoplast; the official test
+promoters only with ``--split test`` (once per shipped model; the results file's ``provenance`` says which).
+
+1. TATA knockouts. On the promoters (promoter_strength/leaf and /protoplast) that carry an annotated TATA box: how often the model's own TATA knockout (``ko:TATA``: the motif's bases replaced by
    random other bases, ``--replicates`` draws, averaged; :func:`agrochat.chat.attribution.variant_effects`)
    lowers the prediction, how often by more than its uncertainty, and the median change.
 2. Synthetic promoters (Jores et al. 2021, Supp. Table 6). Pairs of promoters on the same background with the
@@ -14,15 +16,16 @@ Not a test: numbers from one run of the shipped model (src/agrochat/chat/default
    hash of its name, so the numbers are reported apart for the backgrounds the model never trained on
    (validation: used only to pick the best checkpoint) and, labelled as such, for those it trained on.
 3. Element effects. For every element (core elements and TF clusters) carried by at least ``--min-carriers``
-   test promoters, the model's mean knockout contribution (prediction minus knocked-out prediction) over up to
+   promoters, the model's mean knockout contribution (prediction minus knocked-out prediction) over up to
    ``--carriers`` carriers (seeded sample) against the paper's average element effect (Supp. Table 4, the
    condition matching the key): Pearson and Spearman r over elements.
-4. Design. ``Assistant.design(goal="stronger", max_mutations=10)`` (greedy) on ``--designs`` random test
+4. Design. ``Assistant.design(goal="stronger", max_mutations=10)`` (greedy) on ``--designs`` random
    promoters (seeded) per key: predicted gain after 5 and 10 substitutions, the share flagged out of
    distribution, seconds per design.
 
-    .venv/bin/python bench/biology_checks.py          # writes bench/results/biology_checks.{json,md}
-    .venv/bin/python bench/biology_checks.py --quick  # a small smoke run (writes /tmp/biology_checks_quick.*)
+    .venv/bin/python bench/biology_checks.py               # writes bench/results/biology_checks.{json,md}
+    .venv/bin/python bench/biology_checks.py --quick       # a small smoke run (writes /tmp/biology_checks_quick.*)
+    .venv/bin/python bench/biology_checks.py --split test  # the official test promoters, once per shipped model
 
 Knockouts are scored through a caching scorer: every call of ``variant_effects`` runs twice with the same
 seed, first recording the sequences it asks for (they are then scored in large batches), then reading the
@@ -44,14 +47,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import add_split_argument
 from scipy import stats
 
-from agrochat.chat import Assistant
+from agrochat.chat import DEFAULT_MODEL_DIR, Assistant
 from agrochat.chat import variants as V
 from agrochat.chat.attribution import variant_effects
 from agrochat.data_gen.errors import BadRowLog
 from agrochat.data_gen.paths import resolve_data_dir
-from agrochat.data_gen.regression import load_regression_rows
+from agrochat.data_gen.regression import load_regression_rows, rows_by_key
 from agrochat.data_gen.sources import load_synthetic
 from agrochat.domain import tasks as T
 from agrochat.domain.effects import load_effects
@@ -130,12 +134,9 @@ def batched_effects(
     return [variant_effects(cs, seq, key, sets, replicates, seed) for seq, key, sets in jobs]
 
 
-def test_rows(keys) -> dict[str, list[dict]]:
-    """Official test rows per key, with the loader ``agrochat eval`` uses."""
-    by_key: dict[str, list[dict]] = defaultdict(list)
-    for r in load_regression_rows(None, "test", keys=list(keys)):
-        by_key[r["key"]].append(r)
-    return by_key
+def split_rows(keys, split: str, data_dir=None) -> dict[str, list[dict]]:
+    """Rows of ``split`` per key, with the loader ``agrochat eval`` uses (a key without any: a one-line error)."""
+    return rows_by_key(data_dir, split, list(keys))
 
 
 def share(x) -> float | None:
@@ -157,7 +158,7 @@ def corr(x, y) -> dict:
     }
 
 
-# ---- 1. TATA knockouts on test promoters ---------------------------------------------------------
+# ---- 1. TATA knockouts on the split's promoters ---------------------------------------------------------
 def check_tata(cs, rows_by_key, anns_by_key, replicates, seed) -> dict:
     out = {}
     for key in BENCH_KEYS:
@@ -167,12 +168,12 @@ def check_tata(cs, rows_by_key, anns_by_key, replicates, seed) -> dict:
             hit = ann.get("TATA")
             if hit is not None:
                 jobs.append((r["sequence"], key, [("ko:TATA", [V.Knockout(hit, "ko:TATA")])]))
-        log(f"1. TATA knockouts, {key}: {len(jobs)} of {len(rows)} test promoters carry a TATA box")
+        log(f"1. TATA knockouts, {key}: {len(jobs)} of {len(rows)} promoters carry a TATA box")
         effs = [e[0] for e in batched_effects(cs, jobs, replicates, seed, "TATA knockouts")]
         d = np.array([e.delta for e in effs])
         u = np.array([e.uncertainty for e in effs])
         out[key] = {
-            "test_promoters": len(rows),
+            "promoters": len(rows),
             "with_tata": len(effs),
             "share_lowered": share(d < 0),
             "share_lowered_beyond_uncertainty": share(d < -u),
@@ -352,7 +353,7 @@ def check_elements(cs, rows_by_key, anns_by_key, replicates, seed, max_carriers,
                 {
                     "element": name,
                     "family": effects.family(name),
-                    "carriers_in_test": len(carriers[name]),
+                    "carriers": len(carriers[name]),
                     "knocked_out": len(c),
                     "model_mean_contribution": float(np.mean(c)),
                     "model_median_contribution": float(np.median(c)),
@@ -404,7 +405,7 @@ def check_design(a: Assistant, rows_by_key, keys, n, k, seed) -> dict:
         rows = rows_by_key[key]
         idx = np.sort(np.random.default_rng(seed).choice(len(rows), size=min(n, len(rows)), replace=False))
         task, tissue = T.split_key(key)
-        log(f"4. design, {key}: {len(idx)} test promoters, goal stronger, {k} substitutions")
+        log(f"4. design, {key}: {len(idx)} promoters, goal stronger, {k} substitutions")
         g5, g10, times, ood_start, ood5, ood10, used, stopped = [], [], [], [], [], [], [], 0
         for j, i in enumerate(idx):
             t = time.perf_counter()
@@ -462,6 +463,7 @@ def _pct(x):
 
 
 def markdown(res: dict) -> str:
+    split = "official test" if res["meta"]["split"] == "test" else res["meta"]["split"]
     L = [
         f"# Biology checks of the shipped model ({res['meta']['date']})",
         "",
@@ -471,16 +473,16 @@ def markdown(res: dict) -> str:
         f"other work; load average {res['meta']['loadavg_start']} at the start). Knockouts: "
         f"{res['meta']['replicates']} random replacements each, seed {res['meta']['seed']}.",
         "",
-        "## 1. TATA knockout on official test promoters with an annotated TATA box",
+        f"## 1. TATA knockout on {split} promoters with an annotated TATA box",
         "",
-        "| key | test promoters | with TATA | knockout lowers | lowers by more than its uncertainty | "
+        f"| key | {split} promoters | with TATA | knockout lowers | lowers by more than its uncertainty | "
         "raises beyond uncertainty | median Δ (IQR) | library TATA effect (Supp. Table 4) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, o in res["tata_knockout"].items():
         p = o["paper_supp_table4_tata_effect"]
         L.append(
-            f"| {key} | {o['test_promoters']} | {o['with_tata']} | {_pct(o['share_lowered'])} | "
+            f"| {key} | {o['promoters']} | {o['with_tata']} | {_pct(o['share_lowered'])} | "
             f"{_pct(o['share_lowered_beyond_uncertainty'])} | {_pct(o['share_raised_beyond_uncertainty'])} | "
             f"{o['median_delta']:+.3f} ({o['quartiles_delta'][0]:+.2f} to {o['quartiles_delta'][1]:+.2f}) | "
             f"{p['mean']:+.2f} ({p['condition']}) |"
@@ -532,7 +534,7 @@ def markdown(res: dict) -> str:
         "",
         "## 3. Model knockout effect per element vs the paper's element effect (Supp. Table 4)",
         "",
-        "Mean over test promoters carrying the element of (prediction − knocked-out prediction), against the "
+        f"Mean over {split} promoters carrying the element of (prediction − knocked-out prediction), against the "
         "library's mean strength difference with vs without the element in the matching condition.",
         "",
         "| key (condition) | elements | Pearson r | Spearman r | paper-significant elements: n, "
@@ -553,7 +555,7 @@ def markdown(res: dict) -> str:
     ks = sorted({o["max_mutations"] for o in res["design"].values()}) or [10]
     L += [
         "",
-        "## 4. Design: greedy, goal stronger, on random test promoters",
+        f"## 4. Design: greedy, goal stronger, on random {split} promoters",
         "",
         f"| key | designs | gain after {ks[0] // 2} (mean / median) | gain after {ks[0]} (mean / "
         "median) | OOD at start "
@@ -581,7 +583,7 @@ def file_hashes(paths) -> dict:
     return out
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--replicates", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
@@ -603,7 +605,15 @@ def main() -> None:
     ap.add_argument(
         "--out", type=Path, default=None, help="output stem (default bench/results/biology_checks)"
     )
-    args = ap.parse_args()
+    ap.add_argument("--data-dir", default=None, help="source data or a build (default ../shared/data)")
+    add_split_argument(ap)
+    return ap
+
+
+def main() -> None:
+    from agrochat.provenance import provenance
+
+    args = parser().parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
@@ -615,10 +625,12 @@ def main() -> None:
     torch.set_grad_enabled(False)
     a = Assistant.from_pretrained()
     cs = CachedScorer(a.scorer(batch_size=256))
-    log("loading official test promoters")
-    rows_by_key = test_rows(BENCH_KEYS)
+    log(f"loading the {args.split} promoters")
+    rows_by_key = split_rows(BENCH_KEYS, args.split, args.data_dir)
     if args.quick:
         rows_by_key = {k: v[:400] for k, v in rows_by_key.items()}
+    n_rows = sum(len(v) for v in rows_by_key.values())
+    prov = provenance(args.split, DEFAULT_MODEL_DIR, n_rows, resolve_data_dir(args.data_dir))
     scanner = default_scanner()
     anns_by_key = {
         k: scanner.annotate_many([r["sequence"] for r in v], "promoter") for k, v in rows_by_key.items()
@@ -628,6 +640,7 @@ def main() -> None:
 
     def save(done: bool) -> None:
         res["meta"] = meta(args, cs, load0, times, done)
+        res["provenance"] = prov
         out.parent.mkdir(parents=True, exist_ok=True)
         Path(f"{out}.json").write_text(json.dumps(res, indent=1) + "\n")
         if done:
@@ -696,6 +709,7 @@ def meta(args, cs: CachedScorer, load0, times: dict, done: bool) -> dict:
         "seconds": {k: round(v, 1) for k, v in times.items()},
         "seconds_total": round(time.perf_counter() - T0, 1),
         "quick": args.quick,
+        "split": args.split,
     }
 
 

@@ -32,11 +32,13 @@ def best_time(fn, repeats: int) -> float:
 
 
 def measure(path: str | None, seqs: list[str], n1: int, repeats: int) -> dict:
-    from agrochat.chat import Assistant
+    from agrochat.chat import DEFAULT_MODEL_DIR, Assistant
+    from agrochat.provenance import model_hash
 
     a = Assistant.from_pretrained(path)
     out = {
         "model": path or "shipped default",
+        "model_sha256": model_hash(path or DEFAULT_MODEL_DIR),
         "encoder": a.model.config.encoder.type,
         "encoder_parameters": sum(p.numel() for p in a.model.encoder.parameters()),
     }
@@ -72,7 +74,10 @@ def main() -> None:
         "new_over_old": {k: new[k] / old[k] for k in ("fast_path_b1_seq_per_s", "fast_path_b256_seq_per_s")}
         | {"mutagenesis_speedup": old["mutagenesis_170bp_s"] / new["mutagenesis_170bp_s"]},
     }
-    report(res, args.out)
+    from agrochat.chat import DEFAULT_MODEL_DIR
+    from agrochat.provenance import provenance
+
+    report(res, args.out, provenance(None, args.new or DEFAULT_MODEL_DIR))  # fixture sequences, no split
 
 
 if __name__ == "__main__":

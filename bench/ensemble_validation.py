@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import report
+from _common import add_split_argument, report
 
 from agrochat.bridge import DnaLanguageModel
-from agrochat.data_gen.regression import load_regression_rows
+from agrochat.data_gen.regression import rows_by_key
+from agrochat.provenance import model_hash, provenance
 from agrochat.train.metrics import regression_metrics
 
 BENCH = [
@@ -53,19 +54,25 @@ def combine(means: np.ndarray, stds: np.ndarray, rule: str) -> tuple[np.ndarray,
     return mean, np.sqrt(var)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("base", type=Path, help="the model of every key")
     ap.add_argument("members", type=Path, nargs="+", help="specialists (or seeds)")
     ap.add_argument("--data", required=True, help="an `agrochat data build` output")
-    ap.add_argument("--split", default="validation")
     ap.add_argument("--out", type=Path)
-    args = ap.parse_args()
+    add_split_argument(ap)
+    return ap
+
+
+def main() -> None:
+    args = parser().parse_args()
     torch.set_num_threads(1)
     models = {str(p): DnaLanguageModel.from_pretrained(p) for p in [args.base, *args.members]}
+    by_key = rows_by_key(args.data, args.split, BENCH)
+    prov = provenance(args.split, args.base, sum(len(v) for v in by_key.values()), args.data)
+    prov["members_sha256"] = {str(p): model_hash(p) for p in args.members}
     result = {}
-    for key in BENCH:
-        rows = load_regression_rows(args.data, args.split, keys=[key])
+    for key, rows in by_key.items():
         seqs, y = [r["sequence"] for r in rows], np.array([r["target"] for r in rows])
         paths = {
             name: scores(m, seqs, key) for name, m in models.items() if key in m.config.numeric_head.keys
@@ -88,7 +95,7 @@ def main() -> None:
             if k not in ("n", "alone")
         }
         print(key, alone, both, flush=True)
-    report(result, args.out)
+    report(result, args.out, prov)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ def main() -> None:
     from agrochat.bridge.trainable import count_parameters
     from agrochat.data_gen.paths import FIXTURES_DIR
     from agrochat.data_gen.regression import load_regression_rows
+    from agrochat.provenance import provenance
 
     torch.manual_seed(0)
     cuda = torch.cuda.is_available()
@@ -144,7 +145,7 @@ def main() -> None:
     if cuda:
         result["gpu_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
         result["gpu_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / 2**20
-    report(result, args.out)
+    report(result, args.out, provenance("train", rows=len(rows), data=FIXTURES_DIR / "mini_data"))
 
 
 if __name__ == "__main__":

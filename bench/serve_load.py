@@ -142,7 +142,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
-    from agrochat.chat import Assistant
+    from agrochat.chat import DEFAULT_MODEL_DIR, Assistant
+    from agrochat.provenance import provenance
 
     seqs = [r["sequence"] for r in read_promoters()]
     assistant = Assistant.from_pretrained()
@@ -181,6 +182,7 @@ def main() -> None:
             "results": rows,
         },
         args.out,
+        provenance(None, DEFAULT_MODEL_DIR),  # fixture sequences, no split
     )
 
 

@@ -2,11 +2,17 @@
 
 Not a test: a small training loop outside ``agrochat train`` (one model per call, terminator keys only, plain
 squared error on both systems' standardised labels, AdamW + OneCycle to 2e-3, batch 128, 0-3 bp trims, grad
-clip 1) that isolates the readout. 4,000 random training rows are held out for validation; the official test
-split is scored after every epoch (it never trains anything). One thread per process, so two run side by side
-on 2 cores::
+clip 1) that isolates the readout. Rows and splits are the project's (``load_regression_rows`` of
+:mod:`agrochat.data_gen.regression`: leak removal, validation carved from train by gene group), so ``--data`` is
+the source data folder or an ``agrochat data build``. The validation rows are scored after every epoch
+(readouts are compared on them); the official test split is read only with ``--split test``, once, after the
+last epoch, for the chosen readout. One thread per process, so two run side by side on 2 cores::
 
     python bench/terminator_readouts.py pool --epochs 6 --out bench/results/terminator_readouts/pool.json
+    python bench/terminator_readouts.py pool --epochs 6 --split test --out ...   # the chosen readout, once
+
+Results written before the project's split was used here (a random 4,000-row hold-out, test after every
+epoch) are not comparable with these.
 
 Readouts (all on ``CnnEncoder(CnnSettings(position_embedding=32))``, the shipped encoder architecture):
 
@@ -19,7 +25,7 @@ Readouts (all on ``CnnEncoder(CnnSettings(position_embedding=32))``, the shipped
 - ``head_mean_max``: the same with ``pool: mean_max``.
 
 ``--weighted`` weights each tobacco label by its barcode support (min over the two replicates, clipped to 1-5,
-divided by 5), from ``gorjifard2024_tobacco_leaf_all.tsv.gz``.
+divided by 5), from ``terminators/gorjifard2024_tobacco_leaf_all.tsv.gz`` of the source data.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _common import report
+from _common import add_split_argument, report
 from torch import nn
 
 from agrochat.bridge.cnn import BASE_IDS, CnnEncoder
@@ -42,6 +48,7 @@ from agrochat.bridge.head import NumericHead
 from agrochat.bridge.projector import build_projector
 
 COLS = ["enrichment_tobacco", "enrichment_maize"]
+KEYS = {"terminator_strength/leaf": COLS[0], "terminator_strength/protoplast": COLS[1]}  # tobacco leaf, maize
 READOUTS = ("pool", "flat", "both", "head", "head_mean_max")
 
 
@@ -115,32 +122,48 @@ def r2(y: np.ndarray, p: np.ndarray) -> list[float]:
     ]
 
 
-def main() -> None:
+def frame(data: str, split: str) -> pd.DataFrame:
+    """One row per terminator construct of ``split`` (the project's split), with both systems' labels."""
+    from agrochat.data_gen.regression import rows_by_key
+
+    per: dict[str, dict] = {}
+    for key, rows in rows_by_key(data, split, list(KEYS)).items():
+        for r in rows:
+            name = r["id"].split("|", 1)[1]
+            per.setdefault(name, {"id": name, "sequence": r["sequence"]})[KEYS[key]] = r["target"]
+    return pd.DataFrame(sorted(per.values(), key=lambda r: r["id"])).dropna(subset=COLS)
+
+
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("readout", choices=READOUTS)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--weighted", action="store_true")
-    ap.add_argument("--data", default="../shared/data/terminators")
+    ap.add_argument("--data", default="../shared/data", help="source data folder or an agrochat data build")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--limit", type=int, default=0, help="train on the first N rows only (a quick smoke run)")
-    args = ap.parse_args()
+    add_split_argument(ap)
+    return ap
+
+
+def main() -> None:
+    from agrochat.provenance import provenance
+
+    args = parser().parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     random.seed(0)
     np.random.seed(0)
-    data = Path(args.data)
-    df = pd.read_csv(data / "gorjifard2024_cnn_split.tsv.gz", sep="\t")
-    train = df[df.set == "train"].sample(frac=1, random_state=0)
-    test = df[df.set == "test"]
-    val, train = train.iloc[:4000], train.iloc[4000:]
+    train = frame(args.data, "train").sample(frac=1, random_state=0)
+    val = frame(args.data, "validation")
     if args.limit:
-        train, val, test = train.iloc[: args.limit], val.iloc[: args.limit], test.iloc[: args.limit]
+        train, val = train.iloc[: args.limit], val.iloc[: args.limit]
     mu, sd = train[COLS].mean().values, train[COLS].std().values
-    x_train, x_val, x_test = encode(train.sequence), encode(val.sequence), encode(test.sequence)
+    x_train, x_val = encode(train.sequence), encode(val.sequence)
     y_train = torch.tensor((train[COLS].values - mu) / sd, dtype=torch.float32)
     weights = torch.ones_like(y_train)
     if args.weighted:
-        bc = pd.read_csv(data / "gorjifard2024_tobacco_leaf_all.tsv.gz", sep="\t")
+        bc = pd.read_csv(Path(args.data) / "terminators" / "gorjifard2024_tobacco_leaf_all.tsv.gz", sep="\t")
         support = bc[["n_bc_rep1", "n_bc_rep2"]].fillna(0).min(axis=1)
         support = pd.Series(support.values, index=bc.sequence).groupby(level=0).first()
         weights[:, 0] = torch.tensor(train.sequence.map(support).fillna(0).clip(1, 5).values / 5.0)
@@ -168,10 +191,25 @@ def main() -> None:
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             sched.step()
-        v, te = r2(val[COLS].values, predict(x_val)), r2(test[COLS].values, predict(x_test))
-        history.append({"epoch": epoch + 1, "seconds": round(time.time() - t0), "val_r2": v, "test_r2": te})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "seconds": round(time.time() - t0),
+                "val_r2": r2(val[COLS].values, predict(x_val)),
+            }
+        )
         print(history[-1], flush=True)
-    report({"readout": args.readout, "weighted": args.weighted, "epochs": history}, args.out)
+    result = {"readout": args.readout, "weighted": args.weighted, "epochs": history}
+    if args.split == "test":  # once, after training: the test rows choose nothing
+        test = frame(args.data, "test")
+        if args.limit:
+            test = test.iloc[: args.limit]
+        prov = provenance("test", rows=len(test), data=args.data)
+        result["test_r2"] = r2(test[COLS].values, predict(encode(test.sequence)))
+        print({"test_r2": result["test_r2"]}, flush=True)
+    else:
+        prov = provenance("validation", rows=len(val), data=args.data)
+    report(result, args.out, prov)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,10 @@ def main() -> None:
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import agrochat.chat"], check=True)
     res["import_agrochat_chat_s"] = time.perf_counter() - t
-    report(res, args.out)
+    from agrochat.chat import DEFAULT_MODEL_DIR
+    from agrochat.provenance import provenance
+
+    report(res, args.out, provenance(None, args.model or DEFAULT_MODEL_DIR))  # fixture sequences, no split
 
 
 if __name__ == "__main__":

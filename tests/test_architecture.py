@@ -9,13 +9,13 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # what each package may import from agrochat (besides itself and the top-level errors module); console is
-# the command-line error output
+# the command-line error output, provenance the header of the results files agrochat eval writes
 ALLOWED = {
     "domain": set(),
     "bridge": set(),
     "data_gen": {"domain", "console"},
     "train": {"bridge", "data_gen", "domain", "console"},
-    "chat": {"bridge", "domain", "data_gen", "train", "console"},
+    "chat": {"bridge", "domain", "data_gen", "train", "console", "provenance"},
 }
 
 

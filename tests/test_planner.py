@@ -1,7 +1,8 @@
-"""The decoder's planner: its adapter and head, training on cached lower layers, saving, and the validator."""
+"""The decoder's planner: the states it reads, its head, training on cached states, saving, and the validator."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from agrochat.bridge.planner import Planner, PlannerConfig, PlanScores
@@ -31,15 +32,21 @@ def _assistant(model_dir):
     return a
 
 
-def test_top_layers_on_cached_lower_layers_equal_the_full_decoder(model_dir):
-    a = _assistant(model_dir)
-    planner = Planner.build(
-        a.model, PlannerConfig(keys=a.known_keys, ops=list(OPS), goals=list(GOALS), layers=1)
+def _config(a, **kw) -> PlannerConfig:
+    from agrochat.domain.operations import plan_group
+
+    return PlannerConfig(
+        keys=a.known_keys,
+        ops=list(OPS),
+        goals=list(GOALS),
+        groups=[plan_group(k) for k in a.known_keys],
+        **kw,
     )
-    with torch.no_grad():  # a non-zero adapter, so the check covers it
-        for n, p in a.model.decoder.named_parameters():
-            if ".plan." in n:
-                p.normal_(0, 0.05)
+
+
+def test_planner_reads_the_base_decoder_states_after_its_layer(model_dir):
+    a = _assistant(model_dir)
+    planner = Planner.build(a.model, _config(a, layer=1, width=32, heads=2))
     seq = read_promoters(1)[0]["sequence"]
     b = planner.batch(
         [
@@ -47,21 +54,43 @@ def test_top_layers_on_cached_lower_layers_equal_the_full_decoder(model_dir):
             planner.encode([{"role": "user", "content": "hello"}], []),
         ]
     )
-    with torch.no_grad():
-        full = planner.states(b)
-        split = planner.upper_states(planner.lower_states(b), b["attention_mask"])
-        base = (
-            a.model.decoder.get_base_model()
-            .model(
-                inputs_embeds=a.model.embed(b["input_ids"], b["dna_input_ids"], b["dna_attention_mask"]),
-                attention_mask=b["attention_mask"],
-            )
-            .last_hidden_state
+    dec = a.model.decoder
+    with torch.no_grad(), dec.disable_adapter():
+        full = dec.get_base_model().model(
+            inputs_embeds=a.model.embed(b["input_ids"], b["dna_input_ids"], b["dna_attention_mask"]),
+            attention_mask=b["attention_mask"],
+            output_hidden_states=True,
         )
+    with torch.no_grad():
+        got = planner.states(b)
     mask = b["attention_mask"].bool()
-    assert torch.allclose(full[mask], split[mask], atol=1e-4)
-    assert not torch.allclose(full[mask], base[mask], atol=1e-3)  # the adapter is active in planning...
-    assert a.model.decoder.active_adapter == "default"  # ...and only there
+    assert torch.allclose(got[mask], full.hidden_states[1][mask], atol=1e-4)  # after layer 1, adapters off
+    assert a.model.decoder.active_adapter == "default"
+    s = planner.scores([{"role": "user", "content": "How strong is <dna> in tobacco?"}], [seq])
+    assert set(s.groups) == set(planner.config.groups) and abs(sum(s.groups.values()) - 1) < 1e-5
+
+
+def test_planner_config_rejects_what_cannot_work():
+    import pytest
+
+    from agrochat.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        PlannerConfig(keys=CHAT_KEYS, ops=list(OPS), goals=list(GOALS), width=30, heads=4)
+    with pytest.raises(ConfigError):
+        PlannerConfig(keys=CHAT_KEYS, ops=list(OPS), goals=list(GOALS), groups=["x"])
+    with pytest.raises(ConfigError):
+        PlannerConfig(keys=[], ops=list(OPS), goals=list(GOALS))
+
+
+def test_keys_come_from_one_group():
+    from agrochat.bridge.planner import choose_keys
+
+    group_of = {"p/leaf": "p", "p/proto": "p", "t/leaf": "t", "t/proto": "t"}
+    keys = {"p/leaf": 0.9, "p/proto": 0.7, "t/leaf": 0.95, "t/proto": 0.2}
+    assert choose_keys({"p": 0.8, "t": 0.2}, keys, group_of) == ["p/leaf", "p/proto"]
+    assert choose_keys({"p": 0.3, "t": 0.7}, keys, group_of) == ["t/leaf"]
+    assert choose_keys({"p": 0.3, "t": 0.7}, {**keys, "t/leaf": 0.4}, group_of) == ["t/leaf"]  # the best one
 
 
 def test_planner_learns_saves_and_loads(model_dir, tmp_path):
@@ -69,24 +98,18 @@ def test_planner_learns_saves_and_loads(model_dir, tmp_path):
 
     a = _assistant(model_dir)
     torch.manual_seed(0)
-    planner = Planner.build(
-        a.model, PlannerConfig(keys=a.known_keys, ops=list(OPS), goals=list(GOALS), layers=1, hidden=32)
-    )
+    planner = Planner.build(a.model, _config(a, layer=1, width=32, heads=2))
     train = generate(CHAT_KEYS, _pools(), 96, seed=0)
     result = train_planner(
-        planner,
-        train,
-        train[:32],
-        tmp_path / "plan",
-        PlanTrainConfig(epochs=3, batch_size=16, lr=3e-3, head_lr=3e-3),
+        planner, train, train[:32], tmp_path / "plan", PlanTrainConfig(epochs=12, batch_size=16, lr=1e-2)
     )
     log = result["log"]
     assert log[-1]["loss"] < log[0]["loss"]
-    assert log[-1]["valid"]["op"] > 0.3  # 12 operations: chance is far lower
+    assert log[-1]["valid"]["op"] > 0.4  # 12 operations; always the commonest would score about 0.3
     loaded = Planner.from_pretrained(tmp_path / "plan" / f"epoch-{len(log)}", _assistant(model_dir).model)
     ex = train[0]
     got, want = loaded.scores(ex.messages, ex.sequences), planner.scores(ex.messages, ex.sequences)
-    assert max(abs(got.op[o] - want.op[o]) for o in OPS) < 1e-5
+    assert max(abs(got.op[o] - want.op[o]) for o in OPS) < 1e-3  # saved in float16
 
 
 def _scores(op: str, keys: dict[str, float], seqs: list[float], goal: str = "none") -> PlanScores:
@@ -118,6 +141,19 @@ def test_validator_vetoes_and_shapes_the_plan():
     # no key above 0.5: the most likely one; the sequence the turn is about
     got = d.decide(_scores("explain", {proto: 0.3}, [0.1, 0.8]), ["A" * 40, "C" * 40], rules, "")
     assert got.keys == (proto,) and got.sequences == ("C" * 40,) and got.labels == ("sequence 2",)
+    # a number for something without a measurement: the rules' refusal stands, counted
+    no = Intent("refuse", message="I have no measurements for rice.")
+    got = d.decide(_scores("predict", {leaf: 0.9}, [0.9]), ["A" * 40], no, "strength in rice?")
+    assert got.op == "refuse" and got.message == no.message and got.vetoes
+    assert (
+        DecoderPlanner(_Stub(), CHAT_KEYS, veto_refusals=False)
+        .decide(_scores("predict", {leaf: 0.9}, [0.9]), ["A" * 40], no, "")
+        .op
+        == "predict"
+    )
+    # an explanation of two keys keeps both
+    got = d.decide(_scores("explain", {leaf: 0.9, proto: 0.8}, [0.9]), ["A" * 40], rules, "why?")
+    assert got.keys == (leaf, proto)
     # a design carries its direction
     got = d.decide(_scores("design", {leaf: 0.9}, [0.9], goal="weaker"), ["A" * 40], rules, "make it weaker")
     assert got.goal == "weaker" and got.message == "make it weaker"
@@ -137,30 +173,70 @@ def test_placeholders_cover_every_user_sequence():
     assert convo[0]["content"] == "how strong is <dna>?" and convo[2]["content"].endswith("<dna>")
 
 
-def test_resume_trains_the_loaded_adapter(model_dir, tmp_path):
+def test_resume_continues_from_the_saved_head(model_dir, tmp_path):
+    import json
+    import shutil
+
     from safetensors.torch import load_file
 
-    from agrochat.bridge import top_adapter as top
     from agrochat.train.plan import PlanTrainConfig, train_planner
 
     a = _assistant(model_dir)
-    config = PlannerConfig(keys=a.known_keys, ops=list(OPS), goals=list(GOALS), layers=1, hidden=32)
+    config = _config(a, layer=1, width=32, heads=2)
     data = generate(CHAT_KEYS, _pools(), 32, seed=0)
     train_planner(
-        Planner.build(a.model, config), data, data[:16], tmp_path, PlanTrainConfig(epochs=1, lr=3e-3)
+        Planner.build(a.model, config), data, data[:16], tmp_path, PlanTrainConfig(epochs=2, batch_size=4)
     )
-    b = _assistant(model_dir)
+    shutil.rmtree(tmp_path / "epoch-2")  # as if it stopped after epoch 1
+    (tmp_path / "log.json").write_text(json.dumps(json.loads((tmp_path / "log.json").read_text())[:1]))
+    planner = Planner.build(a.model, config)
     out = train_planner(
-        Planner.build(b.model, config),
-        data,
-        data[:16],
-        tmp_path,
-        PlanTrainConfig(epochs=2, lr=3e-3),
-        resume=True,
+        planner, data, data[:16], tmp_path, PlanTrainConfig(epochs=2, batch_size=4), resume=True
     )
     assert [e["epoch"] for e in out["log"]] == [1, 2]
-    first = load_file(str(tmp_path / "epoch-1" / "adapter_model.safetensors"))
-    now = top.params(b.model, "plan")
-    assert any(
-        not torch.equal(first[n], p.detach()) for n, p in now.items()
-    )  # epoch 2 moved the loaded adapter
+    first = load_file(str(tmp_path / "epoch-1" / "plan_head.safetensors"))
+    second = load_file(str(tmp_path / "epoch-2" / "plan_head.safetensors"))
+    assert any(not torch.equal(first[n], second[n]) for n in first)  # epoch 2 trained on
+    fresh = Planner.build(a.model, config).head.state_dict()
+    assert any(  # ...from the saved epoch 1, not from a fresh head
+        (second[n].float() - first[n].float()).abs().max() < (second[n].float() - fresh[n]).abs().max()
+        for n in first
+        if first[n].numel() > 100
+    )
+
+
+class _Kind:
+    """A stand-in sequence-kind classifier: every sequence a terminator with probability ``p``."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def prob_terminator(self, sequences: list[str]) -> list[float]:
+        return [self.p] * len(sequences)
+
+
+def test_the_sequence_kind_enters_the_choice_of_the_group(model_dir):
+    from agrochat.bridge.planner import kind_features
+
+    assert kind_features(None, ["ACGT"]).tolist() == [0.0, 0.0]
+    assert kind_features(_Kind(0.8), ["ACGT", "ACGT"]).tolist() == pytest.approx([0.8, 1.0])
+    assert kind_features(_Kind(0.8), []).tolist() == [0.0, 0.0]
+    a = _assistant(model_dir)
+    planner = Planner.build(a.model, _config(a, layer=1, width=32, heads=2), _Kind(0.0))
+    with torch.no_grad():
+        planner.head.kind.weight.normal_(0, 1.0)
+    msgs, seq = [{"role": "user", "content": "how strong is <dna>?"}], [read_promoters(1)[0]["sequence"]]
+    promoter_like = planner.scores(msgs, seq).groups
+    planner.kind = _Kind(1.0)
+    terminator_like = planner.scores(msgs, seq).groups
+    assert max(abs(promoter_like[g] - terminator_like[g]) for g in promoter_like) > 1e-3
+
+
+def test_chat_plans_with_the_planner_only_when_it_is_the_default(model_dir):
+    a = _assistant(model_dir)
+    a.planner = Planner.build(a.model, _config(a, layer=1, width=32, heads=2))
+    msgs = [{"role": "user", "content": "hello"}]
+    assert a.plan(msgs).source != "decoder"  # default false: the rules plan
+    assert a.plan(msgs, planner="decoder").source == "decoder"
+    a.planner.config.default = True
+    assert a.plan(msgs).source == "decoder"

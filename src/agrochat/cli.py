@@ -69,7 +69,7 @@ def mcp_command(
 
 @app.command("train-decoder")
 def train_decoder_command(
-    part: str = typer.Argument(..., help="planner | writer: which of the decoder's adapters to train"),
+    part: str = typer.Argument(..., help="planner | writer: the plan head or the writing adapter"),
     out: Path = typer.Option(..., "--output-dir", "-o", help="epochs, the log and best/ go here"),
     model: Path = typer.Option(
         None, "--model", "-m", help="the model whose decoder learns (default: shipped)"
@@ -80,10 +80,27 @@ def train_decoder_command(
         help="planner: source data for training sequences (train rows only)",
     ),
     n: int = typer.Option(0, "--examples", help="training examples (default: 5000 planner, 1200 writer)"),
-    epochs: int = typer.Option(3, "--epochs"),
-    layers: int = typer.Option(6, "--layers", help="top decoder layers the adapter adapts"),
+    epochs: int = typer.Option(0, "--epochs", help="default: 12 planner, 3 writer"),
+    layers: int = typer.Option(
+        None,
+        "--layers",
+        help="planner: decoder layers the plan head reads after (default 24); writer: top layers "
+        "the adapter adapts (default 6)",
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="continue after the last saved epoch (reuses cache.pt)"
+    ),
+    kind: Path = typer.Option(
+        None,
+        "--kind",
+        help="planner: a sequence-kind classifier (agrochat train-kind) whose promoter/terminator call the "
+        "planner reads; it is saved with the planner",
+    ),
+    cache_layers: str = typer.Option(
+        "",
+        "--cache-layers",
+        help="planner: only cache the data's decoder states after these layers (e.g. 0,12,24), one pass, into "
+        "OUT/layer-N; then train each with --layers N --resume -o OUT/layer-N to choose the layer on validation",
     ),
 ):
     """Train the decoder to plan turns (planner) or to write answers from the evidence (writer). Copy
@@ -93,6 +110,14 @@ def train_decoder_command(
 
     model = model or DEFAULT_MODEL_DIR
     try:
+        if part == "planner" and cache_layers:
+            from agrochat.train.plan import cache_layers as cache
+
+            layers = [int(x) for x in cache_layers.split(",") if x.strip()]
+            folders = cache(model, data_dir, out, layers, n or 5000, max(n // 10, 100) if n else 500)
+            for layer, folder in folders.items():
+                typer.echo(f"agrochat train-decoder planner --layers {layer} --resume -o {folder}")
+            return
         if part == "planner":
             from agrochat.train.plan import run
 
@@ -102,9 +127,10 @@ def train_decoder_command(
                 out,
                 n or 5000,
                 max(n // 10, 100) if n else 500,
-                layers,
-                PlanTrainConfig(epochs=epochs),
+                24 if layers is None else layers,
+                PlanTrainConfig(epochs=epochs or 12),
                 resume,
+                kind,
             )
         elif part == "writer":
             from agrochat.train.write import run
@@ -114,8 +140,8 @@ def train_decoder_command(
                 out,
                 n or 1200,
                 max(n // 10, 100) if n else 150,
-                layers,
-                PlanTrainConfig(epochs=epochs, lr=5e-4),
+                6 if layers is None else layers,
+                PlanTrainConfig(epochs=epochs or 3, batch_size=16, lr=5e-4),
                 resume,
             )
         else:
@@ -123,6 +149,29 @@ def train_decoder_command(
     except AgrochatError as e:
         fail(str(e))
     typer.echo(f"best epoch {res['best_epoch']}: {out / 'best'}")
+
+
+@app.command("train-kind")
+def train_kind_command(
+    out: Path = typer.Option(..., "--output-dir", "-o", help="log.json and best/ go here"),
+    data_dir: Path = typer.Option(
+        Path("../shared/data"), "--data-dir", help="source data (training rows only; test sequences left out)"
+    ),
+    epochs: int = typer.Option(10, "--epochs", help="training epochs (the best on validation is kept)"),
+):
+    """Train the classifier that tells a core promoter from a terminator by its sequence (for the planner)."""
+    from agrochat.train.kind import run
+
+    try:
+        res = run(data_dir, out, epochs)
+    except AgrochatError as e:
+        fail(str(e))
+    best = res["best"]
+    typer.echo(
+        f"best epoch {res['best_epoch']}: balanced accuracy {best['balanced_accuracy']:.4f} (promoters "
+        f"{best['acc_promoter']:.4f} of {best['n_promoter']}, terminators {best['acc_terminator']:.4f} of "
+        f"{best['n_terminator']}) in {res['seconds']:.0f} s: {out / 'best'}"
+    )
 
 
 @app.command()

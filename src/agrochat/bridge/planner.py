@@ -1,14 +1,18 @@
 """The decoder's planner: it reads the conversation (text and every sequence as ``<dna>`` embeddings) and plans
 the turn.
 
-A LoRA adapter named ``plan`` on the decoder's top ``layers`` layers, and a :class:`PlanHead` on its last states,
-give the operation, the key of every number (one logit per key the model knows, so only known keys can come out),
-which of the conversation's sequences the turn is about (one logit per sequence, read from its DNA positions) and
-a design's direction. The lower layers run the base decoder (no adapter), so training can cache their output once
-and train only the top (:mod:`agrochat.train.plan`).
+The base decoder (every adapter off) runs its first ``layer`` layers over the conversation; a :class:`PlanHead`, a
+small transformer over those states, reads the plan from them: the operation, the task of the turn's numbers
+(one of the model's tasks), the key of every number (one logit per key the model knows, so only known keys can
+come out), which of the conversation's sequences the turn is about (one logit per sequence, read from its DNA
+positions) and a design's direction. The decoder is frozen, so training caches its states once and trains the head
+only (:mod:`agrochat.train.plan`).
 
-Stored in a checkpoint's ``planner/`` folder: ``planner_config.json``, ``plan_head.safetensors`` and the adapter in
-PEFT's layout (``adapter_config.json``, ``adapter_model.safetensors``).
+Where the words do not say whether a sequence is a promoter or a terminator, its DNA does: a planner may carry a
+sequence-kind classifier (:mod:`agrochat.bridge.kind`) whose probability enters the choice of the keys' group.
+
+Stored in a checkpoint's ``planner/`` folder: ``planner_config.json``, ``plan_head.safetensors`` (float16) and,
+with a kind classifier, ``kind/``.
 """
 
 from __future__ import annotations
@@ -24,70 +28,113 @@ from torch import nn
 from agrochat.errors import CheckpointError, ConfigError
 
 from . import top_adapter as top
-from .top_adapter import TopLoraConfig
+from .processor import DNA_TOKEN
 
-ADAPTER = "plan"
 CONFIG_FILE = "planner_config.json"
 HEAD_FILE = "plan_head.safetensors"
+KIND_DIR = "kind"
+
+
+def task_of(key: str) -> str:
+    """The task of a numeric-head key (``task/condition``)."""
+    return key.split("/", 1)[0]
 
 
 @dataclass
-class PlannerConfig(TopLoraConfig):
-    """The planner of a model: its top-layer adapter (:class:`~agrochat.bridge.top_adapter.TopLoraConfig`) and
+class PlannerConfig:
+    """The planner of a model.
 
     keys: the task keys a plan may name (the model's numeric head keys), in head order.
-    ops: the operations a plan may name; goals: a design's directions (both given by the trainer, from
-    :mod:`agrochat.domain.operations`).
-    hidden: width of the plan head's trunk.
+    ops: the operations a plan may name; goals: a design's directions; groups: the group of each key (one turn's
+    keys come from one group; empty: each key's task). All three given by the trainer, from
+    :mod:`agrochat.domain.operations`.
+    layer: how many of the decoder's layers run before the head reads their states (0: the embeddings alone).
+    width, depth, heads, dropout: the plan head's transformer (model width, layers, attention heads, dropout).
+    queries: learned attention queries that summarise the turn for the operation, task and direction.
     history_chars: earlier assistant turns are cut to this many characters before the planner reads them.
+    default: chat plans every turn with this planner (``Assistant.plan(planner="auto")``); False: only when asked
+    for (``planner="decoder"``), the rules plan otherwise.
     """
 
     keys: list[str] = field(default_factory=list)
     ops: list[str] = field(default_factory=list)
     goals: list[str] = field(default_factory=list)
-    hidden: int = 256
+    groups: list[str] = field(default_factory=list)
+    layer: int = 24
+    width: int = 256
+    depth: int = 2
+    heads: int = 4
+    queries: int = 4
+    dropout: float = 0.1
     history_chars: int = 300
+    default: bool = False
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if not self.keys:
             raise ConfigError("planner.keys is empty: a planner plans numbers for known keys")
         if len(set(self.keys)) != len(self.keys):
             raise ConfigError("planner.keys has duplicates")
         if not self.ops or not self.goals:
             raise ConfigError("planner.ops and planner.goals must name the operations and directions")
-        for name in ("hidden", "history_chars"):
+        if not self.groups:
+            self.groups = [task_of(k) for k in self.keys]
+        if len(self.groups) != len(self.keys):
+            raise ConfigError(f"planner.groups has {len(self.groups)} entries for {len(self.keys)} keys")
+        if int(self.layer) < 0:
+            raise ConfigError(f"planner.layer must be >= 0, got {self.layer}")
+        for name in ("width", "depth", "heads", "queries", "history_chars"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"planner.{name} must be >= 1, got {getattr(self, name)}")
+        if self.width % self.heads:
+            raise ConfigError(
+                f"planner.width ({self.width}) must be a multiple of planner.heads ({self.heads})"
+            )
+        if not isinstance(self.default, bool):
+            raise ConfigError(f"planner.default must be true or false, got {self.default!r}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"planner.dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def group_names(self) -> list[str]:
+        """The groups of :attr:`keys`, in order of first appearance."""
+        return list(dict.fromkeys(self.groups))
+
+    @property
+    def group_of(self) -> dict[str, str]:
+        return dict(zip(self.keys, self.groups, strict=True))
 
 
 class PlanHead(nn.Module):
-    """Plan logits from the decoder's last-layer states: a few learned queries attend over the conversation for
-    the turn's summary (operation, direction), and one learned query per key attends for that key's logit, so a
+    """Plan logits from decoder states: a small transformer over the conversation; learned queries attend for the
+    turn's summary (operation, task, direction) and one learned query per key attends for that key's logit, so a
     key is scored by the words and bases that name it."""
 
-    def __init__(
-        self, d_model: int, n_ops: int, n_keys: int, n_goals: int, hidden: int, n_queries: int = 4
-    ) -> None:
+    def __init__(self, d_model: int, config: PlannerConfig) -> None:
         super().__init__()
-        self.queries = nn.Parameter(torch.randn(n_queries, d_model) * d_model**-0.5)  # (Q, D)
-        self.key_queries = nn.Parameter(torch.randn(n_keys, d_model) * d_model**-0.5)  # (K, D)
-        self.norm = nn.LayerNorm(d_model)
-        self.trunk = nn.Sequential(
-            nn.Linear((2 + n_queries) * d_model, hidden), nn.GELU(), nn.LayerNorm(hidden)
+        w, n_keys = config.width, len(config.keys)
+        self.inp = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, w))
+        layer = nn.TransformerEncoderLayer(
+            w, config.heads, 2 * w, config.dropout, batch_first=True, norm_first=True
         )
-        self.op = nn.Linear(hidden, n_ops)
-        self.key_w = nn.Parameter(torch.zeros(n_keys, d_model))  # (K, D): each key's read of its pooled state
-        self.key_z = nn.Linear(hidden, n_keys)
-        self.goal = nn.Linear(hidden, n_goals)
-        self.seq = nn.Sequential(nn.Linear(d_model + hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        self.encoder = nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(w)
+        self.queries = nn.Parameter(torch.randn(config.queries, w) * w**-0.5)  # (Q, W)
+        self.key_queries = nn.Parameter(torch.randn(n_keys, w) * w**-0.5)  # (K, W)
+        self.trunk = nn.Sequential(nn.Linear((2 + config.queries) * w, w), nn.GELU(), nn.LayerNorm(w))
+        self.op = nn.Linear(w, len(config.ops))
+        self.group = nn.Linear(w, len(config.group_names))
+        self.key_w = nn.Parameter(torch.zeros(n_keys, w))  # (K, W): each key's read of its pooled state
+        self.key_z = nn.Linear(w, n_keys)
+        self.goal = nn.Linear(w, len(config.goals))
+        self.seq = nn.Sequential(nn.Linear(2 * w, w), nn.GELU(), nn.Linear(w, 1))
+        self.kind = nn.Linear(2, len(config.group_names))  # what the sequences are -> the group of the keys
 
     @staticmethod
     def _attend(h: torch.Tensor, q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Each query's attention-pooled state: h (B, L, D), q (N, D), mask (B, L) -> (B, N, D)."""
-        scores = torch.einsum("bld,nd->bnl", h, q) / h.shape[-1] ** 0.5  # (B, N, L)
-        scores = scores.masked_fill(~mask.bool()[:, None, :], float("-inf"))
-        return torch.einsum("bnl,bld->bnd", scores.softmax(-1), h)
+        """Each query's attention-pooled state: h (B, L, W), q (N, W), mask (B, L) -> (B, N, W)."""
+        scores = torch.einsum("blw,nw->bnl", h, q) / h.shape[-1] ** 0.5  # (B, N, L)
+        scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
+        return torch.einsum("bnl,blw->bnw", scores.softmax(-1), h)
 
     def forward(
         self,
@@ -96,16 +143,20 @@ class PlanHead(nn.Module):
         last: torch.Tensor,
         seq_index: torch.Tensor,
         n_seqs: list[int],
+        kinds: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
-        """h (B, L, D); mask (B, L) text+DNA positions; last (B,) index of the last prompt token; seq_index (B, L)
-        the sequence each DNA position belongs to (-1 elsewhere); n_seqs: sequences per conversation."""
+        """h (B, L, D) decoder states; mask (B, L) text+DNA positions; last (B,) index of the last prompt token;
+        seq_index (B, L) the sequence each DNA position belongs to (-1 elsewhere); n_seqs: sequences per
+        conversation; kinds (B, 2): per conversation the mean probability that its sequences are terminators and
+        whether it has any (zeros without a kind classifier)."""
         B = h.shape[0]
-        h = self.norm(h)
+        mask = mask.bool()
+        h = self.norm(self.encoder(self.inp(h), src_key_padding_mask=~mask))  # (B, L, W)
         m = mask.float().unsqueeze(-1)  # (B, L, 1)
-        mean = (h * m).sum(1) / m.sum(1).clamp(min=1)  # (B, D)
-        pooled = self._attend(h, self.queries, mask).flatten(1)  # (B, Q*D)
-        z = self.trunk(torch.cat([h[torch.arange(B), last], mean, pooled], -1))  # (B, H)
-        per_key = self._attend(h, self.key_queries, mask)  # (B, K, D)
+        mean = (h * m).sum(1) / m.sum(1).clamp(min=1)  # (B, W)
+        pooled = self._attend(h, self.queries, mask).flatten(1)  # (B, Q*W)
+        z = self.trunk(torch.cat([h[torch.arange(B), last], mean, pooled], -1))  # (B, W)
+        per_key = self._attend(h, self.key_queries, mask)  # (B, K, W)
         keys = (per_key * self.key_w).sum(-1) + self.key_z(z)  # (B, K)
         seq_logits = []
         for b in range(B):
@@ -114,45 +165,70 @@ class PlanHead(nn.Module):
                 continue
             onehot = (
                 F.one_hot(seq_index[b].clamp(min=0), n_seqs[b]).float() * (seq_index[b] >= 0).float()[:, None]
-            )
-            pooled_s = onehot.T @ h[b] / onehot.sum(0).clamp(min=1)[:, None]  # (S, D)
+            )  # (L, S)
+            pooled_s = onehot.T @ h[b] / onehot.sum(0).clamp(min=1)[:, None]  # (S, W)
             seq_logits.append(
                 self.seq(torch.cat([pooled_s, z[b].expand(n_seqs[b], -1)], -1)).squeeze(-1)
             )  # (S,)
-        return {"op": self.op(z), "keys": keys, "goal": self.goal(z), "seqs": seq_logits}
+        return {
+            "op": self.op(z),
+            "group": self.group(z) + self.kind(kinds if kinds is not None else z.new_zeros(B, 2)),
+            "keys": keys,
+            "goal": self.goal(z),
+            "seqs": seq_logits,
+        }
 
 
 @dataclass(frozen=True)
 class PlanScores:
-    """The planner's probabilities for one turn."""
+    """The planner's probabilities for one turn: ``groups`` of the turn's keys, and each key's probability given
+    its group (``group_of``: key -> group)."""
 
     op: dict[str, float]
     keys: dict[str, float]
     goal: dict[str, float]
     sequences: list[float]
+    groups: dict[str, float] = field(default_factory=dict)
+    group_of: dict[str, str] = field(default_factory=dict)
+
+
+def choose_keys(groups: dict[str, float], keys: dict[str, float], group_of: dict[str, str]) -> list[str]:
+    """The keys of a plan: those of the most likely group with probability above 0.5, else that group's most
+    likely key (``groups`` empty: every key competes)."""
+    if groups:
+        best = max(groups, key=groups.get)
+        keys = {k: p for k, p in keys.items() if group_of.get(k) == best} or keys
+    chosen = [k for k, p in keys.items() if p > 0.5]
+    return chosen or [max(keys, key=keys.get)]
+
+
+def kind_features(kind, sequences: list[str]) -> torch.Tensor:
+    """(2,): the mean probability that ``sequences`` are terminators (``kind``: a classifier with
+    ``prob_terminator``) and whether there are any; zeros without a classifier or sequences."""
+    if kind is None or not sequences:
+        return torch.zeros(2)
+    return torch.tensor([sum(kind.prob_terminator(list(sequences))) / len(sequences), 1.0])
 
 
 class Planner:
-    """The decoder (with its ``plan`` adapter) and a :class:`PlanHead`, over a model's processor."""
+    """The decoder's first ``config.layer`` layers and a :class:`PlanHead`, over a model's processor; ``kind``: an
+    optional sequence-kind classifier (:class:`~agrochat.bridge.kind.KindClassifier`)."""
 
-    def __init__(self, model, head: PlanHead, config: PlannerConfig, adapter: bool = True) -> None:
+    def __init__(self, model, head: PlanHead, config: PlannerConfig, kind=None) -> None:
         self.model = model
         self.head = head
         self.config = config
-        self.adapter = adapter  # False: the base decoder's states (for measuring what the adapter adds)
+        self.kind = kind
         self.key_index = {k: i for i, k in enumerate(config.keys)}
-
-    def without_adapter(self) -> Planner:
-        """The same head on the base decoder (every adapter off)."""
-        return Planner(self.model, self.head, self.config, adapter=False)
 
     # ---- construction ----------------------------------------------------------------------------------------
     @classmethod
-    def build(cls, model, config: PlannerConfig) -> Planner:
-        """Add a fresh ``plan`` adapter to ``model``'s decoder (a PEFT model) and a fresh head."""
-        top.add(model, ADAPTER, config)
-        d = top.peft_decoder(model).get_base_model().config.hidden_size
-        return cls(model, _head(d, config).eval(), config)
+    def build(cls, model, config: PlannerConfig, kind=None) -> Planner:
+        """A fresh head for ``model``'s decoder (``kind``: a trained sequence-kind classifier, or None)."""
+        n = top.n_layers(top.peft_decoder(model))
+        if config.layer > n:
+            raise ConfigError(f"planner.layer is {config.layer} but the decoder has {n} layers")
+        return cls(model, PlanHead(_width(model), config).eval(), config, kind)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, model) -> Planner:
@@ -161,31 +237,43 @@ class Planner:
         path = Path(path)
         if not (path / CONFIG_FILE).is_file():
             raise CheckpointError(f"{path} has no {CONFIG_FILE}")
-        config = PlannerConfig(**json.loads((path / CONFIG_FILE).read_text()))
-        top.load(model, ADAPTER, path)
-        d = top.peft_decoder(model).get_base_model().config.hidden_size
-        head = _head(d, config)
-        head.load_state_dict(load_file(str(path / HEAD_FILE)))
-        return cls(model, head.eval(), config)
+        kind = None
+        if (path / KIND_DIR).is_dir():
+            from .kind import KindClassifier
+
+            kind = KindClassifier.from_pretrained(path / KIND_DIR)
+        planner = cls.build(model, PlannerConfig(**json.loads((path / CONFIG_FILE).read_text())), kind)
+        weights = {k: v.float() for k, v in load_file(str(path / HEAD_FILE)).items()}
+        try:
+            planner.head.load_state_dict(weights)
+        except RuntimeError as e:
+            raise CheckpointError(f"{path / HEAD_FILE} does not match its {CONFIG_FILE}: {e}") from None
+        return planner
 
     def save_pretrained(self, path: str | Path) -> None:
         from safetensors.torch import save_file
 
         path = Path(path)
-        top.save(self.model, ADAPTER, path)
-        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, str(path / HEAD_FILE))
+        path.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().to(torch.float16).contiguous() for k, v in self.head.state_dict().items()}
+        save_file(state, str(path / HEAD_FILE))
         (path / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=1))
+        if self.kind is not None:
+            self.kind.save_pretrained(path / KIND_DIR)
 
     # ---- inputs ----------------------------------------------------------------------------------------------
     def conversation(self, messages: list[dict]) -> list[dict]:
-        """The conversation as the planner reads it: user turns whole, assistant turns cut short."""
+        """The conversation as the planner reads it (as long as it learned on): the user turns that paste a
+        sequence, the last assistant turn, cut to ``history_chars``, and the last user turn, in order."""
+        turns = [m for m in messages if m.get("role") in ("user", "assistant")]
+        last_answer = max((i for i, m in enumerate(turns) if m["role"] == "assistant"), default=-1)
         out = []
-        for m in messages:
+        for i, m in enumerate(turns):
             text = str(m.get("content") or "")
-            if m.get("role") == "assistant":
-                text = text[: self.config.history_chars]
-            if m.get("role") in ("user", "assistant"):
+            if i == len(turns) - 1 or (m["role"] == "user" and DNA_TOKEN in text):
                 out.append({"role": m["role"], "content": text})
+            elif i == last_answer:
+                out.append({"role": "assistant", "content": text[: self.config.history_chars]})
         return out
 
     def encode(self, messages: list[dict], sequences: list[str]):
@@ -210,31 +298,23 @@ class Planner:
         return b
 
     # ---- the decoder -----------------------------------------------------------------------------------------
-    def _adapter(self) -> str | None:
-        return ADAPTER if self.adapter else None
-
     def states(self, b: dict) -> torch.Tensor:
-        """Last-layer decoder states (B, L, D) with the plan adapter."""
-        embeds = self.model.embed(
-            b["input_ids"], b.get("dna_input_ids"), b.get("dna_attention_mask")
-        )  # (B, L, D)
-        with top.active(self.model, self._adapter()) as dec:
-            out = dec.get_base_model().model(
-                inputs_embeds=embeds, attention_mask=b["attention_mask"], use_cache=False
-            )
-        return out.last_hidden_state
+        """The base decoder's states after ``config.layer`` layers (B, L, D): what the head reads."""
+        return self.states_at(b, [self.config.layer])[self.config.layer]
 
-    def lower_states(self, b: dict) -> torch.Tensor:
-        """Input of the first adapted layer (B, L, D): the base decoder's lower layers."""
-        embeds = self.model.embed(b["input_ids"], b.get("dna_input_ids"), b.get("dna_attention_mask"))
-        return top.lower_states(self.model, self._adapter(), self.config.layers, embeds, b["attention_mask"])
-
-    def upper_states(self, h: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """The adapted top layers and the final norm on cached :meth:`lower_states` (B, L, D)."""
-        return top.upper_states(self.model, self._adapter(), self.config.layers, h, attention_mask)
+    def states_at(self, b: dict, layers: list[int]) -> dict[int, torch.Tensor]:
+        """The base decoder's states after each of ``layers`` layers (each (B, L, D)), in one pass."""
+        h = self.model.embed(b["input_ids"], b.get("dna_input_ids"), b.get("dna_attention_mask"))  # (B, L, D)
+        out, done = {}, 0
+        with top.active(self.model, None) as dec:
+            inner = dec.get_base_model().model
+            for n in sorted(set(layers)):
+                h = top.run_layers(inner, h, b["attention_mask"], done, n, final_norm=False)
+                out[n], done = h, n
+        return out
 
     def logits(self, h: torch.Tensor, b: dict) -> dict:
-        return self.head(h, b["attention_mask"], b["last"], b["seq_index"], b["n_seqs"])
+        return self.head(h, b["attention_mask"], b["last"], b["seq_index"], b["n_seqs"], b.get("kinds"))
 
     @torch.no_grad()
     def scores(self, messages: list[dict], sequences: list[str]) -> PlanScores:
@@ -242,33 +322,33 @@ class Planner:
         sequence, in order)."""
         self.head.eval()
         b = self.batch([self.encode(messages, sequences)])
+        b["kinds"] = kind_features(self.kind, sequences)[None]  # (1, 2)
         out = self.logits(self.states(b), b)
-        op = out["op"][0].softmax(-1).tolist()
-        keys = out["keys"][0].sigmoid().tolist()
-        goal = out["goal"][0].softmax(-1).tolist()
         return PlanScores(
-            op=dict(zip(self.config.ops, op, strict=True)),
-            keys=dict(zip(self.config.keys, keys, strict=True)),
-            goal=dict(zip(self.config.goals, goal, strict=True)),
+            op=dict(zip(self.config.ops, out["op"][0].softmax(-1).tolist(), strict=True)),
+            keys=dict(zip(self.config.keys, out["keys"][0].sigmoid().tolist(), strict=True)),
+            goal=dict(zip(self.config.goals, out["goal"][0].softmax(-1).tolist(), strict=True)),
             sequences=out["seqs"][0].sigmoid().tolist(),
+            groups=dict(zip(self.config.group_names, out["group"][0].softmax(-1).tolist(), strict=True)),
+            group_of=self.config.group_of,
         )
 
 
-def _head(d_model: int, config: PlannerConfig) -> PlanHead:
-    return PlanHead(d_model, len(config.ops), len(config.keys), len(config.goals), config.hidden)
+def _width(model) -> int:
+    return top.peft_decoder(model).get_base_model().config.hidden_size
 
 
-def plan_losses(
-    out: dict, op: torch.Tensor, keys: torch.Tensor, goal: torch.Tensor, seqs: list[torch.Tensor]
-):
-    """Training loss of a batch: op (B,) and goal (B,) class ids (goal -100 where not a design), keys (B, K)
-    multi-hot, seqs: per conversation a (S,) 0/1 target (empty where the turn names none)."""
-    loss = F.cross_entropy(out["op"], op) + F.binary_cross_entropy_with_logits(
-        out["keys"], keys, pos_weight=keys.new_full((keys.shape[1],), 3.0)
-    )  # few keys are named per turn: weigh them up
-    if (goal >= 0).any():
-        loss = loss + F.cross_entropy(out["goal"], goal, ignore_index=-100)
-    pairs = [(lg, t) for lg, t in zip(out["seqs"], seqs, strict=True) if len(t) and t.sum() > 0]
+def plan_losses(out: dict, t: dict) -> torch.Tensor:
+    """Training loss of a batch. ``t``: op (B,), group (B,) and goal (B,) class ids (-100 where the turn has no
+    number / is not a design), keys (B, K) multi-hot, seqs: per conversation a (S,) 0/1 target (empty where the
+    turn names none)."""
+    loss = F.cross_entropy(out["op"], t["op"]) + 10 * F.binary_cross_entropy_with_logits(
+        out["keys"], t["keys"]
+    )
+    for name in ("group", "goal"):
+        if (t[name] >= 0).any():
+            loss = loss + F.cross_entropy(out[name], t[name], ignore_index=-100)
+    pairs = [(lg, s) for lg, s in zip(out["seqs"], t["seqs"], strict=True) if len(s) and s.sum() > 0]
     if pairs:
         loss = loss + F.binary_cross_entropy_with_logits(
             torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
@@ -276,4 +356,13 @@ def plan_losses(
     return loss
 
 
-__all__ = ["PlanHead", "PlanScores", "Planner", "PlannerConfig", "plan_losses"]
+__all__ = [
+    "PlanHead",
+    "PlanScores",
+    "Planner",
+    "PlannerConfig",
+    "choose_keys",
+    "kind_features",
+    "plan_losses",
+    "task_of",
+]

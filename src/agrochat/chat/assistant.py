@@ -19,6 +19,7 @@ from agrochat.bridge import DnaLanguageModel, generate, normalize_dna
 from agrochat.bridge.generate import TextStream
 from agrochat.bridge.intervals import LEVEL68, LEVEL95
 from agrochat.bridge.io import CONFIG_NAME
+from agrochat.bridge.kind import KindClassifier
 from agrochat.bridge.model import NumericValue
 from agrochat.bridge.planner import Planner
 from agrochat.bridge.writer import Writer
@@ -67,6 +68,7 @@ from .variants import parse as parse_variant
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 PLANNER_DIR = "planner"
 WRITER_DIR = "writer"
+KIND_DIR = "kind"
 BASES = "ACGT"
 
 
@@ -78,17 +80,21 @@ class Assistant:
         effects=None,
         planner: Planner | None = None,
         writer: Writer | None = None,
+        kind=None,
     ) -> None:
         self.model = model.eval()
         self.registry = registry
         self.effects = effects if effects is not None else load_effects()
         self.planner = planner  # the decoder's planner; without one, turns are planned by the rules
         self.writer = writer  # the decoder's writer; without one, answers are the plain renderings
+        self.kind = (
+            kind  # promoter or terminator by the sequence (bridge/kind.py): a fact the validator checks
+        )
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> Assistant:
-        """Load a checkpoint (default: the model shipped in the package), with its decoder's planner when it has
-        one (``planner/``)."""
+        """Load a checkpoint (default: the model shipped in the package), with its decoder's planner, writer and
+        sequence-kind classifier when it has them (``planner/``, ``writer/``, ``kind/``)."""
         path = Path(path) if path is not None else DEFAULT_MODEL_DIR
         if not (path / CONFIG_NAME).is_file():
             raise CheckpointError(f"{path} is not an agrochat model (no {CONFIG_NAME})")
@@ -98,7 +104,10 @@ class Assistant:
             Planner.from_pretrained(path / PLANNER_DIR, model) if (path / PLANNER_DIR).is_dir() else None
         )
         writer = Writer.from_pretrained(path / WRITER_DIR, model) if (path / WRITER_DIR).is_dir() else None
-        return cls(model, load_registry(reg if reg.is_file() else None), planner=planner, writer=writer)
+        kind = KindClassifier.from_pretrained(path / KIND_DIR) if (path / KIND_DIR).is_dir() else None
+        return cls(
+            model, load_registry(reg if reg.is_file() else None), planner=planner, writer=writer, kind=kind
+        )
 
     # ---- tasks -----------------------------------------------------------------------------------------------
     @property
@@ -392,15 +401,19 @@ class Assistant:
         """What the last user turn of ``messages`` asks for (operation, key of every number, sequences, or a
         refusal), read from the whole conversation. ``planner``: ``decoder`` (the decoder reads the conversation,
         its sequences as DNA embeddings, and plans; the rules check the plan: :mod:`agrochat.chat.planning`),
-        ``rules`` (:mod:`agrochat.chat.dialogue` alone) or ``auto`` (the decoder when the model has a planner)."""
+        ``rules`` (:mod:`agrochat.chat.dialogue` alone) or ``auto`` (the decoder when the model has a planner marked ``default``, else the rules)."""
         if planner not in ("auto", "decoder", "rules"):
             raise InputError(f"planner must be auto, decoder or rules, not {planner!r}")
         if planner == "decoder" and self.planner is None:
             raise InputError("this model has no planner (no planner/ folder); plan with the rules")
         messages = plain_pastes(messages)
-        if planner == "rules" or self.planner is None:
+        if (
+            planner == "rules"
+            or self.planner is None
+            or (planner == "auto" and not self.planner.config.default)
+        ):
             return Resolver(self.known_keys).resolve(messages, dna)
-        return DecoderPlanner(self.planner, self.known_keys).plan(messages, dna)
+        return DecoderPlanner(self.planner, self.known_keys, kind=self.kind).plan(messages, dna)
 
     def ask(
         self,
@@ -786,7 +799,9 @@ class Assistant:
 
     def _say_variant(self, intent) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
         seq = intent.sequences[0]
-        spec = variant_spec_from_text(intent.message)
+        spec = variant_spec_from_text(
+            intent.message, seq, kind_of(intent.keys[0]) if intent.keys else "promoter"
+        )
         if not spec:
             text = (
                 "Tell me which change to make: a substitution like G-30A (relative to the TSS) or A140G (1-based "
@@ -926,13 +941,56 @@ HELP_TEXT = (
 
 _SUB_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([ACGT][+-]?\d{1,4}[ACGT])(?![A-Za-z0-9])")
 _AT_POS = re.compile(r"\bat (?:position )?([+-]?\d{1,4})\b")
+# substitutions in words: (ref, position, alt) group names; ref may be missing (then read from the sequence)
+_SUB_IN_WORDS = [
+    re.compile(
+        r"\b(?P<ref>[ACGT])\s*(?:>|->|→|to)\s*(?P<alt>[ACGT])\s+at\s+(?:position\s+)?(?P<pos>[+-]?\d{1,4})\b",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:position|pos\.?|base)\s+(?P<pos>[+-]?\d{1,4})\s*(?:\((?P<ref>[ACGT])\))?\s*"
+        r"(?:from\s+(?P<ref2>[ACGT])\s+)?(?:to|for|into|->|>)\s+(?:an?\s+)?(?P<alt>[ACGT])\b",
+        re.I,
+    ),
+    re.compile(
+        r"\bthe\s+(?P<ref>[ACGT])\s+at\s+(?:position\s+)?(?P<pos>[+-]?\d{1,4})\s+(?:to|into|for|with|by)\s+"
+        r"(?:an?\s+)?(?P<alt>[ACGT])\b",
+        re.I,
+    ),
+    re.compile(
+        r"\bposition\s+(?P<pos>[+-]?\d{1,4})\s+(?:was|were|is|became|becomes)\s+(?:an?\s+)?(?P<alt>[ACGT])\b",
+        re.I,
+    ),
+]
 
 
-def variant_spec_from_text(text: str) -> str:
-    """A variant spec (see :mod:`agrochat.chat.variants`) from a chat message: substitutions written like G-30A,
-    and motif names (TATA box, Inr, Y patch, TF_45, AATAAA) to knock out, or to insert when the message says
+def _worded_substitutions(text: str, sequence: str, kind: str) -> list[str]:
+    """Substitutions written in words ("position 120 from A to G", "the A at 121 to G", "C>T at -30",
+    "what if position 100 was a T"), as spec tokens; a missing reference base is read from ``sequence``."""
+    out = []
+    for pattern in _SUB_IN_WORDS:
+        for m in pattern.finditer(text):
+            g = m.groupdict()
+            pos, alt = g["pos"], g["alt"].upper()
+            ref = (g.get("ref") or g.get("ref2") or "").upper()
+            if not ref and sequence:
+                try:
+                    ref = sequence[
+                        coordinate(pos[:1] if pos[:1] in "+-" else "", pos.lstrip("+-"), len(sequence), kind)
+                    ]
+                except VariantError:
+                    continue
+            if ref:
+                out.append(f"{ref}{pos}{alt}")
+    return list(dict.fromkeys(out))
+
+
+def variant_spec_from_text(text: str, sequence: str = "", kind: str = "promoter") -> str:
+    """A variant spec (see :mod:`agrochat.chat.variants`) from a chat message: substitutions written like G-30A
+    or in words (:func:`_worded_substitutions`; ``sequence`` gives a reference base the words leave out), and
+    motif names (TATA box, Inr, Y patch, TF_45, AATAAA) to knock out, or to insert when the message says
     insert/add ... at a position. Empty when the message names no edit."""
-    tokens = _SUB_IN_TEXT.findall(text)
+    tokens = _SUB_IN_TEXT.findall(text) or _worded_substitutions(text, sequence.upper(), kind)
     low = text.lower()
     for name in element_mentions(text):
         at = _AT_POS.search(low)

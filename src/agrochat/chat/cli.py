@@ -318,16 +318,22 @@ def generated_table(gen: dict) -> str:
     return "\n".join(lines)
 
 
-def _keys_with_rows(data_dir, split: str) -> set[str]:
-    from agrochat.data_gen.regression import load_regression_rows
+def _provenance(split: str | None, model: Path | None, assistant, rows: int | None = None, data=None) -> dict:
+    """The results files' "provenance" entry (:mod:`agrochat.provenance`) for the model ``assistant`` loaded."""
+    from agrochat.chat.assistant import DEFAULT_MODEL_DIR
+    from agrochat.provenance import provenance
 
-    return {r["key"] for r in load_regression_rows(data_dir, split)}
+    return provenance(split, model or DEFAULT_MODEL_DIR, rows, data, assistant.model.device)
 
 
-def _eval_intents(model: Path | None, path: Path, sequences: Path, report: Path | None) -> None:
+def _eval_intents(
+    model: Path | None, path: Path, sequences: Path, report: Path | None, baselines: list[Path]
+) -> None:
     """``agrochat eval --intents``: planning accuracy per planner, printed and written to ``report``."""
+    from agrochat.bridge.planner import Planner
     from agrochat.chat.phrasings import evaluate_plans, fixture_sequences, load_set, plans_table
     from agrochat.console import fail
+    from agrochat.errors import AgrochatError
 
     if not path.is_file():
         fail(f"{path}: no such phrasing set")
@@ -337,6 +343,13 @@ def _eval_intents(model: Path | None, path: Path, sequences: Path, report: Path 
     except (OSError, ValueError) as e:
         fail(str(e))
     assistant = _load(model)
+    try:
+        others = {
+            f"planner_layer{(p := Planner.from_pretrained(d, assistant.model)).config.layer}": p
+            for d in baselines
+        }
+    except AgrochatError as e:
+        fail(str(e))
     done: dict[str, int] = {}
 
     def progress(name: str, d: int, t: int) -> None:  # visible when stdout is not a terminal too
@@ -344,11 +357,14 @@ def _eval_intents(model: Path | None, path: Path, sequences: Path, report: Path 
             done[name] = d
             typer.echo(f"{name}: {d}/{t}", err=True)
 
-    results = evaluate_plans(assistant, rows, promoters, terminators, progress)
+    results = evaluate_plans(assistant, rows, promoters, terminators, progress, others)
     table = plans_table(results)
     if report:
         report.mkdir(parents=True, exist_ok=True)
-        (report / "intents.json").write_text(json.dumps({"set": str(path), "results": results}, indent=1))
+        prov = _provenance(str(path), model, assistant, len(rows))
+        (report / "intents.json").write_text(
+            json.dumps({"set": str(path), "results": results, "provenance": prov}, indent=1)
+        )
         (report / "intents.md").write_text(f"Planning on {path} ({len(rows)} turns)\n\n{table}\n")
     typer.echo(table)
 
@@ -377,7 +393,8 @@ def _eval_answers(model: Path | None, n: int, sequences: Path, report: Path | No
     table = "\n".join(lines)
     if report:
         report.mkdir(parents=True, exist_ok=True)
-        (report / "answers.json").write_text(json.dumps(res, indent=1))
+        prov = _provenance(f"generated conversations ({sequences})", model, assistant, res["n"])
+        (report / "answers.json").write_text(json.dumps({**res, "provenance": prov}, indent=1))
         (report / "answers.md").write_text(table + "\n")
     typer.echo(table)
 
@@ -386,7 +403,12 @@ def eval_command(
     model: Path = typer.Option(
         None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
     ),
-    split: str = typer.Option("test", "--split"),
+    split: str = typer.Option(
+        "validation",
+        "--split",
+        help="validation | test | train: the rows scored; the official test split only with --split test, read "
+        "once per shipped model",
+    ),
     data_dir: Path = typer.Option(None, "--data-dir", help="source data (default ../shared/data) or a build"),
     keys: list[str] = typer.Option(
         None,
@@ -404,7 +426,7 @@ def eval_command(
     generate: int = typer.Option(
         200,
         "--generate",
-        help="ask N test questions per key in natural language "
+        help="ask N questions per key in natural language "
         "through generation and parse the numbers from the text (0: skip)",
     ),
     text_model: Path = typer.Option(
@@ -422,7 +444,12 @@ def eval_command(
         None,
         "--intents",
         help="instead: score how turns are planned on a phrasing set (JSON lines, bench/phrasings/): the "
-        "decoder's plan, the same head on the base decoder, and the rules alone",
+        "decoder's plan, every --baseline-planner, and the rules alone",
+    ),
+    baseline_planner: list[Path] = typer.Option(
+        [],
+        "--baseline-planner",
+        help="with --intents: another planner folder to score beside (e.g. one reading the embeddings alone)",
     ),
     answers: int = typer.Option(
         0,
@@ -437,13 +464,14 @@ def eval_command(
         "phrasings' sequence slots",
     ),
 ):
-    """Score the assistant on benchmark test rows: its generated answers (parsed from text) and the fast path,
-    beside the authors' CNN and a k-mer ridge on the same rows (R², Pearson, Spearman, MAE, coverage)."""
+    """Score the assistant on benchmark rows (validation; the official test split only with --split test): its
+    generated answers (parsed from text) and the fast path, beside the authors' CNN and a k-mer ridge on the same
+    rows (R², Pearson, Spearman, MAE, coverage). Every results JSON records its provenance."""
     from rich.console import Console
     from rich.progress import Progress
 
     if intents is not None:
-        return _eval_intents(model, intents, sequences, report)
+        return _eval_intents(model, intents, sequences, report, baseline_planner)
     if answers > 0:
         return _eval_answers(model, answers, sequences, report)
 
@@ -468,7 +496,20 @@ def eval_command(
         k for k in assistant.known_keys if k.split("/")[0] in ("promoter_strength", "terminator_strength")
     ]
     gen_keys = [k for k in keys if k in assistant.known_keys] if keys else benchmark
-    keys = keys or [k for k in assistant.known_keys if k in _keys_with_rows(data_dir, split)]
+    try:
+        from agrochat.data_gen.paths import resolve_data_dir
+        from agrochat.data_gen.regression import rows_by_key
+
+        have = rows_by_key(data_dir, split, assistant.known_keys, required=False)
+        keys = keys or list(have)
+        scored = [*(keys if head else []), *(gen_keys if generate or text_model else [])]
+        scored = [k for k in dict.fromkeys(scored) if k in assistant.known_keys]
+        if missing := [k for k in scored if k not in have]:
+            rows_by_key(data_dir, split, missing)  # raises: that dataset has no such split
+        where = data_dir if data_dir is not None else resolve_data_dir(None)
+        prov = _provenance(split, model, assistant, sum(len(have[k]) for k in scored), where)
+    except AgrochatError as e:  # the provenance above announces a test split on stderr
+        fail(str(e))
     n_generate = min(generate, limit) if limit > 0 else generate  # --limit caps the generated questions too
     n_text = min(generate or 200, limit) if limit > 0 else generate or 200
     sections: list[str] = []
@@ -550,8 +591,13 @@ def eval_command(
     table = "\n\n".join(s for s in sections if s)
     if report:
         report.mkdir(parents=True, exist_ok=True)
-        save(results, report / "results.json")
-        save(intents, report / "intents.json")
+        save({**results, "provenance": prov}, report / "results.json")
+        intents_prov = {
+            **prov,
+            "split": "held-out phrasings (agrochat.data_gen.heldout)",
+            "rows": intents["n"],
+        }
+        save({**intents, "provenance": intents_prov}, report / "intents.json")
         (report / "results.md").write_text(table + "\n")
         if head:
             try:

@@ -19,7 +19,7 @@ from .baselines import KmerRidge
 def evaluate_fast(
     assistant: Assistant,
     data_dir: str | Path | None = None,
-    split: str = "test",
+    split: str = "validation",
     keys: list[str] | None = None,
     limit: int = 0,
     batch_size: int = 64,
@@ -30,16 +30,17 @@ def evaluate_fast(
     """Per-key metrics of the fast path on ``split`` rows, of the published CNN where it has predictions, and of
     a k-mer ridge baseline trained on our train split (``ridge``), all on the same rows.
 
-    ``limit`` > 0 scores a deterministic random subset of that many rows per key. Returns
+    ``limit`` > 0 scores a deterministic random subset of that many rows per key. The official test split is read
+    only when asked for (``split="test"``). A key asked for without rows in ``split`` raises
+    :class:`~agrochat.data_gen.errors.NoSplitRowsError`; with ``keys=None``, every known key that has rows is
+    scored. Returns
     ``{key: {"n", "ours": metrics, "ours_on_cnn_rows": metrics, "cnn": metrics, "ridge": metrics, "seconds"}}``.
     """
-    from agrochat.data_gen.regression import load_regression_rows
+    from agrochat.data_gen.regression import load_regression_rows, rows_by_key
 
+    asked = keys is not None
     keys = [k for k in (keys or assistant.known_keys) if k in assistant.known_keys]
-    rows = load_regression_rows(data_dir, split, keys=keys)
-    by_key: dict[str, list[dict]] = {}
-    for r in rows:
-        by_key.setdefault(r["key"], []).append(r)
+    by_key = rows_by_key(data_dir, split, keys, required=asked)
     out = {}
     for key, rs in sorted(by_key.items()):
         if limit and len(rs) > limit:
@@ -189,7 +190,7 @@ ANY_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w|\.\d)")  # digits the d
 def evaluate_generated(
     assistant: Assistant,
     data_dir: str | Path | None = None,
-    split: str = "test",
+    split: str = "validation",
     keys: list[str] | None = None,
     n: int = 50,
     seed: int = 0,
@@ -198,9 +199,9 @@ def evaluate_generated(
     batch_size: int = 32,
     require_numbers: bool = True,
 ) -> dict:
-    """Ask ``n`` test questions per key in natural language (varied phrasings of the training templates), let the
-    model generate the whole answer (greedy, batched), parse the number out of the text, and score it against
-    the label.
+    """Ask ``n`` questions per key in natural language (varied phrasings of the training templates) about rows of
+    ``split`` (the official test split only when asked for), let the model generate the whole answer (greedy,
+    batched), parse the number out of the text, and score it against the label.
 
     A number written by the head at ``<num>`` (``x ± s``) is preferred; otherwise the first number the decoder
     wrote as digits is taken (and counted as such). Also reports parse failures (answers without any number) and
@@ -209,15 +210,16 @@ def evaluate_generated(
     ``require_numbers`` (decoding rule, see :mod:`agrochat.bridge.generate`): the answer may not end before its
     ``<num>``; ``answers_held_open`` counts the answers where that rule changed the text (ending was the decoder's
     first choice before the number). ``False`` measures the decoder alone."""
-    from agrochat.data_gen.regression import load_regression_rows
+    from agrochat.data_gen.regression import rows_by_key
     from agrochat.domain import prompts as Q
 
+    asked = keys is not None
     keys = [k for k in (keys or assistant.known_keys) if k in assistant.known_keys]
+    by_key = rows_by_key(data_dir, split, keys, required=asked)
     rng = np.random.default_rng(seed)
     model = assistant.model
     out = {}
-    for key in keys:
-        rows = load_regression_rows(data_dir, split, keys=[key])
+    for key, rows in by_key.items():
         rows = [rows[i] for i in np.sort(rng.choice(len(rows), size=min(n, len(rows)), replace=False))]
         task, tissue = key.split("/", 1)
         kind = "terminator" if task == "terminator_strength" else "promoter"

@@ -92,7 +92,15 @@ def score_plans(
         ok = op == row["op"] and keys == set(row["keys"])
         per_op.setdefault(row["op"], []).append(ok)
         if not ok:
-            misses.append({"id": row.get("id"), "expected": row["op"], "got": op})
+            misses.append(
+                {
+                    "id": row.get("id"),
+                    "expected": row["op"],
+                    "got": op,
+                    "expected_keys": sorted(row["keys"]),
+                    "got_keys": sorted(keys),
+                }
+            )
         if progress is not None:
             progress(n + 1, len(rows))
     flat = [x for v in per_op.values() for x in v]
@@ -124,20 +132,25 @@ def fixture_sequences(root: str | Path) -> tuple[list[str], list[str]]:
 
 
 def evaluate_plans(
-    assistant, rows: list[dict], promoters: list[str], terminators: list[str], progress=None
+    assistant,
+    rows: list[dict],
+    promoters: list[str],
+    terminators: list[str],
+    progress=None,
+    baselines: dict | None = None,
 ) -> dict:
-    """Planning accuracy on ``rows`` for the decoder's plan (when the model has a planner), the same head on the
-    base decoder (its plan adapter off), and the rules alone."""
+    """Planning accuracy on ``rows`` for the decoder's plan (when the model has a planner), each of
+    ``baselines`` (name -> another :class:`~agrochat.bridge.planner.Planner` on the same model, e.g. one trained
+    on the embeddings alone), and the rules alone."""
     from .planning import DecoderPlanner
 
-    modes = {"rules": lambda m: assistant.plan(m, planner="rules")}
+    modes = {}
     if assistant.planner is not None:
-        base = DecoderPlanner(assistant.planner.without_adapter(), assistant.known_keys)
-        modes = {
-            "decoder": lambda m: assistant.plan(m, planner="decoder"),
-            "base_decoder": lambda m: _plain_then(base.plan, m),
-            **modes,
-        }
+        modes["decoder"] = lambda m: assistant.plan(m, planner="decoder")
+    for name, planner in (baselines or {}).items():
+        other = DecoderPlanner(planner, assistant.known_keys, kind=assistant.kind)
+        modes[name] = lambda m, other=other: _plain_then(other.plan, m)
+    modes["rules"] = lambda m: assistant.plan(m, planner="rules")
     out = {}
     for name, plan in modes.items():
         tick = (lambda d, t, name=name: progress(name, d, t)) if progress else None

@@ -8,20 +8,26 @@ turns without a number:
 - an operation that computes needs a sequence in the conversation (else ``need_dna``);
 - a comparison needs two sequences (else a prediction), an explanation or a variant one;
 - a ranking covers every tissue of one species;
-- at least one key for an operation that computes (the most likely one when none passes 0.5).
+- the keys of one group, at least one (the group's most likely key when none passes 0.5);
+- a number is never given for a species or system the question names and no key measures
+  (``veto_refusals``; the rules word the refusal);
+- where the words do not say promoter or terminator, a sequence that the sequence-kind classifier
+  (:mod:`agrochat.bridge.kind`, ``kind``) calls one or the other with probability >= ``KIND_SURE`` gets that
+  task's keys (promoter strength <-> terminator strength).
 
 Every veto is named in ``Intent.vetoes``, so evaluations can count them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
-from agrochat.bridge.planner import Planner, PlanScores
+from agrochat.bridge.planner import Planner, PlanScores, choose_keys
 from agrochat.domain import tasks as T
 from agrochat.domain.operations import NUMBER_OPS
 
-from .dialogue import DNA_RUN, Intent, Resolver, key_label
+from .dialogue import DNA_RUN, Intent, Resolver, key_label, mentions
 
 NEED_DNA = (
     "I need the DNA sequence to answer that: paste it into your message. Without a sequence I will not guess a "
@@ -49,13 +55,23 @@ def with_placeholders(messages: list[dict], dna=None) -> tuple[list[dict], list[
     return out, seqs
 
 
-class DecoderPlanner:
-    """Plans a turn with the decoder; ``rules`` (a :class:`Resolver`) word refusals and questions."""
+KIND_SURE = 0.9
+_KIND_WORDS = re.compile(r"promot|terminat|\bterm\b|3'|5'|poly\s*\(?a|\butr\b", re.I)
+_SWAP = {T.PROMOTER: T.TERMINATOR, T.TERMINATOR: T.PROMOTER}
 
-    def __init__(self, planner: Planner, known_keys: list[str]) -> None:
+
+class DecoderPlanner:
+    """Plans a turn with the decoder; ``rules`` (a :class:`Resolver`) word refusals and questions; ``kind``: a
+    sequence-kind classifier (``prob_terminator``) whose confident calls the plan must agree with."""
+
+    def __init__(
+        self, planner: Planner, known_keys: list[str], veto_refusals: bool = True, kind=None
+    ) -> None:
         self.planner = planner
         self.known = list(known_keys)
         self.rules = Resolver(known_keys)
+        self.veto_refusals = veto_refusals
+        self.kind = kind
 
     def scores(self, messages: list[dict], dna=None) -> tuple[PlanScores, list[str]]:
         convo, seqs = with_placeholders(messages, dna)
@@ -72,10 +88,15 @@ class DecoderPlanner:
         if op in NUMBER_OPS and not seqs:
             vetoes.append(f"{op} without a sequence: need_dna")
             op = "need_dna"
+        unmeasured = mentions(words).unknown if self.veto_refusals else []
+        if op in NUMBER_OPS and unmeasured:
+            vetoes.append(f"{op} for {', '.join(unmeasured)}, which has no measurement: refuse")
+            op = "refuse"
         if op not in NUMBER_OPS:
             return self._no_number(op, s, rules, vetoes)
         keys = self._keys(op, s)
         targets = self._targets(op, s, len(seqs))
+        keys = self._agree_with_the_sequence(keys, [seqs[i] for i in targets], words, vetoes)
         if op == "compare" and len(targets) < 2:
             if len(seqs) < 2:
                 vetoes.append("compare with one sequence: predict")
@@ -94,7 +115,7 @@ class DecoderPlanner:
             )
         if op == "explain":
             return Intent(
-                "explain", keys=(keys[0],), sequences=(seqs[targets[0]],), labels=(labels[0],), **base
+                "explain", keys=tuple(keys), sequences=(seqs[targets[0]],), labels=(labels[0],), **base
             )
         if op in ("variant", "design"):
             return Intent(
@@ -122,8 +143,23 @@ class DecoderPlanner:
                     species.setdefault(T.split_key(k)[1].split(":", 1)[0], []).append(p)
             best = max(species, key=lambda sp: sum(species[sp]) / len(species[sp]))
             return [k for k in self.known if k.startswith(f"{T.TISSUE}/{best}:")]
-        keys = [k for k in self.known if s.keys.get(k, 0.0) > 0.5]
-        return keys or [max(s.keys, key=s.keys.get)]
+        return choose_keys(s.groups, {k: s.keys.get(k, 0.0) for k in self.known}, s.group_of)
+
+    def _agree_with_the_sequence(
+        self, keys: list[str], seqs: list[str], words: str, vetoes: list[str]
+    ) -> list[str]:
+        """Promoter-strength keys for sequences the kind classifier is sure are terminators, and back, unless
+        the words say which it is (a veto, counted)."""
+        task = T.split_key(keys[0])[0]
+        if self.kind is None or task not in _SWAP or not seqs or _KIND_WORDS.search(words):
+            return keys
+        p = sum(self.kind.prob_terminator(seqs)) / len(seqs)
+        want = T.TERMINATOR if p >= KIND_SURE else T.PROMOTER if p <= 1 - KIND_SURE else task
+        swapped = [T.make_key(want, T.split_key(k)[1]) for k in keys]
+        if want == task or not all(k in self.known for k in swapped):
+            return keys
+        vetoes.append(f"the sequence reads as a {want.split('_')[0]} (p terminator {p:.2f}): {want} keys")
+        return swapped
 
     @staticmethod
     def _targets(op: str, s: PlanScores, n: int) -> list[int]:

@@ -26,6 +26,10 @@ class MissingSourceError(ResourceNotFoundError):
     """A required source file is absent from the data directory."""
 
 
+class NoSplitRowsError(InputError):
+    """A task key asked for has no rows in the split asked for (its dataset has no such split)."""
+
+
 @dataclass
 class BadRowLog:
     """Collects rows skipped under ``on_bad="skip"``.

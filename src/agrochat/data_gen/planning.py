@@ -175,6 +175,18 @@ COMPARE_Q = (
     "compare {dnas} for {sys}",
     "How do these {nouns} differ in {sys}? {dnas}",
 )
+COMPARE_NO_SYSTEM = (
+    "Which of these {nouns} is stronger? {dnas}",
+    "{dnas}\nwhich one wins?",
+    "compare {dnas}",
+    "Order these {nouns} from strongest to weakest: {dnas}",
+    "Are these two {nouns} different at all? {dnas}",
+    "which is better, A or B?\nA: {dna_a}\nB: {dna_b}",
+)
+COMPARE_CONDITION_Q = (
+    "Which is more active in {sys} {enh}, {light}? {dnas}",
+    "{dnas}\ncompare them in {sys}, {light}, {enh}",
+)
 COMPARE_TISSUE_Q = (
     "Compare these {sp} genes in {tis}: {dnas}",
     "Which of these {sp} genes is higher in {tis}? {dnas}",
@@ -213,6 +225,11 @@ VARIANT_Q = (
     "What if position {pos} was a {alt} instead? {dna}",
     "{dna}\nswap base {pos} ({ref}) for {alt}: what happens in {sys}?",
 )
+EXPLAIN_CONDITION_Q = (
+    "Why is this {noun} so different in {sys} {enh} ({light})? {dna}",
+    "Which positions matter for the {sys} readout {enh}, {light}? {dna}",
+    "{dna}\nimportance map for {sys}, {light}, {enh}",
+)
 EXPLAIN_TISSUE_Q = (
     "Why would this {sp} gene be expressed in {tis}? {dna}",
     "Which elements drive expression in {sp} {tis} here? {dna}",
@@ -250,6 +267,10 @@ DESIGN_AGAINST_Q = (
     "I want a {noun} that works in {sys} but is dead in {sys2}. Start from {dna}",
     "Design a variant that is strong in {sys} and weak in {sys2}: {dna}",
     "{dna}\nmake it {sys}-specific: up in {sys}, down in {sys2}",
+)
+DESIGN_CONDITION_Q = (
+    "Make this {noun} {dir} in {sys} {enh}, {light}; at most {n} mutations. {dna}",
+    "{dna}\nI need it {dir} for {sys} {light} {enh}",
 )
 DESIGN_FOLLOW = (
     "now make it {dir}",
@@ -384,6 +405,35 @@ FOLLOW_OTHER_SYSTEM = (
     "same in {sys}",
     "{sys}?",
     "now for {sys} please",
+)
+FOLLOW_ELEMENT = (
+    "is the {elem} what drives it?",
+    "does the {elem} matter here?",
+    "which part is responsible for that?",
+    "how much of that comes from the {elem}?",
+)
+FOLLOW_VARIANT_AFTER_EXPLAIN = (
+    "remove the strongest element from that map and predict again",
+    "now mutate the {elem} and tell me the new number",
+    "and if I destroy that {elem}?",
+    "what happens if I change position {pos} to {alt}?",
+)
+FOLLOW_DESIGN_SYSTEM = (
+    "now make it {dir} in {sys} only",
+    "design a {dir} one for {sys}",
+    "can you make it {dir} for {sys}, {n} changes max?",
+)
+FOLLOW_UNKNOWN = (
+    "and in {where}?",
+    "what about {where}?",
+    "now do {where}",
+    "same for {where} please",
+    "make a guess for {where} anyway",
+)
+FOLLOW_ASK_TISSUE = (
+    "where is the gene expressed most?",
+    "in which tissue is it highest?",
+    "and which organ has the most?",
 )
 FOLLOW_SECOND = ("second one?", "and the other?", "and sequence 2?", "the second?", "now the 2nd")
 FOLLOW_NEW = ("and this one? {dna}", "same question for {dna}", "now {dna}", "{dna} and this?")
@@ -589,18 +639,9 @@ class Generator:
         return where, enh, light, "leaf" if where == "leaf" else "protoplast"
 
     def _condition(self) -> PlanExample:
-        where, enh, light, system = self._draw_condition()
-        cond = f"{where}_{enh}_{light}"
-        key = {
-            "leaf_withENH_dark": "promoter_strength/leaf",
-            "proto_withENH_dark": "promoter_strength/protoplast",
-        }.get(cond, f"{T.NATURAL}/{cond}")
+        key, sys, enh, light = self._condition_words()
         text = self._pick(CONDITION_Q).format(
-            noun=self._noun("promoter", 0.1),
-            sys=self._pick(V.SYSTEMS[system]),
-            enh=self._pick(V.ENHANCER[enh]),
-            light=self._pick(V.LIGHT[light]),
-            dna=DNA,
+            noun=self._noun("promoter", 0.1), sys=sys, enh=enh, light=light, dna=DNA
         )
         return self._promoter_turn(text, key)
 
@@ -665,10 +706,45 @@ class Generator:
         kind = self._kind()
         system, words = self._system()
         noun = self._noun(kind)
-        text = self._pick(COMPARE_Q).format(sys=words, noun=noun, nouns=noun + "s", n=n, dnas=self._dnas(n))
+        task = self._task(kind)
+        both = (T.make_key(task, "leaf"), T.make_key(task, "protoplast"))
+        r = self.rng.random()
+        if r < 0.2:  # no system named: both
+            tmpl = self._pick(COMPARE_NO_SYSTEM)
+            n = 2 if "{dna_a}" in tmpl else n
+            text = tmpl.format(nouns=noun + "s", dnas=self._dnas(n), dna_a=DNA, dna_b=DNA)
+            keys = both
+        elif r < 0.3:
+            text = self._pick(COMPARE_Q).format(
+                sys=self._pick(V.BOTH_SYSTEMS), noun=noun, nouns=noun + "s", n=n, dnas=self._dnas(n)
+            )
+            keys = both
+        elif r < 0.4 and kind == "promoter":
+            key, sys, enh, light = self._condition_words()
+            text = self._pick(COMPARE_CONDITION_Q).format(sys=sys, enh=enh, light=light, dnas=self._dnas(n))
+            keys = (key,)
+        else:
+            text = self._pick(COMPARE_Q).format(
+                sys=words, noun=noun, nouns=noun + "s", n=n, dnas=self._dnas(n)
+            )
+            keys = (T.make_key(task, system),)
         seqs = [self._seq(kind) for _ in range(n)]
-        key = T.make_key(self._task(kind), system)
-        return PlanExample(self._user(text), seqs, "compare", (key,), tuple(range(n)), kinds=[kind] * n)
+        return PlanExample(self._user(text), seqs, "compare", keys, tuple(range(n)), kinds=[kind] * n)
+
+    def _condition_words(self) -> tuple[str, str, str, str]:
+        """A measured natural-promoter condition: (key, system words, enhancer words, light words)."""
+        where, enh, light, system = self._draw_condition()
+        cond = f"{where}_{enh}_{light}"
+        key = {
+            "leaf_withENH_dark": "promoter_strength/leaf",
+            "proto_withENH_dark": "promoter_strength/protoplast",
+        }.get(cond, f"{T.NATURAL}/{cond}")
+        return (
+            key,
+            self._pick(V.SYSTEMS[system]),
+            self._pick(V.ENHANCER[enh]),
+            self._pick(V.LIGHT[light]),
+        )
 
     def _dnas(self, n: int) -> str:
         sep = self._pick((" ", "\n", " and ", "\n\n"))
@@ -689,11 +765,20 @@ class Generator:
                 sp=self._pick(V.SPECIES_NAMES[species]), tis=tis, dna=DNA
             )
             keys, kind = (key,), "promoter"
+        elif self.rng.random() < 0.12:
+            key, sys, enh, light = self._condition_words()
+            kind = "promoter"
+            text = self._pick(EXPLAIN_CONDITION_Q).format(
+                noun=self._noun(kind), sys=sys, enh=enh, light=light, dna=DNA
+            )
+            keys = (key,)
         return PlanExample(self._user(text), [self._seq(kind)], "explain", keys, (0,), kinds=[kind])
 
     def _edit(self, kind: str) -> dict:
         elems = (
-            ("TATA box", "Inr", "Y patch", "TATA", "BREu", "TCT motif") if kind == "promoter" else ("AATAAA",)
+            ("TATA box", "Inr", "Y patch", "TATA", "BREu", "TCT motif", "CAAT box")
+            if kind == "promoter"
+            else ("AATAAA", "polyA signal", "first AATAAA")
         )
         return dict(
             ref=self._pick("ACGT"),
@@ -747,13 +832,29 @@ class Generator:
         goal = self._pick(("stronger", "stronger", "weaker"))
         d = self._pick(STRONGER if goal == "stronger" else WEAKER)
         dirn = "higher" if goal == "stronger" else "lower"
+        if r < 0.35 and kind == "promoter":
+            key, sys, enh, light = self._condition_words()
+            text = self._pick(DESIGN_CONDITION_Q).format(
+                noun=self._noun(kind),
+                sys=sys,
+                enh=enh,
+                light=light,
+                dir=d,
+                n=self.rng.randint(1, 10),
+                dna=DNA,
+            )
+            return PlanExample(
+                self._user(text), [self._seq(kind)], "design", (key,), (0,), goal=goal, kinds=[kind]
+            )
+        if r < 0.45:
+            words = self._pick(V.BOTH_SYSTEMS)
         text = self._pick(DESIGN_Q).format(
             noun=self._noun(kind), sys=words, dna=DNA, dir=d, dirn=dirn, n=self.rng.randint(1, 10)
         )
         task = self._task(kind)
         keys = (
             (T.make_key(task, system),)
-            if words in text
+            if words in text and words not in V.BOTH_SYSTEMS
             else (T.make_key(task, "leaf"), T.make_key(task, "protoplast"))
         )
         return PlanExample(self._user(text), [self._seq(kind)], "design", keys, (0,), goal=goal, kinds=[kind])
@@ -785,17 +886,22 @@ class Generator:
             seqs = [self._seq("promoter")] if DNA in text else []
             return PlanExample(self._user(text), seqs, "refuse", (), (), kinds=["promoter"] * len(seqs))
         kind = self._kind()
-        if r < 0.55:
-            species = self._pick(list(V.UNKNOWN_ORGANS))
-            where = f"{self._pick(V.SPECIES_NAMES[species])} {self._pick(V.UNKNOWN_ORGANS[species])}"
-        elif r < 0.7:
-            where = self._pick(V.STRENGTH_IN_ORGANS)
-        elif r < 0.85:
-            where = self._pick(V.UNKNOWN_SYSTEMS)
-        else:
-            where = f"{self._pick(V.UNKNOWN_SPECIES)} {self._pick(('leaves', 'roots', 'seedlings', 'plants', 'protoplasts'))}"
-        text = self._pick(REFUSE_SPECIES_Q).format(noun=self._noun(kind), where=where, dna=DNA)
+        text = self._pick(REFUSE_SPECIES_Q).format(noun=self._noun(kind), where=self._unmeasured(), dna=DNA)
         return PlanExample(self._user(text), [self._seq(kind)], "refuse", (), (), kinds=[kind])
+
+    def _unmeasured(self) -> str:
+        """Somewhere agrochat has no measurement for: an organ of a known species, an organ for the strength
+        assays, another system, or another species."""
+        r = self.rng.random()
+        if r < 0.3:
+            species = self._pick(list(V.UNKNOWN_ORGANS))
+            return f"{self._pick(V.SPECIES_NAMES[species])} {self._pick(V.UNKNOWN_ORGANS[species])}"
+        if r < 0.5:
+            return self._pick(V.STRENGTH_IN_ORGANS)
+        if r < 0.75:
+            return self._pick(V.UNKNOWN_SYSTEMS)
+        organ = self._pick(("leaves", "roots", "seedlings", "plants", "protoplasts", "seeds", "flowers", ""))
+        return f"{self._pick(V.UNKNOWN_SPECIES)} {organ}".strip()
 
     def greet(self) -> PlanExample:
         return PlanExample(self._user(self._pick(GREET_Q)), [], "greet")
@@ -817,7 +923,7 @@ class Generator:
         r = self.rng.random()
         task = T.split_key(keys[0])[0]
         if r < 0.2:
-            text, op, new_keys, new_targets = self._pick(FOLLOW_WHY), "explain", keys[:1], targets[:1]
+            text, op, new_keys, new_targets = self._pick(FOLLOW_WHY), "explain", keys, targets[:1]
         elif r < 0.35 and task in (T.PROMOTER, T.TERMINATOR):
             system, words = self._system()
             text = self._pick(FOLLOW_OTHER_SYSTEM).format(sys=words)
@@ -861,6 +967,68 @@ class Generator:
         else:
             text, op, new_keys, new_targets = self._pick(GREET_Q), "greet", (), ()
         return PlanExample(history + self._user(text), seqs, op, new_keys, new_targets, kinds=kinds)
+
+    def follow_more(self) -> PlanExample:
+        """Follow-ups that name no sequence: an element question, an edit after an explanation, a design for one
+        system, a place without a measurement (refused), a tissue question without a species (asked back)."""
+        first = self.predict() if self.rng.random() < 0.75 else self.explain()
+        if first.op not in ("predict", "explain"):
+            return first
+        history = [*first.messages, {"role": "assistant", "content": _answer_text(first, self.rng)}]
+        seqs, keys, kinds = list(first.sequences), first.keys, first.kinds
+        target = first.targets[:1]
+        kind = kinds[target[0]]
+        task = T.split_key(keys[0])[0]
+        r = self.rng.random()
+        if r < 0.2:
+            return self._follow(
+                history, FOLLOW_ELEMENT, "explain", seqs, keys, target, kinds, **self._edit(kind)
+            )
+        if r < 0.4 and first.op == "explain":
+            return self._follow(
+                history,
+                FOLLOW_VARIANT_AFTER_EXPLAIN,
+                "variant",
+                seqs,
+                keys,
+                target,
+                kinds,
+                **self._edit(kind),
+            )
+        if r < 0.55 and task in (T.PROMOTER, T.TERMINATOR):
+            system, words = self._system()
+            goal = self._pick(("stronger", "weaker"))
+            return self._follow(
+                history,
+                FOLLOW_DESIGN_SYSTEM,
+                "design",
+                seqs,
+                (T.make_key(task, system),),
+                target,
+                kinds,
+                goal=goal,
+                dir=self._pick(STRONGER if goal == "stronger" else WEAKER),
+                sys=words,
+                n=self.rng.randint(1, 6),
+            )
+        if r < 0.8:
+            return self._follow(
+                history, FOLLOW_UNKNOWN, "refuse", seqs, (), (), kinds, where=self._unmeasured()
+            )
+        if task == T.TISSUE:
+            species = T.split_key(keys[0])[1].split(":", 1)[0]
+            if self.rng.random() < 0.5 and V.AMBIGUOUS.get(species):
+                word = self._pick(list(V.AMBIGUOUS[species]))
+                text = self._pick(("and {w}?", "what about {w}?", "{w}?")).format(w=word)
+                return PlanExample(history + self._user(text), seqs, "clarify", (), target, kinds=kinds)
+            return self._follow(
+                history, FOLLOW_ASK_TISSUE, "rank", seqs, tuple(self.tissue_keys[species]), target, kinds
+            )
+        return self._follow(history, FOLLOW_ASK_TISSUE, "clarify", seqs, (), target, kinds)
+
+    def _follow(self, history, templates, op, seqs, keys, targets, kinds, goal="none", **fmt) -> PlanExample:
+        text = self._pick(templates).format(**fmt)
+        return PlanExample(history + self._user(text), seqs, op, keys, targets, goal=goal, kinds=kinds)
 
     def rank_follow(self) -> PlanExample:
         first = self.rank()
@@ -946,7 +1114,7 @@ class Generator:
 
     # ---- the mix ---------------------------------------------------------------------------------------------
     MIX = (
-        ("predict", 0.26),
+        ("predict", 0.24),
         ("compare", 0.07),
         ("rank", 0.06),
         ("explain", 0.07),
@@ -955,10 +1123,11 @@ class Generator:
         ("general", 0.04),
         ("need_dna", 0.04),
         ("clarify", 0.04),
-        ("refuse", 0.09),
+        ("refuse", 0.08),
         ("greet", 0.02),
         ("help", 0.02),
         ("follow_up", 0.13),
+        ("follow_more", 0.07),
         ("after_question", 0.02),
         ("after_clarify", 0.02),
         ("rank_follow", 0.02),

@@ -20,7 +20,7 @@ from pathlib import Path
 from agrochat.errors import ConfigError
 
 from .collect import collect_measurements
-from .errors import BadRowLog
+from .errors import BadRowLog, NoSplitRowsError
 from .paths import resolve_data_dir
 from .sources import Measurement
 
@@ -101,3 +101,21 @@ def load_regression_rows(
     for line in _source_lines(str(resolve_data_dir(data_dir)), split, on_bad):
         out.extend(r for r in _expand(line) if wanted is None or r["key"] in wanted)
     return out
+
+
+def rows_by_key(
+    data_dir: str | Path | None, split: str, keys: list[str], required: bool = True
+) -> dict[str, list[dict]]:
+    """Rows of ``split`` per key of ``keys`` (in that order). A key without rows there raises
+    :class:`NoSplitRowsError` (``required``) or is left out (then only no rows for any key raises)."""
+    by_key: dict[str, list[dict]] = {k: [] for k in keys}
+    for r in load_regression_rows(data_dir, split, keys=keys):
+        by_key[r["key"]].append(r)
+    empty = [k for k, rs in by_key.items() if not rs]
+    if empty and (required or len(empty) == len(by_key)):
+        where = data_dir if data_dir is not None else "the source data"
+        raise NoSplitRowsError(
+            f"{', '.join(empty)}: no {split} rows in {where} (that dataset has no {split} split); "
+            f"choose another --key or --split"
+        )
+    return {k: rs for k, rs in by_key.items() if rs}

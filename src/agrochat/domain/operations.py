@@ -18,3 +18,13 @@ OPS = (
 )
 NUMBER_OPS = ("predict", "compare", "rank", "explain", "variant", "design")  # the operations that compute
 GOALS = ("none", "stronger", "weaker", "target")
+
+
+def plan_group(key: str) -> str:
+    """The group of a key in a plan: one turn's numbers come from one group. The natural-promoter conditions join
+    ``promoter_strength`` (its leaf and protoplast keys are the with-enhancer, dark conditions of the same
+    library), so "with and without the enhancer" is one plan; every other task is its own group."""
+    from .tasks import NATURAL, PROMOTER, split_key
+
+    task = split_key(key)[0]
+    return PROMOTER if task == NATURAL else task

@@ -116,7 +116,7 @@ def train_writer(
             opt.step()
             sched.step()
             total += loss.item()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         dec.eval()
         with torch.no_grad():
             vl = [_loss(writer, valid_c[s : s + 32]).item() for s in range(0, len(valid_c), 32)]

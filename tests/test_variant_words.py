@@ -1,0 +1,33 @@
+"""Substitutions written in words become variant specs (the reference base read from the sequence when the
+words leave it out)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agrochat.chat.assistant import variant_spec_from_text
+
+SEQ = "ACGT" * 42 + "AC"  # 170 bp: position 100 (1-based) is a T
+
+
+@pytest.mark.parametrize(
+    ("text", "spec"),
+    [
+        ("what if I change position 120 from A to G?", "A120G"),
+        ("changing position -50 from A to G", "A-50G"),
+        ("what if I change the A at position 121 to G?", "A121G"),
+        ("swap base 59 (C) for T: what happens", "C59T"),
+        ("what would a C>T at position 159 do?", "C159T"),
+        ("what if position 98 was a G instead?", "C98G"),
+        ("what if position 100 became an A?", "T100A"),
+        ("mutate position -3 from a to c", "A-3C"),
+        ("G-30A please", "G-30A"),
+        ("how strong is it at 30 degrees?", ""),
+    ],
+)
+def test_worded_substitutions(text, spec):
+    assert variant_spec_from_text(text, SEQ) == spec
+
+
+def test_a_missing_reference_base_outside_the_sequence_gives_no_edit():
+    assert variant_spec_from_text("what if position 900 was a T?", SEQ) == ""
