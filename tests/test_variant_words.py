@@ -22,6 +22,7 @@ SEQ = "ACGT" * 42 + "AC"  # 170 bp: position 100 (1-based) is a T
         ("what if position 100 became an A?", "T100A"),
         ("mutate position -3 from a to c", "A-3C"),
         ("G-30A please", "G-30A"),
+        ("what if position 120 went from A to G?", "A120G"),
         ("how strong is it at 30 degrees?", ""),
     ],
 )
@@ -31,3 +32,14 @@ def test_worded_substitutions(text, spec):
 
 def test_a_missing_reference_base_outside_the_sequence_gives_no_edit():
     assert variant_spec_from_text("what if position 900 was a T?", SEQ) == ""
+
+
+def test_the_rules_read_a_worded_substitution_as_a_variant():
+    from agrochat.chat.dialogue import Resolver
+
+    msgs = [
+        {"role": "user", "content": f"How strong is this promoter in tobacco leaves? {SEQ}"},
+        {"role": "assistant", "content": "Predicted strength in tobacco leaves: 1.00 ± 0.50."},
+        {"role": "user", "content": "what if position 120 went from A to G?"},
+    ]
+    assert Resolver(["promoter_strength/leaf", "promoter_strength/protoplast"]).resolve(msgs).op == "variant"

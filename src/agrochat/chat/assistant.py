@@ -62,7 +62,7 @@ from .paste import plain_pastes
 from .planning import DecoderPlanner
 from .plots import plot_design, plot_mutagenesis
 from .prediction import Answer, Mutagenesis, Prediction
-from .variants import VariantError, coordinate, motif_name
+from .variants import VariantError, coordinate, motif_name, worded_substitutions
 from .variants import parse as parse_variant
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
@@ -941,56 +941,14 @@ HELP_TEXT = (
 
 _SUB_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([ACGT][+-]?\d{1,4}[ACGT])(?![A-Za-z0-9])")
 _AT_POS = re.compile(r"\bat (?:position )?([+-]?\d{1,4})\b")
-# substitutions in words: (ref, position, alt) group names; ref may be missing (then read from the sequence)
-_SUB_IN_WORDS = [
-    re.compile(
-        r"\b(?P<ref>[ACGT])\s*(?:>|->|→|to)\s*(?P<alt>[ACGT])\s+at\s+(?:position\s+)?(?P<pos>[+-]?\d{1,4})\b",
-        re.I,
-    ),
-    re.compile(
-        r"\b(?:position|pos\.?|base)\s+(?P<pos>[+-]?\d{1,4})\s*(?:\((?P<ref>[ACGT])\))?\s*"
-        r"(?:from\s+(?P<ref2>[ACGT])\s+)?(?:to|for|into|->|>)\s+(?:an?\s+)?(?P<alt>[ACGT])\b",
-        re.I,
-    ),
-    re.compile(
-        r"\bthe\s+(?P<ref>[ACGT])\s+at\s+(?:position\s+)?(?P<pos>[+-]?\d{1,4})\s+(?:to|into|for|with|by)\s+"
-        r"(?:an?\s+)?(?P<alt>[ACGT])\b",
-        re.I,
-    ),
-    re.compile(
-        r"\bposition\s+(?P<pos>[+-]?\d{1,4})\s+(?:was|were|is|became|becomes)\s+(?:an?\s+)?(?P<alt>[ACGT])\b",
-        re.I,
-    ),
-]
-
-
-def _worded_substitutions(text: str, sequence: str, kind: str) -> list[str]:
-    """Substitutions written in words ("position 120 from A to G", "the A at 121 to G", "C>T at -30",
-    "what if position 100 was a T"), as spec tokens; a missing reference base is read from ``sequence``."""
-    out = []
-    for pattern in _SUB_IN_WORDS:
-        for m in pattern.finditer(text):
-            g = m.groupdict()
-            pos, alt = g["pos"], g["alt"].upper()
-            ref = (g.get("ref") or g.get("ref2") or "").upper()
-            if not ref and sequence:
-                try:
-                    ref = sequence[
-                        coordinate(pos[:1] if pos[:1] in "+-" else "", pos.lstrip("+-"), len(sequence), kind)
-                    ]
-                except VariantError:
-                    continue
-            if ref:
-                out.append(f"{ref}{pos}{alt}")
-    return list(dict.fromkeys(out))
 
 
 def variant_spec_from_text(text: str, sequence: str = "", kind: str = "promoter") -> str:
     """A variant spec (see :mod:`agrochat.chat.variants`) from a chat message: substitutions written like G-30A
-    or in words (:func:`_worded_substitutions`; ``sequence`` gives a reference base the words leave out), and
+    or in words (:func:`~agrochat.chat.variants.worded_substitutions`; ``sequence`` gives a reference base the words leave out), and
     motif names (TATA box, Inr, Y patch, TF_45, AATAAA) to knock out, or to insert when the message says
     insert/add ... at a position. Empty when the message names no edit."""
-    tokens = _SUB_IN_TEXT.findall(text) or _worded_substitutions(text, sequence.upper(), kind)
+    tokens = _SUB_IN_TEXT.findall(text) or worded_substitutions(text, sequence.upper(), kind)
     low = text.lower()
     for name in element_mentions(text):
         at = _AT_POS.search(low)

@@ -17,6 +17,8 @@ from agrochat.domain.prompts import key_label
 from agrochat.domain.registry import SYNTHETIC_DEFAULTS
 from agrochat.errors import InputError
 
+from .variants import SUB_IN_WORDS
+
 DNA_RUN = re.compile(r"(?<![A-Za-z])[ACGTUNacgtun]{20,}(?![A-Za-z])")
 
 # species with keys (tissue expression atlases / assay systems) and species we have no measurement for
@@ -314,8 +316,8 @@ class Resolver:
             ctx.sequences.append(s)
             new.append(len(ctx.sequences) - 1)
         op = next((name for name, rx in _OPS if rx.search(low)), None)
-        if op is None and _SUBSTITUTION.search(words):  # "and G-30A?"
-            op = "variant"
+        if op is None and (_SUBSTITUTION.search(words) or any(p.search(words) for p in SUB_IN_WORDS)):
+            op = "variant"  # "and G-30A?", "what if position 120 went from A to G?"
         m = mentions(low)
         pending_op, ctx.pending_op = ctx.pending_op, None
         if op is None and pending_op is not None:

@@ -240,12 +240,59 @@ __all__ = [
     "Insertion",
     "Knockout",
     "Substitution",
+    "SUB_IN_WORDS",
     "VariantError",
     "apply",
     "consensus",
     "coordinate",
+    "worded_substitutions",
     "describe",
     "knockout_edits",
     "motif_name",
     "parse",
 ]
+
+
+# substitutions in words: (ref, position, alt) group names; ref may be missing (then read from the sequence)
+SUB_IN_WORDS = [
+    re.compile(
+        r"\b(?P<ref>[ACGT])\s*(?:>|->|→|to)\s*(?P<alt>[ACGT])\s+at\s+(?:position\s+)?(?P<pos>[+-]?\d{1,4})\b",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:position|pos\.?|base)\s+(?P<pos>[+-]?\d{1,4})\s*(?:\((?P<ref>[ACGT])\))?\s*"
+        r"(?:(?:went|goes|changed|changes|mutated|is\s+changed)\s+)?"
+        r"(?:from\s+(?P<ref2>[ACGT])\s+)?(?:to|for|into|->|>)\s+(?:an?\s+)?(?P<alt>[ACGT])\b",
+        re.I,
+    ),
+    re.compile(
+        r"\bthe\s+(?P<ref>[ACGT])\s+at\s+(?:position\s+)?(?P<pos>[+-]?\d{1,4})\s+(?:to|into|for|with|by)\s+"
+        r"(?:an?\s+)?(?P<alt>[ACGT])\b",
+        re.I,
+    ),
+    re.compile(
+        r"\bposition\s+(?P<pos>[+-]?\d{1,4})\s+(?:was|were|is|became|becomes)\s+(?:an?\s+)?(?P<alt>[ACGT])\b",
+        re.I,
+    ),
+]
+
+
+def worded_substitutions(text: str, sequence: str, kind: str) -> list[str]:
+    """Substitutions written in words ("position 120 from A to G", "the A at 121 to G", "C>T at -30",
+    "what if position 100 was a T"), as spec tokens; a missing reference base is read from ``sequence``."""
+    out = []
+    for pattern in SUB_IN_WORDS:
+        for m in pattern.finditer(text):
+            g = m.groupdict()
+            pos, alt = g["pos"], g["alt"].upper()
+            ref = (g.get("ref") or g.get("ref2") or "").upper()
+            if not ref and sequence:
+                try:
+                    ref = sequence[
+                        coordinate(pos[:1] if pos[:1] in "+-" else "", pos.lstrip("+-"), len(sequence), kind)
+                    ]
+                except VariantError:
+                    continue
+            if ref:
+                out.append(f"{ref}{pos}{alt}")
+    return list(dict.fromkeys(out))
