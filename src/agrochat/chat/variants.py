@@ -235,24 +235,6 @@ def describe(edit: Edit, kind: str, length: int) -> str:
     return f"{h.name} knocked out (bases {h.start + 1}-{h.end}, centred at {h.rel_pos:+d})"
 
 
-__all__ = [
-    "Edit",
-    "Insertion",
-    "Knockout",
-    "Substitution",
-    "SUB_IN_WORDS",
-    "VariantError",
-    "apply",
-    "consensus",
-    "coordinate",
-    "worded_substitutions",
-    "describe",
-    "knockout_edits",
-    "motif_name",
-    "parse",
-]
-
-
 # substitutions in words: (ref, position, alt) group names; ref may be missing (then read from the sequence)
 SUB_IN_WORDS = [
     re.compile(
@@ -296,3 +278,21 @@ def worded_substitutions(text: str, sequence: str, kind: str) -> list[str]:
             if ref:
                 out.append(f"{ref}{pos}{alt}")
     return list(dict.fromkeys(out))
+
+
+__all__ = [
+    "Edit",
+    "Insertion",
+    "Knockout",
+    "SUB_IN_WORDS",
+    "Substitution",
+    "VariantError",
+    "apply",
+    "consensus",
+    "coordinate",
+    "describe",
+    "knockout_edits",
+    "motif_name",
+    "parse",
+    "worded_substitutions",
+]
