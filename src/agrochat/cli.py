@@ -96,6 +96,12 @@ def train_decoder_command(
         help="planner: a sequence-kind classifier (agrochat train-kind) whose promoter/terminator call the "
         "planner reads; it is saved with the planner",
     ),
+    phrasings: list[Path] = typer.Option(
+        None,
+        "--phrasings",
+        help="planner: a phrasing set written by people (repeatable; never a held-out set): its rows join the "
+        "training data, 1 in 7 kept apart to choose the epoch",
+    ),
     cache_layers: str = typer.Option(
         "",
         "--cache-layers",
@@ -121,6 +127,16 @@ def train_decoder_command(
         if part == "planner":
             from agrochat.train.plan import run
 
+            written = None
+            if phrasings:
+                from agrochat.chat.phrasings import written_examples
+                from agrochat.data_gen.planning import load_pools
+
+                written = written_examples(phrasings, load_pools(data_dir))
+                typer.echo(
+                    f"written phrasings: {len(written[0])} training, {len(written[1])} validation examples"
+                )
+
             res = run(
                 model,
                 data_dir,
@@ -131,6 +147,7 @@ def train_decoder_command(
                 PlanTrainConfig(epochs=epochs or 12),
                 resume,
                 kind,
+                written,
             )
         elif part == "writer":
             from agrochat.train.write import run

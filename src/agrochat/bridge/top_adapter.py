@@ -109,6 +109,28 @@ def load(model, name: str, path: Path) -> None:
             p.copy_(weights[n])
 
 
+@torch.no_grad()
+def merged_copy(model, name: str | None) -> nn.Module:
+    """A plain copy of the base decoder (no PEFT wrappers) with adapter ``name`` merged into its weights (``None``:
+    the base decoder alone), for fast text-only inference; tokens added to the vocabulary keep their base
+    embeddings."""
+    from peft.tuners.lora import LoraLayer
+
+    base = peft_decoder(model).get_base_model()
+    state = {
+        key.replace(".base_layer.", ".").replace(".token_adapter.", "."): value.clone()
+        for key, value in base.state_dict().items()
+        if ".lora_" not in key and "trainable_tokens_delta" not in key
+    }
+    if name is not None:
+        for module_name, module in base.named_modules():
+            if isinstance(module, LoraLayer) and name in module.lora_A:
+                state[f"{module_name}.weight"] += module.get_delta_weight(name)
+    plain = type(base)(base.config)
+    plain.load_state_dict(state, strict=True)
+    return plain.eval()
+
+
 @contextmanager
 def active(model, name: str | None):
     """Only adapter ``name`` active for the duration (``None``: every adapter off); the previous one after."""

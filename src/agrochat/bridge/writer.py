@@ -11,7 +11,9 @@ Stored in a checkpoint's ``writer/`` folder: ``writer_config.json`` and the adap
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,11 +34,13 @@ class WriterConfig(TopLoraConfig):
     """The writer's top-layer adapter (:class:`~agrochat.bridge.top_adapter.TopLoraConfig`) and
 
     max_new_tokens: the longest answer it writes; max_prompt_tokens: longer prompts (long evidence) are cut from
-    the evidence's end.
+    the evidence's end; int8: a loaded writer writes with a plain copy of the decoder, its adapter merged and its
+    linear layers quantised to int8 (dynamic), about 3x faster on a CPU than the adapted float32 decoder.
     """
 
     max_new_tokens: int = 200
     max_prompt_tokens: int = 768
+    int8: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -53,13 +57,15 @@ def prompt_messages(question: str, evidence: str) -> list[dict]:
 
 
 class Writer:
-    """The decoder (with its ``write`` adapter) and the model's text tokenizer."""
+    """The decoder (with its ``write`` adapter) and the model's text tokenizer; ``lm``: a compiled copy that writes
+    instead (:meth:`compiled`), or None (the adapted decoder writes)."""
 
-    def __init__(self, model, config: WriterConfig, adapter: bool = True) -> None:
+    def __init__(self, model, config: WriterConfig, adapter: bool = True, lm=None) -> None:
         self.model = model
         self.config = config
         self.adapter = adapter  # False: the base decoder writes (for measuring what the adapter adds)
         self.tokenizer = model.tokenizer
+        self.lm = lm
 
     @classmethod
     def build(cls, model, config: WriterConfig) -> Writer:
@@ -73,7 +79,8 @@ class Writer:
             raise CheckpointError(f"{path} has no {CONFIG_FILE}")
         config = WriterConfig(**json.loads((path / CONFIG_FILE).read_text()))
         top.load(model, ADAPTER, path)
-        return cls(model, config)
+        writer = cls(model, config)
+        return writer.compiled() if config.int8 else writer
 
     def save_pretrained(self, path: str | Path) -> None:
         path = Path(path)
@@ -81,7 +88,17 @@ class Writer:
         (path / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=1))
 
     def without_adapter(self) -> Writer:
-        return Writer(self.model, self.config, adapter=False)
+        writer = Writer(self.model, self.config, adapter=False)
+        return writer.compiled() if self.lm is not None else writer
+
+    def compiled(self) -> Writer:
+        """The same writer writing with a plain copy of the decoder (adapter merged), int8 when configured."""
+        lm = top.merged_copy(self.model, ADAPTER if self.adapter else None)
+        if self.config.int8:
+            with warnings.catch_warnings():  # torch.ao's notice that the API moves to torchao
+                warnings.simplefilter("ignore")
+                lm = torch.ao.quantization.quantize_dynamic(lm, {torch.nn.Linear}, dtype=torch.qint8)
+        return Writer(self.model, self.config, self.adapter, lm)
 
     # ---- tokens ----------------------------------------------------------------------------------------------
     def prompt_ids(self, question: str, evidence: str) -> list[int]:
@@ -109,8 +126,7 @@ class Writer:
         """The answer's text as it is written (greedy decoding with a key-value cache)."""
         ids = torch.tensor([self.prompt_ids(question, evidence)])  # (1, T)
         eos = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")} - {None}
-        with top.active(self.model, ADAPTER if self.adapter else None) as dec:
-            lm = dec.get_base_model()
+        with self._decoder() as lm:
             out = lm(input_ids=ids, use_cache=True, logits_to_keep=1)
             cache = out.cache
             new: list[int] = []
@@ -126,6 +142,14 @@ class Writer:
                     said = text
                 out = lm(input_ids=torch.tensor([[nxt]]), cache=cache, use_cache=True)
                 cache = out.cache
+
+    @contextmanager
+    def _decoder(self) -> Iterator:
+        if self.lm is not None:
+            yield self.lm
+            return
+        with top.active(self.model, ADAPTER if self.adapter else None) as dec:
+            yield dec.get_base_model()
 
     def write(self, question: str, evidence: str) -> str:
         return "".join(self.stream(question, evidence)).strip()

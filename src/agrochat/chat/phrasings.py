@@ -193,6 +193,74 @@ def fixture_pools(root: str | Path):
     return Pools(promoters, fixture_sequences(root)[1])
 
 
+def plan_examples(rows: list[dict], pools, seed: int = 0) -> tuple[list, int]:
+    """Planning examples (:class:`~agrochat.data_gen.planning.PlanExample`) from a phrasing set, to train on: each
+    row's placeholders filled with random training sequences of ``pools`` (``load_pools``), pasted as the row says
+    and read as a turn is read (:func:`~agrochat.chat.paste.plain_pastes`, then ``<dna>`` placeholders). The turn's
+    sequences are those its compare names, else those its last user turn pastes. Returns the examples and how many
+    rows were skipped (a paste not read as one sequence)."""
+    import random
+
+    from agrochat.data_gen.planning import PlanExample
+    from agrochat.domain.operations import GOALS
+
+    from .paste import plain_pastes
+    from .planning import with_placeholders
+
+    rng = random.Random(seed)
+    out, skipped = [], 0
+    for row in rows:
+        promoters = [rng.choice(pools.promoters)[0] for _ in range(9)]
+        terminators = [rng.choice(pools.terminators) for _ in range(9)]
+        users = [m for m in row["messages"] if m["role"] == "user"]
+        names = [m.group(1) for u in users for m in SLOT.finditer(u["content"])]
+        last = [m.group(1) for m in SLOT.finditer(users[-1]["content"])]
+        try:
+            convo, seqs = with_placeholders(plain_pastes(fill(row["messages"], promoters, terminators)))
+        except Exception:  # noqa: BLE001 - a paste the reader rejects: not an example
+            skipped += 1
+            continue
+        if len(seqs) != len(names):
+            skipped += 1
+            continue
+        if row["op"] == "compare" and row.get("args", {}).get("sequences"):
+            targets = [names.index(n) for n in row["args"]["sequences"] if n in names]
+        elif row["op"] in NUMBER_OPS and last:
+            targets = list(range(len(names) - len(last), len(names)))
+        else:
+            targets = []
+        goal = row.get("args", {}).get("goal") if row["op"] == "design" else "none"
+        out.append(
+            PlanExample(
+                messages=convo,
+                sequences=seqs,
+                op=row["op"],
+                keys=tuple(row["keys"]),
+                targets=tuple(sorted(set(targets))),
+                goal=goal if goal in GOALS else ("stronger" if row["op"] == "design" else "none"),
+                kinds=["terminator" if n[0] == "T" else "promoter" for n in names],
+            )
+        )
+    return out, skipped
+
+
+def written_examples(
+    paths: list[str | Path], pools, valid_every: int = 7, fills: int = 2
+) -> tuple[list, list]:
+    """Train and validation planning examples from phrasing sets written by people: a row is validation when a
+    hash of its file name and id falls in 1 of ``valid_every``; training rows are filled ``fills`` times (other
+    sequences each time)."""
+    import zlib
+
+    train_rows, valid_rows = [], []
+    for path in paths:
+        for row in load_set(path):
+            tag = f"{Path(path).name}:{row.get('id')}".encode()
+            (valid_rows if zlib.crc32(tag) % valid_every == 0 else train_rows).append(row)
+    train = [ex for seed in range(fills) for ex in plan_examples(train_rows, pools, seed=seed)[0]]
+    return train, plan_examples(valid_rows, pools, seed=100)[0]
+
+
 def with_sequences(messages: list[dict], sequences: list[str]) -> list[dict]:
     """``messages`` with their ``<dna>`` placeholders replaced by ``sequences``, in order."""
     it = iter(sequences)

@@ -341,7 +341,7 @@ OFF_TOPIC = (
     "Translate 'good morning' into French.",
     "Who will win the next world cup?",
     "Summarise the plot of Hamlet.",
-    "What's the capital of Australia?",
+    "Which river is the longest in South America?",
     "Should I buy shares in a seed company?",
     "write my grant abstract for me",
     "What's the weather in Berlin tomorrow?",

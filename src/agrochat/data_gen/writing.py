@@ -583,7 +583,7 @@ OFF_TOPIC = (  # (question, what it asks for)
     ("Tell me a joke about tomatoes.", "a joke"),
     ("Translate 'good morning' into French.", "a translation"),
     ("Summarise the plot of Hamlet.", "a plot summary"),
-    ("What's the capital of Australia?", "general knowledge"),
+    ("Which river is the longest in South America?", "general knowledge"),
     ("write my grant abstract for me", "grant writing"),
     ("What's the weather in Berlin tomorrow?", "a weather forecast"),
     ("Give me a recipe for sorghum bread.", "a recipe"),

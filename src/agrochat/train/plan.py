@@ -152,14 +152,23 @@ def train_planner(
     out: Path,
     config: PlanTrainConfig,
     resume: bool = False,
+    written: tuple[list[PlanExample], list[PlanExample]] | None = None,
 ) -> dict:
-    """Train ``planner`` in place; returns the per-epoch log (also written to ``out/log.json``)."""
+    """Train ``planner`` in place; returns the per-epoch log (also written to ``out/log.json``). ``written``:
+    examples from phrasing sets written by people (train, validation; their states cached apart in
+    ``cache-written.pt``): the train part joins the training examples, and the epoch kept is the one planning the
+    validation part best."""
     out.mkdir(parents=True, exist_ok=True)
-    train_c, valid_c = cached_states(
-        out, resume, lambda rows, desc: cache_lower(planner, rows, desc=desc), train, valid
-    )
+    cache = lambda rows, desc: cache_lower(planner, rows, desc=desc)  # noqa: E731
+    train_c, valid_c = cached_states(out, resume, cache, train, valid)
+    pairs = [(train_c, train), (valid_c, valid)]
+    written_c: list[dict] = []
+    if written is not None:
+        extra_c, written_c = cached_states(out, resume, cache, *written, name="cache-written.pt")
+        pairs += [(extra_c, written[0]), (written_c, written[1])]
+        train_c, train = train_c + extra_c, train + written[0]
     if planner.kind is not None:  # a cache made without the kind classifier: add its features
-        for rows, examples in ((train_c, train), (valid_c, valid)):
+        for rows, examples in pairs:
             add_kinds(planner, rows, examples)
     log_path = out / "log.json"
     log = json.loads(log_path.read_text()) if resume and log_path.is_file() else []
@@ -191,15 +200,12 @@ def train_planner(
             sched.step()
             total += loss.item()
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        acc = accuracy(planner, valid_c)
-        entry = {
-            "epoch": epoch + 1,
-            "loss": total / len(bar),
-            "valid": acc,
-            "seconds": round(time.time() - t0),
-        }
+        entry = {"epoch": epoch + 1, "loss": total / len(bar), "valid": accuracy(planner, valid_c)}
+        if written_c:
+            entry["valid_written"] = accuracy(planner, written_c)
+        entry["seconds"] = round(time.time() - t0)
         record_epoch(out, log, entry, planner.save_pretrained)
-    return keep_best(out, log, lambda e: e["valid"]["plan"])
+    return keep_best(out, log, lambda e: e.get("valid_written", e["valid"])["plan"])
 
 
 def add_kinds(planner: Planner, rows: list[dict], examples: list[PlanExample]) -> None:
@@ -213,10 +219,12 @@ def add_kinds(planner: Planner, rows: list[dict], examples: list[PlanExample]) -
             r["kinds"] = kind_features(planner.kind, ex.sequences)
 
 
-def cached_states(out: Path, resume: bool, cache, train, valid) -> tuple[list[dict], list[dict]]:
-    """``cache(rows, desc)`` of the train and validation examples, computed once and kept in ``out/cache.pt``
+def cached_states(
+    out: Path, resume: bool, cache, train, valid, name: str = "cache.pt"
+) -> tuple[list[dict], list[dict]]:
+    """``cache(rows, desc)`` of the train and validation examples, computed once and kept in ``out/<name>``
     (``resume`` reads it back)."""
-    path = out / "cache.pt"
+    path = out / name
     if resume and path.is_file():
         cached = torch.load(path)
         return cached["train"], cached["valid"]
@@ -284,9 +292,11 @@ def run(
     train_config: PlanTrainConfig | None = None,
     resume: bool = False,
     kind_dir: Path | None = None,
+    written: tuple[list[PlanExample], list[PlanExample]] | None = None,
 ) -> dict:
     """Build a planner for the model in ``model_dir``, generate its planning data from ``data_dir`` (training
-    sequences only), train it and save the best epoch to ``out/best``."""
+    sequences only), train it (with ``written``: examples from phrasing sets written by people, train and
+    validation) and save the best epoch to ``out/best``."""
     from agrochat.bridge import DnaLanguageModel
     from agrochat.data_gen.planning import generate, load_pools
 
@@ -304,4 +314,6 @@ def run(
 
         kind = KindClassifier.from_pretrained(kind_dir)
     planner = Planner.build(model, _config(keys, layer), kind)
-    return train_planner(planner, train, valid, out, train_config or PlanTrainConfig(), resume=resume)
+    return train_planner(
+        planner, train, valid, out, train_config or PlanTrainConfig(), resume=resume, written=written
+    )
