@@ -240,3 +240,49 @@ def test_chat_plans_with_the_planner_only_when_it_is_the_default(model_dir):
     assert a.plan(msgs, planner="decoder").source == "decoder"
     a.planner.config.default = True
     assert a.plan(msgs).source == "decoder"
+
+
+def test_written_phrasings_become_planning_examples(tmp_path):
+    import json
+
+    from agrochat.chat.phrasings import plan_examples, written_examples
+
+    rows = [
+        {
+            "id": "x1",
+            "messages": [
+                {"role": "user", "content": "{T2|fasta}\nleaf?"},
+                {"role": "assistant", "content": "(leaf prediction)"},
+                {"role": "user", "content": "is {T1|lower} better?"},
+            ],
+            "op": "compare",
+            "keys": ["terminator_strength/leaf"],
+            "args": {"sequences": ["T1", "T2"]},
+        },
+        {
+            "id": "x2",
+            "messages": [{"role": "user", "content": "make {P1|genbank} stronger in leaf, 3 edits"}],
+            "op": "design",
+            "keys": ["promoter_strength/leaf"],
+            "args": {"goal": "weaker", "max_mutations": 3},
+        },
+        {
+            "id": "x3",
+            "messages": [{"role": "user", "content": "hello"}],
+            "op": "greet",
+            "keys": [],
+            "args": {},
+        },
+    ]
+    pools = _pools()
+    (first, second, greet), skipped = plan_examples(rows, pools)
+    assert skipped == 0
+    assert len(first.sequences) == 2 and first.kinds == ["terminator", "terminator"]
+    assert first.targets == (0, 1) and first.sequences[0] in pools.terminators  # T2 pasted first, T1 second
+    assert "<dna>" in first.messages[-1]["content"] and "(leaf prediction)" in first.messages[1]["content"]
+    assert second.goal == "weaker" and second.targets == (0,) and second.sequences[0] in dict(pools.promoters)
+    assert greet.sequences == [] and greet.targets == () and greet.op == "greet"
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows * 5))
+    train, valid = written_examples([path], pools, valid_every=3, fills=2)
+    assert len(train) + 2 * len(valid) == 2 * 15 and valid  # a row is either training (twice) or validation

@@ -32,10 +32,30 @@ def test_writer_learns_saves_loads_and_writes(model_dir, tmp_path):
     )
     assert out["log"][-1]["loss"] < out["log"][0]["loss"]
     ex = data[0]
-    text = writer.write(ex.question, ex.evidence.text())
+    text = writer.compiled().write(ex.question, ex.evidence.text())  # int8: what a loaded writer writes with
     loaded = Writer.from_pretrained(tmp_path / "w" / "epoch-2", _assistant(model_dir).model)
-    assert loaded.write(ex.question, ex.evidence.text()) == text
+    assert loaded.lm is not None and loaded.write(ex.question, ex.evidence.text()) == text
     assert a.model.decoder.active_adapter == "default"  # the write adapter is active only while writing
+
+
+def test_the_compiled_writer_is_the_adapted_decoder_with_its_adapter_merged(model_dir):
+    from agrochat.bridge import top_adapter as top
+    from agrochat.bridge.writer import ADAPTER
+
+    a = _assistant(model_dir)
+    torch.manual_seed(0)
+    writer = Writer.build(a.model, WriterConfig(layers=1, int8=False))
+    for name, p in top.params(a.model, ADAPTER).items():
+        if "lora_B" in name:  # B starts at zero: give the adapter an effect
+            p.data.normal_(0, 0.05)
+    ids = torch.tensor([writer.prompt_ids("How strong is it?", "- sequence 1: 0.50")])  # (1, T)
+    with torch.no_grad(), top.active(a.model, ADAPTER) as dec:
+        adapted = dec.get_base_model()(input_ids=ids).logits
+    with torch.no_grad(), top.active(a.model, None) as dec:
+        base = dec.get_base_model()(input_ids=ids).logits
+        merged = writer.compiled().lm(input_ids=ids).logits
+    assert (adapted - base).abs().max() > 1e-2  # the adapter matters ...
+    assert torch.allclose(merged, adapted, atol=1e-4)  # ... and the plain copy carries it exactly
 
 
 def test_chat_answers_fall_back_to_the_plain_rendering_when_the_writer_fails_the_check(model_dir):
