@@ -86,12 +86,15 @@ def params(model, name: str) -> dict[str, nn.Parameter]:
     return {n.replace(tag, "."): p for n, p in peft_decoder(model).named_parameters() if tag in n}
 
 
-def save(model, name: str, path: Path) -> None:
+def save(model, name: str, path: Path, dtype: torch.dtype | None = None) -> None:
+    """Save adapter ``name`` to ``path`` (``dtype``: store its weights in that type, e.g. float16 to halve the
+    file; :func:`load` casts them back to the decoder's)."""
     from safetensors.torch import save_file
 
     path.mkdir(parents=True, exist_ok=True)
     peft_decoder(model).peft_config[name].save_pretrained(str(path))
-    save_file({n: p.detach().contiguous() for n, p in params(model, name).items()}, str(path / ADAPTER_FILE))
+    weights = {n: p.detach().to(dtype or p.dtype).contiguous() for n, p in params(model, name).items()}
+    save_file(weights, str(path / ADAPTER_FILE))
 
 
 def load(model, name: str, path: Path) -> None:

@@ -5,7 +5,7 @@ run the base decoder, so training caches their output once (:mod:`agrochat.train
 only: the user's question and the evidence lines (:meth:`agrochat.domain.evidence.Evidence.text`); every number it
 may write is in them, and a checker holds each answer to them (:func:`agrochat.domain.evidence.check`).
 
-Stored in a checkpoint's ``writer/`` folder: ``writer_config.json`` and the adapter in PEFT's layout.
+Stored in a checkpoint's ``writer/`` folder: ``writer_config.json`` and the adapter in PEFT's layout (float16).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Writer:
 
     def save_pretrained(self, path: str | Path) -> None:
         path = Path(path)
-        top.save(self.model, ADAPTER, path)
+        top.save(self.model, ADAPTER, path, dtype=torch.float16)  # half the file; loaded back as float32
         (path / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=1))
 
     def without_adapter(self) -> Writer:
