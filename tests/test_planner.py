@@ -159,6 +159,31 @@ def test_validator_vetoes_and_shapes_the_plan():
     assert got.goal == "weaker" and got.message == "make it weaker"
 
 
+def test_the_words_and_else_the_sequence_kind_set_promoter_or_terminator_keys():
+    from agrochat.chat.planning import kind_said
+
+    assert kind_said(["how strong is this promoter?", "and in protoplasts?"]) == "promoter_strength"
+    assert kind_said(["my terminator", "this promoter please"]) == "promoter_strength"  # the last that says
+    assert kind_said(["promoter or terminator?"]) is None and kind_said(["leaf?"]) is None
+    assert kind_said(["how good is this 3' end?"]) == "terminator_strength"
+
+    class Kind:  # calls every sequence a terminator with probability 0.7
+        def prob_terminator(self, seqs):
+            return [0.7] * len(seqs)
+
+    d = DecoderPlanner(_Stub(), CHAT_KEYS, kind=Kind())
+    leaf, term_leaf = CHAT_KEYS[0], CHAT_KEYS[2]
+    scores = _scores("predict", {leaf: 0.9}, [0.9])
+    got = d.decide(scores, ["A" * 40], Intent("help"), "leaf?", "promoter_strength")  # the words say promoter
+    assert got.keys == (leaf,) and not got.vetoes
+    got = d.decide(scores, ["A" * 40], Intent("help"), "leaf?")  # no words: the classifier's call (p 0.7)
+    assert got.keys == (term_leaf,) and got.vetoes
+    got = DecoderPlanner(_Stub(), CHAT_KEYS).decide(
+        scores, ["A" * 40], Intent("help"), "x", "terminator_strength"
+    )
+    assert got.keys == (term_leaf,) and "words" in got.vetoes[0]
+
+
 def test_placeholders_cover_every_user_sequence():
     s1, s2 = "ACGT" * 10, "TTGCA" * 8
     msgs = [

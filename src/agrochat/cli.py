@@ -102,6 +102,9 @@ def train_decoder_command(
         help="planner: a phrasing set written by people (repeatable; never a held-out set): its rows join the "
         "training data, 1 in 7 kept apart to choose the epoch",
     ),
+    phrasing_fills: int = typer.Option(
+        3, "--phrasing-fills", help="planner: each training row of --phrasings filled this many times"
+    ),
     cache_layers: str = typer.Option(
         "",
         "--cache-layers",
@@ -132,7 +135,7 @@ def train_decoder_command(
                 from agrochat.chat.phrasings import written_examples
                 from agrochat.data_gen.planning import load_pools
 
-                written = written_examples(phrasings, load_pools(data_dir))
+                written = written_examples(phrasings, load_pools(data_dir), fills=phrasing_fills)
                 typer.echo(
                     f"written phrasings: {len(written[0])} training, {len(written[1])} validation examples"
                 )
