@@ -32,7 +32,9 @@ def test_writer_learns_saves_loads_and_writes(model_dir, tmp_path):
     )
     assert out["log"][-1]["loss"] < out["log"][0]["loss"]
     ex = data[0]
-    text = writer.compiled().write(ex.question, ex.evidence.text())  # int8: what a loaded writer writes with
+    text = writer.compiled().write(
+        ex.question, ex.evidence.text()
+    )  # bfloat16: what a loaded writer writes with
     loaded = Writer.from_pretrained(tmp_path / "w" / "epoch-2", _assistant(model_dir).model)
     assert loaded.lm is not None and loaded.write(ex.question, ex.evidence.text()) == text
     assert a.model.decoder.active_adapter == "default"  # the write adapter is active only while writing
@@ -44,7 +46,7 @@ def test_the_compiled_writer_is_the_adapted_decoder_with_its_adapter_merged(mode
 
     a = _assistant(model_dir)
     torch.manual_seed(0)
-    writer = Writer.build(a.model, WriterConfig(layers=1, int8=False))
+    writer = Writer.build(a.model, WriterConfig(layers=1, dtype="float32"))
     for name, p in top.params(a.model, ADAPTER).items():
         if "lora_B" in name:  # B starts at zero: give the adapter an effect
             p.data.normal_(0, 0.05)
