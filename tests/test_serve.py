@@ -291,7 +291,7 @@ def test_interleaved_conversations_keep_their_own_context(client, assistant):
             {"role": "assistant", "content": chat(client, convo)["choices"][0]["message"]["content"]}
         )
     a.append({"role": "user", "content": "And in maize protoplasts?"})
-    b.append({"role": "user", "content": "What about in tobacco leaves?"})
+    b.append({"role": "user", "content": "And in tobacco leaf?"})
     answers: dict[str, dict] = {}
     threads = [
         threading.Thread(target=lambda n, c: answers.__setitem__(n, chat(client, c)), args=(n, c))
