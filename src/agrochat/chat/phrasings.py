@@ -203,6 +203,7 @@ def plan_examples(rows: list[dict], pools, seed: int = 0) -> tuple[list, int]:
 
     from agrochat.data_gen.planning import PlanExample
     from agrochat.domain.operations import GOALS
+    from agrochat.errors import AgrochatError
 
     from .paste import plain_pastes
     from .planning import with_placeholders
@@ -217,7 +218,7 @@ def plan_examples(rows: list[dict], pools, seed: int = 0) -> tuple[list, int]:
         last = [m.group(1) for m in SLOT.finditer(users[-1]["content"])]
         try:
             convo, seqs = with_placeholders(plain_pastes(fill(row["messages"], promoters, terminators)))
-        except Exception:  # noqa: BLE001 - a paste the reader rejects: not an example
+        except AgrochatError:  # a paste the reader rejects: not an example
             skipped += 1
             continue
         if len(seqs) != len(names):

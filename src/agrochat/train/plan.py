@@ -166,7 +166,7 @@ def train_planner(
     if written is not None:
         extra_c, written_c = cached_states(out, resume, cache, *written, name="cache-written.pt")
         pairs += [(extra_c, written[0]), (written_c, written[1])]
-        train_c, train = train_c + extra_c, train + written[0]
+        train_c = train_c + extra_c
     if planner.kind is not None:  # a cache made without the kind classifier: add its features
         for rows, examples in pairs:
             add_kinds(planner, rows, examples)
