@@ -41,6 +41,23 @@ def test_predict_fields_and_batch_consistency(assistant, promoters):
     assert one.value == pytest.approx(preds[3].value, abs=1e-4)  # padding in a batch does not change results
 
 
+def test_long_sequences_come_in_token_budget_batches(assistant, promoters, monkeypatch):
+    short = [r["sequence"] for r in promoters[:4]]
+    long = ("".join(short) * 10)[:6000]
+    seqs = [short[0], long, short[1], long, long, short[2]]
+    sizes = []
+    numbers, count = assistant._numbers, assistant.model.dna_tokenizer.count
+    monkeypatch.setattr(
+        assistant, "_numbers", lambda s, k: sizes.append(max(map(count, s)) * len(s)) or numbers(s, k)
+    )
+    budget = 2 * count(long)  # two 6-kb sequences per batch at most
+    preds = assistant.predict(seqs, tissue="leaf", batch_size=32, max_tokens=budget, explanations=False)
+    assert [p.sequence for p in preds] == seqs and max(sizes) <= budget and len(sizes) >= 3
+    monkeypatch.undo()
+    alone = [assistant.predict(s, tissue="leaf", explanations=False)[0].value for s in seqs]
+    assert [p.value for p in preds] == pytest.approx(alone, abs=1e-4)
+
+
 def test_predict_inputs_and_errors(assistant, promoters, tmp_path):
     fa = tmp_path / "x.fa"
     fa.write_text(

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 from agrochat.errors import ConfigError
 from agrochat.train import load_config
-from agrochat.train.batching import TokenBudgetSampler
+from agrochat.train.batching import TokenBudgetSampler, budget_batches
 from agrochat.train.checkpoint import list_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +62,15 @@ def test_token_budget_batches():
     r0 = TokenBudgetSampler(lengths, 2048, 64, seed=0, rank=0, world_size=2).batches(0)
     r1 = TokenBudgetSampler(lengths, 2048, 64, seed=0, rank=1, world_size=2).batches(0)
     assert len(r0) == len(r1) and not set(map(tuple, r0)) & set(map(tuple, r1))
+
+
+def test_inference_batches_keep_the_token_budget():
+    lengths = [31, 31, 1001, 31, 1001, 1001, 31]
+    batches = list(budget_batches(range(len(lengths)), lambda i: lengths[i], 2048, 256))
+    assert [i for b in batches for i in b] == list(range(len(lengths)))  # every item once, in order
+    assert all(max(lengths[i] for i in b) * len(b) <= 2048 for b in batches)
+    assert list(budget_batches([5000], lambda x: x, 2048, 8)) == [[5000]]  # longer than the budget: alone
+    assert [len(b) for b in budget_batches(range(10), lambda i: 1, 100, 4)] == [4, 4, 2]  # the count cap
 
 
 def _train_cmd(out: Path, resume: bool = False) -> list[str]:

@@ -27,6 +27,24 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"{name}={value!r} is not one of {list(choices)}")
 
 
+def check_bits_mode(part: str, bits: int, trainable: str) -> None:
+    """Quantised base weights train through LoRA or stay frozen: ``full`` would ask int8/4-bit tensors for
+    gradients ("only Tensors of floating point dtype can require gradients")."""
+    if bits and trainable == "full":
+        raise ConfigError(
+            f"{part}.load_in_bits={bits} cannot train fully (quantised weights have no gradients); "
+            f"use trainable: lora, or load_in_bits: 0"
+        )
+
+
+def _check_bits(part: str, bits: int, source: str, trainable: str) -> None:
+    if bits not in (0, 4, 8):
+        raise ConfigError(f"{part}.load_in_bits must be 0, 4 or 8, got {bits}")
+    if bits and source != "pretrained":
+        raise ConfigError(f"{part}.load_in_bits needs {part}.source=pretrained (a hub id or local dir)")
+    check_bits_mode(part, bits, trainable)
+
+
 def _check_positive(name: str, value: float) -> None:
     if value <= 0:
         raise ConfigError(f"{name} must be > 0, got {value!r}")
@@ -134,10 +152,18 @@ class EncoderConfig:
     dropout: float = 0.0
     """Hidden and attention dropout while training (AgroNT itself uses 0; a small encoder trained from scratch
     on a few thousand promoters memorises them without it)."""
+    load_in_bits: int = 0
+    """0 (off), 4 or 8: quantised base weights via bitsandbytes (CUDA only, ``source=pretrained``), LoRA on top;
+    frozen or LoRA only (quantised weights cannot train fully)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
+        _check_bits("encoder", self.load_in_bits, self.source, self.trainable)
+        if self.load_in_bits and self.type != "agront":
+            raise ConfigError(
+                "encoder.load_in_bits is for type=agront (a CNN is small enough in full precision)"
+            )
         if isinstance(self.cnn, dict):
             self.cnn = _from_dict(CnnSettings, self.cnn, "encoder.cnn")
         _check_choice("encoder.type", self.type, ENCODER_TYPES)
@@ -211,10 +237,7 @@ class DecoderConfig:
         if isinstance(self.lora, dict):
             self.lora = LoraSettings(**self.lora)
         _check_choice("decoder.source", self.source, ("gguf", "pretrained", "preset"))
-        if self.load_in_bits not in (0, 4, 8):
-            raise ConfigError(f"decoder.load_in_bits must be 0, 4 or 8, got {self.load_in_bits}")
-        if self.load_in_bits and self.source != "pretrained":
-            raise ConfigError("decoder.load_in_bits needs decoder.source=pretrained (a hub id or local dir)")
+        _check_bits("decoder", self.load_in_bits, self.source, self.trainable)
         _check_choice("decoder.trainable", self.trainable, TRAINABLE)
         _check_choice("decoder.dtype", self.dtype, ("float32", "bfloat16", "float16"))
 

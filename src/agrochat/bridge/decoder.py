@@ -17,8 +17,10 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
+from agrochat import hub
 from agrochat.errors import ConfigError, ResourceNotFoundError
 
+from . import quantize
 from .config import DecoderConfig
 
 DNA_TOKEN = "<dna>"
@@ -122,7 +124,7 @@ def _load_gguf_cached(cfg: DecoderConfig, with_model: bool = True):
 def load_text_tokenizer(cfg: DecoderConfig):
     """The decoder's tokenizer alone (no weights), with ``<dna>``/``<num>`` added."""
     if cfg.source == "pretrained":
-        tok = AutoTokenizer.from_pretrained(cfg.name_or_path)
+        tok = AutoTokenizer.from_pretrained(hub.resolve(cfg.name_or_path, "model.decoder.name_or_path"))
     else:
         _, tok = _load_gguf_cached(cfg, with_model=False)
     add_special_tokens(tok)
@@ -138,41 +140,20 @@ def add_special_tokens(tokenizer) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
-def _quantization(cfg: DecoderConfig, dtype: torch.dtype) -> dict:
-    """``from_pretrained`` kwargs for 4/8-bit base weights (bitsandbytes, CUDA only)."""
-    if not cfg.load_in_bits:
-        return {}
-    if not torch.cuda.is_available():
-        raise ConfigError("decoder.load_in_bits needs a CUDA GPU (bitsandbytes); set it to 0 on CPU")
-    from transformers import BitsAndBytesConfig
-
-    if cfg.load_in_bits == 4:
-        q = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=dtype,
-            bnb_4bit_use_double_quant=True,
-        )
-    else:
-        q = BitsAndBytesConfig(load_in_8bit=True)
-    return {"quantization_config": q, "device_map": {"": torch.cuda.current_device()}}
-
-
 def build_decoder(cfg: DecoderConfig) -> tuple[PreTrainedModel, object]:
     """Return ``(causal_lm, tokenizer)`` with ``<dna>``/``<num>`` in the vocabulary and embeddings resized."""
     dtype = getattr(torch, cfg.dtype)
     if cfg.source == "gguf":
         model, tok = _load_gguf_cached(cfg)
     elif cfg.source == "pretrained":
-        quant = _quantization(cfg, dtype)  # fails early and clearly without CUDA
-        tok = AutoTokenizer.from_pretrained(cfg.name_or_path)
-        model = AutoModelForCausalLM.from_pretrained(cfg.name_or_path, dtype=dtype, **quant)
+        quant = quantize.from_pretrained_kwargs(
+            "decoder", cfg.load_in_bits, dtype
+        )  # fails early without CUDA
+        source = hub.resolve(cfg.name_or_path, "model.decoder.name_or_path")
+        tok = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **quant)
         if cfg.load_in_bits:
-            from peft import prepare_model_for_kbit_training
-
-            model = prepare_model_for_kbit_training(
-                model, use_gradient_checkpointing=cfg.gradient_checkpointing
-            )
+            model = quantize.prepare(model, cfg.gradient_checkpointing)
     elif cfg.source == "preset":
         if cfg.preset not in DECODER_PRESETS:
             raise ConfigError(f"unknown decoder preset {cfg.preset!r}; known: {sorted(DECODER_PRESETS)}")

@@ -7,12 +7,16 @@ and tells how many positions a sequence of ``n`` ids gives (``output_length``). 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 from transformers import EsmConfig, EsmForMaskedLM
 
+from agrochat import hub
 from agrochat.errors import ConfigError
 
+from . import quantize
 from .cnn import CnnEncoder
 from .config import EncoderConfig, LoraSettings
 from .tokenizer import AgroNTTokenizer, BaseTokenizer, DnaSequenceError, load_agront_tokenizer
@@ -150,8 +154,16 @@ def build_encoder(cfg: EncoderConfig) -> DnaEncoderModule:
 
 
 def build_dna_tokenizer(cfg: EncoderConfig, path=None) -> AgroNTTokenizer | BaseTokenizer:
-    """The ids an encoder reads: AgroNT 6-mers (from ``path`` or rebuilt from the rule) or one id per base."""
+    """The ids an encoder reads: AgroNT 6-mers or one id per base. AgroNT's comes from ``path`` (a saved
+    agrochat checkpoint), else from the pretrained encoder's own folder (``source=pretrained``), else it is
+    built from the rule; a loaded one is checked against the rule."""
     if cfg.type == "agront":
+        if path is None and cfg.source == "pretrained":
+            path = hub.resolve(cfg.name_or_path, "model.encoder.name_or_path")
+            if not Path(path).is_dir():  # a hub id the hub can serve: transformers downloads it
+                from transformers import AutoTokenizer
+
+                path = Path(AutoTokenizer.from_pretrained(path).vocab_file).parent
         return load_agront_tokenizer(path, model_max_length=cfg.max_tokens)
     if cfg.type == "cnn":
         return BaseTokenizer.from_pretrained(path) if path is not None else BaseTokenizer()
@@ -167,11 +179,14 @@ def build_agront_encoder(cfg: EncoderConfig) -> DnaEncoder:
         mlm = EsmForMaskedLM(esm_cfg)
     elif cfg.source == "pretrained":
         mlm = EsmForMaskedLM.from_pretrained(
-            cfg.name_or_path,
+            hub.resolve(cfg.name_or_path, "model.encoder.name_or_path"),
             attn_implementation=cfg.attn_implementation,
             hidden_dropout_prob=cfg.dropout,
             attention_probs_dropout_prob=cfg.dropout,
+            **quantize.from_pretrained_kwargs("encoder", cfg.load_in_bits, torch.bfloat16),
         )
+        if cfg.load_in_bits:
+            mlm = quantize.prepare(mlm, cfg.gradient_checkpointing)
     else:  # pragma: no cover - validated in EncoderConfig
         raise ConfigError(f"unknown encoder source {cfg.source!r}")
     esm = mlm.esm

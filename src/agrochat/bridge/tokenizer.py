@@ -152,10 +152,30 @@ class AgroNTTokenizer(EsmTokenizer):
         return super().__call__(text, *args, truncation=truncation, **kwargs)
 
 
+def check_rule(tokenizer: AgroNTTokenizer, where: str | Path) -> AgroNTTokenizer:
+    """``tokenizer`` if its vocabulary is the 6-mer rule's, id for id; else a :class:`CheckpointError` naming the
+    first difference (a checkpoint whose tokens mean something else would give silently wrong states)."""
+    vocab = tokenizer.get_vocab()
+    expected = build_vocab()
+    if len(vocab) != len(expected):
+        raise CheckpointError(
+            f"{where}: tokenizer has {len(vocab)} tokens, the AgroNT 6-mer rule {len(expected)}"
+        )
+    for i, token in enumerate(expected):
+        if vocab.get(token) != i:
+            raise CheckpointError(
+                f"{where}: tokenizer gives {token!r} id {vocab.get(token)}, the AgroNT 6-mer rule id {i}"
+            )
+    return tokenizer
+
+
 def load_agront_tokenizer(path: str | Path | None = None, model_max_length: int = 1024) -> AgroNTTokenizer:
-    """The AgroNT tokenizer: from a saved directory (``vocab.txt``) or, with ``path=None``, built from the rule."""
+    """The AgroNT tokenizer: a checkpoint's own (a folder with ``vocab.txt``), checked against the 6-mer rule, or,
+    with ``path=None``, built from the rule."""
     if path is not None:
-        return AgroNTTokenizer.from_pretrained(str(path), model_max_length=model_max_length)
+        if not (Path(path) / "vocab.txt").is_file():
+            raise CheckpointError(f"{path}: no vocab.txt (an AgroNT tokenizer folder has one)")
+        return check_rule(AgroNTTokenizer.from_pretrained(str(path), model_max_length=model_max_length), path)
     with tempfile.TemporaryDirectory() as tmp:
         vocab = Path(tmp) / "vocab.txt"
         vocab.write_text("\n".join(build_vocab()) + "\n")

@@ -21,6 +21,7 @@ from agrochat.errors import ConfigError
 
 from .config import TRAINABLE, LoraSettings, ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN
+from .quantize import has_quantised_weights
 
 PART_MODES = ("frozen", "full")
 """Modes of the projector and the numeric head (they are small: no LoRA)."""
@@ -133,6 +134,8 @@ def apply_trainable(
     base = module.get_base_model() if isinstance(module, PeftModel) else module
     if base is not module and mode == "full":
         raise ValueError("cannot switch a LoRA-wrapped model to full training; merge it first")
+    if mode == "full" and has_quantised_weights(module):
+        raise ConfigError("quantised (load_in_bits) weights cannot train fully; train them with lora")
     for p in module.parameters():
         p.requires_grad = mode == "full"
     return module

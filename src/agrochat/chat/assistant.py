@@ -44,6 +44,7 @@ from agrochat.domain.motifs import annotate, promoter_rel, terminator_rel
 from agrochat.domain.prompts import canonical_prompt
 from agrochat.domain.registry import Registry, load_registry, ordinal
 from agrochat.errors import CheckpointError, InputError, UnknownTaskError
+from agrochat.train.batching import INFERENCE_MAX_TOKENS, budget_batches
 
 from .attribution import (
     Scorer,
@@ -165,16 +166,15 @@ class Assistant:
         tissue: str | None = "leaf",
         batch_size: int = 32,
         explanations: bool = True,
+        max_tokens: int = INFERENCE_MAX_TOKENS,
     ) -> Iterator[Prediction]:
-        """Stream predictions batch by batch (bounded memory for large FASTA files)."""
+        """Stream predictions batch by batch (bounded memory for large FASTA files). A batch holds at most
+        ``batch_size`` sequences and ``max_tokens`` padded DNA tokens (the training sampler's rule), so long
+        sequences come in small batches."""
         key = self.resolve(task, tissue)
-        batch: list[tuple[str, str]] = []
-        for rid, seq in self.records(sequences):
-            batch.append((rid, self._fits(seq, rid)))  # records() has normalised it
-            if len(batch) == batch_size:
-                yield from self._score(batch, key, explanations)
-                batch = []
-        if batch:
+        records = ((rid, self._fits(seq, rid)) for rid, seq in self.records(sequences))  # normalised
+        count = self.model.dna_tokenizer.count
+        for batch in budget_batches(records, lambda r: count(r[1]), max_tokens, batch_size):
             yield from self._score(batch, key, explanations)
 
     def predict(self, sequences, *args, **kwargs) -> list[Prediction]:
@@ -232,13 +232,14 @@ class Assistant:
         )
 
     # ---- the model's evidence: mutagenesis, knockouts, variants, design --------------------------------------
-    def scorer(self, batch_size: int = 256) -> Scorer:
-        """A batched fast-path scorer: (sequences, key) -> (values, stds, ood flags, ood reasons)."""
+    def scorer(self, batch_size: int = 256, max_tokens: int = INFERENCE_MAX_TOKENS) -> Scorer:
+        """A batched fast-path scorer: (sequences, key) -> (values, stds, ood flags, ood reasons); batches of at
+        most ``batch_size`` sequences and ``max_tokens`` padded DNA tokens."""
+        count = self.model.dna_tokenizer.count
 
         def score(seqs, key):
             vals = []
-            for s in range(0, len(seqs), batch_size):
-                chunk = seqs[s : s + batch_size]
+            for chunk in budget_batches(seqs, count, max_tokens, batch_size):
                 vals += self._numbers(chunk, [key] * len(chunk))
             return (
                 np.array([v.value for v in vals]),

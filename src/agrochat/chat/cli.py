@@ -216,7 +216,12 @@ def predict_command(
     resume: bool = typer.Option(
         False, "--resume", help="with --out: skip ids already written, append the rest"
     ),
-    batch_size: int = typer.Option(32, "--batch-size"),
+    batch_size: int = typer.Option(32, "--batch-size", help="at most this many sequences per batch"),
+    max_tokens: int = typer.Option(
+        32768,
+        "--max-tokens",
+        help="at most this many padded DNA tokens per batch: long sequences (6 kb) come in small batches",
+    ),
     explanations: bool = typer.Option(True, "--explanations/--no-explanations"),
 ):
     """Score sequences with the fast path (one forward per batch) and a progress bar."""
@@ -250,7 +255,7 @@ def predict_command(
         with Progress(disable=out is None, transient=False) as progress:
             bar = progress.add_task("scoring", total=None)
             records = ((rid, s) for rid, s in assistant.records(source) if rid not in done)
-            for p in assistant.iter_predict(records, task, tissue, batch_size, explanations):
+            for p in assistant.iter_predict(records, task, tissue, batch_size, explanations, max_tokens):
                 row = p.to_dict()
                 row.pop("attribution")
                 if fmt == "json":

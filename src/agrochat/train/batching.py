@@ -6,11 +6,18 @@ promoters (31 tokens) and 6 kb genes (1000 tokens) share one loader without padd
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from agrochat.errors import InputError
+
+T = TypeVar("T")
+
+INFERENCE_MAX_TOKENS = 32768
+"""Default token budget of an inference batch (padded DNA tokens): 192 promoters of 170 bases for a base-level
+encoder, 256 (the count cap) for AgroNT's 31 tokens, 32 sequences of 6 kb for AgroNT (1,001 tokens each)."""
 
 
 class TokenBudgetSampler:
@@ -63,3 +70,24 @@ class TokenBudgetSampler:
 
     def padded_tokens(self, batch: list[int]) -> int:
         return int(self.lengths[batch].max()) * len(batch)
+
+
+def budget_batches(
+    items: Iterable[T], tokens: Callable[[T], int], max_tokens: int, max_batch_size: int
+) -> Iterator[list[T]]:
+    """``items`` in their order, in batches that keep the sampler's rule: ``n * longest <= max_tokens`` and
+    ``n <= max_batch_size`` (a single item longer than the budget is a batch of its own). Streams: reads one
+    item ahead of what it yields, so a FASTA file of any size is batched in bounded memory."""
+    if max_tokens < 1 or max_batch_size < 1:
+        raise InputError("max_tokens and batch_size must be >= 1")
+    batch: list[T] = []
+    longest = 0
+    for item in items:
+        n = tokens(item)
+        if batch and (max(longest, n) * (len(batch) + 1) > max_tokens or len(batch) >= max_batch_size):
+            yield batch
+            batch, longest = [], 0
+        batch.append(item)
+        longest = max(longest, n)
+    if batch:
+        yield batch

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from agrochat.bridge.config import TRAINABLE, ModelConfig, _from_dict
+from agrochat.bridge.config import TRAINABLE, ModelConfig, _from_dict, check_bits_mode
 from agrochat.bridge.trainable import PART_MODES, TrainableModes
 from agrochat.errors import ConfigError
 
@@ -198,6 +198,9 @@ class TrainConfig:
         ]
         if not self.stages:
             raise ConfigError("at least one stage is needed")
+        for stage in self.stages:  # quantised base weights train through LoRA only
+            check_bits_mode(f"stage {stage.name}: encoder", self.model.encoder.load_in_bits, stage.encoder)
+            check_bits_mode(f"stage {stage.name}: decoder", self.model.decoder.load_in_bits, stage.decoder)
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ConfigError(f"mixed_precision={self.mixed_precision!r} not in ['no', 'bf16', 'fp16']")
         if not 0 <= self.start_stage < len(self.stages):
