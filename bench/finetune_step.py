@@ -35,6 +35,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5, help="timed steps (after one warm-up step)")
     ap.add_argument("--mixed-precision", default="bf16", choices=["no", "bf16", "fp16"])
     ap.add_argument("--gradient-checkpointing", action="store_true", help="on the encoder and the decoder")
+    ap.add_argument(
+        "--bits",
+        type=int,
+        default=0,
+        choices=[0, 4, 8],
+        help="4/8: quantised base weights for encoder and decoder (bitsandbytes, CUDA), LoRA on top; the random "
+        "architectures are saved to a temporary folder first and loaded back as pretrained checkpoints",
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -50,11 +58,20 @@ def main() -> None:
 
     torch.manual_seed(0)
     cuda = torch.cuda.is_available()
+    sources: dict = {
+        "encoder": {"preset": args.encoder},
+        "decoder": {"source": "preset", "preset": args.decoder},
+    }
+    if args.bits:
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="agrochat-bits-"))
+        sources = _saved_architectures(args, tmp)
     acc = Accelerator(cpu=not cuda, mixed_precision=args.mixed_precision)
     key = "promoter_strength/leaf"
     cfg = ModelConfig(
         encoder=EncoderConfig(
-            preset=args.encoder,
+            **sources["encoder"],
             trainable="lora",
             gradient_checkpointing=args.gradient_checkpointing,
             lora=LoraSettings(
@@ -62,8 +79,7 @@ def main() -> None:
             ),
         ),
         decoder=DecoderConfig(
-            source="preset",
-            preset=args.decoder,
+            **sources["decoder"],
             trainable="lora",
             dtype="bfloat16" if args.mixed_precision == "bf16" else "float32",
             gradient_checkpointing=args.gradient_checkpointing,
@@ -131,6 +147,7 @@ def main() -> None:
         "batch": args.batch,
         "mixed_precision": args.mixed_precision,
         "gradient_checkpointing": args.gradient_checkpointing,
+        "bits": args.bits,
         "prompt_tokens_max": int(batch["input_ids"].shape[1]),
         "dna_tokens_max": int(batch["dna_input_ids"].shape[1]),
         "trainable_params": trainable,
@@ -146,6 +163,36 @@ def main() -> None:
         result["gpu_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
         result["gpu_peak_reserved_mb"] = torch.cuda.max_memory_reserved() / 2**20
     report(result, args.out, provenance("train", rows=len(rows), data=FIXTURES_DIR / "mini_data"))
+
+
+def _saved_architectures(args, folder: Path) -> dict:
+    """The random encoder and decoder architectures saved as pretrained checkpoints (bf16) in ``folder``, and
+    the config fields that load them back with ``load_in_bits``."""
+    import torch
+    from transformers import EsmForMaskedLM
+
+    from agrochat.bridge import DecoderConfig
+    from agrochat.bridge.decoder import build_decoder
+    from agrochat.bridge.encoder import encoder_preset_config
+    from agrochat.bridge.tokenizer import load_agront_tokenizer
+
+    EsmForMaskedLM(encoder_preset_config(args.encoder)).to(torch.bfloat16).save_pretrained(folder / "encoder")
+    load_agront_tokenizer().save_pretrained(str(folder / "encoder"))
+    dec, tok = build_decoder(DecoderConfig(source="preset", preset=args.decoder, dtype="bfloat16"))
+    dec.save_pretrained(folder / "decoder")
+    tok.save_pretrained(str(folder / "decoder"))
+    return {
+        "encoder": {
+            "source": "pretrained",
+            "name_or_path": str(folder / "encoder"),
+            "load_in_bits": args.bits,
+        },
+        "decoder": {
+            "source": "pretrained",
+            "name_or_path": str(folder / "decoder"),
+            "load_in_bits": args.bits,
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ def one(layers: int, n: int, batch_size: int, max_tokens: int, device: str) -> d
     import gc
 
     gc.collect()
-    with open("/proc/self/clear_refs", "w") as fh:  # resets VmHWM: the peak of building the model is not counted
+    with open(
+        "/proc/self/clear_refs", "w"
+    ) as fh:  # resets VmHWM: the peak of building the model is not counted
         fh.write("5")
     base = status_mb("VmRSS")
     if device == "cuda":
@@ -87,7 +89,16 @@ def main() -> None:
     settings += [(f"budget {b}", 256, b) for b in map(int, args.budgets.split(","))]
     rows = []
     for name, bs, mt in settings:
-        cmd = [sys.executable, __file__, "--layers", str(args.layers), "--n", str(args.n), "--device", args.device]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--layers",
+            str(args.layers),
+            "--n",
+            str(args.n),
+            "--device",
+            args.device,
+        ]
         out = subprocess.run([*cmd, "--one", f"{bs},{mt}"], check=True, capture_output=True, text=True).stdout
         row = {"setting": name, "batch_size": bs, "max_tokens": None if mt == 10**9 else mt}
         row.update(json.loads(out.strip().splitlines()[-1]))
@@ -104,7 +115,9 @@ def main() -> None:
             "sequences": f"{args.n} x 6,000 bp (1,001 tokens)",
             "rows": rows,
             "mb_per_sequence_in_a_batch": round(slope, 1),
-            "count_256_extrapolated_mb": round(counts[0]["peak_added_mb"] + slope * (256 - counts[0]["batch_size"])),
+            "count_256_extrapolated_mb": round(
+                counts[0]["peak_added_mb"] + slope * (256 - counts[0]["batch_size"])
+            ),
             "note": "count 256 (the scorer's batch before the token budget) is extrapolated from the measured "
             "count batches, not run: on this machine it would exhaust memory",
         },

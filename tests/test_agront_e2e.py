@@ -183,3 +183,23 @@ def test_non_contiguous_weights_save_and_reload(tmp_path, encoder_mode):
         torch.testing.assert_close(p, ours[n], rtol=0, atol=0)
     for a, b in zip(model.numeric_head.parameters(), loaded.numeric_head.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_quantised_weights_train_only_through_lora(tmp_path):
+    from agrochat.bridge.encoder import build_encoder
+    from agrochat.errors import ConfigError
+
+    for overrides in (
+        ["model.encoder.load_in_bits=8", "model.encoder.trainable=full"],
+        ["model.encoder.load_in_bits=8", "stages.0.encoder=full"],
+        ["model.decoder.load_in_bits=4", "stages.2.decoder=full"],
+    ):
+        with pytest.raises(ConfigError, match="cannot train fully") as e:
+            load_config(PRESET, overrides)
+        assert "\n" not in str(e.value)
+    cfg = load_config(PRESET, ["model.encoder.load_in_bits=4"])  # LoRA on 4-bit weights: a valid recipe
+    assert cfg.model.encoder.load_in_bits == 4 and cfg.stages[0].encoder == "lora"
+    if not torch.cuda.is_available():
+        cfg.model.encoder.name_or_path = str(_pretrained_folder(tmp_path / "agront"))
+        with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+            build_encoder(cfg.model.encoder)
