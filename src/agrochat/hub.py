@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,14 +34,24 @@ def offline() -> bool:
 
 @functools.lru_cache(maxsize=4)
 def reachable(url: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether the hub answers at all (any HTTP status counts as an answer), probed once per process."""
-    try:
-        urllib.request.urlopen(url or endpoint(), timeout=timeout)  # noqa: S310 - the configured hub endpoint
-    except urllib.error.HTTPError:
-        return True
-    except (OSError, ValueError):
-        return False
-    return True
+    """Whether the hub answers at all within about ``timeout`` seconds (any HTTP status counts as an answer),
+    probed once per process. The probe runs in a daemon thread, so a hanging name lookup cannot stall the
+    caller."""
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            urllib.request.urlopen(url or endpoint(), timeout=timeout).close()  # noqa: S310 - the hub endpoint
+            answer.append(True)
+        except urllib.error.HTTPError:
+            answer.append(True)
+        except Exception:  # no route, no name lookup, timeout, malformed address
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, name="agrochat-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    return bool(answer) and answer[0]
 
 
 def cache_dir() -> Path:
@@ -80,7 +91,7 @@ def resolve(name_or_path: str, option: str, repo_type: str = "model") -> str:
     why = "HF_HUB_OFFLINE is set" if offline() else f"{endpoint()} cannot be reached"
     raise ResourceNotFoundError(
         f"{name_or_path} is not in the Hugging Face cache ({cache_dir()}) and {why}; download it where there is "
-        f"network (huggingface-cli download {name_or_path}"
+        f"network (hf download {name_or_path}"
         + (" --repo-type dataset" if repo_type == "dataset" else "")
         + f" --local-dir DIR) and set {option}=DIR"
     )

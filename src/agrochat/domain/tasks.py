@@ -14,6 +14,9 @@ TERMINATOR = "terminator_strength"
 SYNTHETIC = "synthetic_promoter"
 NATURAL = "natural_promoter"
 TISSUE = "tissue_expression"
+# PGB gene_exp outputs (``gene_expression/zea_mays:<output name>``), built only by ``agrochat data build --pgb``;
+# their registry metadata comes from data_gen/pgb.py (describe() does not know them).
+GENE_EXPRESSION = "gene_expression"
 SYSTEMS = ("leaf", "protoplast")
 # The six measured conditions of Jores et al. 2021 (Supp. Tables 4-6); there is no "proto, light".
 CONDITIONS = (
