@@ -15,7 +15,8 @@ ALLOWED = {
     "bridge": set(),
     "data_gen": {"domain", "console"},
     "train": {"bridge", "data_gen", "domain", "console"},
-    "chat": {"bridge", "domain", "data_gen", "train", "console", "provenance"},
+    "genome": {"domain"},
+    "chat": {"bridge", "domain", "data_gen", "train", "genome", "console", "provenance"},
 }
 
 

@@ -15,6 +15,7 @@ from agrochat.chat.cli import (
     predict_command,
     variant_command,
 )
+from agrochat.chat.genome_cli import scan_command, variants_command
 from agrochat.chat.serve.cli import serve_command
 from agrochat.console import fail
 from agrochat.data_gen.cli import app as data_app
@@ -48,6 +49,8 @@ app.command("explain")(explain_command)
 app.command("variant")(variant_command)
 app.command("design")(design_command)
 app.command("serve")(serve_command)
+app.command("scan")(scan_command)
+app.command("variants")(variants_command)
 
 
 @app.command("mcp")

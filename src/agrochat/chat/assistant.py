@@ -172,6 +172,21 @@ class Assistant:
         ``batch_size`` sequences and ``max_tokens`` padded DNA tokens (the training sampler's rule), so long
         sequences come in small batches."""
         key = self.resolve(task, tissue)
+        yield from self.iter_predict_key(sequences, key, batch_size, explanations, max_tokens)
+
+    def iter_predict_key(
+        self,
+        sequences,
+        key: str,
+        batch_size: int = 32,
+        explanations: bool = True,
+        max_tokens: int = INFERENCE_MAX_TOKENS,
+    ) -> Iterator[Prediction]:
+        """:meth:`iter_predict` for a task key of this model (``promoter_strength/leaf``)."""
+        if key not in self.known_keys:
+            raise UnknownTaskError(
+                f"this model has no key {key!r}; it answers for: {', '.join(self.known_keys)}"
+            )
         records = ((rid, self._fits(seq, rid)) for rid, seq in self.records(sequences))  # normalised
         count = self.model.dna_tokenizer.count
         for batch in budget_batches(records, lambda r: count(r[1]), max_tokens, batch_size):

@@ -493,7 +493,7 @@ def pgb_registry(rows: list[Measurement], outputs: list[PGBOutput], meta: dict) 
 def run_pgb_build(config: PGBBuildConfig, progress: Progress | None = None) -> PGBBuildResult:
     """Build from PGB alone: the layout of :func:`run_build` (``hf/``, ``regression/``, ``registry.json``, ...).
 
-    Every key gets regression rows; conversations are written for the promoter and terminator keys only (the
+    Every key gets regression rows; conversations are written only for promoter and terminator keys (the
     conversation templates have no wording for ``gene_expression`` outputs).
     """
     tick = progress or (lambda stage, done, total: None)
