@@ -24,13 +24,13 @@ from agrochat.train.cli import train_command
 
 
 def _quiet() -> None:
-    """Keep the CLI output to answers: no weight-loading bars or library deprecation chatter."""
+    """Keep the CLI output to answers: no weight-loading bars or library deprecation chatter. Set through the
+    environment (read when transformers is imported, if ever), so help and argument errors import nothing."""
+    import os
     import warnings
 
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     warnings.filterwarnings(
         "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
     )

@@ -1,58 +1,55 @@
-"""agrochat.bridge: AgroNT encoder + projection adapter + LLaMA-family decoder + numeric head."""
+"""agrochat.bridge: AgroNT encoder + projection adapter + LLaMA-family decoder + numeric head.
 
-from .build import build_model
-from .config import (
-    ConfigError,
-    DecoderConfig,
-    EncoderConfig,
-    LoraSettings,
-    ModelConfig,
-    NumericHeadConfig,
-    ProjectorConfig,
-)
-from .decoder import DNA_TOKEN, NUM_TOKEN, build_decoder
-from .encoder import ENCODER_PRESETS, DnaEncoder, build_encoder, encoder_preset_config
-from .generate import Generation, GenerationStream, TextStream, plain_formatter
-from .head import NumericHead, gaussian_nll
-from .io import CheckpointError, save_model_dir
-from .model import DnaLanguageModel, NumericValue
-from .processor import DnaChatProcessor, PlaceholderError
-from .projector import build_projector
-from .tokenizer import DnaSequenceError, load_agront_tokenizer, normalize_dna, token_count
-from .trainable import set_trainable
+Names are loaded on first use (PEP 562): importing a light module such as ``agrochat.bridge.config`` does not
+import torch, transformers or peft.
+"""
 
-__all__ = [
-    "CheckpointError",
-    "ConfigError",
-    "DNA_TOKEN",
-    "DecoderConfig",
-    "DnaChatProcessor",
-    "DnaEncoder",
-    "DnaLanguageModel",
-    "DnaSequenceError",
-    "ENCODER_PRESETS",
-    "EncoderConfig",
-    "Generation",
-    "GenerationStream",
-    "LoraSettings",
-    "ModelConfig",
-    "NUM_TOKEN",
-    "NumericHead",
-    "NumericHeadConfig",
-    "NumericValue",
-    "PlaceholderError",
-    "TextStream",
-    "ProjectorConfig",
-    "build_decoder",
-    "build_encoder",
-    "build_model",
-    "build_projector",
-    "encoder_preset_config",
-    "gaussian_nll",
-    "load_agront_tokenizer",
-    "normalize_dna",
-    "plain_formatter",
-    "save_model_dir",
-    "set_trainable",
-    "token_count",
-]
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "build_model": "build",
+    "ConfigError": "config",
+    "DecoderConfig": "config",
+    "EncoderConfig": "config",
+    "LoraSettings": "config",
+    "ModelConfig": "config",
+    "NumericHeadConfig": "config",
+    "ProjectorConfig": "config",
+    "DNA_TOKEN": "decoder",
+    "NUM_TOKEN": "decoder",
+    "build_decoder": "decoder",
+    "ENCODER_PRESETS": "encoder",
+    "DnaEncoder": "encoder",
+    "build_encoder": "encoder",
+    "encoder_preset_config": "encoder",
+    "Generation": "generate",
+    "GenerationStream": "generate",
+    "TextStream": "generate",
+    "plain_formatter": "generate",
+    "NumericHead": "head",
+    "gaussian_nll": "head",
+    "CheckpointError": "io",
+    "save_model_dir": "io",
+    "DnaLanguageModel": "model",
+    "NumericValue": "model",
+    "DnaChatProcessor": "processor",
+    "PlaceholderError": "processor",
+    "build_projector": "projector",
+    "DnaSequenceError": "tokenizer",
+    "load_agront_tokenizer": "tokenizer",
+    "normalize_dna": "tokenizer",
+    "token_count": "tokenizer",
+    "set_trainable": "trainable",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value

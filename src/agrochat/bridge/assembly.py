@@ -10,6 +10,9 @@ The model classes are passed in (:meth:`DnaLanguageModel.from_pretrained` passes
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -92,6 +95,25 @@ def _load_member(
     return member
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No "Loading weights" bars and no deprecation warning from the libraries while a saved model loads (the
+    Python API as quiet as the command line)."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+            )
+            yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_model(
     path: str | Path, *, model_cls: type[M], member_cls: type[nn.Module], trainable: bool = False
 ) -> M:
@@ -99,6 +121,7 @@ def load_model(
     checkpoint's config and weights."""
     path = Path(path)
     cfg = io.read_config(path)
-    return assemble_model(
-        cfg, model_cls=model_cls, member_cls=member_cls, checkpoint=path, trainable=trainable
-    )
+    with quiet_loading():
+        return assemble_model(
+            cfg, model_cls=model_cls, member_cls=member_cls, checkpoint=path, trainable=trainable
+        )

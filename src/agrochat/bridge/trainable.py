@@ -13,15 +13,15 @@ we always pass explicit ``target_modules`` (``query``/``key``/``value``/``dense`
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from peft import LoraConfig, PeftModel, get_peft_model
-from torch import nn
+from typing import TYPE_CHECKING
 
 from agrochat.errors import ConfigError
 
 from .config import TRAINABLE, LoraSettings, ModelConfig
-from .decoder import DNA_TOKEN, NUM_TOKEN
-from .quantize import has_quantised_weights
+
+if TYPE_CHECKING:  # torch and peft are imported where they are used: the train config imports this module
+    from peft import LoraConfig
+    from torch import nn
 
 PART_MODES = ("frozen", "full")
 """Modes of the projector and the numeric head (they are small: no LoRA)."""
@@ -60,6 +60,8 @@ class TrainableModes:
 
 def added_token_ids(tokenizer) -> list[int]:
     """Ids of ``<dna>`` and ``<num>``: the embedding rows a LoRA decoder trains (and a checkpoint stores)."""
+    from .decoder import DNA_TOKEN, NUM_TOKEN
+
     return [tokenizer.convert_tokens_to_ids(t) for t in (DNA_TOKEN, NUM_TOKEN)]
 
 
@@ -105,6 +107,8 @@ def set_train_mode(model: nn.Module, modes: TrainableModes) -> None:
 
 def lora_config(settings: LoraSettings, trainable_token_indices: list[int] | None = None) -> LoraConfig:
     """The PEFT config for ``settings``; ``trainable_token_indices``: embedding rows trained alongside."""
+    from peft import LoraConfig
+
     kwargs = {}
     if trainable_token_indices:
         kwargs["trainable_token_indices"] = {"embed_tokens": list(trainable_token_indices)}
@@ -125,6 +129,10 @@ def apply_trainable(
     trainable_token_indices: list[int] | None = None,
 ) -> nn.Module:
     """Return ``module`` set up for ``mode``: frozen (no grads), lora (PEFT-wrapped) or full (all grads)."""
+    from peft import PeftModel, get_peft_model
+
+    from .quantize import has_quantised_weights
+
     if mode == "lora":
         if isinstance(module, PeftModel):
             for n, p in module.named_parameters():

@@ -1,17 +1,30 @@
-"""agrochat.chat: the Python API (``Assistant``), the chat CLI and the LangChain model."""
+"""agrochat.chat: the Python API (``Assistant``), the chat CLI and the LangChain model.
 
-from .assistant import DEFAULT_MODEL_DIR, Assistant, extract_dna
-from .fasta import FastaError, iter_fasta, read_fasta
-from .prediction import Answer, Mutagenesis, Prediction
+Names are loaded on first use (PEP 562), so the command line's help and argument errors never import torch.
+"""
 
-__all__ = [
-    "Answer",
-    "Assistant",
-    "DEFAULT_MODEL_DIR",
-    "FastaError",
-    "Mutagenesis",
-    "Prediction",
-    "extract_dna",
-    "iter_fasta",
-    "read_fasta",
-]
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "Answer": "prediction",
+    "Assistant": "assistant",
+    "DEFAULT_MODEL_DIR": "assistant",
+    "FastaError": "fasta",
+    "Mutagenesis": "prediction",
+    "Prediction": "prediction",
+    "extract_dna": "assistant",
+    "iter_fasta": "fasta",
+    "read_fasta": "fasta",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value

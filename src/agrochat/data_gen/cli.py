@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,8 +15,12 @@ from rich.text import Text
 
 from agrochat.errors import AgrochatError, ConfigError
 
-from .build import SPLITS, BuildConfig, BuildResult, PGBBuildConfig, PGBBuildResult, run_build, run_pgb_build
 from .errors import BadInputError
+
+if TYPE_CHECKING:  # the build imports datasets: loaded when a build runs, so `--help` stays fast
+    from .build import BuildResult, PGBBuildResult
+
+SPLITS = ("train", "validation", "test")  # the build's splits (data_gen.build.SPLITS; not imported here)
 
 app = typer.Typer(
     help="Build instruction data from benchmark labels, tissue metadata and motif facts.",
@@ -69,6 +73,8 @@ def _progress_run(console: Console, run):
                     progress.update(task_id, completed=progress.tasks[task_id].total)
                 bars[stage] = progress.add_task(stage, total=max(total, 1))
             progress.update(bars[stage], completed=done, total=max(total, 1))
+
+        import datasets
 
         datasets.disable_progress_bars()
         try:
@@ -159,6 +165,8 @@ def build(
 
     With --pgb, build them from PGB configs alone (see --pgb, --pgb-dir, --output-names).
     """
+    from .build import BuildConfig, PGBBuildConfig, PGBBuildResult, run_build, run_pgb_build
+
     console = Console()
     start = time.perf_counter()
     try:
