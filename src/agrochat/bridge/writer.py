@@ -11,7 +11,7 @@ Stored in a checkpoint's ``writer/`` folder: ``writer_config.json`` and the adap
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,11 +42,19 @@ class WriterConfig(TopLoraConfig):
     max_new_tokens: int = 200
     max_prompt_tokens: int = 768
     dtype: str = "bfloat16"
+    candidates: int = 40
+    """With an ``allowed`` test (:meth:`Writer.stream`): how many of the likeliest next tokens are tried, in
+    order, before the answer ends."""
+    no_repeat_ngram: int = 8
+    """A token that would repeat a run of this many tokens already written is never chosen (0: off): greedy
+    decoding of a small model otherwise loops on a sentence."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max_new_tokens < 1 or self.max_prompt_tokens < 16:
             raise ConfigError("max_new_tokens must be >= 1 and max_prompt_tokens >= 16")
+        if self.candidates < 1 or self.no_repeat_ngram < 0:
+            raise ConfigError("candidates must be >= 1 and no_repeat_ngram >= 0")
         if self.dtype not in ("bfloat16", "float32"):
             raise ConfigError(f"dtype must be bfloat16 or float32, not {self.dtype!r}")
 
@@ -120,8 +128,12 @@ class Writer:
 
     # ---- writing ---------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def stream(self, question: str, evidence: str) -> Iterator[str]:
-        """The answer's text as it is written (greedy decoding with a key-value cache)."""
+    def stream(
+        self, question: str, evidence: str, allowed: Callable[[str], bool] | None = None
+    ) -> Iterator[str]:
+        """The answer's text as it is written (greedy decoding with a key-value cache). ``allowed(text)``: a test
+        of the answer so far (:func:`agrochat.domain.evidence.guard`); each step keeps the likeliest of the top
+        ``config.candidates`` tokens that passes it, and the answer ends when none does."""
         ids = torch.tensor([self.prompt_ids(question, evidence)])  # (1, T)
         eos = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")} - {None}
         with self._decoder() as lm:
@@ -130,8 +142,8 @@ class Writer:
             new: list[int] = []
             said = ""
             for _ in range(self.config.max_new_tokens):
-                nxt = int(out.logits[0, -1].argmax())
-                if nxt in eos:
+                nxt = self._choose(out.logits[0, -1], new, eos, allowed)
+                if nxt is None or nxt in eos:
                     break
                 new.append(nxt)
                 text = self.tokenizer.decode(new, skip_special_tokens=True)
@@ -141,6 +153,27 @@ class Writer:
                 out = lm(input_ids=torch.tensor([[nxt]]), cache=cache, use_cache=True)
                 cache = out.cache
 
+    def _choose(
+        self, logits: torch.Tensor, new: list[int], eos: set[int], allowed: Callable[[str], bool] | None
+    ) -> int | None:
+        """The next token: the likeliest that repeats no ``no_repeat_ngram``-token run and whose text passes
+        ``allowed``; None when none of the top ``candidates`` does."""
+        n = self.config.no_repeat_ngram
+        banned = set()
+        if n and len(new) >= n:
+            head = tuple(new[-(n - 1) :])
+            banned = {new[i + n - 1] for i in range(len(new) - n + 1) if tuple(new[i : i + n - 1]) == head}
+        k = self.config.candidates if allowed is not None else len(banned) + 1
+        for tok in torch.topk(logits, min(k, logits.shape[-1])).indices.tolist():
+            if tok in banned:
+                continue
+            if tok in eos or allowed is None:
+                return tok
+            text = self.tokenizer.decode([*new, tok], skip_special_tokens=True)
+            if text.endswith("\ufffd") or allowed(text):
+                return tok
+        return None
+
     @contextmanager
     def _decoder(self) -> Iterator:
         if self.lm is not None:
@@ -149,5 +182,5 @@ class Writer:
         with top.active(self.model, ADAPTER if self.adapter else None) as dec:
             yield dec.get_base_model()
 
-    def write(self, question: str, evidence: str) -> str:
-        return "".join(self.stream(question, evidence)).strip()
+    def write(self, question: str, evidence: str, allowed: Callable[[str], bool] | None = None) -> str:
+        return "".join(self.stream(question, evidence, allowed)).strip()

@@ -36,6 +36,7 @@ from agrochat.domain.evidence import (
     Window,
     capability_text,
     check,
+    guard,
     ranking_text,
 )
 from agrochat.domain.explain import describe_element, element_mentions
@@ -534,7 +535,7 @@ class Assistant:
         plain = TextStream(self._compute(intent, messages, explanation, max_new_tokens, fast=True))
         text = "".join(plain)
         preds, evidence = plain.result
-        answer = self.writer.write(_question(messages), evidence.text())
+        answer = self.writer.write(_question(messages), evidence.text(), guard(evidence))
         problems = check(answer, evidence)
         if problems or not answer:
             yield text

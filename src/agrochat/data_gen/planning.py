@@ -197,7 +197,7 @@ EXPLAIN_Q = (
     "Show me an importance map of this {noun} for {sys}: {dna}",
     "What drives the activity of this {noun} in {sys}? {dna}",
     "Which motifs explain the prediction for {dna} in {sys}?",
-    "Does the TATA box matter in this {noun}? {dna}",
+    "Is the TATA box important here? {dna}",
     "saliency map for {sys} please {dna}",
     "In-silico mutagenesis of {dna} in {sys}",
     "Explain which parts of this {noun} are important: {dna}",
@@ -283,7 +283,7 @@ STRONGER = ("stronger", "more active", "better", "higher-expressing")
 WEAKER = ("weaker", "less active", "lower-expressing", "dimmer")
 GENERAL_Q = (
     "FPKM vs TPM: how do they differ?",
-    "what does that number mean, is it a log scale?",
+    "is that value on a log scale or a linear one?",
     "Are TATA-less promoters generally weaker in plants?",
     "what is log2 enrichment?",
     "How do light and dark change promoter activity in the leaf assay?",

@@ -340,7 +340,7 @@ class _Key:
         return _readable(self.organ) if rng.random() < 0.7 else self.organ
 
     def where(self, rng: random.Random, synonyms: float = 0.6, digits: bool = True) -> str:
-        """Where ``key`` was measured, in words: "in tobacco leaves without the enhancer, in the dark"."""
+        """Where ``key`` was measured, in words: e.g. tobacco leaves, no enhancer, in the dark."""
         if self.tissue_key:
             organ = self.organ_name(rng, synonyms, digits)
             forms = [f"in {organ} of {self.species}"]
@@ -641,7 +641,7 @@ GENERAL_FACTS = (  # (questions, note text, answers)
     (
         (
             "FPKM vs TPM: how do they differ?",
-            "what does that number mean, is it a log scale?",
+            "is that value on a log scale or a linear one?",
             "what unit is tissue expression in?",
         ),
         "expression unit: log2(FPKM+1); FPKM: RNA-seq fragments per kb of transcript per million mapped fragments",

@@ -320,6 +320,42 @@ def check(answer: str, evidence: Evidence) -> list[str]:
     return problems
 
 
+_PARTIAL = re.compile(r"(?<![\w.])[-+−]?\d+(?:\.\d*)?$")
+
+
+def guard(evidence: Evidence):
+    """A test for text being written from ``evidence``: ``allowed(text)`` is False as soon as ``text`` holds a
+    number, motif, substitution, sequence or assay/species word that :func:`check` would reject, or ends in the
+    start of a number that no evidence number begins with. The writer tries its likeliest next tokens in order and
+    keeps the first whose text is allowed, so what it writes can only name what was computed."""
+    facts = evidence.text()
+    low_facts = facts.lower()
+    allowed_numbers = _numbers(facts) | {n.lstrip("-") for n in _numbers(facts)}
+    prefixes = {n[:i] for n in allowed_numbers for i in range(1, len(n) + 1)} | {"-"}
+
+    def allowed(text: str) -> bool:
+        partial = _PARTIAL.search(text)
+        done = text[: partial.start()] if partial else text
+        if partial:
+            run = partial.group(0).replace("−", "-").lstrip("+")
+            if run not in prefixes and not (run.endswith(".") and run[:-1] in allowed_numbers):
+                return False
+        if not _numbers(done) <= allowed_numbers:
+            return False
+        tail = text[-40:]
+        for rx in (MOTIF, SUBSTITUTION):
+            for m in rx.finditer(tail):
+                if m.end() < len(tail) and m.group(0).lower() not in low_facts:
+                    return False
+        for m in SEQUENCE.finditer(tail):
+            if m.end() < len(tail) and m.group(0) not in facts:
+                return False
+        low = tail.lower()
+        return not any(re.search(rf"\b{w}\w*\W", low) and w not in low_facts for w in SYSTEM_WORDS)
+
+    return allowed
+
+
 def decoder_share(answer: str, evidence: Evidence, min_copy: int = 12) -> float:
     """Share of ``answer``'s characters that are not copied from the evidence: numbers, motif names, sequences
     and substitutions named in it, and any stretch of at least ``min_copy`` characters found verbatim in it."""
