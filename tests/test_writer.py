@@ -87,3 +87,43 @@ def test_checker_catches_what_is_not_in_the_evidence():
     )  # a system it was not asked
     assert any("TATA" in p for p in check(good + " The TATA box drives it.", ev))  # a motif not computed
     assert check("I have no measurement for rice.", Evidence("refuse", [Note("refuse", "rice")])) == []
+
+
+def test_guard_admits_only_what_the_evidence_holds():
+    from agrochat.domain.evidence import guard
+
+    v = Value(
+        "sequence 1",
+        CHAT_KEYS[0],
+        "promoter strength in tobacco leaves",
+        -1.30,
+        0.74,
+        "log2",
+        41.0,
+        "moderate",
+    )
+    ok = guard(Evidence("predict", [v]))
+    for text in (
+        "It scores -1.3",
+        "It scores -1.30 (",
+        "within 0.74 of",
+        "the 41st percentile",
+        "scores 1.30.",
+    ):
+        assert ok(text), text  # evidence numbers, their prefixes, an unsigned copy, a full stop after one
+    for text in ("It scores 74", "It scores -1.31", "in maize ", "the TATA box is", "an A121G change"):
+        assert not ok(text), text  # a made-up number, a system, a motif, a substitution it was not given
+
+
+def test_writer_keeps_to_its_allowed_test_and_never_loops(model_dir):
+    a = _assistant(model_dir)
+    torch.manual_seed(0)
+    writer = Writer.build(a.model, WriterConfig(layers=1, max_new_tokens=40, no_repeat_ngram=3))
+    ex = generate_writing(CHAT_KEYS, a.registry, 1, seed=0)[0]
+    free = writer.write(ex.question, ex.evidence.text())
+    assert "e" in free.lower()  # the untrained decoder writes letters at random ...
+    kept = writer.write(ex.question, ex.evidence.text(), allowed=lambda text: "e" not in text.lower())
+    assert "e" not in kept.lower()  # ... and never one its test refuses
+    ids = writer.tokenizer(kept, add_special_tokens=False)["input_ids"]
+    runs = [tuple(ids[i : i + 3]) for i in range(len(ids) - 2)]
+    assert len(runs) == len(set(runs))  # no 3-token run twice
