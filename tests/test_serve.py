@@ -422,3 +422,45 @@ def test_agrochat_serve_command():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_api_key_guards_the_api_not_the_page(assistant):
+    openai = pytest.importorskip("openai")
+    from agrochat.chat.serve import ServeConfig, create_app
+
+    key = "s3cret-key-123"
+    with running_server(create_app(assistant, ServeConfig(api_key=key))) as base:
+        with httpx.Client(base_url=base, timeout=120) as c:
+            assert c.get("/").status_code == 200 and c.get("/health").status_code == 200
+            missing = c.post("/v1/predict", json={"sequences": [P]})
+            assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+            assert "missing API key" in missing.json()["error"]["message"]
+            wrong = c.post(
+                "/v1/predict", json={"sequences": [P]}, headers={"Authorization": "Bearer nope-nope"}
+            )
+            assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
+            right = c.post("/v1/predict", json={"sequences": [P]}, headers={"Authorization": f"Bearer {key}"})
+            assert right.status_code == 200 and right.json()["data"][0]["value"] == pytest.approx(
+                direct(assistant, [P])[0]["value"], abs=1e-5
+            )
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=f"{base}/v1", api_key="not-the-key", max_retries=0).models.list()
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0)
+        assert [m.id for m in client.models.list()] == ["agrochat"]
+        done = client.chat.completions.create(model="agrochat", messages=USER)
+        assert f"{direct(assistant, [P])[0]['value']:.2f}" in done.choices[0].message.content
+
+
+def test_binding_beyond_loopback_needs_a_key_or_no_auth(capsys):
+    from agrochat.chat.serve import ServeConfig
+    from agrochat.chat.serve.app import check_exposure
+    from agrochat.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--api-key KEY .* or --no-auth"):
+        check_exposure("0.0.0.0", ServeConfig(), no_auth=False)
+    check_exposure("0.0.0.0", ServeConfig(api_key="long-enough-key"), no_auth=False)
+    check_exposure("127.0.0.1", ServeConfig(), no_auth=False)
+    check_exposure("0.0.0.0", ServeConfig(), no_auth=True)
+    assert "without an API key (--no-auth)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        ServeConfig(api_key="short")

@@ -12,7 +12,10 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from agrochat.errors import ConfigError
+
 from . import api, openai_api
+from .auth import ApiKeyAuth
 from .config import ServeConfig
 from .errors import install_handlers
 from .limits import BodyLimit
@@ -56,6 +59,8 @@ def create_app(assistant, config: ServeConfig | None = None) -> FastAPI:
         return FileResponse(WEB / "docs.html")
 
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    if config.api_key:
+        app.add_middleware(ApiKeyAuth, api_key=config.api_key)  # outermost: no body is read without the key
     return app
 
 
@@ -68,23 +73,36 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_exposure(host: str, config: ServeConfig, no_auth: bool) -> None:
+    """Binding beyond loopback needs a key, or ``no_auth`` said explicitly (then a warning)."""
+    if is_loopback(host) or config.api_key:
+        return
+    if not no_auth:
+        raise ConfigError(
+            f"binding to {host} without an API key would let anyone who can reach it use the model: pass "
+            "--api-key KEY (or set AGROCHAT_API_KEY), or --no-auth to serve without one"
+        )
+    print(
+        f"warning: binding to {host} without an API key (--no-auth): anyone who can reach this address can use "
+        "the model",
+        file=sys.stderr,
+    )
+
+
 def serve(
     model: str | Path | None = None,
     host: str = "127.0.0.1",
     port: int = 8000,
     config: ServeConfig | None = None,
     log_level: str = "info",
+    no_auth: bool = False,
 ) -> None:
     """Load the model once and serve it with uvicorn until interrupted."""
     import uvicorn
 
     from agrochat.chat import Assistant
 
-    if not is_loopback(host):
-        print(
-            f"warning: binding to {host}: anyone who can reach this address can use the model; the server "
-            "has no authentication (the default 127.0.0.1 keeps it on this machine)",
-            file=sys.stderr,
-        )
+    config = config or ServeConfig()
+    check_exposure(host, config, no_auth)
     app = create_app(Assistant.from_pretrained(model), config)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

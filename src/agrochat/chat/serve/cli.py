@@ -11,9 +11,23 @@ def serve_command(
     model: Path = typer.Option(
         None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="address to bind (other than loopback: a warning)"),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="address to bind (beyond loopback: needs --api-key, or --no-auth)"
+    ),
     port: int = typer.Option(8000, "--port", help="TCP port"),
     queue_size: int = typer.Option(16, "--queue-size", help="model jobs that may wait; more get 503"),
+    api_key: str = typer.Option(
+        None,
+        "--api-key",
+        envvar="AGROCHAT_API_KEY",
+        help="require Authorization: Bearer KEY on the API (/v1/...); the page asks for it once",
+        show_default=False,
+    ),
+    no_auth: bool = typer.Option(
+        False,
+        "--no-auth",
+        help="serve beyond loopback without an API key (anyone who can reach it may use it)",
+    ),
 ):
     """Serve the web page (/) and the OpenAI-compatible API (/v1/...) for one loaded model."""
     from agrochat.console import fail
@@ -25,7 +39,7 @@ def serve_command(
     except ImportError as e:
         fail(f"agrochat serve needs the serve extra: pip install 'agrochat[serve]' ({e})")
     try:
-        config = ServeConfig(queue_size=queue_size)
-        serve(model, host, port, config)
+        config = ServeConfig(queue_size=queue_size, api_key=api_key or None)
+        serve(model, host, port, config, no_auth=no_auth)
     except AgrochatError as e:
         fail(str(e))

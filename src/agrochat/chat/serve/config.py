@@ -21,6 +21,9 @@ class ServeConfig:
     default_max_new_tokens: int = 64  # when a chat request sets no max_tokens
     queue_size: int = 16  # model jobs waiting behind the running one; more: 503 with Retry-After
     retry_after_s: int = 2  # the Retry-After a 503 carries
+    api_key: str | None = (
+        None  # when set, every /v1/ request needs Authorization: Bearer <api_key> (else 401)
+    )
 
     def __post_init__(self) -> None:
         if not self.model_id or not self.model_id.strip():
@@ -37,6 +40,8 @@ class ServeConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.api_key is not None and (len(self.api_key) < 8 or any(c.isspace() for c in self.api_key)):
+            raise ConfigError("api_key must be at least 8 characters without spaces")
         if self.queue_size < 0:
             raise ConfigError(f"queue_size must be 0 or more, not {self.queue_size}")
         if self.default_max_new_tokens > self.max_new_tokens:

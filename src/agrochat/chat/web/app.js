@@ -4,10 +4,23 @@ const $ = (id) => document.getElementById(id);
 const DNA_RUN = /[ACGTUNacgtun]{20,}/;
 const state = { model: "agrochat", messages: [], sentSequences: new Set() };
 
-async function api(path, body) {
-  const res = await fetch(path, body === undefined ? {} : {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+function authHeaders() {
+  const key = sessionStorage.getItem("agrochat-api-key");
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+async function api(path, body, asked = false) {
+  const headers = { ...authHeaders(), ...(body === undefined ? {} : { "Content-Type": "application/json" }) };
+  const res = await fetch(path, body === undefined ? { headers } : {
+    method: "POST", headers, body: JSON.stringify(body),
   });
+  if (res.status === 401 && !asked) {  // the server has an API key: ask for it once, keep it for the session
+    const key = window.prompt("This server needs its API key:");
+    if (key) {
+      sessionStorage.setItem("agrochat-api-key", key.trim());
+      return api(path, body, true);
+    }
+  }
   const data = await res.json().catch(() => ({ error: { message: `HTTP ${res.status}` } }));
   if (!res.ok) throw new Error((data.error && data.error.message) || `HTTP ${res.status}`);
   return data;
