@@ -464,3 +464,33 @@ def test_binding_beyond_loopback_needs_a_key_or_no_auth(capsys):
     assert "without an API key (--no-auth)" in capsys.readouterr().err
     with pytest.raises(ValueError, match="at least 8 characters"):
         ServeConfig(api_key="short")
+
+
+def test_concurrent_predicts_are_batched_and_routed_back(assistant):
+    from agrochat.chat.serve import ServeConfig, create_app
+
+    seqs = [r["sequence"] for r in read_promoters(32)]
+    want = {s: v["value"] for s, v in zip(seqs, direct(assistant, seqs), strict=True)}
+    app = create_app(assistant, ServeConfig(batch_wait_ms=50))
+    with running_server(app) as base, httpx.Client(base_url=base, timeout=120) as c:
+        before = c.get("/health").json()["queue"]["predict_batches"]
+        results: dict[str, httpx.Response] = {}
+
+        def ask(s: str) -> None:
+            results[s] = c.post("/v1/predict", json={"sequences": [{"id": "mine", "sequence": s}]})
+
+        bad = "ACGTXX" * 30  # a bad character: this request fails alone, its batch-mates are answered
+        threads = [threading.Thread(target=ask, args=(s,)) for s in [*seqs[:16], bad, *seqs[16:]]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert results.pop(bad).status_code == 400
+        assert len(results) == 32 and all(r.status_code == 200 for r in results.values())
+        for s, r in results.items():  # each answer is its own sequence's, not a neighbour's in the batch
+            (row,) = r.json()["data"]
+            assert row["id"] == "mine" and row["sequence"] == s
+            assert row["value"] == pytest.approx(want[s], abs=1e-4)
+        batches = c.get("/health").json()["queue"]["predict_batches"] - before
+        assert 1 <= batches < 16, batches  # gathered, not one model job per request
+        assert c.post("/v1/predict", json={"sequences": [P]}).status_code == 200  # the server goes on

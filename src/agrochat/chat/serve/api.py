@@ -65,7 +65,7 @@ async def predict(req: PredictRequest, request: Request) -> dict:
     st = state(request)
     key = st.key(req.task, req.tissue)
     records = _records(req, st)
-    preds = await st.call(st.assistant.predict, records, key, None, 32, req.explanations)
+    preds = await st.predict(records, key, req.explanations)
     return {"object": "list", "model": st.config.model_id, "key": key, "data": [record(p) for p in preds]}
 
 
@@ -119,7 +119,12 @@ async def health(request: Request) -> dict:
         "status": "ok",
         "model": st.config.model_id,
         "keys": len(st.assistant.known_keys),
-        "queue": {"pending": st.worker.pending, "capacity": st.worker.capacity},
+        "queue": {
+            "pending": st.worker.pending,
+            "capacity": st.worker.capacity,
+            "predict_sequences": st.batcher.queued,
+            "predict_batches": st.batcher.batches,
+        },
     }
 
 

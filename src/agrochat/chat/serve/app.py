@@ -16,6 +16,7 @@ from agrochat.errors import ConfigError
 
 from . import api, openai_api
 from .auth import ApiKeyAuth
+from .batcher import PredictBatcher
 from .config import ServeConfig
 from .errors import install_handlers
 from .limits import BodyLimit
@@ -44,7 +45,10 @@ def create_app(assistant, config: ServeConfig | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )  # FastAPI's docs pages load from a CDN
-    app.state.agrochat = ServerState(assistant, config, worker)
+    batcher = PredictBatcher(
+        assistant, worker, config.batch_wait_ms / 1000, config.max_batch, config.max_queued_sequences
+    )
+    app.state.agrochat = ServerState(assistant, config, worker, batcher)
     install_handlers(app, config.retry_after_s)
     app.include_router(openai_api.router)
     app.include_router(api.router)

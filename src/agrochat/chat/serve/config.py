@@ -20,6 +20,9 @@ class ServeConfig:
     max_new_tokens: int = 128  # cap on a chat request's max_tokens
     default_max_new_tokens: int = 64  # when a chat request sets no max_tokens
     queue_size: int = 16  # model jobs waiting behind the running one; more: 503 with Retry-After
+    batch_wait_ms: float = 5.0  # /v1/predict: how long a request waits for others to join its batch
+    max_batch: int = 256  # /v1/predict: sequences per model batch (a batch this full runs at once)
+    max_queued_sequences: int = 4096  # /v1/predict: sequences waiting or running; more: 503 with Retry-After
     retry_after_s: int = 2  # the Retry-After a 503 carries
     api_key: str | None = (
         None  # when set, every /v1/ request needs Authorization: Bearer <api_key> (else 401)
@@ -42,6 +45,10 @@ class ServeConfig:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.api_key is not None and (len(self.api_key) < 8 or any(c.isspace() for c in self.api_key)):
             raise ConfigError("api_key must be at least 8 characters without spaces")
+        if self.batch_wait_ms < 0 or self.max_batch < 1 or self.max_queued_sequences < self.max_sequences:
+            raise ConfigError(
+                "batch_wait_ms must be >= 0, max_batch >= 1 and max_queued_sequences >= max_sequences"
+            )
         if self.queue_size < 0:
             raise ConfigError(f"queue_size must be 0 or more, not {self.queue_size}")
         if self.default_max_new_tokens > self.max_new_tokens:

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from agrochat.errors import AgrochatError
 
+from .batcher import PredictBatcher
 from .config import ServeConfig
 from .errors import ApiError, user_error
 from .worker import ModelWorker
@@ -20,7 +21,15 @@ class ServerState:
     assistant: Any
     config: ServeConfig
     worker: ModelWorker
+    batcher: PredictBatcher
     created: int = field(default_factory=lambda: int(time.time()))
+
+    async def predict(self, records: list, key: str, explanations: bool) -> list:
+        """``/v1/predict``'s model call, batched with concurrent requests; its input errors become 400s."""
+        try:
+            return await self.batcher.predict(records, key, explanations)
+        except AgrochatError as e:  # a 400; anything else is a bug
+            raise user_error(e) from None
 
     async def call(self, fn, *args, **kwargs):
         """``fn`` on the model thread; its input errors become 400s."""
