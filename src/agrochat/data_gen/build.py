@@ -160,16 +160,21 @@ def run_build(config: BuildConfig, paraphraser=None, progress: Progress | None =
         rows, registry, config.conversation, config.data_dir, paraphraser, tick, timings
     )
 
-    t = time.perf_counter()
     tick("saving", 0, 1)
     dataset = DatasetDict({s: _to_dataset(examples[s]) for s in SPLITS})
     result = BuildResult(dataset, registry, report, counts, timings, _paraphrase_stats(paraphraser))
-    if config.out_dir is not None:
-        _save(config.out_dir, result, rows, examples, config.write_jsonl)
-    timings["saving"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t0
-    if config.out_dir is not None:
-        (config.out_dir / "build_report.json").write_text(json.dumps(result.summary(), indent=1) + "\n")
+    return _finish(config.out_dir, config.write_jsonl, result, rows, examples, t0, tick)
+
+
+def _finish(out_dir, write_jsonl: bool, result, rows, examples, t0: float, tick):
+    """Save a build's result (when it has a folder) with its report, timing the saving; the result."""
+    t = time.perf_counter()
+    if out_dir is not None:
+        _save(out_dir, result, rows, examples, write_jsonl)
+    result.timings["saving"] = time.perf_counter() - t
+    result.timings["total"] = time.perf_counter() - t0
+    if out_dir is not None:
+        (out_dir / "build_report.json").write_text(json.dumps(result.summary(), indent=1) + "\n")
     tick("done", 1, 1)
     return result
 
@@ -517,15 +522,7 @@ def run_pgb_build(config: PGBBuildConfig, progress: Progress | None = None) -> P
     chat_rows = [m for m in rows if T.split_key(m.key)[0] in (T.PROMOTER, T.TERMINATOR)]
     examples, counts = _conversations(chat_rows, registry, config.conversation, None, None, tick, timings)
 
-    t = time.perf_counter()
     tick("saving", 0, 1)
     dataset = DatasetDict({s: _to_dataset(examples[s]) for s in SPLITS})
     result = PGBBuildResult(dataset, registry, report, counts, timings, None, outputs)
-    if config.out_dir is not None:
-        _save(config.out_dir, result, rows, examples, config.write_jsonl)
-    timings["saving"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t0
-    if config.out_dir is not None:
-        (config.out_dir / "build_report.json").write_text(json.dumps(result.summary(), indent=1) + "\n")
-    tick("done", 1, 1)
-    return result
+    return _finish(config.out_dir, config.write_jsonl, result, rows, examples, t0, tick)
