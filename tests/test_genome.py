@@ -248,3 +248,41 @@ def test_cli_scan_resumes_and_variants_write_an_annotated_vcf(mini, model_dir, t
         }
     bad = runner.invoke(app, ["scan", "-g", str(tmp_path / "none.fa"), "-a", str(mini.gff)])
     assert bad.exit_code != 0 and "genome FASTA not found" in bad.output
+
+
+def test_variants_summarise_per_sample_genotypes(mini, model_dir, tmp_path):
+    g = mini.chroms["chr1"]
+    a1 = ("chr1", 1136, g[1135], "A" if g[1135] != "A" else "C")  # in t1's promoter
+    a2 = ("chr1", 6030, g[6029], "A" if g[6029] != "A" else "C")  # in t2's promoter (upstream of its - TSS)
+    head = "##fileformat=VCFv4.2\n" + "".join(
+        f"##contig=<ID={c},length={len(s)}>\n" for c, s in mini.chroms.items()
+    )
+    head += '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    head += "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+    rows = [(*a1, "0/1", "1/1"), (*a2, "0/0", "0|1")]
+    vcf = tmp_path / "g.vcf"
+    vcf.write_text(
+        head + "".join(f"{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\tGT\t{s1}\t{s2}\n" for c, p, r, a, s1, s2 in rows)
+    )
+    tsv, per_sample = tmp_path / "e.tsv", tmp_path / "s.tsv"
+    args = [
+        "variants",
+        str(vcf),
+        "-g",
+        str(mini.fasta),
+        "-a",
+        str(mini.gff),
+        "-o",
+        str(tsv),
+        "-m",
+        str(model_dir),
+    ]
+    res = CliRunner().invoke(app, [*args, "-k", KEYS[0], "--samples", str(per_sample)])
+    assert res.exit_code == 0, res.output
+    delta = {r["transcript_id"]: float(r["delta"]) for r in csv.DictReader(tsv.open(), delimiter="\t")}
+    got = {(r["sample"], r["transcript_id"]): r for r in csv.DictReader(per_sample.open(), delimiter="\t")}
+    assert set(got) == {("S1", "t1"), ("S2", "t1"), ("S2", "t2")}  # S1 carries nothing in t2
+    assert got[("S2", "t1")]["alleles"] == "2" and float(got[("S2", "t1")]["delta_sum"]) == pytest.approx(
+        2 * delta["t1"], abs=1e-3
+    )
+    assert got[("S1", "t1")]["alleles"] == "1" and got[("S2", "t2")]["alleles"] == "1"

@@ -98,6 +98,12 @@ def variants_command(
     key: list[str] = typer.Option(
         None, "--key", "-k", help="task key (repeatable; default: promoter and terminator)"
     ),
+    samples: Path = typer.Option(
+        None,
+        "--samples",
+        help="also write a per-sample summary TSV here: alleles carried per transcript, window and key, how many "
+        "exceed their uncertainty, and their copy-weighted delta sum",
+    ),
     per: str = typer.Option("transcript", "--per", help="transcript | gene"),
     batch_size: int = typer.Option(256, "--batch-size"),
     max_tokens: int = typer.Option(32768, "--max-tokens", help="padded DNA tokens per batch"),
@@ -108,9 +114,16 @@ def variants_command(
     """For every variant allele in a promoter or terminator window: the window with and without it (SNVs, MNVs
     and indels, re-cut around the TSS or 3' end), the change per key with its uncertainty, and whether the change
     exceeds it. Multi-allelic records are split; symbolic alleles are reported as skipped."""
-    from agrochat.chat.scan import VARIANT_COLUMNS, WindowIndex, variant_effects, window_keys
+    from agrochat.chat.scan import (
+        SAMPLE_COLUMNS,
+        VARIANT_COLUMNS,
+        WindowIndex,
+        sample_rows,
+        variant_effects,
+        window_keys,
+    )
     from agrochat.console import fail
-    from agrochat.genome.reader import Genome, annotate_vcf, read_features, read_variants
+    from agrochat.genome.reader import Genome, annotate_vcf, read_dosages, read_features, read_variants
 
     try:
         assistant = _assistant(model)
@@ -145,5 +158,13 @@ def variants_command(
         if vcf_out is not None:
             n = annotate_vcf(vcf, vcf_out, effects)
             typer.echo(f"{vcf_out}: {n} records annotated (INFO/AGROCHAT)", err=True)
+        if samples is not None:
+            names, dosages = read_dosages(vcf, set(effects))
+            if not names:
+                fail(f"{vcf} has no samples (genotype columns) to summarise")
+            with open(samples, "w", newline="") as fh:
+                w = csv.DictWriter(fh, SAMPLE_COLUMNS, delimiter="\t", lineterminator="\n")
+                w.writeheader()
+                w.writerows(sample_rows(rows, names, dosages))
     except AgrochatError as e:
         fail(str(e))

@@ -279,3 +279,29 @@ def variant_effects(
         for i, r, a in mine:
             rows[i].ref, rows[i].alt = values[r], values[a]
     return rows
+
+
+SAMPLE_COLUMNS = ["sample", "transcript_id", "gene_id", "window", "key", "alleles", "exceeding", "delta_sum"]
+
+
+def sample_rows(
+    rows: Sequence[VariantEffectRow], samples: list[str], dosages: dict[str, list[int]]
+) -> Iterator[dict]:
+    """Per sample and (transcript, window, key): the alternative alleles it carries in the window (copies counted),
+    how many of them change the prediction by more than their uncertainty, and the sum of their deltas weighted by
+    copy number (an additive summary; it assumes the alleles act independently)."""
+    table: dict[tuple, list] = {}
+    for r in rows:
+        if r.ref is None or r.alt is None or r.variant not in dosages:
+            continue
+        row = r.row()
+        for sample, copies in zip(samples, dosages[r.variant], strict=True):
+            if not copies:
+                continue
+            k = (sample, row["transcript_id"], row["gene_id"], row["window"], row["key"])
+            acc = table.setdefault(k, [0, 0, 0.0])
+            acc[0] += copies
+            acc[1] += copies * bool(row["exceeds"])
+            acc[2] += copies * row["delta"]
+    for (sample, tid, gid, kind, key), (n, big, total) in sorted(table.items()):
+        yield dict(zip(SAMPLE_COLUMNS, (sample, tid, gid, kind, key, n, big, round(total, 4)), strict=True))

@@ -191,3 +191,20 @@ def annotate_vcf(src: str | Path, dst: str | Path, effects: dict[str, list[tuple
                     n += 1
                 out.write(rec)
     return n
+
+
+def read_dosages(path: str | Path, wanted: set[str]) -> tuple[list[str], dict[str, list[int]]]:
+    """The samples of a VCF and, for each allele named in ``wanted`` (``CHROM:POS:REF:ALT``), how many copies of it
+    each sample carries (0, 1, 2; a missing call counts 0)."""
+    pysam = _needs("pysam")
+    with pysam.VariantFile(str(_exists(Path(path), "VCF"))) as vcf:
+        samples = list(vcf.header.samples)
+        out: dict[str, list[int]] = {}
+        for rec in vcf:
+            for i, alt in enumerate(rec.alts or (), start=1):
+                name = f"{rec.chrom}:{rec.pos}:{rec.ref.upper()}:{alt.upper()}"
+                if name in wanted:
+                    out[name] = [
+                        sum(a == i for a in (rec.samples[s]["GT"] or ()) if a is not None) for s in samples
+                    ]
+    return samples, out
