@@ -67,3 +67,21 @@ def test_real_promoters_are_rarely_flagged_and_random_dna_often(shipped):
     assert (
         randoms / 200 >= 10 * max(natural, 1) / 64
     )  # random DNA is flagged far more often than real promoters
+
+
+def test_a_long_paste_gets_one_sentence_per_number(shipped):
+    """A 1-kb promoter region: the decoder used to go on after the number ("Its upstream tail is 2.45 ...")."""
+    demo = "".join((Path(__file__).parent / "fixtures" / "demo_promoter.fa").read_text().splitlines()[1:])
+    seq = _random(830, random.Random(1)) + demo
+    ans = shipped.chat(
+        [
+            {
+                "role": "user",
+                "content": f"How strong is this promoter in tobacco leaves? It is the 1 kb upstream of the TSS. {seq}",
+            }
+        ]
+    )
+    first = ans.text.splitlines()[0]
+    assert first.startswith("Predicted strength in tobacco") and first.endswith(").")
+    assert first.count("log2 units") == 1 and ans.text.count(f"{ans.predictions[0].value:.2f}") == 1
+    assert "Caution" in ans.text  # its length is unlike the training promoters'

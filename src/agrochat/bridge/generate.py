@@ -391,6 +391,7 @@ def stream(
     answer_prefix: str = "",
     no_repeat_ngram: int = 3,
     require_numbers: bool = True,
+    one_sentence: bool = False,
 ) -> GenerationStream:
     """The answer of ``model`` to ``messages`` (DNA ``sequences`` at their ``<dna>`` placeholders), piece by piece.
 
@@ -402,7 +403,8 @@ def stream(
     prefix the fast path uses, the number equals :meth:`DnaLanguageModel.score` exactly. A ``numeric=text`` model
     has no head: its prefix loses its ``<num>`` slots and the decoder writes the digits. ``temperature`` 0 is
     greedy, else sampling with ``seed``. ``no_repeat_ngram``, ``require_numbers`` (one ``<num>`` per key of
-    ``num_keys`` before the answer may end): see :func:`next_token`.
+    ``num_keys`` before the answer may end): see :func:`next_token`. ``one_sentence``: once every number owed is
+    said, the answer ends with its sentence (a decoder that goes on past the number writes nothing more).
 
     Returns a :class:`TextStream`: iterate it for the pieces; its ``result`` is the :class:`Generation` (text,
     values, held-open and forced counts). Nothing runs before the first piece is asked for."""
@@ -419,6 +421,7 @@ def stream(
             answer_prefix,
             no_repeat_ngram,
             require_numbers,
+            one_sentence,
         )
     )
 
@@ -443,6 +446,7 @@ def _stream_pieces(
     answer_prefix: str,
     no_repeat_ngram: int,
     require_numbers: bool,
+    one_sentence: bool = False,
 ) -> Generator[str, None, Generation]:
     """The producer behind :func:`stream`: yields the pieces, returns the :class:`Generation`."""
     if model.config.numeric == "text":
@@ -510,6 +514,12 @@ def _stream_pieces(
             yield answer.say(fmt(v))
             continue
         piece = pieces.add(nxt)
+        if piece and one_sentence and answer.owed == 0:
+            end = min((piece.find(c) for c in ".!?\n" if c in piece), default=-1)
+            if end >= 0:  # the sentence that carries the last number is complete: the answer ends here
+                yield answer.say(piece[: end + (piece[end] != "\n")])
+                pieces = _Pieces(model.tokenizer)
+                break
         if piece:
             yield answer.say(piece)
     rest = pieces.flush()

@@ -648,6 +648,7 @@ class Assistant:
                 answer_prefix=prefix,
                 max_new_tokens=max_new_tokens,
                 formatter=self._format,
+                one_sentence=True,  # the number's sentence; what follows is computed, not generated
             )
             yield from answer
             values = answer.result.values
