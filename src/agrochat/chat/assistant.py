@@ -66,6 +66,8 @@ from .plots import plot_design, plot_mutagenesis
 from .prediction import Answer, Mutagenesis, Prediction
 from .variants import VariantError, coordinate, motif_name, worded_substitutions
 from .variants import parse as parse_variant
+from .windows import answers_window_question, fit_windows
+from .windows import window as cut_window
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 PLANNER_DIR = "planner"
@@ -168,12 +170,15 @@ class Assistant:
         batch_size: int = 32,
         explanations: bool = True,
         max_tokens: int = INFERENCE_MAX_TOKENS,
+        window: str = "whole",
     ) -> Iterator[Prediction]:
         """Stream predictions batch by batch (bounded memory for large FASTA files). A batch holds at most
         ``batch_size`` sequences and ``max_tokens`` padded DNA tokens (the training sampler's rule), so long
-        sequences come in small batches."""
+        sequences come in small batches. ``window``: ``whole`` (each sequence as given) or ``tss_end`` (promoter
+        regions that end at the TSS: their 3'-most 170 bp, the core-promoter window the model reads; the
+        prediction's ``sequence`` is what was scored)."""
         key = self.resolve(task, tissue)
-        yield from self.iter_predict_key(sequences, key, batch_size, explanations, max_tokens)
+        yield from self.iter_predict_key(sequences, key, batch_size, explanations, max_tokens, window)
 
     def iter_predict_key(
         self,
@@ -182,13 +187,17 @@ class Assistant:
         batch_size: int = 32,
         explanations: bool = True,
         max_tokens: int = INFERENCE_MAX_TOKENS,
+        window: str = "whole",
     ) -> Iterator[Prediction]:
         """:meth:`iter_predict` for a task key of this model (``promoter_strength/leaf``)."""
         if key not in self.known_keys:
             raise UnknownTaskError(
                 f"this model has no key {key!r}; it answers for: {', '.join(self.known_keys)}"
             )
-        records = ((rid, self._fits(seq, rid)) for rid, seq in self.records(sequences))  # normalised
+        cut_window("", window)  # an unknown window is an error before any work
+        records = (  # normalised, cut to the window
+            (rid, self._fits(cut_window(seq, window), rid)) for rid, seq in self.records(sequences)
+        )
         count = self.model.dna_tokenizer.count
         for batch in budget_batches(records, lambda r: count(r[1]), max_tokens, batch_size):
             yield from self._score(batch, key, explanations)
@@ -494,11 +503,12 @@ class Assistant:
             for seq in seqs:
                 content = content.replace("<dna>", seq, 1)
             messages, dna = [*messages[:-1], {**messages[-1], "content": content}], None
-        intent = self.plan(messages, dna)
+        # a reply saying where the TSS is, to the question asked back about a long paste: the question before it
+        intent = self.plan(messages[:-2] if answers_window_question(messages) else messages, dna)
         checked = tuple(
             _normalize(s, label) for s, label in zip(intent.sequences, intent.labels, strict=True)
         )
-        intent = replace(intent, sequences=checked)
+        intent = fit_windows(replace(intent, sequences=checked), messages)
         return self._run(intent, messages, stream, explanation, max_new_tokens)
 
     def _run(
@@ -529,6 +539,8 @@ class Assistant:
         """Compute the turn's evidence, then word it: the decoder's writer when the model has one (its answer is
         checked against the evidence; one that fails is replaced by the plain rendering, and says so), else the
         plain rendering as it is produced."""
+        for note in intent.notes:
+            yield note + "\n"
         if self.writer is None:
             preds, evidence = yield from self._compute(intent, messages, explanation, max_new_tokens)
             return Turn(preds, evidence, "template")
@@ -1044,7 +1056,12 @@ def _normalize(seq: str, where: str) -> str:
 def _looks_like_path(s: str) -> bool:
     if "\n" in s or len(s) > 4096:
         return False
-    return s.endswith((".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".gz")) or Path(s).is_file()
+    if s.endswith((".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".gz")):
+        return True
+    try:
+        return Path(s).is_file()
+    except OSError:  # a sequence longer than a file name may be
+        return False
 
 
 def _top_windows(

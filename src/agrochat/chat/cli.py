@@ -223,6 +223,12 @@ def predict_command(
         help="at most this many padded DNA tokens per batch: long sequences (6 kb) come in small batches",
     ),
     explanations: bool = typer.Option(True, "--explanations/--no-explanations"),
+    window: str = typer.Option(
+        "whole",
+        "--window",
+        help="whole: each sequence as given; tss_end: promoter regions that end at the TSS, scored on their "
+        "3'-most 170 bp (the -165..+5 core-promoter window the model reads)",
+    ),
 ):
     """Score sequences with the fast path (one forward per batch) and a progress bar."""
     from rich.progress import Progress
@@ -255,7 +261,9 @@ def predict_command(
         with Progress(disable=out is None, transient=False) as progress:
             bar = progress.add_task("scoring", total=None)
             records = ((rid, s) for rid, s in assistant.records(source) if rid not in done)
-            for p in assistant.iter_predict(records, task, tissue, batch_size, explanations, max_tokens):
+            for p in assistant.iter_predict(
+                records, task, tissue, batch_size, explanations, max_tokens, window
+            ):
                 row = p.to_dict()
                 row.pop("attribution")
                 if fmt == "json":

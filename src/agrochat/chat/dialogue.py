@@ -206,6 +206,7 @@ class Intent:
     source: str = "rules"
     vetoes: tuple[str, ...] = ()
     goal: str | None = None
+    notes: tuple[str, ...] = ()  # said before the answer (which window of a long paste was scored)
 
 
 @dataclass
