@@ -5,9 +5,10 @@ request, and a chat completion, each at 1, 8 and 32 concurrent clients. The serv
 (``python -m agrochat serve``, the shipped model) in its own process. Every client sends its own sequence(s) and
 checks each number it gets against the prediction made directly with ``Assistant.predict`` in this process
 (a "mixed-up" answer is one whose sequence or number is not its own). Errors: anything but HTTP 200 (a 503 from
-a full queue included; the server runs with a queue deep enough for 32 clients).
+a full queue included; the server runs with its default queue unless ``--queue-size`` says otherwise).
 
     python bench/serve_load.py --out bench/results/serve_load_cpu.json
+    python bench/serve_load.py --scenarios predict_b1 predict_b64 --clients 1 32 --seconds 10
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ QUESTION = "How strongly is this promoter expressed in tobacco leaf?"
 TOL = 1e-4  # batch composition may move the last float digits; a mix-up moves the number by far more
 
 
-def start_server(port: int, queue_size: int) -> subprocess.Popen:
+def start_server(port: int, queue_size: int | None) -> subprocess.Popen:
+    queue = [] if queue_size is None else ["--queue-size", str(queue_size)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agrochat", "serve", "--port", str(port), "--queue-size", str(queue_size)],
+        [sys.executable, "-m", "agrochat", "serve", "--port", str(port), *queue],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -139,6 +141,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="load time per scenario (plus the drain)")
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    ap.add_argument(
+        "--scenarios", nargs="+", default=["predict_b1", "predict_b64", "chat"], help="which scenarios to run"
+    )
+    ap.add_argument(
+        "--queue-size",
+        type=int,
+        default=None,
+        help="the server's --queue-size (default: the server's own default, as a user runs it)",
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -153,11 +164,11 @@ def main() -> None:
     }
     del assistant
     port = free_port()
-    proc = start_server(port, queue_size=2 * max(args.clients))
+    proc = start_server(port, queue_size=args.queue_size)
     base = f"http://127.0.0.1:{port}"
     rows = []
     try:
-        for kind in ("predict_b1", "predict_b64", "chat"):
+        for kind in args.scenarios:
             scenario = Scenario(kind, seqs, expected)
             run(base, scenario, 1, 1.0)  # warm-up, not reported
             for n in args.clients:
@@ -177,7 +188,7 @@ def main() -> None:
             "model": "shipped (agrochat/chat/default_model)",
             "sequence_bp": len(seqs[0]),
             "seconds_per_scenario": args.seconds,
-            "server_queue_size": 2 * max(args.clients),
+            "server_queue_size": args.queue_size if args.queue_size is not None else "default (16)",
             "tolerance": TOL,
             "results": rows,
         },
