@@ -289,12 +289,19 @@ def predict_command(
             sink.close()
 
 
-def _written_ids(path: Path, fmt: str) -> set[str]:
-    """Ids already in ``path``; a trailing line without newline (an interrupted write) is removed."""
+def complete_lines(path: Path) -> str:
+    """The text of an output file a run appends to, without a last line cut by an interruption (removed from the
+    file too, so the resumed run starts on a fresh line)."""
     text = path.read_text()
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
         path.write_text(text)
+    return text
+
+
+def _written_ids(path: Path, fmt: str) -> set[str]:
+    """Ids already in ``path``; a trailing line without newline (an interrupted write) is removed."""
+    text = complete_lines(path)
     ids = set()
     for line in text.splitlines():
         if fmt == "jsonl":

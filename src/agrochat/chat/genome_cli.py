@@ -20,11 +20,9 @@ def _assistant(model: Path | None):
 
 def _done(path: Path) -> set[tuple[str, str]]:
     """(transcript_id, window) pairs already in a scan's TSV; a cut last line (an interruption) is removed."""
-    text = path.read_text()
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-        path.write_text(text)
-    rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
+    from agrochat.chat.cli import complete_lines
+
+    rows = list(csv.DictReader(complete_lines(path).splitlines(), delimiter="\t"))
     return {(r["transcript_id"], r["window"]) for r in rows}
 
 

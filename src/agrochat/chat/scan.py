@@ -22,6 +22,7 @@ from agrochat.genome.windows import (
     PROMOTER,
     TERMINATOR,
     Feature,
+    RefMismatch,
     Variant,
     Window,
     alt_window,
@@ -266,8 +267,10 @@ def variant_effects(
                 status = ref.status
             except GenomeError:
                 alt, status = "", "off_contig"
-            except InputError as e:
-                alt, status = "", "ref_mismatch" if "reference allele" in str(e) else "error"
+            except RefMismatch:
+                alt, status = "", "ref_mismatch"
+            except InputError:
+                alt, status = "", "error"
             for key in per_kind[w.kind]:
                 rows.append(VariantEffectRow(v.name, w, key, status=status))
                 if status == "ok":

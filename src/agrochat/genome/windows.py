@@ -28,6 +28,10 @@ SPAN = {PROMOTER: (165, 5), TERMINATOR: (85, 85)}
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
+class RefMismatch(InputError):
+    """A variant's reference allele is not the genome's bases at its position."""
+
+
 def reverse_complement(seq: str) -> str:
     return seq.translate(_COMPLEMENT)[::-1]
 
@@ -134,7 +138,7 @@ def alt_window(w: Window, v: Variant, fetch: Fetch) -> str:
     region = fetch(w.feature.chrom, lo, hi)
     at = v.pos - lo  # 0-based offset of the variant in the region
     if region[at : at + len(v.ref)].upper() != v.ref.upper():
-        raise InputError(
+        raise RefMismatch(
             f"{v.name}: the reference allele does not match the genome ({region[at : at + len(v.ref)]!r})"
         )
     alt_region = region[:at] + v.alt + region[at + len(v.ref) :]
