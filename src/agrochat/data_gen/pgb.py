@@ -155,24 +155,10 @@ def read_pgb_fasta(path: str | Path, multi_output: bool = False, log: BadRowLog 
     return out
 
 
-def hub_endpoint() -> str:
-    """The Hugging Face Hub address (``$HF_ENDPOINT`` or ``https://huggingface.co``)."""
-    return hub.endpoint()
-
-
 def hub_reachable(url: str | None = None, timeout: float = hub.PROBE_TIMEOUT_S) -> bool:
     """Whether the hub answers (:func:`agrochat.hub.reachable`). Tests replace this function to simulate being
     offline."""
     return hub.reachable(url, timeout)
-
-
-def _offline() -> bool:
-    """``HF_HUB_OFFLINE`` is set: use the Hugging Face cache only."""
-    return hub.offline()
-
-
-def _hub_cache() -> str:
-    return str(hub.cache_dir())
 
 
 def _one_line(exc: BaseException, limit: int = 200) -> str:
@@ -185,7 +171,7 @@ def _unavailable(cfg: PGBConfig, why: str) -> PGBUnavailableError:
     task, name = cfg.config.split(".", 1)
     return PGBUnavailableError(
         f"PGB file {cfg.hub_file} ({cfg.config}, split {cfg.split}) is not available: it is not in the Hugging "
-        f"Face cache ({_hub_cache()}) and {why}. Fix: pass --pgb-dir DIR (local_dir= in Python) with a copy "
+        f"Face cache ({hub.cache_dir()}) and {why}. Fix: pass --pgb-dir DIR (local_dir= in Python) with a copy "
         f"of the PGB FASTA files, e.g. made with `hf download {PGB_REPO} --repo-type dataset --include "
         f"'{task}/{name}_*' --local-dir DIR` (older huggingface_hub: `huggingface-cli download`, same options)."
     )
@@ -231,10 +217,10 @@ def _load_hub(cfg: PGBConfig, log: BadRowLog) -> list[dict]:
     cached = _cached(cfg)
     if cached is not None:
         return read_pgb_fasta(cached, cfg.multi_output, log)
-    if _offline():
+    if hub.offline():
         raise _unavailable(cfg, "HF_HUB_OFFLINE is set")
     if not hub_reachable():
-        raise _unavailable(cfg, f"{hub_endpoint()} cannot be reached")
+        raise _unavailable(cfg, f"{hub.endpoint()} cannot be reached")
     try:
         return _from_datasets(cfg)
     except Exception as first:  # datasets 5.x refuses script repositories; hub errors land here too
