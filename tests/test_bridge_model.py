@@ -258,7 +258,7 @@ def test_dna_attention_head_without_decoder_state_matches_at_init():
         head(None, keys)
 
 
-@pytest.mark.parametrize("pool", ["attention", "attention_mean_max", "mean_max"])
+@pytest.mark.parametrize("pool", ["attention", "attention_mean_max", "mean_max", "mean_max_position"])
 def test_dna_head_pools_read_only_real_positions(pool):
     """Every pool gives one (mean, log-variance) per number, ignores padded positions, and trains every weight."""
     from agrochat.bridge import NumericHeadConfig
@@ -276,6 +276,33 @@ def test_dna_head_pools_read_only_real_positions(pool):
     assert torch.allclose(head(None, keys, moved, mask)[0], mean)
     (mean.sum() + log_var.sum()).backward()
     assert all(p.grad is not None for n, p in head.named_parameters() if not n.startswith("net."))
+
+
+def test_position_pool_knows_where_a_feature_sits_counted_from_the_3_end():
+    """mean_max_position: the same features in another order give another number (mean_max: the same); the
+    slots are aligned on each sequence's 3' end, wherever its readable block sits in the prompt."""
+    from agrochat.bridge import NumericHeadConfig
+    from agrochat.bridge.head import NumericHead
+
+    torch.manual_seed(0)
+    cfg = dict(keys=["a"], hidden=8, readout="dna", position_slots=4, position_width=3)
+    head = NumericHead(16, NumericHeadConfig(pool="mean_max_position", **cfg))
+    plain = NumericHead(16, NumericHeadConfig(pool="mean_max", **cfg))
+    key = torch.zeros(1, dtype=torch.long)
+    ctx, mask = torch.randn(1, 6, 16), torch.ones(1, 6, dtype=torch.bool)
+    flipped = ctx.flip(1)
+    assert torch.allclose(plain(None, key, ctx, mask)[0], plain(None, key, flipped, mask)[0], atol=1e-6)
+    assert not torch.allclose(head(None, key, ctx, mask)[0], head(None, key, flipped, mask)[0])
+    # the same 3-position sequence at the start or in the middle of a longer prompt: the same number
+    seq = torch.randn(1, 3, 16)
+    first, middle = torch.randn(1, 8, 16), torch.randn(1, 8, 16)
+    first[:, :3], middle[:, 4:7] = seq, seq
+    m1, m2 = torch.zeros(1, 8, dtype=torch.bool), torch.zeros(1, 8, dtype=torch.bool)
+    m1[:, :3], m2[:, 4:7] = True, True
+    assert torch.allclose(head(None, key, first, m1)[0], head(None, key, middle, m2)[0], atol=1e-6)
+    # a longer sequence reaches the position part with its 3'-most positions only
+    parts = head._slots(head.v(head.ctx_norm(ctx)), mask).view(4, 3)
+    assert torch.allclose(parts[-1], head.position(head.v(head.ctx_norm(ctx)))[0, -1], atol=1e-6)
 
 
 def test_mean_max_pool_refuses_a_query_refined_by_the_num_state():

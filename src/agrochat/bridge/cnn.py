@@ -58,14 +58,16 @@ class _ResBlock(nn.Module):
         self.se = _SqueezeExcite(c_out) if se else None
         self.skip = nn.Conv1d(c_in, c_out, 1, bias=False) if c_in != c_out else nn.Identity()
         self.drop = nn.Dropout(dropout)
+        # activations as modules (one per use), so attribution hooks (DeepLIFT) see every nonlinearity
+        self.act1, self.act2 = nn.SiLU(), nn.SiLU()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # x: (B, C_in, L), zero at padding; mask: (B, 1, L)
-        h = F.silu(self.bn1(self.conv1(x))) * mask  # (B, C_out, L)
+        h = self.act1(self.bn1(self.conv1(x))) * mask  # (B, C_out, L)
         h = self.bn2(self.conv2(self.drop(h))) * mask
         if self.se is not None:
             h = self.se(h, mask)
-        return F.silu(h + self.skip(x)) * mask  # (B, C_out, L)
+        return self.act2(h + self.skip(x)) * mask  # (B, C_out, L)
 
 
 class CnnEncoder(nn.Module):
@@ -87,6 +89,7 @@ class CnnEncoder(nn.Module):
                 c = width
             blocks.append(stage)
         self.stages = nn.ModuleList(blocks)
+        self.pools = nn.ModuleList(nn.MaxPool1d(2) for _ in blocks)  # one per stage (attribution hooks)
         self.out = nn.Conv1d(c, cfg.hidden_size, 1)
         self.position = (
             nn.Embedding(cfg.position_embedding, cfg.hidden_size) if cfg.position_embedding else None
@@ -105,14 +108,20 @@ class CnnEncoder(nn.Module):
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # ids, attention_mask: (B, L)
-        mask = attention_mask[:, None].float()  # (B, 1, L)
-        x = self.stem(one_hot(ids)) * mask  # (B, C0, L)
-        for stage in self.stages:
+        return self.forward_one_hot(one_hot(ids), attention_mask)
+
+    def forward_one_hot(
+        self, x: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same from one-hot bases (B, 4, L): differentiable in ``x``, for gradient attributions."""
+        mask = attention_mask[:, None].to(x.dtype)  # (B, 1, L)
+        x = self.stem(x) * mask  # (B, C0, L)
+        for stage, pool in zip(self.stages, self.pools, strict=True):
             for block in stage:
                 x = block(x, mask)
             if x.shape[-1] % 2:  # pad to even so every position is pooled (ceil)
                 x, mask = F.pad(x, (0, 1)), F.pad(mask, (0, 1))
-            x = F.max_pool1d(x, 2)  # (B, C, L/2); padded positions are 0 and activations >= -0.28 (SiLU)
+            x = pool(x)  # (B, C, L/2); padded positions are 0 and activations >= -0.28 (SiLU)
             mask = F.max_pool1d(mask, 2)  # (B, 1, L/2)
             x = x * mask
         h = self.out(x).transpose(1, 2)  # (B, L', H)

@@ -115,7 +115,8 @@ class CnnSettings:
 
 
 ENCODER_TYPES = ("agront", "cnn")
-POOLS = ("attention", "attention_mean_max", "mean_max")
+POOLS = ("attention", "attention_mean_max", "mean_max", "mean_max_position")
+QUERYLESS_POOLS = ("mean_max", "mean_max_position")  # no per-key query: every key reads the same features
 
 
 @dataclass
@@ -260,7 +261,16 @@ class NumericHeadConfig:
     """DNA readouts: how the per-key readout pools the DNA positions: ``attention`` (a per-key query),
     ``attention_mean_max`` (that, plus the mean and the maximum of the values over the positions) or
     ``mean_max`` (the mean and the maximum only: every key reads the same pooled features, and only the output
-    layer is per key)."""
+    layer is per key) or ``mean_max_position`` (``mean_max`` plus a position-resolved part: each of the
+    ``position_slots`` positions nearest the 3' end is reduced to ``position_width`` features and the slots are
+    concatenated in order, so the readout knows where along the sequence a feature sits; shorter sequences leave
+    the 5'-most slots at zero, longer ones reach the readout's position part with their 3'-most positions
+    only)."""
+    position_slots: int = 24
+    """``pool: mean_max_position``: how many encoder positions, counted from the 3' end, the position part reads
+    (the CNN encoder has one position per 8 bp: 24 slots cover 192 bp)."""
+    position_width: int = 8
+    """``pool: mean_max_position``: features kept per position slot."""
     variance_detached: bool = False
     """The log-variance is read from the head's features detached from the graph: the variance loss trains only
     its own output weights and never bends the features (and the encoder) that the mean uses."""
@@ -289,10 +299,12 @@ class NumericHeadConfig:
         _check_positive("numeric_head.hidden", self.hidden)
         _check_choice("numeric_head.readout", self.readout, READOUTS)
         _check_choice("numeric_head.pool", self.pool, POOLS)
-        if self.pool == "mean_max" and self.readout == "dna_attention":
+        if self.pool in QUERYLESS_POOLS and self.readout == "dna_attention":
             raise ConfigError(
-                "numeric_head.pool=mean_max has no query for the <num> state to refine: use readout dna"
+                f"numeric_head.pool={self.pool} has no query for the <num> state to refine: use readout dna"
             )
+        _check_positive("numeric_head.position_slots", self.position_slots)
+        _check_positive("numeric_head.position_width", self.position_width)
 
     def stats(self, key: str) -> tuple[float, float]:
         mean, std = self.norm.get(key, (0.0, 1.0))

@@ -8,7 +8,7 @@ from torch import nn
 
 from agrochat.errors import ConfigError
 
-from .config import NumericHeadConfig
+from .config import QUERYLESS_POOLS, NumericHeadConfig
 
 
 class NumericHead(nn.Module):
@@ -30,11 +30,14 @@ class NumericHead(nn.Module):
         if self.reads_dna:
             a = cfg.hidden
             self.ctx_norm = nn.LayerNorm(dim)
-            if cfg.pool != "mean_max":
+            if cfg.pool not in QUERYLESS_POOLS:
                 self.query = nn.Parameter(torch.randn(len(cfg.keys), a) * a**-0.5)  # (K, A) one query per key
                 self.k = nn.Linear(dim, a)
             self.v = nn.Linear(dim, a)
-            width = {"attention": a, "attention_mean_max": 3 * a, "mean_max": 2 * a}[cfg.pool]
+            width = {"attention": a, "attention_mean_max": 3 * a, "mean_max": 2 * a}.get(cfg.pool)
+            if cfg.pool == "mean_max_position":
+                self.position = nn.Linear(a, cfg.position_width)
+                width = 2 * a + cfg.position_slots * cfg.position_width
             self.pool_in = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, cfg.hidden))
         if cfg.readout == "dna_attention":
             self.h_norm, self.q_h, self.h_in = (
@@ -48,6 +51,7 @@ class NumericHead(nn.Module):
         else:
             self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, cfg.hidden), nn.GELU())
         self.out = nn.Linear(cfg.hidden, 2 * len(cfg.keys))
+        self.act, self.softmax = nn.GELU(), nn.Softmax(-1)  # modules, so attribution hooks see them
 
     def forward(
         self,
@@ -84,23 +88,39 @@ class NumericHead(nn.Module):
             values = values[ctx_rows]  # (N, S, A)
         hn = None if h is None else self.h_norm(h.float())  # (N, D)
         parts = []
-        if self.cfg.pool != "mean_max":
+        if self.cfg.pool not in QUERYLESS_POOLS:
             keys = self.k(c) if ctx_rows is None else self.k(c)[ctx_rows]  # (N, S, A)
             q = self.query[key_ids]  # (N, A)
             if hn is not None:
                 q = q + self.q_h(hn)
             scores = torch.einsum("na,nsa->ns", q, keys) / q.shape[-1] ** 0.5  # (N, S)
             scores = scores.masked_fill(~ctx_mask.bool(), float("-inf"))
-            weights = torch.nan_to_num(scores.softmax(-1))  # (N, S); a <num> without DNA reads nothing
+            weights = torch.nan_to_num(self.softmax(scores))  # (N, S); a <num> without DNA reads nothing
             parts.append(torch.einsum("ns,nsa->na", weights, values))  # (N, A)
         if self.cfg.pool != "attention":
             m = ctx_mask.bool().unsqueeze(-1)  # (N, S, 1)
             mean = (values * m).sum(1) / m.sum(1).clamp(min=1)  # (N, A)
             peak = torch.nan_to_num(values.masked_fill(~m, float("-inf")).amax(1), neginf=0.0)  # (N, A)
             parts += [mean, peak]
-        pooled = torch.cat(parts, dim=-1)  # (N, A), (N, 3A) or (N, 2A)
+        if self.cfg.pool == "mean_max_position":
+            parts.append(self._slots(values, ctx_mask.bool()))  # (N, P*W)
+        pooled = torch.cat(parts, dim=-1)  # (N, A), (N, 3A), (N, 2A) or (N, 2A + P*W)
         x = self.pool_in(pooled)  # (N, hidden)
-        return F.gelu(x if hn is None else x + self.h_in(hn))
+        return self.act(x if hn is None else x + self.h_in(hn))
+
+    def _slots(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The ``position_slots`` positions ending at each row's last readable one, reduced and concatenated."""
+        # values: (N, S, A); mask: (N, S), the readable positions of a row are contiguous
+        n, s, _ = values.shape
+        p = self.cfg.position_slots
+        pos = torch.arange(s, device=values.device)
+        end = (mask * (pos + 1)).amax(1) - 1  # (N,) last readable position, -1 if none
+        idx = end[:, None] - (p - 1) + torch.arange(p, device=values.device)[None]  # (N, P) 3'-aligned
+        safe = idx.clamp(min=0)
+        ok = (idx >= 0) & mask.gather(1, safe)  # (N, P) slots before the sequence's 5' end stay empty
+        reduced = self.position(values)  # (N, S, W)
+        picked = reduced.gather(1, safe[..., None].expand(-1, -1, reduced.shape[-1]))  # (N, P, W)
+        return (picked * ok[..., None]).reshape(n, -1)  # (N, P*W)
 
 
 def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

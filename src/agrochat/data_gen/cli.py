@@ -215,5 +215,22 @@ def build(
     )
 
 
+@app.command()
+def jaspar(
+    out: Path = typer.Option(..., "--out", help="MEME file to write."),
+    release: str = typer.Option("JASPAR2026", "--release", help="JASPAR release shipped with pyjaspar."),
+) -> None:
+    """Write the JASPAR CORE plant profiles as a MEME file (needs pyjaspar: pip install 'agrochat[motifs]')."""
+    from .jaspar import write_jaspar_meme
+
+    console = Console()
+    try:
+        path, n = write_jaspar_meme(out, release)
+    except AgrochatError as exc:
+        console.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True, highlight=False)
+        raise typer.Exit(code=2) from exc
+    _line(console, f"Wrote {n} {release} CORE plant motifs to {path}.")
+
+
 if __name__ == "__main__":
     app()
