@@ -100,15 +100,20 @@ def test_ask_number_equals_predict(assistant, promoters):
 
 def test_explain_mutagenesis_and_plot(assistant, promoters, tmp_path):
     seq = promoters[4]["sequence"][:60]
-    res = assistant.explain(seq, window=8, top=2, plot=tmp_path / "eff.png")
-    assert res.effects.shape == (60, 4) and res.per_base.shape == (60,)
+    res = assistant.explain(seq, top=2, plot=tmp_path / "logo.png", heatmap=tmp_path / "heat.png")
+    assert res.effects.shape == (60, 4) and res.per_base.shape == (60,) and res.attribution.shape == (60,)
     ref = np.array(["ACGT".index(c) for c in seq])
     assert np.all(res.effects[np.arange(60), ref] == 0)
-    assert len(res.windows) == 2 and all(w["end"] - w["start"] == 8 for w in res.windows)
-    assert (tmp_path / "eff.png").read_bytes()[:4] == b"\x89PNG"
+    # ISM attribution (tangermeme's convention): minus a quarter of the substitutions' summed change
+    assert np.allclose(res.attribution, -res.effects.sum(1) / 4)
+    for r in res.regions:  # seqlets inside the sequence, each with its shuffled effect
+        assert 0 <= r.start < r.end <= 60 and r.sequence == seq[r.start : r.end]
+    assert [abs(r.effect) for r in res.regions] == sorted((abs(r.effect) for r in res.regions), reverse=True)
+    for name in ("logo.png", "heat.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_chat_followup_explains_with_the_models_knockouts(assistant, promoters):
+def test_chat_followup_explains_with_the_models_regions(assistant, promoters):
     seq = promoters[1]["sequence"]
     first = assistant.chat(
         [{"role": "user", "content": f"How strong is this promoter in tobacco leaves? {seq}"}]
@@ -122,8 +127,7 @@ def test_chat_followup_explains_with_the_models_knockouts(assistant, promoters):
         ]
     )
     assert why.intent.op == "explain" and first.predictions[0].text in why.text
-    assert "By the model's own knockouts" in why.text or "no known element" in why.text
-    assert "What the library says on average" in why.text or "no known element" in why.text
+    assert "In-silico mutagenesis" in why.text and "relative to the TSS" in why.text
     assert why.predictions[0].value == pytest.approx(first.predictions[0].value, abs=1e-5)
 
 

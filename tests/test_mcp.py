@@ -186,9 +186,9 @@ def test_other_tools_in_process(dna_tokenizer, text_tokenizer, promoters2):
     assert got["no_species"].is_error and "maize" in _text(got["no_species"])
 
     ex = got["explain"].structured_content
-    assert len(ex["windows"]) == 2 and len(ex["per_base"]) == len(seq)
+    assert len(ex["attribution"]) == len(seq) and ex["attribution_method"] == "ism" and ex["explanation"]
     assert ex["prediction"]["value"] == pytest.approx(a.predict(seq)[0].value, abs=1e-4)
-    assert all("alt_sequence" not in k for k in ex["knockouts"]) and ex["explanation"]
+    assert all(seq[r["start"] - 1 : r["end"]] == r["sequence"] for r in ex["regions"])
 
     des = got["design"].structured_content
     assert des["start_sequence"] == seq and len(des["mutations"]) <= 2

@@ -124,9 +124,12 @@ def test_explain_has_plot_and_same_number(client, assistant):
     assert r.status_code == 200, r.text
     body = r.json()
     assert base64.b64decode(body["plot_png"]).startswith(b"\x89PNG")
-    assert len(body["per_base"]) == len(seq) and 1 <= len(body["windows"]) <= 3
-    assert body["explanation"].startswith("For promoter strength") and body["knockouts"]
-    assert body["knockouts"][0]["label"].startswith("ko:") and "delta" in body["knockouts"][0]
+    assert (
+        len(body["per_base"]) == len(body["attribution"]) == len(seq) and body["attribution_method"] == "ism"
+    )
+    assert body["explanation"].startswith("For promoter strength")
+    for r in body["regions"]:  # 1-based, inclusive positions in the sequence
+        assert seq[r["start"] - 1 : r["end"]] == r["sequence"] and {"effect", "matches"} <= set(r)
     assert body["prediction"]["value"] == pytest.approx(direct(assistant, [seq])[0]["value"], abs=1e-5)
 
 

@@ -7,9 +7,14 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 
 from agrochat.chat import Assistant
 from conftest import read_promoters
+
+DEMO = "".join(
+    (Path(__file__).parent / "fixtures" / "demo_promoter.fa").read_text().split("\n", 1)[1].split()
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +94,32 @@ def test_a_long_paste_gets_one_sentence_per_number(shipped, monkeypatch):
     assert first.startswith("Predicted strength in tobacco") and first.endswith(").")
     assert first.count("log2 units") == 1 and ans.text.count(f"{ans.predictions[0].value:.2f}") == 1
     assert "Caution" in ans.text  # its length is unlike the training promoters'
+
+
+def test_one_hot_view_equals_the_fast_path_and_the_demo_answer_names_each_region_once(shipped):
+    """The module attribution tools call gives predict()'s number on every kind of key; the demo promoter's
+    explanation names each region once, its matches listed under it (never as separate contributions)."""
+    from agrochat.bridge.onehot import one_hot_sequences
+    from agrochat.chat.interpret import predictor
+
+    seq = DEMO
+    for task, tissue in (
+        ("promoter_strength", "leaf"),
+        ("terminator_strength", "protoplast"),
+        ("tissue_expression", "maize:mature leaf 8"),
+    ):
+        key = shipped.resolve(task, tissue)
+        with torch.no_grad():
+            v = float(predictor(shipped.model, key)(one_hot_sequences([seq]))[0, 0])
+        assert v == pytest.approx(shipped.predict(seq, task, tissue)[0].value, abs=1e-5)
+    res = shipped.explain(seq, "promoter_strength", "leaf")
+    assert res.regions and res.method == "ism"
+    top = res.regions[0]
+    assert top.effect > 0 and any(
+        m.name == "TATA box" for m in top.matches
+    )  # the region whose core is a TATA box
+    for r in res.regions[:3]:
+        for m in r.matches[:3]:
+            assert res.text.count(m.name.split(" (")[0]) >= 1
+    assert res.text.count("TATA box") <= 2  # under its region, and in the library averages
+    assert "contributes" not in res.text  # no per-motif contributions of the same bases

@@ -3,6 +3,8 @@ output is known, then the same plumbing on a tiny random model."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -165,11 +167,8 @@ def assistant(model_dir):
 
 def test_assistant_explain_variant_design(assistant, promoters, tmp_path):
     seq = promoters[2]["sequence"]
-    res = assistant.explain(seq, plot=tmp_path / "m.png", replicates=2)
+    res = assistant.explain(seq, plot=tmp_path / "m.png", shuffles=4)
     assert res.effects.shape == (len(seq), 4) and res.text.startswith("For promoter strength")
-    assert [abs(e.delta) for e in res.knockouts] == sorted(
-        (abs(e.delta) for e in res.knockouts), reverse=True
-    )
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
     res.to_tsv(tmp_path / "m.tsv")
     rows = (tmp_path / "m.tsv").read_text().splitlines()
@@ -212,9 +211,17 @@ def test_cli_variant_design_explain(model_dir, promoters, tmp_path):
     r = CliRunner().invoke(app, ["design", "-s", seq, "-m", str(model_dir), "-k", "2"])
     assert r.exit_code == 0 and ("round 2" in r.output or "stopped" in r.output)
     r = CliRunner().invoke(
-        app, ["explain", seq, "-m", str(model_dir), "--tsv", str(tmp_path / "e.tsv"), "--replicates", "1"]
+        app, ["explain", seq, "-m", str(model_dir), "--tsv", str(tmp_path / "e.tsv"), "--json"]
     )
     assert r.exit_code == 0 and (tmp_path / "e.tsv").is_file()
+    out = json.loads(r.stdout)
+    assert {"prediction", "explanation", "regions", "attribution"} <= set(out) and len(
+        out["attribution"]
+    ) == len(seq)
+    for reg in out["regions"]:  # 1-based, inclusive
+        assert seq[reg["start"] - 1 : reg["end"]] == reg["sequence"] and isinstance(reg["matches"], list)
+    r = CliRunner().invoke(app, ["explain", seq, "-m", str(model_dir), "--attribution", "deeplift_shap"])
+    assert r.exit_code == 2 and "ism" in r.output  # the tiny AgroNT-style model has no one-hot gradients
 
 
 def test_repl_variant_and_design(assistant, promoters):

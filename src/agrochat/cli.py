@@ -16,6 +16,7 @@ from agrochat.chat.cli import (
     variant_command,
 )
 from agrochat.chat.genome_cli import scan_command, variants_command
+from agrochat.chat.motifs_cli import motifs_command
 from agrochat.chat.serve.cli import serve_command
 from agrochat.console import fail
 from agrochat.data_gen.cli import app as data_app
@@ -51,6 +52,7 @@ app.command("design")(design_command)
 app.command("serve")(serve_command)
 app.command("scan")(scan_command)
 app.command("variants")(variants_command)
+app.command("motifs")(motifs_command)
 
 
 @app.command("mcp")

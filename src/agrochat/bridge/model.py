@@ -300,7 +300,7 @@ class DnaLanguageModel(nn.Module):
         ``dna_context`` (1, L), de-normalised and flagged by ``check()`` (called once the number is read).
         ``readout=dna`` with ``sequences``: the fast path's number for them (equal to the full pass's)."""
         if self.reads_dna_only and sequences:  # the number depends on the DNA and the key only
-            return self.score_sequences([list(sequences)], [key])[0]
+            return self._score_dna_only([list(sequences)], [key])[0]
         m, lv = self._head(hidden, self._key_ids([key]), embeds, dna_context)  # (1,), (1,)
         return self.flag(self.denormalize(key, float(m), float(lv)), check())
 
@@ -346,7 +346,7 @@ class DnaLanguageModel(nn.Module):
             else:
                 examples.append(self.processor.encode(messages, seqs, answer_prefix=prefix))
         if self.config.numeric_head.readout == "dna":
-            return self.score_sequences([seqs for _, seqs, _ in prompts], keys)
+            return self._score_dna_only([seqs for _, seqs, _ in prompts], keys)
         batch = {k: v.to(self.device) for k, v in self.processor.collate(examples).items()}
         embeds = self.embed(batch["input_ids"], batch.get("dna_input_ids"), batch.get("dna_attention_mask"))
         out = self.decoder(
@@ -365,7 +365,7 @@ class DnaLanguageModel(nn.Module):
             for k, m, lv, (_, seqs, _) in zip(keys, mean, log_var, prompts, strict=True)
         ]
 
-    def score_sequences(self, sequences: Sequence[Sequence[str]], keys: Sequence[str]) -> list[NumericValue]:
+    def _score_dna_only(self, sequences: Sequence[Sequence[str]], keys: Sequence[str]) -> list[NumericValue]:
         """readout=dna: the head reads only the projected DNA of the prompt, so the decoder pass is skipped.
         Equals the value at ``<num>`` in a full pass (same features, same attention over the same positions)."""
         per_prompt = [[self.processor.dna_token_ids(s) for s in seqs] for seqs in sequences]

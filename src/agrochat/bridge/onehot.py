@@ -4,12 +4,16 @@ Attribution tools of the field (tangermeme's saturation mutagenesis, DeepLIFT/SH
 take a torch module that maps one-hot sequences ``(B, 4, L)`` to outputs. :class:`OneHotPredictor` is that module
 for a :class:`~agrochat.bridge.model.DnaLanguageModel` and one task/tissue key: the mean of the number paths that
 answer the key (the model's own and its ensemble members, combined as the fast path combines them), in the key's
-label units. With a CNN encoder it is differentiable in the input; with a tokenised encoder (AgroNT) it reads the
-bases back from the one-hot input and is usable for perturbation methods only.
+label units. With a CNN encoder and a DNA readout (``readout: dna``) it is differentiable in the input; otherwise
+(a tokenised encoder such as AgroNT, or a number read from the decoder) it reads the bases back from the one-hot
+input and scores them with the ``score`` function it is given: usable for perturbation methods only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -42,13 +46,23 @@ class OneHotPredictor(nn.Module):
     Sequences in a batch share one length (attribution batches do). Equals the fast path's value
     (:meth:`DnaLanguageModel.score` / ``Assistant.predict``) for the same sequence and key."""
 
-    def __init__(self, model: nn.Module, key: str) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        key: str,
+        score: Callable[[Sequence[str]], np.ndarray] | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.key = key
-        self.paths = model.answering_paths(key)  # [(encoder, projector, head, key index)]
+        self.score = score
+        self.differentiable = model.reads_dna_only and all(
+            hasattr(enc, "forward_one_hot") for enc, *_ in model.answering_paths(key)
+        )
+        self.paths = model.answering_paths(key) if self.differentiable else []
         self.mean, self.std = model.config.numeric_head.stats(key)
-        self.differentiable = all(hasattr(enc, "forward_one_hot") for enc, *_ in self.paths)
+        if not self.differentiable and score is None:
+            raise ConfigError("this model has no one-hot path: give OneHotPredictor a score function")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, 4, L)
@@ -67,9 +81,8 @@ class OneHotPredictor(nn.Module):
 
     @torch.no_grad()
     def _by_bases(self, x: torch.Tensor) -> torch.Tensor:
-        seqs = bases_of(x)
-        values = self.model.score_sequences([[s] for s in seqs], [self.key] * len(seqs))
-        return torch.tensor([[v.value] for v in values], dtype=torch.float32, device=x.device)
+        values = np.asarray(self.score(bases_of(x)), dtype=np.float32)  # (B,)
+        return torch.from_numpy(values)[:, None].to(x.device)  # (B, 1)
 
     def require_gradients(self, method: str) -> None:
         """A one-line error when ``method`` needs gradients through the encoder and it has none."""

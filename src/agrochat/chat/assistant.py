@@ -30,15 +30,14 @@ from agrochat.domain.evidence import (
     Difference,
     Edit,
     Evidence,
-    Knockout,
     Note,
     Value,
-    Window,
     capability_text,
     check,
     guard,
     ranking_text,
 )
+from agrochat.domain.evidence import Region as EvidenceRegion
 from agrochat.domain.explain import describe_element, element_mentions
 from agrochat.domain.explain import explain as explain_annotation
 from agrochat.domain.motifs import annotate, promoter_rel, terminator_rel
@@ -47,22 +46,17 @@ from agrochat.domain.registry import Registry, load_registry, ordinal
 from agrochat.errors import CheckpointError, InputError, UnknownTaskError
 from agrochat.train.batching import INFERENCE_MAX_TOKENS, budget_batches
 
-from .attribution import (
-    Scorer,
-    VariantEffect,
-    explain_text,
-    kind_of,
-    motif_knockouts,
-    motif_label,
-    variant_effects,
-)
+from . import interpret
+from .attribution import Scorer, VariantEffect, kind_of, variant_effects
 from .design import GOALS, DesignConfig, DesignResult
 from .design import design as run_design
 from .dialogue import DNA_RUN, Intent, Resolver, key_label
+from .explanation import explain_text
 from .fasta import iter_fasta
+from .interpret import ANSWER_ATTRIBUTION
 from .paste import plain_pastes
 from .planning import DecoderPlanner
-from .plots import plot_design, plot_mutagenesis
+from .plots import plot_design, plot_heatmap, plot_mutagenesis
 from .prediction import Answer, Mutagenesis, Prediction
 from .variants import VariantError, coordinate, motif_name, worded_substitutions
 from .variants import parse as parse_variant
@@ -280,49 +274,45 @@ class Assistant:
         sequence: str,
         task: str = "promoter_strength",
         tissue: str | None = "leaf",
-        window: int = 10,
         top: int = 3,
-        batch_size: int = 256,
         plot: str | Path | None = None,
-        replicates: int = 5,
+        heatmap: str | Path | None = None,
+        method: str = ANSWER_ATTRIBUTION,
+        shuffles: int = 20,
         seed: int = 0,
     ) -> Mutagenesis:
-        """The model's evidence for one prediction: the signed effect of every single-base substitution (batched),
-        the ``top`` windows where mutations move it most, and every annotated motif knocked out (``replicates``
-        random replacements each), with an explanation ranked by those knockouts. ``plot``: write a PNG."""
+        """The model's evidence for one prediction: the effect of every single-base substitution (tangermeme's
+        saturation mutagenesis), the per-base attribution by ``method`` (``ism`` or ``deeplift_shap``), the regions
+        it marks (seqlets), each with its effect when its bases are shuffled ``shuffles`` times and the motif
+        profiles matching it, and the explanation (at most ``top`` regions). ``plot``: an attribution logo PNG;
+        ``heatmap``: the 4 x L substitution heat map PNG."""
         key = self.resolve(task, tissue)
         base = self.predict(sequence, task, tissue)[0]
         seq = base.sequence
-        mutants, where = [], []
-        for i, ref in enumerate(seq):
-            for j, b in enumerate(BASES):
-                if b != ref:
-                    mutants.append(seq[:i] + b + seq[i + 1 :])
-                    where.append((i, j))
-        score = self.scorer(batch_size)
-        values, _, _, _ = score(mutants, key)
-        effects = np.zeros((len(seq), 4))  # (L, 4)
-        for (i, j), v in zip(where, values, strict=True):
-            effects[i, j] = v - base.value
-        n_alt = np.array([3 if c in BASES else 4 for c in seq])[:, None]
-        per_base = effects.sum(1) / n_alt[:, 0]  # (L,)
-        rel = terminator_rel if key.startswith(T.TERMINATOR) else promoter_rel
-        windows = _top_windows(np.abs(effects).sum(1) / n_alt[:, 0], window, top, base.motifs, len(seq), rel)
-        base.attribution = per_base
-        ann = annotate(seq, kind_of(key))
-        kos = motif_knockouts(score, seq, key, ann, replicates, seed)
-        text = explain_text(base.text, key_label(key), kos, self.effects, key)
-        result = Mutagenesis(
-            base,
-            effects,
-            per_base,
-            windows,
-            knockouts=[e for _, e in kos],
-            text=text,
-            elements=[(motif_label(k.hit.name, k.hit.family), k.hit.rel_pos) for k, _ in kos],
+        scorer = self.scorer()
+        pred = interpret.predictor(self.model, key, lambda seqs: scorer(seqs, key)[0])
+        effects = interpret.ism(pred, seq)  # (L, 4)
+        n_alt = np.array([3 if c in BASES else 4 for c in seq])
+        per_base = effects.sum(1) / n_alt  # (L,)
+        attr = (
+            interpret.ism_attribution(effects, seq)
+            if method == "ism"
+            else interpret.attribution(pred, seq, method)
         )
+        kind = kind_of(key)
+        matches = (
+            interpret.motif_matches(seq)
+            if kind == "promoter"
+            else interpret.annotated_matches(annotate(seq, kind))
+        )
+        regions = interpret.regions(pred, seq, attr, kind, matches, shuffles=shuffles, seed=seed)
+        base.attribution = attr
+        text = explain_text(base.text, key_label(key), regions, attr, self.effects, key, method, top)
+        result = Mutagenesis(base, effects, per_base, attr, regions, method, text)
         if plot is not None:
             result.plot_path = str(plot_mutagenesis(result, plot))
+        if heatmap is not None:
+            result.heatmap_path = str(plot_heatmap(result, heatmap))
         return result
 
     def variant(
@@ -671,10 +661,17 @@ class Assistant:
             preds.append(pred)
             if v.ood:
                 yield f"\nCaution: this sequence is unlike what I learned ({v.ood_reason}), so I doubled the interval."
-            if explanation and n == 0:  # the model's own evidence: its prediction with each motif knocked out
-                kos = motif_knockouts(self.scorer(), seq, key, annotate(seq, kind_of(key)))
+            if explanation and n == 0:  # the model's own evidence: the regions its attribution marks
+                res = self.explain(seq, *T.split_key(key))
                 yield "\n" + explain_text(
-                    pred.text, key_label(key), kos, self.effects, key, top=3, lead=False
+                    pred.text,
+                    key_label(key),
+                    res.regions,
+                    res.attribution,
+                    self.effects,
+                    key,
+                    res.method,
+                    lead=False,
                 )
         if not several and len(preds) > 1:
             yield "\n" + self._across_keys(preds)
@@ -792,20 +789,11 @@ class Assistant:
         return got, Evidence("rank", [Note("ranking", facts)])
 
     def _explain_items(self, res: Mutagenesis, top: int = 3) -> list:
-        """A mutagenesis as evidence: its top knockouts and windows."""
-        items: list = [
-            Knockout(name, pos, eff.alt_value, eff.contribution)
-            for (name, pos), eff in list(zip(res.elements, res.knockouts, strict=True))[:top]
+        """An explanation as evidence: its regions, largest first, each with the profiles matching it."""
+        return [
+            EvidenceRegion(r.rel_start, r.rel_end, r.effect, r.spread, tuple(m.name for m in r.matches[:3]))
+            for r in res.regions[:top]
         ]
-        for w in res.windows:
-            seg = res.per_base[w["start"] : w["end"]]
-            end = w["rel_start"] + w["end"] - w["start"] - 1
-            items.append(
-                Window(
-                    w["rel_start"], end, float(seg.min()), float(seg.max()), tuple(dict.fromkeys(w["motifs"]))
-                )
-            )
-        return items
 
     def _say_explanation(
         self, intent: Intent, top: int = 3
@@ -814,15 +802,7 @@ class Assistant:
         for n, key in enumerate(dict.fromkeys(intent.keys)):  # each key asked for ("in both systems")
             task, tissue = T.split_key(key)
             res = self.explain(seq, task, tissue, top=top)
-            yield ("\n" if n else "") + res.text + "\n"
-            yield "Where single-base changes move the prediction most (in-silico mutagenesis, mean change per base):\n"
-            for w in res.windows:
-                seg = res.per_base[w["start"] : w["end"]]
-                motifs = ", ".join(dict.fromkeys(w["motifs"])) or "no annotated motif"
-                yield (
-                    f"- {w['rel_start']:+d} to {w['rel_start'] + w['end'] - w['start'] - 1:+d}: mutating these "
-                    f"bases changes it by {seg.min():+.2f} to {seg.max():+.2f}; {motifs}\n"
-                )
+            yield ("\n" if n else "") + res.text
             preds.append(res.prediction)
             items += [self._value(res.prediction, intent.labels[0]), *self._explain_items(res, top)]
         return preds, Evidence("explain", items)
@@ -1062,29 +1042,6 @@ def _looks_like_path(s: str) -> bool:
         return Path(s).is_file()
     except OSError:  # a sequence longer than a file name may be
         return False
-
-
-def _top_windows(
-    importance: np.ndarray, window: int, top: int, motifs: list[dict], length: int, rel=promoter_rel
-) -> list[dict]:
-    """Greedy non-overlapping windows with the largest summed importance; ``rel_start`` in the annotator's
-    coordinates (relative to the TSS for promoters, to the cleavage site for terminators)."""
-    window = min(window, length)
-    scores = np.convolve(importance, np.ones(window), mode="valid")  # (L - w + 1,)
-    taken = np.zeros(length, dtype=bool)
-    out = []
-    for start in np.argsort(-scores):
-        if len(out) == top:
-            break
-        s, e = int(start), int(start) + window
-        if taken[s:e].any():
-            continue
-        taken[s:e] = True
-        hits = [m["name"] for m in motifs if m["start"] < e and m["end"] > s]
-        out.append(
-            {"start": s, "end": e, "rel_start": rel(s, length), "score": float(scores[start]), "motifs": hits}
-        )
-    return out
 
 
 __all__ = ["Assistant", "DEFAULT_MODEL_DIR", "extract_dna", "plot_mutagenesis"]

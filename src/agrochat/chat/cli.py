@@ -80,18 +80,11 @@ class Repl:
         elif cmd in ("/explain", "/plot"):
             if self.seq is None:
                 raise InputError("load a sequence first (/load FILE.fa or /seq ACGT...)")
-            plot = (arg or "agrochat_effects.png") if cmd == "/plot" else None
+            plot = (arg or "agrochat_logo.png") if cmd == "/plot" else None
             res = self.a.explain(self.seq, *self._task_tissue(), plot=plot)
             self.echo(res.text)
-            for w in res.windows:
-                motifs = ", ".join(dict.fromkeys(w["motifs"])) or "no annotated motif"
-                seg = res.per_base[w["start"] : w["end"]]
-                self.echo(
-                    f"  bases {w['start'] + 1}-{w['end']} (from {w['rel_start']:+d}): mutating them changes the "
-                    f"prediction by {seg.min():+.2f} to {seg.max():+.2f}; {motifs}"
-                )
             if res.plot_path:
-                self.echo(f"plot written to {res.plot_path}")
+                self.echo(f"attribution logo written to {res.plot_path}")
         elif cmd == "/variant":
             if self.seq is None:
                 raise InputError("load a sequence first (/load FILE.fa or /seq ACGT...)")
@@ -660,41 +653,34 @@ def explain_command(
     ),
     task: str = typer.Option("promoter_strength", "--task"),
     tissue: str = typer.Option("leaf", "--tissue"),
-    plot: Path = typer.Option(None, "--plot", help="write the effect-track PNG here"),
+    method: str = typer.Option(
+        "ism", "--attribution", help="ism (in-silico mutagenesis) | deeplift_shap (cnn encoders)"
+    ),
+    plot: Path = typer.Option(None, "--plot", help="write the attribution logo (PNG) here"),
+    heatmap: Path = typer.Option(None, "--heatmap", help="write the 4 x L substitution heat map (PNG) here"),
     tsv: Path = typer.Option(None, "--tsv", help="write the per-base effects (every substitution) here"),
-    replicates: int = typer.Option(5, "--replicates", help="random replacements per motif knockout"),
-    as_json: bool = typer.Option(False, "--json", help="print a JSON record instead of text"),
+    top: int = typer.Option(3, "--top", min=1, help="regions described in the text"),
+    as_json: bool = typer.Option(
+        False, "--json", help="print a JSON record (prediction, explanation, regions, attribution)"
+    ),
 ):
-    """Why the model predicts what it does: every motif knocked out, signed saturation mutagenesis."""
+    """Why the model predicts what it does: the regions its attribution marks, each named once with the motif
+    profiles matching it (Jores et al. 2021 elements, JASPAR plants), and their effect when shuffled."""
     from agrochat.console import fail
 
     try:
         a = _load(model)
         seq = _one_sequence(sequence, fasta)
-        res = a.explain(seq, task, tissue, plot=plot, replicates=replicates)
+        res = a.explain(seq, task, tissue, top=top, plot=plot, heatmap=heatmap, method=method)
     except AgrochatError as e:
         fail(str(e))
     if tsv:
         res.to_tsv(tsv)
     if as_json:
-        row = res.prediction.to_dict()
-        out = {
-            "prediction": row,
-            "explanation": res.text,
-            "knockouts": [e.to_dict() for e in res.knockouts],
-            "windows": res.windows,
-        }
-        typer.echo(json.dumps(out, indent=1))
+        typer.echo(json.dumps(res.to_dict(), indent=1))
     else:
         typer.echo(res.text)
-        for w in res.windows:
-            seg = res.per_base[w["start"] : w["end"]]
-            motifs = ", ".join(dict.fromkeys(w["motifs"])) or "no annotated motif"
-            typer.echo(
-                f"  bases {w['start'] + 1}-{w['end']} (from {w['rel_start']:+d}): {seg.min():+.2f} to "
-                f"{seg.max():+.2f}; {motifs}"
-            )
-    for label, path in (("plot", plot), ("per-base effects", tsv)):
+    for label, path in (("attribution logo", plot), ("heat map", heatmap), ("per-base effects", tsv)):
         if path:
             typer.echo(f"{label} written to {path}", err=True)
 

@@ -50,6 +50,9 @@ class MotifMatch:
     end: int
     strand: str
     p_value: float | None  # FIMO's p-value (None for the annotator's poly(A) signals)
+    element: str | None = (
+        None  # the Jores et al. 2021 element ("TATA", "TF_65"), whose library effect is known
+    )
 
     def to_dict(self) -> dict:
         return {
@@ -90,9 +93,10 @@ class Region:
         }
 
 
-def predictor(model, key: str) -> OneHotPredictor:
-    """The model's number for ``key`` as a module on one-hot bases (eval mode)."""
-    return OneHotPredictor(model, key).eval()
+def predictor(model, key: str, score=None) -> OneHotPredictor:
+    """The model's number for ``key`` as a module on one-hot bases (eval mode); ``score(sequences) -> values``
+    answers where the model has no one-hot path (a tokenised encoder, or a number read from the decoder)."""
+    return OneHotPredictor(model, key, score).eval()
 
 
 def ism(pred: OneHotPredictor, sequence: str, batch_size: int = 512) -> np.ndarray:
@@ -183,48 +187,54 @@ def ablate_regions(
 
 @lru_cache(maxsize=1)
 def motif_library() -> tuple[dict, dict]:
-    """(PWMs by MEME key, (readable name, source) by MEME key) of the shipped motif files."""
+    """(PWMs by MEME key, (readable name, source, Jores element or None, source rank) by MEME key) of the
+    shipped motif files."""
     from memelite.io import read_meme
 
     pwms, names = {}, {}
-    for file, source in MOTIF_SOURCES:
+    for rank, (file, source) in enumerate(MOTIF_SOURCES):
         for key, pwm in read_meme(str(MOTIFS_DIR / file)).items():
             pwms[key] = pwm
-            names[key] = (_readable(key, file), source)
+            names[key] = (*_readable(key, file), source, rank)
     return pwms, names
 
 
-def _readable(key: str, file: str) -> str:
+def _readable(key: str, file: str) -> tuple[str, str | None]:
+    """(readable name, Jores element name or None) of a MEME key of ``file``."""
     ident, _, alt = key.partition(" ")
     if file == "CPEs.meme":
-        return DISPLAY.get(alt or ident, alt or ident)
+        element = alt or ident
+        return DISPLAY.get(element, element), element
     if file == "TF-clusters.meme":
-        return f"TF_{ident.rsplit('_', 1)[-1]} ({alt.replace('/', ', ')})"
+        element = f"TF_{ident.rsplit('_', 1)[-1]}"
+        return f"{element} ({alt.replace('/', ', ')})", element
     name, _, family = alt.partition("|")
-    return f"{name} ({family.replace('_', ' ')}; JASPAR {ident})"
+    return f"{name} ({family.replace('_', ' ')}; JASPAR {ident})", None
 
 
 def motif_matches(sequence: str, threshold: float = 1e-4) -> list[MotifMatch]:
-    """FIMO hits (p < ``threshold``, both strands) of every shipped profile in ``sequence``, best first."""
+    """FIMO hits (p < ``threshold``, both strands) of every shipped profile in ``sequence``: the Jores et al.
+    2021 elements first (the assay's own elements, with measured effects), then JASPAR; each by p-value."""
     from memelite import fimo
 
     pwms, names = motif_library()
     x = one_hot_sequences([sequence]).numpy()
     hits = fimo(pwms, x, threshold=threshold, dim=1)[0]
-    out = []
-    hits = hits.sort_values("p-value")
+    ranked = []
     for key, start, end, strand, p in zip(
         hits["motif_name"], hits["start"], hits["end"], hits["strand"], hits["p-value"], strict=True
     ):
-        name, source = names[key]
-        out.append(MotifMatch(name, source, int(start), int(end), str(strand), float(p)))
-    return out
+        name, element, source, rank = names[key]
+        ranked.append(
+            (rank, float(p), MotifMatch(name, source, int(start), int(end), str(strand), float(p), element))
+        )
+    return [m for _, _, m in sorted(ranked, key=lambda t: t[:2])]
 
 
 def annotated_matches(annotation: Annotation) -> list[MotifMatch]:
     """The annotator's hits as matches (terminators: the poly(A) signals)."""
     return [
-        MotifMatch(DISPLAY.get(h.name, h.name), "poly(A) signal scan", h.start, h.end, h.strand, None)
+        MotifMatch(DISPLAY.get(h.name, h.name), "poly(A) signal scan", h.start, h.end, h.strand, None, h.name)
         for h in annotation.hits
     ]
 

@@ -135,22 +135,37 @@ class VariantResult(Effect):
     alt_sequence: str = Field(description="the edited sequence (the first replacement for a knockout)")
 
 
-class Window(BaseModel):
-    start: int = Field(description="0-based")
-    end: int = Field(description="exclusive")
-    rel_start: int = Field(description="relative to the TSS (promoters) or cleavage site (terminators)")
-    score: float
-    motifs: list[str]
+class MotifMatchResult(BaseModel):
+    name: str = Field(
+        description="readable: 'TATA box', 'TF_65 (Trihelix)', 'ATMYB31 (MYB; JASPAR MA1738.1)'"
+    )
+    source: str
+    start: int = Field(description="1-based, in the sequence")
+    end: int = Field(description="1-based, inclusive")
+    strand: str
+    p_value: float | None = Field(description="FIMO p-value (None for the poly(A) signal scan)")
+
+
+class RegionResult(BaseModel):
+    start: int = Field(description="1-based, in the sequence")
+    end: int = Field(description="1-based, inclusive")
+    relative_start: int = Field(description="relative to the TSS (promoters) or cleavage site (terminators)")
+    relative_end: int
+    sequence: str
+    attribution: float = Field(description="summed per-base attribution")
+    effect: float = Field(description="prediction minus its mean with the region's bases shuffled (20 times)")
+    effect_spread: float = Field(description="standard deviation over the shuffles")
+    matches: list[MotifMatchResult] = Field(description="profiles matching the region, Jores elements first")
 
 
 class Explanation(BaseModel):
     prediction: PredictionResult
     explanation: str = Field(
-        description="ranked by the motif knockouts, then the library averages (labelled)"
+        description="the regions, each named once with its matches, then library averages"
     )
-    knockouts: list[Effect] = Field(description="each annotated motif knocked out, largest effect first")
-    windows: list[Window] = Field(description="where single-base changes move the prediction most")
-    per_base: list[float] = Field(description="mean change over the substitutions at each base")
+    attribution_method: str = Field(description="ism (in-silico mutagenesis) or deeplift_shap")
+    regions: list[RegionResult] = Field(description="the regions the attribution marks, largest effect first")
+    attribution: list[float] = Field(description="per-base attribution of the observed base")
 
 
 class DesignStepResult(BaseModel):
@@ -272,20 +287,21 @@ def build_server(assistant: Assistant) -> MCPServer:
         sequence: Sequence,
         task: Task = "promoter_strength",
         tissue: Tissue = "leaf",
-        top: Annotated[int, Field(description="how many top windows", ge=1, le=10)] = 3,
+        top: Annotated[int, Field(description="how many regions the text describes", ge=1, le=10)] = 3,
     ) -> Explanation:
-        """Why the model predicts what it does: every annotated motif knocked out (its contribution), the
-        windows where single-base substitutions move the prediction most, and the per-base mean effect
-        (in-silico saturation mutagenesis)."""
+        """Why the model predicts what it does: the regions its in-silico mutagenesis marks (seqlets), each
+        with its effect when its bases are shuffled and the motif profiles matching it (Jores et al. 2021
+        elements, JASPAR 2026 plants), and the per-base attribution."""
         with _user_errors(), lock:
             seq = assistant.check_sequence(sequence)
             res = assistant.explain(seq, task, tissue, top=top)
+        d = res.to_dict()
         return Explanation(
             prediction=_row(res.prediction),
-            explanation=res.text,
-            knockouts=[Effect.model_validate(e.to_dict()) for e in res.knockouts],
-            windows=[Window.model_validate(w) for w in res.windows],
-            per_base=[round(float(x), 5) for x in res.per_base],
+            explanation=d["explanation"],
+            attribution_method=d["attribution_method"],
+            regions=[RegionResult.model_validate(r) for r in d["regions"]],
+            attribution=d["attribution"],
         )
 
     @server.tool(annotations=READ_ONLY)

@@ -1,4 +1,4 @@
-"""Pictures of the model's evidence: the mutagenesis track and the design path (PNG, matplotlib)."""
+"""Pictures of the model's evidence: the attribution logo, the mutagenesis heat map and the design path (PNG)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agrochat.domain.motifs import CPE_NAMES
-
-from .attribution import kind_of, motif_label
+from .attribution import kind_of
 from .design import DesignResult
 from .prediction import Mutagenesis
 
@@ -32,85 +30,93 @@ def _rel(kind: str, length: int) -> np.ndarray:
     return np.array([rel(i, length) for i in range(length)])
 
 
+def _anchor(ax, kind: str, length: int, y: float) -> None:
+    """The TSS (promoters) or cleavage site (terminators) as a dotted line with its name at height ``y``."""
+    anchor = length - 5 if kind == "promoter" else length // 2
+    ax.axvline(anchor, color="#555555", ls=":", lw=1)
+    name = "TSS" if kind == "promoter" else "cleavage site"
+    ax.text(anchor, y, name, ha="center", fontsize=7, color="#555555")
+
+
+def _relative_ticks(ax, kind: str, length: int) -> None:
+    rel = _rel(kind, length)
+    ticks = [i for i in range(length) if rel[i] % 20 == 0 or rel[i] == 1][:: 1 if length <= 200 else 2]
+    ax.set_xticks(ticks, [f"{rel[i]:+d}" for i in ticks], fontsize=7)
+    ax.set_xlabel(f"position relative to the {'TSS' if kind == 'promoter' else 'cleavage site'}")
+
+
+def region_label(region) -> str:
+    """A region's label in pictures: its best match (or "no known motif") and its effect."""
+    name = region.matches[0].name.split(" (")[0] if region.matches else "no known motif"
+    return f"{name} {region.effect:+.2f}"
+
+
 def plot_mutagenesis(result: Mutagenesis, path: str | Path) -> Path:
-    """Signed effect of mutating each base (mean change over the three substitutions; below zero: the base
-    helps), the bases as letters, annotated motifs as labelled boxes, the TSS (or cleavage site) marked."""
+    """Attribution logo: each base drawn with its height scaled by its attribution (above zero: it raises the
+    prediction), the regions the attribution marks shaded and labelled with their best match and effect, the
+    TSS (or cleavage site) marked. Drawn with tangermeme's ``plot_logo``."""
+    from tangermeme.plot import plot_logo
+
+    from agrochat.bridge.onehot import one_hot_sequences
+
     plt = _plt()
     path = Path(path)
     pred = result.prediction
     kind = kind_of(pred.key)
     seq = pred.sequence
-    per = result.per_base  # (L,)
-    x = np.arange(len(per))
-    rel = _rel(kind, len(per))
-    fig, ax = plt.subplots(figsize=(max(9, len(per) / 11), 3.8))
-    ax.bar(x, per, width=0.9, color=np.where(per < 0, "#2a7f62", "#b5452f"), label="_bars")
-    ax.axhline(0, color="black", lw=0.6)
-    lo, hi = float(min(per.min(), 0)), float(max(per.max(), 0))
+    attr = np.asarray(result.attribution, dtype=float)  # (L,)
+    logo = one_hot_sequences([seq])[0].numpy() * attr[None]  # (4, L): the observed base carries the value
+    fig, ax = plt.subplots(figsize=(max(9, len(seq) / 11), 3.4))
+    plot_logo(logo, ax=ax)
+    lo, hi = float(min(attr.min(), 0)), float(max(attr.max(), 0))
     span = max(hi - lo, 1e-6)
-    ax.set_ylim(lo - 0.35 * span, hi + 0.45 * span)
-    # the bases, as letters under the bars
-    if len(seq) <= 400:
-        for i, b in enumerate(seq):
-            ax.text(
-                i,
-                lo - 0.22 * span,
-                b,
-                ha="center",
-                va="center",
-                fontsize=6,
-                family="monospace",
-                color=BASE_COLOURS.get(b, "black"),
-            )
-    # motifs: boxes; names for the core elements and the motifs whose knockout moves the prediction most
-    named = (
-        {e.label.split(":", 1)[1] for e in result.knockouts[:5]} | set(CPE_NAMES) | {"AATAAA", "AATAAA-like"}
-    )
-    levels: list[float] = []  # right end (in bases) of the last label on each text row
-    for m in sorted(pred.motifs, key=lambda m: m["start"]):
-        show = m["name"] in named
-        ax.axvspan(m["start"] - 0.5, m["end"] - 0.5, color="#f2c14e", alpha=0.35 if show else 0.12, lw=0)
-        if not show:
-            continue
-        label = motif_label(m["name"], m.get("family", ""))
-        centre = (m["start"] + m["end"] - 1) / 2
+    levels: list[float] = []  # right end of the last label on each text row
+    for r in sorted(result.regions, key=lambda r: r.start):
+        ax.axvspan(r.start - 0.5, r.end - 0.5, color="#f2c14e", alpha=0.3, lw=0)
+        label = region_label(r)
+        centre = (r.start + r.end - 1) / 2
         half = len(label) * 0.55 * max(1.0, len(seq) / 170)
         level = next((i for i, right in enumerate(levels) if right < centre - half), len(levels))
         if level == len(levels):
             levels.append(0.0)
         levels[level] = centre + half
-        ax.text(centre, hi + (0.06 + 0.11 * level) * span, label, ha="center", fontsize=6.5)
-    top_level = 0.06 + 0.11 * max(len(levels), 1)
-    ax.set_ylim(lo - 0.35 * span, hi + (top_level + 0.15) * span)
+        ax.text(centre, hi + (0.06 + 0.12 * level) * span, label, ha="center", fontsize=6.5)
+    top = 0.06 + 0.12 * max(len(levels), 1)
+    ax.set_ylim(lo - 0.08 * span, hi + (top + 0.16) * span)
+    _anchor(ax, kind, len(seq), hi + (top + 0.05) * span)
+    _relative_ticks(ax, kind, len(seq))
+    ax.set_xlim(-1, len(seq))
+    ax.set_ylabel(f"attribution ({result.method})", fontsize=8)
+    ax.set_title(f"{pred.key}: {pred.text}; shaded: regions (best match, effect when shuffled)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def plot_heatmap(result: Mutagenesis, path: str | Path) -> Path:
+    """The 4 x L saturation-mutagenesis map: the predicted change for every base at every position (0 at the
+    observed base, which is outlined), diverging colours centred at 0."""
+    plt = _plt()
+    path = Path(path)
+    pred = result.prediction
+    kind = kind_of(pred.key)
+    seq = pred.sequence
+    eff = np.asarray(result.effects, dtype=float).T  # (4, L)
+    vmax = float(np.abs(eff).max()) or 1.0
+    fig, ax = plt.subplots(figsize=(max(9, len(seq) / 11), 2.2))
+    im = ax.imshow(eff, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+    for i, b in enumerate(seq):
+        if b in "ACGT":
+            ax.add_patch(
+                plt.Rectangle((i - 0.5, "ACGT".index(b) - 0.5), 1, 1, fill=False, lw=0.4, ec="black")
+            )
+    ax.set_yticks(range(4), list("ACGT"), fontsize=7)
+    _relative_ticks(ax, kind, len(seq))
     anchor = len(seq) - 5 if kind == "promoter" else len(seq) // 2
     ax.axvline(anchor, color="#555555", ls=":", lw=1)
-    ax.text(
-        anchor,
-        hi + (top_level + 0.04) * span,
-        "TSS" if kind == "promoter" else "cleavage site",
-        ha="center",
-        fontsize=7,
-        color="#555555",
-    )
-    ticks = [i for i in x if rel[i] % 20 == 0 or rel[i] == 1][:: 1 if len(seq) <= 200 else 2]
-    ax.set_xticks(ticks, [f"{rel[i]:+d}" for i in ticks], fontsize=7)
-    ax.set_xlim(-1, len(seq))
-    ax.set_xlabel(f"position relative to the {'TSS' if kind == 'promoter' else 'cleavage site'}")
-    ax.set_ylabel("change in predicted\nstrength when mutated", fontsize=8)
-    from matplotlib.patches import Patch
-
-    ax.legend(
-        handles=[
-            Patch(color="#b5452f", label="mutating raises the prediction"),
-            Patch(color="#2a7f62", label="mutating lowers it (the base helps)"),
-            Patch(color="#f2c14e", alpha=0.5, label="annotated motif"),
-        ],
-        fontsize=6.5,
-        loc="lower right",
-        ncol=3,
-        frameon=False,
-    )
-    ax.set_title(f"{pred.key}: {pred.text}", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label="change")
+    ax.set_title(f"{pred.key}: predicted change for every substitution (outlined: the sequence)", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)

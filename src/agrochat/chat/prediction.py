@@ -43,36 +43,49 @@ class Prediction:
 
 @dataclass
 class Mutagenesis:
-    """In-silico mutagenesis: effect of every single-base substitution on the prediction."""
+    """The model's evidence for one prediction: every single-base substitution's effect, the per-base
+    attribution and the regions it marks (:mod:`agrochat.chat.interpret`)."""
 
     prediction: Prediction
-    effects: (
-        np.ndarray
-    )  # (L, 4) predicted value change per position and base (A, C, G, T); 0 for the reference
+    effects: np.ndarray  # (L, 4) predicted change per position and base (A, C, G, T); 0 for the reference
     per_base: np.ndarray  # (L,) mean change over the three substitutions (negative: the base helps)
-    windows: list[dict]  # top windows: start, end (0-based, exclusive), rel_start, score, motifs overlapped
+    attribution: (
+        np.ndarray
+    )  # (L,) attribution of the observed base by ``method`` (positive: it raises the value)
+    regions: list = field(default_factory=list)
+    """:class:`~agrochat.chat.interpret.Region` s, largest effect first, each with the profiles matching it."""
+    method: str = "ism"  # the attribution the regions and the answer use
+    text: str = ""  # the explanation: the regions, then (labelled) the library averages
     plot_path: str | None = None
-    knockouts: list = field(default_factory=list)
-    """:class:`~agrochat.chat.attribution.VariantEffect` of each annotated motif knocked out, largest first."""
-    text: str = ""  # the explanation from the model's knockouts, then (labelled) the library averages
-    elements: list = field(default_factory=list)
-    """(readable motif name, position relative to the TSS / cleavage site) of each knockout, in their order."""
+    heatmap_path: str | None = None
+
+    def to_dict(self) -> dict:
+        """The record of ``agrochat explain --json``: the prediction, the text, the regions (1-based positions)
+        and the per-base attribution."""
+        return {
+            "prediction": self.prediction.to_dict(),
+            "explanation": self.text,
+            "attribution_method": self.method,
+            "regions": [r.to_dict() for r in self.regions],
+            "attribution": [round(float(x), 5) for x in self.attribution],
+        }
 
     def to_tsv(self, path) -> None:
         """Per-base effects: 1-based position, coordinate relative to the TSS (cleavage site for terminators),
-        reference base, predicted change for A/C/G/T (0 for the reference) and their mean over the substitutions."""
+        reference base, predicted change for A/C/G/T (0 for the reference), their mean over the substitutions
+        and the attribution of the observed base."""
         from agrochat.domain.motifs import promoter_rel, terminator_rel
 
         seq = self.prediction.sequence
         rel = terminator_rel if self.prediction.key.startswith("terminator") else promoter_rel
         with open(path, "w") as fh:
-            fh.write("position\trelative\tref\tA\tC\tG\tT\tmean_change\n")
+            fh.write("position\trelative\tref\tA\tC\tG\tT\tmean_change\tattribution\n")
             for i, b in enumerate(seq):
                 e = self.effects[i]
                 fh.write(
                     f"{i + 1}\t{rel(i, len(seq))}\t{b}\t"
                     + "\t".join(f"{x:.5f}" for x in e)
-                    + f"\t{self.per_base[i]:.5f}\n"
+                    + f"\t{self.per_base[i]:.5f}\t{self.attribution[i]:.5f}\n"
                 )
 
 

@@ -183,7 +183,26 @@ class Note:
         return f"{self.kind}: {self.text}"
 
 
-Item = Value | Difference | Knockout | Window | Edit | Design | Note
+@dataclass(frozen=True)
+class Region:
+    """A stretch the attribution marks, what it adds to the prediction (its bases shuffled) and the motif
+    profiles that match it, named once under the region."""
+
+    start: int  # relative to the TSS (promoters) or the cleavage site (terminators)
+    end: int
+    effect: float
+    spread: float
+    matches: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        names = ", ".join(self.matches) or "no known motif"
+        return (
+            f"region {self.start:+d} to {self.end:+d}: contributes {_signed(self.effect)} (its bases shuffled; "
+            f"spread ±{_num(self.spread)}); matches {names}"
+        )
+
+
+Item = Value | Difference | Knockout | Window | Region | Edit | Design | Note
 
 
 @dataclass

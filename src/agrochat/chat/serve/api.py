@@ -72,26 +72,27 @@ async def predict(req: PredictRequest, request: Request) -> dict:
 def _explain(assistant, seq: str, key: str, plot: bool) -> dict:
     """On the model thread: mutagenesis, its plot written to (and read back from) a private temp dir."""
     with tempfile.TemporaryDirectory(prefix="agrochat-serve-") as tmp:
-        png = Path(tmp) / "effects.png" if plot else None
+        png = Path(tmp) / "logo.png" if plot else None
         try:
             res = assistant.explain(seq, key, None, plot=png)
         except ImportError:  # no matplotlib (the plot extra): the numbers without the picture
             res, png = assistant.explain(seq, key, None), None
         image = base64.b64encode(png.read_bytes()).decode() if png is not None else None
     row = record(res.prediction)
-    knockouts = [{k: v for k, v in e.to_dict().items() if k != "alt_sequence"} for e in res.knockouts]
     return {
         "prediction": row,
         "explanation": res.text,
-        "knockouts": knockouts,
+        "attribution_method": res.method,
+        "regions": [r.to_dict() for r in res.regions],
+        "attribution": [round(float(x), 5) for x in res.attribution],
         "per_base": [round(float(x), 5) for x in res.per_base],
-        "windows": res.windows,
         "plot_png": image,
     }
 
 
 @router.post(
-    "/v1/explain", summary="In-silico mutagenesis of one sequence, with its effect plot (PNG, base64)"
+    "/v1/explain",
+    summary="Why: the regions of one sequence, named with their motif matches, and its attribution logo (PNG, base64)",
 )
 async def explain(req: ExplainRequest, request: Request) -> dict:
     st = state(request)

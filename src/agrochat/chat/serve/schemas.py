@@ -43,7 +43,7 @@ class PredictRequest(BaseModel):
 
 
 class ExplainRequest(BaseModel):
-    """In-silico mutagenesis of one sequence; ``plot``: include the effect-track PNG (base64)."""
+    """The explanation of one sequence (regions, attribution); ``plot``: include the attribution logo PNG (base64)."""
 
     model_config = ConfigDict(extra="forbid")
     sequence: str

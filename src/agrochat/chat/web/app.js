@@ -61,7 +61,7 @@ function showPrediction(p) {
   $("ood").textContent = p.ood ? `Caution: unlike the training sequences (${p.ood_reason}); interval doubled.` : "";
   $("explanation").textContent = p.explanation || "";
   $("plot").hidden = true;
-  $("windows").textContent = "";
+  $("regions").textContent = "";
 }
 
 async function showExplanation(sequence, key) {
@@ -71,14 +71,14 @@ async function showExplanation(sequence, key) {
     $("plot").hidden = false;
   }
   if (res.explanation) $("explanation").textContent = res.explanation;
-  $("windows").textContent = "";
-  for (const w of res.windows) {
-    const seg = res.per_base.slice(w.start, w.end);
+  $("regions").textContent = "";
+  for (const r of res.regions) {
     const li = document.createElement("li");
-    li.textContent = `bases ${w.start + 1}-${w.end} (from ${w.rel_start >= 0 ? "+" : ""}${w.rel_start}): ` +
-      `mutating them changes the prediction by ${fmt(Math.min(...seg))} to ${fmt(Math.max(...seg))}; ` +
-      `${w.motifs.length ? [...new Set(w.motifs)].join(", ") : "no annotated motif"}`;
-    $("windows").append(li);
+    const rel = (x) => `${x >= 0 ? "+" : ""}${x}`;
+    const names = r.matches.length ? r.matches.slice(0, 3).map((m) => m.name).join(", ") : "no known motif";
+    li.textContent = `bases ${r.start}-${r.end} (${rel(r.relative_start)} to ${rel(r.relative_end)}, ${r.sequence}): ` +
+      `effect ${fmt(r.effect)} when shuffled; matches ${names}`;
+    $("regions").append(li);
   }
 }
 
