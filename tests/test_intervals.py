@@ -72,6 +72,18 @@ def test_interval_is_central_without_a_floor_mass_and_starts_at_the_floor_with_o
     assert [float(x[0]) for x in sure.interval([0.3], [1.0], LEVEL95)] == [0.0, 0.0]
 
 
+def test_the_median_of_a_floor_key_lies_inside_its_68_interval_where_the_mean_need_not():
+    none = FloorIntervals(intercept=-40.0, quantiles=NORMAL_Q)  # no floor mass: median = mean
+    assert none.median([3.0], [1.0])[0] == pytest.approx(3.0, abs=0.02)
+    quarter = FloorIntervals(intercept=float(np.log(1 / 3)), quantiles=NORMAL_Q)  # P(floor) = 0.25
+    # the median is the (0.5 - 0.25) / 0.75 = 1/3 quantile of the continuous part
+    assert quarter.median([2.0], [1.0])[0] == pytest.approx(2.0 + stats.norm.ppf(1 / 3), abs=0.03)
+    most = FloorIntervals(intercept=1.0, quantiles=NORMAL_Q)  # P(floor) = 0.73: the median is the floor
+    lo, hi = most.interval([2.5], [1.0], LEVEL68)
+    m = most.median([2.5], [1.0])[0]
+    assert m == 0.0 and lo[0] <= m <= hi[0] and not lo[0] <= 2.5 <= hi[0]
+
+
 def test_floor_intervals_are_validated_and_round_trip_through_the_config(tmp_path):
     with pytest.raises(ConfigError, match="non-decreasing"):
         FloorIntervals(quantiles=[0.0] * 40 + [-1.0])

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from agrochat.chat import Assistant
 from agrochat.chat import variants as V
 from agrochat.chat.assistant import variant_spec_from_text
-from agrochat.chat.attribution import motif_knockouts, variant_effects
+from agrochat.chat.attribution import variant_effects
 from agrochat.chat.design import DesignConfig, design
 from agrochat.cli import app
 from agrochat.domain.motifs import annotate, promoter_rel
@@ -118,11 +118,17 @@ def test_variant_effect_signs_and_uncertainty():
 
 
 def test_knockout_of_the_motif_that_makes_the_value():
-    pairs = motif_knockouts(has_tata, WITH_TATA, "promoter_strength/leaf", annotate(WITH_TATA), replicates=4)
-    ko, eff = pairs[0]  # ranked by size: the TATA box comes first
-    assert ko.hit.name == "TATA" and eff.delta == pytest.approx(-2) and eff.contribution == pytest.approx(2)
+    kos = V.knockout_edits(annotate(WITH_TATA))
+    effects = variant_effects(has_tata, WITH_TATA, "promoter_strength/leaf", [(k.label, [k]) for k in kos], 4)
+    by_name = {k.hit.name: (k, e) for k, e in zip(kos, effects, strict=True)}
+    ko, eff = by_name["TATA"]
+    assert eff.delta == pytest.approx(-2) and eff.contribution == pytest.approx(2)
     assert eff.replicates == 4 and eff.exceeds
-    others = [e for k, e in pairs[1:] if not (k.hit.start < ko.hit.end and ko.hit.start < k.hit.end)]
+    others = [
+        e
+        for k, e in zip(kos, effects, strict=True)
+        if not (k.hit.start < ko.hit.end and ko.hit.start < k.hit.end)
+    ]
     assert all(e.delta == 0 for e in others)  # motifs apart from the TATA box do not change it
 
 

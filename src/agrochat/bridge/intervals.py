@@ -67,6 +67,12 @@ class FloorIntervals:
         r = np.interp(t, QUANTILE_LEVELS, self.quantiles)  # (N,) standardised residual
         return np.maximum(self.floor, mean + std * r)
 
+    def median(self, mean, std) -> np.ndarray:
+        """The mixture's median (the floor when the floor holds half of the distribution or more). (N,)."""
+        mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+        pi = self.p_floor(mean, std)  # (N,)
+        return np.where(pi >= 0.5, self.floor, self._above(mean, std, pi, 0.5))
+
     def interval(self, mean, std, level: float) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) of the interval holding ``level`` of the predictive distribution. mean, std: (N,)."""
         mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)

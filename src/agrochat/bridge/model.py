@@ -279,6 +279,14 @@ class DnaLanguageModel(nn.Module):
             lo, hi = max(fi.floor, lo - extra), hi + extra
         return lo, hi
 
+    def median(self, v: NumericValue) -> float:
+        """The median of ``v``'s predictive distribution: its mean, except for a key with a floor, where the point
+        mass pulls the median below the mean (to the floor when it holds half or more)."""
+        fi = self.config.floor_intervals.get(v.key)
+        if fi is None:
+            return v.value
+        return float(fi.median([v.value], [_unwidened_std(v)])[0])
+
     def p_floor(self, v: NumericValue) -> float | None:
         """Probability that the measurement is at the key's floor (None: the key has no floor)."""
         fi = self.config.floor_intervals.get(v.key)

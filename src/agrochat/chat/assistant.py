@@ -20,7 +20,7 @@ from agrochat.bridge.generate import TextStream
 from agrochat.bridge.intervals import LEVEL68, LEVEL95
 from agrochat.bridge.io import CONFIG_NAME
 from agrochat.bridge.kind import KindClassifier
-from agrochat.bridge.model import NumericValue
+from agrochat.bridge.model import OOD_WIDEN, NumericValue
 from agrochat.bridge.planner import Planner
 from agrochat.bridge.writer import Writer
 from agrochat.domain import tasks as T
@@ -581,7 +581,11 @@ class Assistant:
         if fi is None or p.p_floor is None or p.interval68 is None:
             return f"{p.value:.2f} ± {p.uncertainty:.2f}"
         lo, hi = p.interval68
-        return f"mean {p.value:.2f}, 68 % interval {lo:.2f} to {hi:.2f}, {p.p_floor:.0%} chance of exactly {fi.floor:g}"
+        median = float(fi.median([p.value], [p.uncertainty / (OOD_WIDEN if p.ood else 1.0)])[0])
+        return (
+            f"mean {p.value:.2f}, median {median:.2f}, 68 % interval {lo:.2f} to {hi:.2f}, {p.p_floor:.0%} chance "
+            f"of exactly {fi.floor:g}"
+        )
 
     def _format(self, v: NumericValue) -> str:
         """The text of a number in an answer: the registry's format for its key, with its 68 % interval and the
@@ -591,7 +595,12 @@ class Assistant:
         if p_floor is None:
             return spec.format_value(v.value, v.std)
         floor = self.model.config.floor_intervals[v.key].floor
-        return spec.format_value(v.value, interval=self.model.interval(v, LEVEL68), at_floor=(floor, p_floor))
+        return spec.format_value(
+            v.value,
+            interval=self.model.interval(v, LEVEL68),
+            at_floor=(floor, p_floor),
+            median=self.model.median(v),
+        )
 
     def _value(self, p: Prediction, label: str) -> Value:
         """A prediction as evidence."""

@@ -1,13 +1,14 @@
-"""The model's own evidence: variant effects, motif knockouts and the explanation built from them.
+"""Variant effects: the model's prediction for edited sequences (substitutions, motif knockouts, insertions).
 
 A *variant effect* is the model's prediction for the edited sequence minus its prediction for the original.
 Its uncertainty combines the two predictions' standard deviations (``hypot``; the predictions are not
 independent, so this errs on the wide side) with, for knockouts, the spread over the random replacements. An
 effect "exceeds its uncertainty" when ``|delta| > uncertainty``.
 
-A *motif knockout* replaces every base of a motif the annotator found by a different random base,
+A *motif knockout* (``ko:TATA``) replaces every base of a motif the annotator found by a different random base,
 ``replicates`` times (seeded), and averages the predicted change: the motif's *contribution* to this prediction
-is ``original - mean(knocked out)`` (positive: the motif raises the prediction).
+is ``original - mean(knocked out)`` (positive: the motif raises the prediction). Explanations come from
+:mod:`agrochat.chat.interpret` (attribution, regions, motif matches).
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from agrochat.domain import tasks as T
-from agrochat.domain.effects import MotifEffects
-from agrochat.domain.explain import DISPLAY, GC_TERMINATOR
-from agrochat.domain.motifs import Annotation
 
 from . import variants as V
 
@@ -126,95 +124,4 @@ def variant_effects(
     return out
 
 
-def motif_knockouts(
-    score: Scorer, sequence: str, key: str, annotation: Annotation, replicates: int = 5, seed: int = 0
-) -> list[tuple[V.Knockout, VariantEffect]]:
-    """Every annotated motif knocked out, ranked by the size of its contribution to this prediction."""
-    kos = V.knockout_edits(annotation)
-    effects = variant_effects(score, sequence, key, [(k.label, [k]) for k in kos], replicates, seed)
-    pairs = list(zip(kos, effects, strict=True))
-    pairs.sort(key=lambda p: -abs(p[1].delta))
-    return pairs
-
-
-def motif_label(name: str, family: str) -> str:
-    """A readable motif name: core elements by their name, TF clusters with their family."""
-    if name.startswith("TF_"):
-        return f"{name} ({family})"
-    return DISPLAY.get(name, name)
-
-
-def explain_text(
-    ref_text: str,
-    key_words: str,
-    knockouts: list[tuple[V.Knockout, VariantEffect]],
-    effects: MotifEffects,
-    key: str,
-    top: int = 4,
-    lead: bool = True,
-) -> str:
-    """The explanation of one prediction from the model's knockouts, then (labelled) the library averages.
-    ``lead``: start with the prediction itself ("For ... I predict ...")."""
-    kind = kind_of(key)
-    anchor = "the TSS" if kind == "promoter" else "the cleavage site"
-    parts = [f"For {key_words} I predict {ref_text}."] if lead else []
-    if not knockouts:
-        parts.append(
-            "The motif annotator finds no known element in this sequence, so there is no motif to knock out; "
-            "in-silico mutagenesis (ask why, or `agrochat explain`) shows which bases move the prediction."
-        )
-        if kind == "terminator":
-            parts.append(f"What the library says on average: {GC_TERMINATOR}")
-        return " ".join(parts)
-    ranked = knockouts[:top]
-    items = []
-    for n, (ko, eff) in enumerate(ranked):
-        h = ko.hit
-        size = eff.contribution
-        verdict = "" if eff.exceeds else " (within its uncertainty)"
-        shared = [
-            motif_label(o.hit.name, o.hit.family)
-            for o, _ in ranked[:n]
-            if o.hit.start < h.end and h.start < o.hit.end
-        ]
-        if shared:
-            verdict += f" (it overlaps the {', '.join(shared)}, so their knockouts share bases)"
-        items.append(
-            f"the {motif_label(h.name, h.family)} at {h.rel_pos:+d} contributes about {size:+.2f}: destroying it "
-            f"{'drops' if size > 0 else 'raises'} the prediction to {eff.alt_value:.2f} (±{eff.uncertainty:.2f})"
-            f"{verdict}"
-        )
-    parts.append(
-        f"{'By' if lead else 'Why, by'} the model's own knockouts (each motif's bases replaced by random bases, {ranked[0][1].replicates} "
-        f"times; positions relative to {anchor}), " + "; ".join(items) + "."
-    )
-    if len(knockouts) > top:
-        parts.append(f"{len(knockouts) - top} more annotated motifs change it less.")
-    cond = T.effect_condition(key)
-    lib, disagree = [], []
-    for ko, eff in ranked:
-        e = effects.effect(ko.hit.name, cond) if cond else None
-        if e is None:
-            continue
-        label = motif_label(ko.hit.name, ko.hit.family)
-        lib.append(f"{label} {e.mean:+.2f}{'' if e.significant else ' (not significant)'}")
-        if e.significant and abs(e.mean) > 0.3 and np.sign(e.mean) != np.sign(eff.contribution):
-            disagree.append(label)
-        elif e.significant and abs(e.mean) > 0.5 and abs(eff.contribution) < 0.1 * abs(e.mean):
-            disagree.append(label)
-    if lib:
-        parts.append(
-            f"What the library says on average (Jores et al. 2021, promoters with vs without the element, "
-            f"{T.condition_short(cond)}, log2): " + ", ".join(lib) + "."
-        )
-    if disagree:
-        parts.append(
-            "The model and the library disagree on "
-            + ", ".join(disagree)
-            + ": in this sequence the model gives it a different direction or much less weight than the "
-            "library average."
-        )
-    return " ".join(parts)
-
-
-__all__ = ["Scorer", "VariantEffect", "explain_text", "motif_knockouts", "motif_label", "variant_effects"]
+__all__ = ["Scorer", "VariantEffect", "kind_of", "variant_effects"]

@@ -197,16 +197,24 @@ class TaskSpec:
         sigma: float | None = None,
         interval: tuple[float, float] | None = None,
         at_floor: tuple[float, float] | None = None,
+        median: float | None = None,
     ) -> str:
         """Text that replaces a ``<num>`` slot, e.g.
         ``2.31 ± 0.40 log2 units relative to the 35S minimal promoter (87th percentile of tested promoters; strong)``;
-        with an asymmetric 68 % ``interval`` and ``at_floor`` = (floor, its probability):
-        ``1.02 (mean; 68 % interval 0.00 to 0.99; 62 % chance of exactly 0) log2(FPKM+1) (...)``.
+        with an asymmetric 68 % ``interval``, ``at_floor`` = (floor, its probability) and the ``median``:
+        ``1.02 (mean; median 0.00; 68 % interval 0.00 to 0.99; 62 % chance of exactly 0, the point mass that
+        pulls the median below the mean) log2(FPKM+1) (...)``.
         """
         pm = f" ± {sigma:.2f}" if sigma is not None else ""
         if interval is not None:
-            pm = f" (mean; 68 % interval {interval[0]:.2f} to {interval[1]:.2f}"
-            pm += f"; {at_floor[1]:.0%} chance of exactly {at_floor[0]:g})" if at_floor else ")"
+            med = f"; median {median:.2f}" if median is not None else ""
+            pm = f" (mean{med}; 68 % interval {interval[0]:.2f} to {interval[1]:.2f}"
+            pm += (
+                f"; {at_floor[1]:.0%} chance of exactly {at_floor[0]:g}, the point mass that pulls the median "
+                "below the mean)"
+                if at_floor
+                else ")"
+            )
         pct = ordinal(int(round(min(max(self.percentile(value), 0.0), 100.0))))
         return f"{value:.2f}{pm} {self.unit} ({pct} percentile of {self.population}; {self.level(value)})"
 
