@@ -317,7 +317,7 @@ NEED_DNA_Q = (
     "Of my 2 promoters, which beats the other in {sys}?",
     "what level does my {sp} gene reach in {tis}?",
     "What is the effect of G-30A on my promoter?",
-    "explain which bases matter in my terminator",
+    "tell me which bases of my terminator matter",
     "design a better terminator for {sys}",
     "is the promoter I'm using strong?",
     "What's the strength of the 35S minimal promoter in {sys}?",
