@@ -124,3 +124,23 @@ def test_one_hot_view_equals_the_fast_path_and_the_demo_answer_names_each_region
             assert res.text.count(m.name.split(" (")[0]) >= 1
     assert res.text.count("TATA box") <= 2  # under its region, and in the library averages
     assert "contributes" not in res.text  # no per-motif contributions of the same bases
+
+
+def test_variant_effects_equal_tangermemes_substitution_effect(shipped):
+    """The same job two ways: agrochat's variant (with its uncertainty and OOD flag) and tangermeme's
+    substitution_effect on the model's one-hot view give the same change."""
+    from tangermeme.variant_effect import substitution_effect
+
+    from agrochat.bridge.onehot import one_hot_sequences
+    from agrochat.chat.interpret import predictor
+
+    seq = DEMO
+    i = seq.index("TACAAAT") + 2  # inside the TATA-like core of the demo promoter
+    alt = "G" if seq[i] != "G" else "C"
+    ours = shipped.variant(seq, f"{seq[i]}{i + 1}{alt}", "promoter_strength", "leaf")
+    subs = torch.tensor([[0, i, "ACGT".index(alt)]])
+    with torch.no_grad():
+        res = substitution_effect(
+            predictor(shipped.model, "promoter_strength/leaf"), one_hot_sequences([seq]), subs
+        )
+    assert float(res.y_after[0, 0] - res.y_before[0, 0]) == pytest.approx(ours.delta, abs=1e-4)
