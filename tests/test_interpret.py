@@ -15,7 +15,6 @@ from agrochat.domain.effects import load_effects
 from agrochat.domain.motifs import promoter_rel
 
 TATA = "TATAAATA"
-RNG = np.random.default_rng(0)
 
 
 def background(n: int = 170, seed: int = 0) -> str:
@@ -41,9 +40,10 @@ class MotifCounter(nn.Module):
 class Linear(nn.Module):
     """A linear model on one-hot bases: every attribution method has one exact answer."""
 
-    def __init__(self, length: int) -> None:
+    def __init__(self, length: int, seed: int = 0) -> None:
         super().__init__()
-        self.w = nn.Parameter(torch.tensor(RNG.normal(size=(4, length)), dtype=torch.float32))
+        w = np.random.default_rng(seed).normal(size=(4, length))
+        self.w = nn.Parameter(torch.tensor(w, dtype=torch.float32))  # (4, L)
         self.differentiable = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,15 +71,32 @@ def test_ism_is_every_substitution_of_the_model():
     assert np.allclose(attr, -expected.sum(1) / 4, atol=1e-6)
 
 
+def test_ism_of_a_sequence_with_an_n_scores_every_base_there():
+    seq = background(30, seed=3)
+    seq = seq[:10] + "N" + seq[11:]
+    model = Linear(30)
+    eff = I.ism(model, seq)
+    with torch.no_grad():
+        y0 = float(model(one_hot_sequences([seq]))[0, 0])
+        for b in range(4):  # at the N, each base is a substitution of the 0.25 column
+            y = float(model(one_hot_sequences([seq[:10] + "ACGT"[b] + seq[11:]]))[0, 0])
+            assert eff[10, b] == pytest.approx(y - y0, abs=1e-5)
+    i = 20
+    assert eff[i, "ACGT".index(seq[i])] == 0.0
+
+
 def test_deeplift_shap_on_a_linear_model_agrees_with_ism():
     """For a linear model DeepLIFT/SHAP gives, at the observed base, its weight minus the shuffled references'
-    mean weight at that position, and ISM its weight minus the mean over the four bases: nearly the same."""
-    seq = background(60, seed=1)
-    model = Linear(60)
+    mean weight at that position, and ISM its weight minus the mean over the four bases: on a sequence of even
+    composition nearly the same; weights that do not depend on the base give no attribution at all."""
+    seq = "".join(np.random.default_rng(1).choice(list("ACGT"), size=60))
+    model = Linear(60, seed=1)
     attr = I.deeplift_shap(model, seq, n_shuffles=20, seed=0)
-    assert attr.shape == (60,)
     ism_attr = I.ism_attribution(I.ism(model, seq), seq)
-    assert np.corrcoef(attr, ism_attr)[0, 1] > 0.9
+    assert attr.shape == (60,) and np.corrcoef(attr, ism_attr)[0, 1] > 0.9
+    flat = Linear(60)
+    flat.w.data = flat.w.data[:1].expand(4, -1).clone()  # the same weight for every base at a position
+    assert np.allclose(I.deeplift_shap(flat, seq), 0.0, atol=1e-5)
 
 
 def test_a_planted_tata_box_is_one_region_named_by_its_profile():

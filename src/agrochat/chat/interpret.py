@@ -31,6 +31,7 @@ from agrochat.domain.motifs import Annotation, promoter_rel, terminator_rel
 from agrochat.domain.paths import MOTIFS_DIR
 from agrochat.errors import InputError
 
+BASES = "ACGT"
 ATTRIBUTIONS = ("ism", "deeplift_shap")
 ANSWER_ATTRIBUTION = "ism"
 MOTIF_SOURCES = (  # file, source named in answers
@@ -100,7 +101,12 @@ def predictor(model, key: str, score=None) -> OneHotPredictor:
 
 
 def ism(pred: OneHotPredictor, sequence: str, batch_size: int = 512) -> np.ndarray:
-    """(L, 4) predicted change for every single-base substitution (A, C, G, T; 0 at the observed base)."""
+    """(L, 4) predicted change for every single-base substitution (A, C, G, T; 0 at the observed base; at an N
+    all four bases are substitutions)."""
+    if set(sequence) - set(
+        BASES
+    ):  # tangermeme holds the one-hot as int8: an N (0.25 per base) would read as 0
+        return _ism_by_mutants(pred, sequence, batch_size)
     from tangermeme.saturation_mutagenesis import saturation_mutagenesis
 
     x = one_hot_sequences([sequence])  # (1, 4, L)
@@ -108,6 +114,20 @@ def ism(pred: OneHotPredictor, sequence: str, batch_size: int = 512) -> np.ndarr
         raw = saturation_mutagenesis(pred, x, batch_size=batch_size, raw_outputs=True, device="cpu")
     y0, y = raw.y0, raw.y_hat  # (1, 1), (1, 4, L, 1)
     return (y[0, :, :, 0] - y0[0, 0]).T.numpy().astype(float)  # (L, 4)
+
+
+def _ism_by_mutants(pred: OneHotPredictor, sequence: str, batch_size: int) -> np.ndarray:
+    """The same for a sequence with other letters than A, C, G, T, by scoring every mutant as it is."""
+    n = len(sequence)
+    mutants = [sequence[:i] + b + sequence[i + 1 :] for i in range(n) for b in BASES]
+    x = one_hot_sequences([sequence, *mutants])  # (1 + 4L, 4, L)
+    with torch.no_grad():
+        y = torch.cat([pred(x[j : j + batch_size]) for j in range(0, len(x), batch_size)])[:, 0]  # (1 + 4L,)
+    effects = (y[1:] - y[0]).view(n, 4).numpy().astype(float)  # (L, 4)
+    for i, c in enumerate(sequence):
+        if c in BASES:
+            effects[i, BASES.index(c)] = 0.0
+    return effects
 
 
 def ism_attribution(effects: np.ndarray, sequence: str) -> np.ndarray:
@@ -122,6 +142,8 @@ def deeplift_shap(pred: OneHotPredictor, sequence: str, n_shuffles: int = 20, se
     from tangermeme.deep_lift_shap import deep_lift_shap
 
     pred.require_gradients("DeepLIFT/SHAP")
+    if set(sequence) - set(BASES):
+        raise InputError("DeepLIFT/SHAP reads A, C, G, T only; this sequence has other letters: use ism")
     x = one_hot_sequences([sequence])
     with warnings.catch_warnings():  # convergence is measured in bench/attributions.py, not repeated per call
         warnings.simplefilter("ignore")
