@@ -37,8 +37,8 @@ def main() -> None:
 
     from agrochat.bridge.onehot import bases_of, one_hot_sequences
     from agrochat.chat import DEFAULT_MODEL_DIR, Assistant
-    from agrochat.data_gen.regression import rows_by_key
     from agrochat.chat.interpret import predictor
+    from agrochat.data_gen.regression import rows_by_key
     from agrochat.provenance import provenance
 
     a = Assistant.from_pretrained()

@@ -28,6 +28,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -223,7 +224,8 @@ def _attribute(pred, x: torch.Tensor, cfg: MotifReportConfig, seed: int) -> np.n
         return attr.numpy()  # (B, 4, L)
     from tangermeme.deep_lift_shap import deep_lift_shap
 
-    pred.require_gradients("DeepLIFT/SHAP")
+    if hasattr(pred, "require_gradients"):  # a model's predictor: one line when its encoder has no gradients
+        pred.require_gradients("DeepLIFT/SHAP")
     with warnings.catch_warnings():  # convergence is measured in bench/attributions.py
         warnings.simplefilter("ignore")
         attr = deep_lift_shap(
@@ -241,10 +243,23 @@ def _attribute(pred, x: torch.Tensor, cfg: MotifReportConfig, seed: int) -> np.n
 # ---- TF-MoDISco -------------------------------------------------------------------------------------------------
 def run_modisco(x: np.ndarray, attr: np.ndarray, cfg: MotifReportConfig) -> list[tuple[str, object]]:
     """TF-MoDISco patterns of one-hot ``x`` and hypothetical contributions ``attr`` (both (N, 4, L)) as
-    ("pos" | "neg", modisco-lite SeqletSet), most seqlets first within each sign."""
-    from modiscolite.tfmodisco import TFMoDISco
+    ("pos" | "neg", modisco-lite SeqletSet), most seqlets first within each sign. Torch's thread count is kept:
+    modisco-lite sets numba's, which under the OpenMP layer is torch's too."""
+    threads = torch.get_num_threads()
+    try:
+        pos, neg = _find_patterns(x, attr, cfg)
+    finally:
+        torch.set_num_threads(threads)
+    out = []
+    for sign, found in (("pos", pos), ("neg", neg)):
+        out += [(sign, p) for p in sorted(found or [], key=lambda p: -len(p.seqlets))]
+    return out
 
-    pos, neg = TFMoDISco(
+
+def _find_patterns(
+    x: np.ndarray, attr: np.ndarray, cfg: MotifReportConfig
+) -> tuple[list | None, list | None]:
+    return _modisco()(
         one_hot=np.ascontiguousarray(x.transpose(0, 2, 1), dtype=np.float32),  # (N, L, 4)
         hypothetical_contribs=np.ascontiguousarray(attr.transpose(0, 2, 1), dtype=np.float32),  # (N, L, 4)
         sliding_window_size=cfg.window,
@@ -257,10 +272,37 @@ def run_modisco(x: np.ndarray, attr: np.ndarray, cfg: MotifReportConfig) -> list
         trim_to_window_size=cfg.window + 2 * cfg.flank,
         initial_flank_to_add=cfg.flank,
     )
-    out = []
-    for sign, found in (("pos", pos), ("neg", neg)):
-        out += [(sign, p) for p in sorted(found or [], key=lambda p: -len(p.seqlets))]
-    return out
+
+
+@lru_cache(maxsize=1)
+def _modisco():
+    """modisco-lite's ``TFMoDISco`` with its numba kernels cached on disk. Its own precompiler caches them only
+    in a process with no other thread, and tangermeme's progress bars start one (tqdm's monitor), so without
+    this every process would compile them again (about 20 s)."""
+    import importlib
+
+    import numba
+
+    parts = (
+        "affinitymat",
+        "aggregator",
+        "cluster",
+        "core",
+        "extract_seqlets",
+        "gapped_kmer",
+        "tfmodisco",
+        "util",
+    )
+    for part in parts:
+        module = importlib.import_module(f"modiscolite.{part}")
+        for name in dir(module):
+            fn = getattr(module, name)
+            if isinstance(fn, numba.core.registry.CPUDispatcher):
+                try:
+                    fn.enable_caching()
+                except Exception:  # noqa: BLE001 - a read-only install: compile in memory as the library does
+                    pass
+    return importlib.import_module("modiscolite.tfmodisco").TFMoDISco
 
 
 def trim_span(cwm: np.ndarray, fraction: float = TRIM_FRACTION) -> tuple[int, int]:
@@ -374,13 +416,14 @@ def describe_pattern(
 
 
 def key_report(
-    model, key: str, rows: list[dict], cfg: MotifReportConfig, progress: Progress | None
+    pred, key: str, rows: list[dict], cfg: MotifReportConfig, progress: Progress | None = None, unit: str = ""
 ) -> KeyResult:
-    """Attributions, patterns and their descriptions for one key's rows."""
+    """Attributions, patterns and their descriptions for one key's rows; ``pred`` maps one-hot (B, 4, L) to the
+    key's prediction (B, 1) (:func:`~agrochat.chat.interpret.predictor`). Rows of another length than most are
+    left out."""
     say = progress or (lambda *_: None)
     length = Counter(len(r["sequence"]) for r in rows).most_common(1)[0][0]
     rows = [r for r in rows if len(r["sequence"]) == length]
-    pred = predictor(model, key)
     x = one_hot_sequences([r["sequence"] for r in rows])  # (N, 4, L)
     seconds = {}
     t = time.perf_counter()
@@ -399,10 +442,8 @@ def key_report(
         rank[sign] += 1
         say(key, "patterns", i + 1, len(raw))
     seconds["patterns"] = time.perf_counter() - t
-    units = getattr(model.config.numeric_head, "units", None) or {}
-    return KeyResult(
-        key, dict(Counter(r.get("split", "?") for r in rows)), units.get(key, ""), patterns, seconds
-    )
+    splits = dict(Counter(r.get("split", "?") for r in rows))
+    return KeyResult(key, splits, unit, patterns, seconds)
 
 
 def check_keys(model, keys: tuple[str, ...] | list[str]) -> None:
@@ -423,7 +464,11 @@ def motif_report(
     for key in cfg.keys:
         if not rows_by_key.get(key):
             raise InputError(f"{key}: no sequences to attribute")
-    results = [key_report(model, key, rows_by_key[key], cfg, progress) for key in cfg.keys]
+    units = getattr(model.config.numeric_head, "units", None) or {}
+    results = [
+        key_report(predictor(model, key), key, rows_by_key[key], cfg, progress, units.get(key, ""))
+        for key in cfg.keys
+    ]
     return MotifReport(cfg, results)
 
 
@@ -507,7 +552,7 @@ def _summary(report: MotifReport) -> str:
     for res in report.results:
         tata = [p.name for p in res.patterns if any(m.name == "TATA box" for m in p.matches)]
         parts.append(
-            f"{res.key}: {len(res.patterns)} patterns"
+            f"{res.key}: {len(res.patterns)} pattern{'' if len(res.patterns) == 1 else 's'}"
             + (
                 f", TATA box among the top matches of {', '.join(tata)}"
                 if tata
@@ -548,6 +593,7 @@ __all__ = [
     "check_keys",
     "consensus",
     "hypothetical_attributions",
+    "key_report",
     "marginal_effect",
     "motif_report",
     "report_rows",

@@ -99,11 +99,13 @@ def _run(keys, n, out, method, shuffles, max_seqlets, seed, model, data_dir) -> 
         report_rows,
         write_report,
     )
+    from agrochat.data_gen.paths import resolve_data_dir
 
     kw = {"keys": tuple(keys)} if keys else {}
     cfg = MotifReportConfig(
         **kw, n=n, method=method, n_shuffles=shuffles, max_seqlets=max_seqlets, seed=seed, out=out
     )
+    resolve_data_dir(data_dir)  # a missing data directory fails before the model loads
     assistant = _load(model)
     check_keys(assistant.model, cfg.keys)
     t = time.perf_counter()
