@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import add_split_argument
+from biology_checks import corr
 from scipy import stats
 
 import agrochat.chat
@@ -75,21 +76,6 @@ T0 = time.perf_counter()
 
 def log(msg: str) -> None:
     print(f"[{time.perf_counter() - T0:7.1f}s] {msg}", flush=True)
-
-
-def corr(x, y) -> dict:
-    """Pearson and Spearman r (with p-values) of two equal-length series; None where undefined."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
-        return {"n": int(len(x)), "pearson": None, "pearson_p": None, "spearman": None, "spearman_p": None}
-    p, s = stats.pearsonr(x, y), stats.spearmanr(x, y)
-    return {
-        "n": int(len(x)),
-        "pearson": float(p[0]),
-        "pearson_p": float(p[1]),
-        "spearman": float(s[0]),
-        "spearman_p": float(s[1]),
-    }
 
 
 def summary(x) -> dict:

@@ -163,20 +163,26 @@ def attribution(pred: OneHotPredictor, sequence: str, method: str = ANSWER_ATTRI
     raise InputError(f"unknown attribution {method!r}; choose one of {', '.join(ATTRIBUTIONS)}")
 
 
-@lru_cache(maxsize=1)
-def _seqlet_caller():
-    """tangermeme's recursive seqlet caller, its numba kernels cached on disk (they are compiled without a
-    cache, which costs seconds in every new process)."""
+def cache_numba_kernels(module) -> None:
+    """Let the numba kernels of ``module`` (a library compiled without ``cache=True``) keep their compiled code on
+    disk, so a new process does not spend seconds compiling them again."""
     import numba
-    import tangermeme.seqlet as seqlet
 
-    for name in dir(seqlet):
-        fn = getattr(seqlet, name)
+    for name in dir(module):
+        fn = getattr(module, name)
         if isinstance(fn, numba.core.registry.CPUDispatcher):
             try:
                 fn.enable_caching()
             except Exception:  # noqa: BLE001 - a read-only install: compile in memory as the library does
                 pass
+
+
+@lru_cache(maxsize=1)
+def _seqlet_caller():
+    """tangermeme's recursive seqlet caller, its numba kernels cached on disk."""
+    import tangermeme.seqlet as seqlet
+
+    cache_numba_kernels(seqlet)
     return seqlet.recursive_seqlets
 
 

@@ -38,7 +38,7 @@ from agrochat.bridge.onehot import one_hot_sequences
 from agrochat.domain.motifs import promoter_rel, terminator_rel
 from agrochat.errors import ConfigError, InputError, UnknownTaskError
 
-from .interpret import MOTIF_SOURCES, motif_library, predictor
+from .interpret import MOTIF_SOURCES, cache_numba_kernels, motif_library, predictor
 
 METHODS = ("deeplift_shap", "ism")
 TRIM_FRACTION = 0.3  # CWM positions kept: at least this share of the largest per-position |contribution|
@@ -281,8 +281,6 @@ def _modisco():
     this every process would compile them again (about 20 s)."""
     import importlib
 
-    import numba
-
     parts = (
         "affinitymat",
         "aggregator",
@@ -294,14 +292,7 @@ def _modisco():
         "util",
     )
     for part in parts:
-        module = importlib.import_module(f"modiscolite.{part}")
-        for name in dir(module):
-            fn = getattr(module, name)
-            if isinstance(fn, numba.core.registry.CPUDispatcher):
-                try:
-                    fn.enable_caching()
-                except Exception:  # noqa: BLE001 - a read-only install: compile in memory as the library does
-                    pass
+        cache_numba_kernels(importlib.import_module(f"modiscolite.{part}"))
     return importlib.import_module("modiscolite.tfmodisco").TFMoDISco
 
 
