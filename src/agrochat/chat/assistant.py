@@ -58,7 +58,7 @@ from .paste import plain_pastes
 from .planning import DecoderPlanner
 from .plots import plot_design, plot_heatmap, plot_mutagenesis
 from .prediction import Answer, Mutagenesis, Prediction
-from .variants import VariantError, coordinate, motif_name, worded_substitutions
+from .variants import VariantError, coordinate, motif_name, variant_spec_from_text
 from .variants import parse as parse_variant
 from .windows import answers_window_question, fit_windows
 from .windows import window as cut_window
@@ -956,26 +956,6 @@ HELP_TEXT = (
     "protoplasts) or a maize or sorghum tissue. I can also compare sequences, rank the tissues a gene is "
     "expressed in, and explain which bases and known motifs drive a prediction."
 )
-
-
-_SUB_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([ACGT][+-]?\d{1,4}[ACGT])(?![A-Za-z0-9])")
-_AT_POS = re.compile(r"\bat (?:position )?([+-]?\d{1,4})\b")
-
-
-def variant_spec_from_text(text: str, sequence: str = "", kind: str = "promoter") -> str:
-    """A variant spec (see :mod:`agrochat.chat.variants`) from a chat message: substitutions written like G-30A
-    or in words (:func:`~agrochat.chat.variants.worded_substitutions`; ``sequence`` gives a reference base the words leave out), and
-    motif names (TATA box, Inr, Y patch, TF_45, AATAAA) to knock out, or to insert when the message says
-    insert/add ... at a position. Empty when the message names no edit."""
-    tokens = _SUB_IN_TEXT.findall(text) or worded_substitutions(text, sequence.upper(), kind)
-    low = text.lower()
-    for name in element_mentions(text):
-        at = _AT_POS.search(low)
-        if re.search(r"\b(insert|add|introduc)\w*", low) and at:
-            tokens.append(f"ins:{name}@{at.group(1)}")
-        else:
-            tokens.append(f"ko:{name}")
-    return " ".join(tokens)
 
 
 @dataclass(frozen=True)

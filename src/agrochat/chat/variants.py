@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agrochat.domain.explain import element_mentions
 from agrochat.domain.motifs import (
     CPE_NAMES,
     PAS_CANONICAL,
@@ -280,7 +281,28 @@ def worded_substitutions(text: str, sequence: str, kind: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_SUB_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([ACGT][+-]?\d{1,4}[ACGT])(?![A-Za-z0-9])")
+_AT_POS = re.compile(r"\bat (?:position )?([+-]?\d{1,4})\b")
+
+
+def variant_spec_from_text(text: str, sequence: str = "", kind: str = "promoter") -> str:
+    """A variant spec (see :mod:`agrochat.chat.variants`) from a chat message: substitutions written like G-30A
+    or in words (:func:`~agrochat.chat.variants.worded_substitutions`; ``sequence`` gives a reference base the words leave out), and
+    motif names (TATA box, Inr, Y patch, TF_45, AATAAA) to knock out, or to insert when the message says
+    insert/add ... at a position. Empty when the message names no edit."""
+    tokens = _SUB_IN_TEXT.findall(text) or worded_substitutions(text, sequence.upper(), kind)
+    low = text.lower()
+    for name in element_mentions(text):
+        at = _AT_POS.search(low)
+        if re.search(r"\b(insert|add|introduc)\w*", low) and at:
+            tokens.append(f"ins:{name}@{at.group(1)}")
+        else:
+            tokens.append(f"ko:{name}")
+    return " ".join(tokens)
+
+
 __all__ = [
+    "variant_spec_from_text",
     "Edit",
     "Insertion",
     "Knockout",
