@@ -123,7 +123,9 @@ def test_explain_has_plot_and_same_number(client, assistant):
     r = client.post("/v1/explain", json={"sequence": seq, "task": "promoter_strength", "tissue": "leaf"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert base64.b64decode(body["plot_png"]).startswith(b"\x89PNG")
+    assert base64.b64decode(body["plot_png"]).startswith(b"\x89PNG") and body["heatmap_png"] is None
+    heat = client.post("/v1/explain", json={"sequence": seq, "plot": False, "heatmap": True}).json()
+    assert heat["plot_png"] is None and base64.b64decode(heat["heatmap_png"]).startswith(b"\x89PNG")
     assert (
         len(body["per_base"]) == len(body["attribution"]) == len(seq) and body["attribution_method"] == "ism"
     )

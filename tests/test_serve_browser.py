@@ -95,7 +95,11 @@ def test_page_paste_ask_number_plot_followup_and_fasta_table(browser, served, tm
     assert page.inner_text("#value") == f"{leaf.value:.2f}"
     assert page.inner_text("#interval") == f"± {leaf.uncertainty:.2f}"
     assert "percentile" in page.inner_text("#percentile")
-    assert page.locator("#windows li").count() >= 1
+    assert (
+        page.locator("#regions li").count() >= 1
+    )  # the demo promoter's TATA-box region, named with its matches
+    assert "TATA box" in page.inner_text("#regions")
+    assert page.locator("#heatmap-box").is_visible()
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     page.fill("#question", "And in maize protoplasts?")  # no DNA: the conversation's sequence is meant

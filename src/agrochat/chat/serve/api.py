@@ -69,15 +69,15 @@ async def predict(req: PredictRequest, request: Request) -> dict:
     return {"object": "list", "model": st.config.model_id, "key": key, "data": [record(p) for p in preds]}
 
 
-def _explain(assistant, seq: str, key: str, plot: bool) -> dict:
-    """On the model thread: mutagenesis, its plot written to (and read back from) a private temp dir."""
+def _explain(assistant, seq: str, key: str, plot: bool, heatmap: bool = False) -> dict:
+    """On the model thread: the explanation, its pictures written to (and read back from) a private temp dir."""
     with tempfile.TemporaryDirectory(prefix="agrochat-serve-") as tmp:
-        png = Path(tmp) / "logo.png" if plot else None
-        try:
-            res = assistant.explain(seq, key, None, plot=png)
-        except ImportError:  # no matplotlib (the plot extra): the numbers without the picture
-            res, png = assistant.explain(seq, key, None), None
-        image = base64.b64encode(png.read_bytes()).decode() if png is not None else None
+        logo = Path(tmp) / "logo.png" if plot else None
+        heat = Path(tmp) / "heatmap.png" if heatmap else None
+        res = assistant.explain(seq, key, None, plot=logo, heatmap=heat)
+        image, heat_image = (
+            base64.b64encode(p.read_bytes()).decode() if p is not None else None for p in (logo, heat)
+        )
     row = record(res.prediction)
     return {
         "prediction": row,
@@ -87,6 +87,7 @@ def _explain(assistant, seq: str, key: str, plot: bool) -> dict:
         "attribution": [round(float(x), 5) for x in res.attribution],
         "per_base": [round(float(x), 5) for x in res.per_base],
         "plot_png": image,
+        "heatmap_png": heat_image,
     }
 
 
@@ -102,7 +103,7 @@ async def explain(req: ExplainRequest, request: Request) -> dict:
         seq = st.assistant.check_sequence(req.sequence)
     except AgrochatError as e:  # a 400; anything else is a bug
         raise user_error(e) from None
-    return await st.call(_explain, st.assistant, seq, key, req.plot)
+    return await st.call(_explain, st.assistant, seq, key, req.plot, req.heatmap)
 
 
 @router.get("/v1/tasks", summary="The task/tissue keys this model answers for")

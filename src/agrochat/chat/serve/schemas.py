@@ -50,3 +50,4 @@ class ExplainRequest(BaseModel):
     task: str = "promoter_strength"
     tissue: str | None = "leaf"
     plot: bool = True
+    heatmap: bool = False  # also the 4 x L substitution heat map (PNG, base64)

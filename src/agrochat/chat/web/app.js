@@ -61,14 +61,19 @@ function showPrediction(p) {
   $("ood").textContent = p.ood ? `Caution: unlike the training sequences (${p.ood_reason}); interval doubled.` : "";
   $("explanation").textContent = p.explanation || "";
   $("plot").hidden = true;
+  $("heatmap-box").hidden = true;
   $("regions").textContent = "";
 }
 
 async function showExplanation(sequence, key) {
-  const res = await api("/v1/explain", { sequence, task: key, tissue: null, plot: true });
+  const res = await api("/v1/explain", { sequence, task: key, tissue: null, plot: true, heatmap: true });
   if (res.plot_png) {
     $("plot").src = "data:image/png;base64," + res.plot_png;
     $("plot").hidden = false;
+  }
+  if (res.heatmap_png) {
+    $("heatmap").src = "data:image/png;base64," + res.heatmap_png;
+    $("heatmap-box").hidden = false;
   }
   if (res.explanation) $("explanation").textContent = res.explanation;
   $("regions").textContent = "";
