@@ -22,6 +22,14 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    """Lay out, write as PNG (130 dpi) and close ``fig``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
 def _rel(kind: str, length: int) -> np.ndarray:
     """Coordinate of each index: TSS-relative (no 0) for promoters, cleavage-site-relative for terminators."""
     from agrochat.domain.motifs import promoter_rel, terminator_rel
@@ -88,10 +96,7 @@ def plot_mutagenesis(result: Mutagenesis, path: str | Path) -> Path:
     ax.set_xlim(-1, len(seq))
     ax.set_ylabel(f"attribution ({result.method})", fontsize=8)
     ax.set_title(f"{pred.key}: {pred.text}; shaded: regions (best match, effect when shuffled)", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_heatmap(result: Mutagenesis, path: str | Path) -> Path:
@@ -117,10 +122,7 @@ def plot_heatmap(result: Mutagenesis, path: str | Path) -> Path:
     ax.axvline(anchor, color="#555555", ls=":", lw=1)
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label="change")
     ax.set_title(f"{pred.key}: predicted change for every substitution (outlined: the sequence)", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_design(result: DesignResult, path: str | Path) -> Path:
@@ -162,10 +164,7 @@ def plot_design(result: DesignResult, path: str | Path) -> Path:
     ax.set_ylabel("predicted value (± its uncertainty)")
     ax.legend(fontsize=7, frameon=False)
     ax.set_title("in-silico evolution, one substitution per round", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
-__all__ = ["plot_design", "plot_mutagenesis"]
+__all__ = ["plot_design", "plot_heatmap", "plot_mutagenesis"]
