@@ -19,18 +19,21 @@ from torch import nn
 
 from agrochat.errors import ConfigError
 
+from .cnn import BASE_IDS, one_hot
+
 BASES = "ACGT"
 
 
 def one_hot_sequences(sequences: list[str]) -> torch.Tensor:
-    """Sequences of one length -> (N, 4, L) float one-hot (A, C, G, T); any other letter is 0.25 everywhere."""
+    """Sequences of one length -> (N, 4, L) float one-hot (A, C, G, T); any other letter is 0.25 everywhere, as
+    the CNN encoder reads an N (:func:`~agrochat.bridge.cnn.one_hot`)."""
     if len({len(s) for s in sequences}) > 1:
         raise ConfigError("one-hot batches need sequences of one length")
-    table = torch.full((256, 4), 0.25)
-    for i, b in enumerate(BASES):
-        table[ord(b)] = torch.eye(4)[i]
-    codes = torch.tensor([list(s.upper().encode()) for s in sequences], dtype=torch.long)  # (N, L)
-    return table[codes].transpose(1, 2).contiguous()  # (N, 4, L)
+    codes = torch.full((256,), BASE_IDS["N"], dtype=torch.long)
+    for b in BASES:
+        codes[ord(b)] = BASE_IDS[b]
+    ids = codes[torch.tensor([list(s.upper().encode()) for s in sequences], dtype=torch.long)]  # (N, L)
+    return one_hot(ids).contiguous()  # (N, 4, L)
 
 
 def bases_of(x: torch.Tensor) -> list[str]:
@@ -56,10 +59,11 @@ class OneHotPredictor(nn.Module):
         self.model = model
         self.key = key
         self.score = score
+        paths = model.answering_paths(key)
         self.differentiable = model.reads_dna_only and all(
-            hasattr(enc, "forward_one_hot") for enc, *_ in model.answering_paths(key)
+            hasattr(enc, "forward_one_hot") for enc, *_ in paths
         )
-        self.paths = model.answering_paths(key) if self.differentiable else []
+        self.paths = paths if self.differentiable else []
         self.mean, self.std = model.config.numeric_head.stats(key)
         if not self.differentiable and score is None:
             raise ConfigError("this model has no one-hot path: give OneHotPredictor a score function")
