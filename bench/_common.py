@@ -22,6 +22,20 @@ def report(result: dict, out: Path | None, prov: dict | None = None) -> None:
         out.write_text(text + "\n")
 
 
+def timed(fn, repeats: int) -> dict:
+    """``fn()`` once to warm up, then ``repeats`` timed calls: median, min and max seconds and ``n``."""
+    import statistics
+    import time
+
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "n": repeats}
+
+
 def status_mb(field: str) -> float:
     """A memory line of /proc/self/status (VmRSS: now, VmHWM: peak) in MiB."""
     with open("/proc/self/status") as fh:

@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 from pathlib import Path
 
 import torch
-from _common import report
+from _common import report, timed
 from throughput import promoters
 
 
 def best_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return timed(fn, repeats)["min_s"]
 
 
 def measure(path: str | None, seqs: list[str], n1: int, repeats: int) -> dict:

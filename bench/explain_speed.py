@@ -17,20 +17,10 @@ import time
 from pathlib import Path
 
 import torch
-from _common import report
+from _common import report, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "tests" / "fixtures" / "demo_promoter.fa"
-
-
-def timed(fn, repeats: int) -> dict:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "n": repeats}
 
 
 def main() -> None:
