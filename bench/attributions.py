@@ -146,7 +146,7 @@ def ism_vs_deeplift(model: DnaLanguageModel, rows: dict[str, list[dict]], n: int
         for j, i in enumerate(idx):
             seq = key_rows[i]["sequence"]
             t = time.perf_counter()
-            ai = interpret.ism_attribution(interpret.ism(pred, seq), seq)  # (L,)
+            ai = interpret.ism_attribution(interpret.ism(pred, seq))  # (L,)
             t_ism.append(time.perf_counter() - t)
             t = time.perf_counter()
             ad = interpret.deeplift_shap(pred, seq, n_shuffles=N_SHUFFLES, seed=seed)  # (L,)

@@ -67,7 +67,7 @@ def test_ism_is_every_substitution_of_the_model():
     ref = np.array(["ACGT".index(c) for c in seq])
     expected = w.T - w[ref, np.arange(40)][:, None]  # changing base ref -> b adds w[b] - w[ref]
     assert np.allclose(eff, expected, atol=1e-5)
-    attr = I.ism_attribution(eff, seq)
+    attr = I.ism_attribution(eff)
     assert np.allclose(attr, -expected.sum(1) / 4, atol=1e-6)
 
 
@@ -92,7 +92,7 @@ def test_deeplift_shap_on_a_linear_model_agrees_with_ism():
     seq = "".join(np.random.default_rng(1).choice(list("ACGT"), size=60))
     model = Linear(60, seed=1)
     attr = I.deeplift_shap(model, seq, n_shuffles=20, seed=0)
-    ism_attr = I.ism_attribution(I.ism(model, seq), seq)
+    ism_attr = I.ism_attribution(I.ism(model, seq))
     assert attr.shape == (60,) and np.corrcoef(attr, ism_attr)[0, 1] > 0.9
     flat = Linear(60)
     flat.w.data = flat.w.data[:1].expand(4, -1).clone()  # the same weight for every base at a position
@@ -103,7 +103,7 @@ def test_a_planted_tata_box_is_one_region_named_by_its_profile():
     seq = background(170, seed=2)
     seq = seq[:100] + TATA + seq[108:]
     model = MotifCounter().eval()
-    attr = I.ism_attribution(I.ism(model, seq), seq)
+    attr = I.ism_attribution(I.ism(model, seq))
     matches = I.motif_matches(seq)
     assert any(m.element == "TATA" and m.start <= 100 and m.end >= 108 for m in matches)
     regions = I.regions(model, seq, attr, "promoter", matches, shuffles=10)

@@ -295,7 +295,7 @@ class Assistant:
         n_alt = np.array([3 if c in BASES else 4 for c in seq])
         per_base = effects.sum(1) / n_alt  # (L,)
         attr = (
-            interpret.ism_attribution(effects, seq)
+            interpret.ism_attribution(effects)
             if method == "ism"
             else interpret.attribution(pred, seq, method)
         )

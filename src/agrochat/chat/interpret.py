@@ -133,10 +133,9 @@ def _ism_by_mutants(pred: OneHotPredictor, sequence: str, batch_size: int) -> np
     return effects
 
 
-def ism_attribution(effects: np.ndarray, sequence: str) -> np.ndarray:
+def ism_attribution(effects: np.ndarray) -> np.ndarray:
     """(L,) attribution of the observed bases from ISM changes (L, 4): the change at the observed base (0) minus
     the mean change over the four bases (tangermeme's convention), i.e. minus a quarter of the changes' sum."""
-    del sequence  # the observed base's change is 0 by construction
     return -effects.sum(1) / 4.0
 
 
@@ -157,7 +156,7 @@ def deeplift_shap(pred: OneHotPredictor, sequence: str, n_shuffles: int = 20, se
 def attribution(pred: OneHotPredictor, sequence: str, method: str = ANSWER_ATTRIBUTION) -> np.ndarray:
     """(L,) per-base attribution by ``method`` (:data:`ATTRIBUTIONS`)."""
     if method == "ism":
-        return ism_attribution(ism(pred, sequence), sequence)
+        return ism_attribution(ism(pred, sequence))
     if method == "deeplift_shap":
         return deeplift_shap(pred, sequence)
     raise InputError(f"unknown attribution {method!r}; choose one of {', '.join(ATTRIBUTIONS)}")
