@@ -38,12 +38,13 @@ def _rel(kind: str, length: int) -> np.ndarray:
     return np.array([rel(i, length) for i in range(length)])
 
 
-def _anchor(ax, kind: str, length: int, y: float) -> None:
-    """The TSS (promoters) or cleavage site (terminators) as a dotted line with its name at height ``y``."""
+def _anchor(ax, kind: str, length: int, y: float | None = None) -> None:
+    """The TSS (promoters) or cleavage site (terminators) as a dotted line, named at height ``y`` when given."""
     anchor = length - 5 if kind == "promoter" else length // 2
     ax.axvline(anchor, color="#555555", ls=":", lw=1)
-    name = "TSS" if kind == "promoter" else "cleavage site"
-    ax.text(anchor, y, name, ha="center", fontsize=7, color="#555555")
+    if y is not None:
+        name = "TSS" if kind == "promoter" else "cleavage site"
+        ax.text(anchor, y, name, ha="center", fontsize=7, color="#555555")
 
 
 def _relative_ticks(ax, kind: str, length: int) -> None:
@@ -118,8 +119,7 @@ def plot_heatmap(result: Mutagenesis, path: str | Path) -> Path:
             )
     ax.set_yticks(range(4), list("ACGT"), fontsize=7)
     _relative_ticks(ax, kind, len(seq))
-    anchor = len(seq) - 5 if kind == "promoter" else len(seq) // 2
-    ax.axvline(anchor, color="#555555", ls=":", lw=1)
+    _anchor(ax, kind, len(seq))
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label="change")
     ax.set_title(f"{pred.key}: predicted change for every substitution (outlined: the sequence)", fontsize=8)
     return _save(plt, fig, path)
