@@ -101,7 +101,7 @@ def test_short_last_block_is_kept():
         assert check(read_pasted(pasted + "\nstrong?")).sequences == (s,), pasted
 
 
-def test_fasta_records_keep_their_ids():
+def test_fasta_records_keep_their_ids_and_header_words():
     msg = (
         "Compare these two:\n"
         + fasta("seq1", SEQ, desc="maize promoter, leaf")
@@ -112,7 +112,8 @@ def test_fasta_records_keep_their_ids():
     p = check(read_pasted(msg))
     assert p.sequences == (SEQ, OTHER)
     assert p.ids == ("seq1", "Zm00001d.2|prom")
-    assert p.text == "Compare these two:\n<dna>\n<dna>\n\nWhich is stronger?"
+    # the header's words after the id stay in the text (the planner reads them: "terminator", an injection)
+    assert p.text == "Compare these two:\nmaize promoter, leaf <dna>\n<dna>\n\nWhich is stronger?"
 
 
 def test_fasta_short_record_blocks_numbers_and_windows_newlines():

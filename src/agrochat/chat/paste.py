@@ -41,7 +41,7 @@ _LINE_END = re.compile(r"[.,;:!?)\]}'\"`]*[ \t]*(?:\d+[ \t]*)?(?=\n|\Z)")
 _ORIGIN_BEFORE = re.compile(r"(?m)^[ \t]*(?:ORIGIN\b|SQ[ \t]+Sequence\b)[^\n]*\n[ \t]*\Z")
 _END_AFTER = re.compile(r"\A[ \t]*\n[ \t]*//[ \t]*(?=\n|\Z)")
 
-_HEADER = re.compile(r"[ \t]*>(\w\S*)(?:[ \t].*)?")
+_HEADER = re.compile(r"[ \t]*>(\w\S*)(?:[ \t](.*))?")
 _ID_LIKE = re.compile(r"[\w.:|/\-+=#]*[A-Za-z][\w.:|/\-+=#]*")
 _BODY_CHARS = re.compile(r"[A-Za-z0-9\s*.\-]+")
 _BODY_NUMBERS = re.compile(r"^\d+\s+|\s+\d+$")
@@ -78,6 +78,7 @@ class _Found:
     end: int
     sequence: str
     id: str | None
+    description: str = ""  # a FASTA header's words after the id: kept in the text, the user wrote them
 
 
 def read_pasted(message: str, min_length: int = 20) -> Pasted:
@@ -96,7 +97,7 @@ def read_pasted(message: str, min_length: int = 20) -> Pasted:
     found.sort(key=lambda f: f.start)
     parts, pos = [], 0
     for f in found:
-        parts += [text[pos : f.start], PLACEHOLDER]
+        parts += [text[pos : f.start], f"{f.description} " if f.description else "", PLACEHOLDER]
         pos = f.end
     parts.append(text[pos:])
     return Pasted("".join(parts), tuple(f.sequence for f in found), tuple(f.id for f in found))
@@ -128,7 +129,8 @@ def _fasta_records(text: str) -> list[_Found]:
             body += 1
         if body > nxt:
             seq = "".join(_body_core(text[slice(*lines[i])]) for i in range(nxt, body))
-            out.append(_Found(lines[k][0], lines[body - 1][1], _check_record(rid, seq), rid))
+            desc = (head.group(2) or "").strip()
+            out.append(_Found(lines[k][0], lines[body - 1][1], _check_record(rid, seq), rid, desc))
             k = body
             continue
         following = text[slice(*lines[nxt])] if nxt < len(lines) else ""

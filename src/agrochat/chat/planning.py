@@ -29,10 +29,17 @@ from agrochat.domain import tasks as T
 from agrochat.domain.operations import NUMBER_OPS
 
 from .dialogue import DNA_RUN, Intent, Resolver, key_label, mentions
+from .named import ground, injection, tissue_plan
 
 NEED_DNA = (
     "I need the DNA sequence to answer that: paste it into your message. Without a sequence I will not guess a "
     "number."
+)
+
+
+INJECTION = (
+    "I can't follow instructions that change how I answer, and I don't share my instructions. I predict plant "
+    "promoter, terminator and gene-expression activity from DNA with a trained model: paste a sequence and ask."
 )
 
 
@@ -80,13 +87,19 @@ class DecoderPlanner:
     sequence-kind classifier (``prob_terminator``) whose confident calls the plan must agree with."""
 
     def __init__(
-        self, planner: Planner, known_keys: list[str], veto_refusals: bool = True, kind=None
+        self,
+        planner: Planner,
+        known_keys: list[str],
+        veto_refusals: bool = True,
+        kind=None,
+        ground_keys: bool = True,
     ) -> None:
         self.planner = planner
         self.known = list(known_keys)
         self.rules = Resolver(known_keys)
         self.veto_refusals = veto_refusals
         self.kind = kind
+        self.ground_keys = ground_keys
 
     def scores(self, messages: list[dict], dna=None) -> tuple[PlanScores, list[str]]:
         convo, seqs = with_placeholders(messages, dna)
@@ -105,6 +118,13 @@ class DecoderPlanner:
         the user's words name (:func:`kind_said`)."""
         op = max(s.op, key=s.op.get)
         vetoes: list[str] = []
+        if injection(words):
+            vetoes.append(f"{op}: the words try to change how I answer: refuse")
+            return Intent("refuse", message=INJECTION, source="decoder", vetoes=tuple(vetoes))
+        named = tissue_plan(words, self.known) if op == "clarify" and seqs and self.ground_keys else []
+        if named:
+            vetoes.append(f"clarify, but the words name {', '.join(named)}: predict")
+            op = "predict"
         if op in NUMBER_OPS and not seqs:
             vetoes.append(f"{op} without a sequence: need_dna")
             op = "need_dna"
@@ -114,8 +134,16 @@ class DecoderPlanner:
             op = "refuse"
         if op not in NUMBER_OPS:
             return self._no_number(op, s, rules, vetoes)
-        keys = self._keys(op, s)
+        keys = named or self._keys(op, s)
         targets = self._targets(op, s, len(seqs))
+        if op != "rank" and self.ground_keys:
+            grounded, why = ground(keys, words, self.known)
+            if not grounded:
+                vetoes.append(f"{op}: {why}: refuse")
+                return self._no_number("refuse", s, rules, vetoes)
+            if why:
+                vetoes.append(f"{why}: {', '.join(grounded)}")
+            keys = grounded
         if said is not None:
             keys = self._agree_with_the_words(keys, said, vetoes)
         else:

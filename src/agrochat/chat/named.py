@@ -1,0 +1,241 @@
+"""What the user's words name outright: typed key names, assay conditions and atlas tissues.
+
+The decoder's planner chooses the keys of a turn (:mod:`agrochat.chat.planning`); these readers are the hard facts
+the validator holds its choice to. They read only literal mentions of the last user turn, and each attribute is
+changed only where the words name it, so a follow-up that names one condition ("and in the dark?") keeps the rest
+of the planner's choice:
+
+- :func:`typed_keys`: key names typed as they are (``promoter_strength/leaf``, ``leaf_noENH_dark``);
+- :func:`named_conditions`: the assay system (tobacco leaf, maize protoplasts, both), the 35S enhancer (with,
+  without, both) and the light (light, dark, both) named;
+- :func:`named_tissues`: atlas tissues named by their name or an unambiguous synonym
+  (:data:`agrochat.domain.vocabulary.TISSUES`).
+
+:func:`ground` applies them to a plan's keys and returns the keys the words hold it to.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import product
+
+from agrochat.domain import tasks as T
+from agrochat.domain import vocabulary as V
+
+_CONDITION = re.compile(r"^(leaf|proto)_(withENH|noENH)_(light|dark)$")
+# the two benchmark keys are the libraries' standard condition: 35S enhancer, dark
+_STANDARD = {"leaf": "leaf_withENH_dark", "protoplast": "proto_withENH_dark"}
+_SYSTEM_OF = {"leaf": "leaf", "proto": "protoplast"}
+
+_NO_ENH = re.compile(
+    r"\b(without|w/o|wo|no|minus|lacking|drop(?:ping)?|remov(?:e|ed|ing)|free of|sans)\s+(?:the |an? |any )?"
+    r"(?:upstream )?(?:35s )?enh(?:ancers?)?\b|\benhancer[- ]?(?:less|free)\b|(?:^|[\s(,])-\s*(?:35s\s*)?enh\b"
+    r"|\bnoenh\b|\benhancer\s*(?:no|off|absent)\b|\bno-enh",
+    re.I,
+)
+_WITH_ENH = re.compile(
+    r"\b(?:with|w/(?!o)|plus)\s*(?:the |an? )?(?:upstream )?(?:35s )?enh(?:ancers?)?\b"
+    r"|(?:^|[\s(,])\+\s*(?:35s\s*)?enh|\bwithenh\b|\benhancer\s*(?:yes|on|present)\b",
+    re.I,
+)
+_BOTH_ENH = re.compile(r"with\s+(?:and|or|vs\.?|versus)\s+without|[±]\s*enh|\+/-\s*(?:35s\s*)?enh", re.I)
+_LIGHT = re.compile(
+    r"\b(?:in (?:the )?light|lights? on|light[- ]grown|under light|illuminated|light)\b", re.I
+)
+_DARK = re.compile(r"\b(?:dark|darkness|lights? off)\b", re.I)
+_LEAF = re.compile(
+    r"\b(?:tobacco|tobaco|benth\w*|nb|nicotiana|agro\w*|(?<!maize )(?<!corn )(?<!mature )(?<!seedling )"
+    r"(?:leaf|leaves)(?!\s+(?:mesophyll\s+)?protoplasts?)(?!\s*8))\b",
+    re.I,
+)
+_PROTO = re.compile(r"\b(?:protoplasts?|protos?|protoplastos|protoplasten)\b", re.I)
+_BOTH_SYSTEMS = re.compile(r"\bboth(?: systems| assays)?\b|\beach system\b|\ball systems\b", re.I)
+
+
+def typed_keys(words: str, known: list[str]) -> list[str]:
+    """Keys typed by name: a whole key (``terminator_strength/leaf``) or, for condition keys, the condition
+    (``leaf_noENH_dark``: the natural promoters', the synthetic library's where the words say synthetic)."""
+    low = words.lower()
+    whole = [k for k in known if k.lower() in low]
+    if whole:
+        return whole
+    library = T.SYNTHETIC if re.search(r"\bsynthetic|\blibrary\b|\bdesigned\b", low) else T.NATURAL
+    out = []
+    for k in known:
+        task, name = T.split_key(k)
+        if task == library and _CONDITION.match(name) and re.search(rf"\b{re.escape(name.lower())}\b", low):
+            out.append(k)
+    return out
+
+
+def named_conditions(words: str) -> dict[str, set[str]]:
+    """The assay attributes the words name: ``system`` (leaf/proto), ``enh`` (withENH/noENH), ``light``
+    (light/dark); an attribute named both ways holds both values; unnamed attributes are absent."""
+    out: dict[str, set[str]] = {}
+    if _BOTH_ENH.search(words):
+        out["enh"] = {"withENH", "noENH"}
+    else:
+        no, with_ = bool(_NO_ENH.search(words)), bool(_WITH_ENH.search(_NO_ENH.sub(" ", words)))
+        if no or with_:
+            out["enh"] = {v for v, said in (("noENH", no), ("withENH", with_)) if said}
+    light, dark = bool(_LIGHT.search(words)), bool(_DARK.search(words))
+    if light or dark:
+        out["light"] = {v for v, said in (("light", light), ("dark", dark)) if said}
+    leaf, proto = bool(_LEAF.search(words)), bool(_PROTO.search(words))
+    if _BOTH_SYSTEMS.search(words) and not (leaf != proto):
+        out["system"] = {"leaf", "proto"}
+    elif leaf or proto:
+        out["system"] = {v for v, said in (("leaf", leaf), ("proto", proto)) if said}
+    return out
+
+
+def _attributes(key: str) -> tuple[str, dict[str, str]] | None:
+    """(library, {system, enh, light}) of a promoter or terminator activity key; None for other keys."""
+    task, name = T.split_key(key)
+    if task in (T.PROMOTER, T.TERMINATOR) and name in _STANDARD:
+        name = _STANDARD[name]
+        library = "natural" if task == T.PROMOTER else "terminator"
+    elif task == T.SYNTHETIC:
+        library = "synthetic"
+    elif task == T.NATURAL:
+        library = "natural"
+    else:
+        return None
+    m = _CONDITION.match(name)
+    return (library, dict(zip(("system", "enh", "light"), m.groups(), strict=True))) if m else None
+
+
+def _key_of(library: str, attrs: dict[str, str]) -> str:
+    name = f"{attrs['system']}_{attrs['enh']}_{attrs['light']}"
+    if library == "terminator":
+        return T.make_key(T.TERMINATOR, _SYSTEM_OF[attrs["system"]]) if name in _STANDARD.values() else ""
+    if library == "natural" and name in _STANDARD.values():
+        return T.make_key(T.PROMOTER, _SYSTEM_OF[attrs["system"]])
+    return T.make_key(T.SYNTHETIC if library == "synthetic" else T.NATURAL, name)
+
+
+def with_conditions(keys: list[str], named: dict[str, set[str]], known: list[str]) -> list[str]:
+    """``keys`` with every attribute the words name set to what they name (both values where they name both);
+    combinations no key measures are dropped (an empty list: the words name only conditions nothing measured);
+    ``keys`` unchanged when they have no conditions."""
+    out: list[str] = []
+    for key in keys:
+        parsed = _attributes(key)
+        if parsed is None:
+            return keys
+        library, attrs = parsed
+        choices = [sorted(named.get(a, {attrs[a]})) for a in ("system", "enh", "light")]
+        if library == "terminator":  # terminators have a system only
+            choices[1:] = [[attrs["enh"]], [attrs["light"]]]
+        for combo in product(*choices):
+            k = _key_of(library, dict(zip(("system", "enh", "light"), combo, strict=True)))
+            if k in known and k not in out:
+                out.append(k)
+    return out
+
+
+def _tissue_names(species: str) -> list[tuple[str, str]]:
+    """(phrase, tissue) for every tissue of ``species``: its name and synonyms no other tissue of the species
+    shares, longest first."""
+    table = V.TISSUES.get(species, {})
+    ambiguous = {w.lower() for w in V.AMBIGUOUS.get(species, {})}
+    seen: dict[str, set[str]] = {}
+    for name, syns in table.items():
+        for s in {name, *syns}:
+            seen.setdefault(s.lower(), set()).add(name)
+    pairs = [(s, next(iter(n))) for s, n in seen.items() if len(n) == 1 and s not in ambiguous]
+    return sorted(pairs, key=lambda p: -len(p[0]))
+
+
+def named_tissues(words: str, species: str) -> dict[str, str]:
+    """Atlas tissues of ``species`` the words name, each with the phrase that names it (longest phrase first; a
+    phrase inside a longer one that matched is not read again)."""
+    low = re.sub(r"(\d)(dap|dai|mm|cm)\b", r"\1 \2", " " + re.sub(r"\s+", " ", words.lower()) + " ")
+    found: dict[str, str] = {}
+    for phrase, tissue in _tissue_names(species):
+        pat = re.compile(rf"(?<![\w-]){re.escape(phrase)}s?(?![\w-])")
+        if pat.search(low):
+            low = pat.sub(" ", low)
+            found.setdefault(tissue, phrase)
+    return found
+
+
+_SPECIES_WORDS = {
+    "maize": re.compile(r"\b(?:maize|corn|zea|zm|b73)\b", re.I),
+    "sorghum": re.compile(r"\b(?:sorghum|sb|btx623)\b", re.I),
+}
+
+
+def named_species(words: str) -> list[str]:
+    """Atlas species the words name (maize, Zm, B73; sorghum, Sb, BTx623)."""
+    return [sp for sp, pat in _SPECIES_WORDS.items() if pat.search(words)]
+
+
+def ground(keys: list[str], words: str, known: list[str]) -> tuple[list[str], str | None]:
+    """The keys the words hold a plan to, and why (None: unchanged); no keys where the words name only a
+    condition nothing measured (maize protoplasts in the light)."""
+    typed = typed_keys(words, known)
+    if typed:
+        return (typed, None) if set(typed) == set(keys) else (typed, "the words type the keys")
+    task = T.split_key(keys[0])[0]
+    if task == T.TISSUE:
+        species = T.split_key(keys[0])[1].split(":", 1)[0]
+        said = named_species(words)
+        if len(said) == 1 and species not in said:  # the words name the other species
+            species = said[0]
+        tissues = named_tissues(words, species)
+        if not tissues and not said:  # a tissue of the other species?
+            others = {sp: named_tissues(words, sp) for sp in V.TISSUES if sp != species}
+            named = [sp for sp, found in others.items() if found]
+            if len(named) == 1:
+                species, tissues = named[0], others[named[0]]
+        if not tissues:
+            return keys, None
+        out = [T.make_key(T.TISSUE, f"{species}:{t}") for t in tissues]
+        out = [k for k in out if k in known]
+        if not out or set(out) == set(keys):
+            return keys, None
+        return out, "the words name the tissues"
+    out = with_conditions(keys, named_conditions(words), known)
+    if set(out) == set(keys):
+        return keys, None
+    if not out:
+        return [], "the words name a condition nothing measured"
+    return out, "the words name the conditions"
+
+
+def tissue_plan(words: str, known: list[str]) -> list[str]:
+    """The atlas keys the words name, where they name tissues of one species only, by the species' name or by
+    phrases no other species uses for several tissues ("embryo" is one tissue in sorghum, three in maize)."""
+    found = {sp: named_tissues(words, sp) for sp in V.TISSUES}
+    named = [sp for sp, tissues in found.items() if tissues]
+    said = named_species(words)
+    if said:
+        named = [sp for sp in named if sp in said]
+    elif len(named) == 1:
+        vague = {w.lower() for sp, table in V.AMBIGUOUS.items() if sp != named[0] for w in table}
+        if any(phrase in vague for phrase in found[named[0]].values()):
+            return []
+    if len(named) != 1:
+        return []
+    keys = [T.make_key(T.TISSUE, f"{named[0]}:{t}") for t in found[named[0]]]
+    return [k for k in keys if k in known]
+
+
+_INJECTION = re.compile(
+    r"\bignore\b.{0,40}\b(?:instructions?|rules?|prompts?|above|previous|prior)\b"
+    r"|\b(?:system|hidden|initial|original)\s+(?:prompt|instructions)\b"
+    r"|(?:^|\n|[\s>])(?:system|assistant)\s*:"
+    r"|\b(?:reveal|print|show|paste|repeat|leak|dump)\b.{0,30}\b(?:your|the)\s+(?:prompt|instructions|rules)\b"
+    r"|\b(?:respond|answer|reply)\s+(?:only\s+)?with\b.{0,40}\b(?:for (?:all|every)|only)\b"
+    r"|\bfor (?:all|every) (?:inputs?|sequences?)\b"
+    r"|\b(?:you are now|pretend (?:to be|you are)|developer mode|jailbreak)\b"
+    r"|\bdo not mention this\b",
+    re.I,
+)
+
+
+def injection(words: str) -> bool:
+    """Whether the words try to change how the assistant answers (instructions to ignore its rules, a fake
+    system or assistant turn, a request for its prompt, an answer dictated in advance)."""
+    return _INJECTION.search(words) is not None
