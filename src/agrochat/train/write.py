@@ -60,13 +60,14 @@ def _collate(rows: list[dict]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return h, mask, labels
 
 
-def _loss(writer: Writer, rows: list[dict]) -> torch.Tensor:
+def _loss(writer: Writer, rows: list[dict], dtype: str = "float32") -> torch.Tensor:
     h, mask, labels = _collate(rows)
-    states = top.upper_states(writer.model, ADAPTER, writer.config.layers, h, mask)  # (B, L, D)
-    target = labels[:, 1:]  # next-token targets
-    sel = target != -100  # (B, L-1)
-    lm_head = top.peft_decoder(writer.model).get_base_model().lm_head
-    logits = lm_head(states[:, :-1][sel])  # (N, V): answer positions only
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
+        states = top.upper_states(writer.model, ADAPTER, writer.config.layers, h, mask)  # (B, L, D)
+        target = labels[:, 1:]  # next-token targets
+        sel = target != -100  # (B, L-1)
+        lm_head = top.peft_decoder(writer.model).get_base_model().lm_head
+        logits = lm_head(states[:, :-1][sel])  # (N, V): answer positions only
     return F.cross_entropy(logits.float(), target[sel])
 
 
@@ -109,7 +110,7 @@ def train_writer(
         t0, total = time.time(), 0.0
         bar = tqdm(range(0, len(order), config.batch_size), desc=f"epoch {epoch + 1}", mininterval=10)
         for s in bar:
-            loss = _loss(writer, [train_c[i] for i in order[s : s + config.batch_size]])
+            loss = _loss(writer, [train_c[i] for i in order[s : s + config.batch_size]], config.compute_dtype)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -119,7 +120,10 @@ def train_writer(
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         dec.eval()
         with torch.no_grad():
-            vl = [_loss(writer, valid_c[s : s + 32]).item() for s in range(0, len(valid_c), 32)]
+            vl = [
+                _loss(writer, valid_c[s : s + 32], config.compute_dtype).item()
+                for s in range(0, len(valid_c), 32)
+            ]
         entry = {
             "epoch": epoch + 1,
             "loss": total / len(bar),
