@@ -96,10 +96,67 @@ def design_compare() -> str:
     return "\n".join(lines) + "\n"
 
 
+def calibration_deciles() -> str:
+    """Calibration by decile of the prediction on validation rows, raw and linearly mapped (2-fold cross-fitted)."""
+    d = _load("calibration_deciles_validation.json")
+    lines = [
+        "| task / tissue | validation rows | slope measured ~ predicted | R² raw / mapped (cross-fitted) | "
+        "mean error, lowest decile: raw / mapped | mean error, highest decile: raw / mapped | "
+        "68% / 95% coverage, lowest decile: raw → mapped | 68% / 95% coverage, highest decile: raw → mapped |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key in BENCH_KEYS:
+        r = d["keys"][key]
+        raw, mapped = r["raw"], r["mapped"]
+        cells = []
+        for i in (0, -1):
+            cells.append(
+                f"{raw['deciles'][i]['mean_error']:+.3f} / {mapped['deciles'][i]['mean_error']:+.3f}"
+            )
+        for i in (0, -1):
+            cells.append(
+                " → ".join(
+                    f"{x['deciles'][i]['cover68']:.2f} / {x['deciles'][i]['cover95']:.2f}"
+                    for x in (raw, mapped)
+                )
+            )
+        lines.append(
+            f"| {key} | {r['n']:,} | {r['slope']:.3f} | {raw['r2']:.4f} / {mapped['r2']:.4f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def tissue_ranking() -> str:
+    """The model's per-gene ranking of a species' tissues on validation genes, against fixed rankings and chance."""
+    d = _load("tissue_ranking_validation.json")
+    lines = [
+        "| species | tissues | genes | Spearman: model / average profile | Spearman of deviations from the profile | "
+        "top-1: model / profile / most-often-top / chance | top-3: model / profile / most-often-top / chance |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for sp, r in d["species"].items():
+        s, t1, t3 = r["spearman"], r["top1"], r["top3"]
+        lines.append(
+            f"| {sp} | {r['tissues']} | {r['genes']} | {s['model']['mean']:.3f} ± {s['model']['sem']:.3f} / "
+            f"{s['profile']['mean']:.3f} ± {s['profile']['sem']:.3f} | {s['deviations_from_profile']['mean']:.3f} ± "
+            f"{s['deviations_from_profile']['sem']:.3f} | "
+            + " | ".join(
+                " / ".join(f"{t[n]:.3f}" for n in ("model", "profile", "most_often_top", "chance"))
+                for t in (t1, t3)
+            )
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "eval-benchmark-keys": eval_benchmark_keys,
     "eval-tissue-keys": eval_tissue_keys,
     "design-compare": design_compare,
+    "calibration-deciles": calibration_deciles,
+    "tissue-ranking": tissue_ranking,
 }
 
 
