@@ -37,6 +37,7 @@ def test_writer_learns_saves_loads_and_writes(model_dir, tmp_path):
     )  # bfloat16: what a loaded writer writes with
     loaded = Writer.from_pretrained(tmp_path / "w" / "epoch-2", _assistant(model_dir).model)
     assert loaded.lm is not None and loaded.write(ex.question, ex.evidence.text()) == text
+    assert loaded.vocabulary is None  # trained without one: the checker's vocabulary test is off
     assert a.model.decoder.active_adapter == "default"  # the write adapter is active only while writing
 
 
@@ -87,6 +88,19 @@ def test_checker_catches_what_is_not_in_the_evidence():
     )  # a system it was not asked
     assert any("TATA" in p for p in check(good + " The TATA box drives it.", ev))  # a motif not computed
     assert check("I have no measurement for rice.", Evidence("refuse", [Note("refuse", "rice")])) == []
+
+
+def test_checker_holds_answers_to_the_writers_vocabulary_and_catches_loops():
+    from agrochat.domain.evidence import vocabulary_of
+
+    ev = Evidence("refuse", [Note("refuse", "rice")])
+    vocab = vocabulary_of(["I have no measurement for that, so I will not give a number."])
+    assert check("I have no measurement for rice.", ev, vocab, "how strong in rice?") == []
+    bad = check("I have no measurement for the plantito sorgrain.", ev, vocab)
+    assert any("plantito" in p and "sorgrain" in p for p in bad)  # words it invented
+    loop = "I have no measurement. I have no measurement. I have no measurement."
+    assert any("said three times" in p for p in check(loop, ev, vocab))
+    assert check(loop, ev) == []  # without a vocabulary: the numbers-and-names check only
 
 
 def test_guard_admits_only_what_the_evidence_holds():

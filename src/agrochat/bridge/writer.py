@@ -25,6 +25,7 @@ from .top_adapter import TopLoraConfig
 
 ADAPTER = "write"
 CONFIG_FILE = "writer_config.json"
+VOCABULARY_FILE = "vocabulary.txt"  # the words of its training answers, one per line
 SYSTEM = "You are agrochat. Answer the question in plain words from the evidence only; copy numbers exactly."
 
 
@@ -71,12 +72,20 @@ class Writer:
     """The decoder (with its ``write`` adapter) and the model's text tokenizer; ``lm``: a compiled copy that writes
     instead (:meth:`compiled`), or None (the adapted decoder writes)."""
 
-    def __init__(self, model, config: WriterConfig, adapter: bool = True, lm=None) -> None:
+    def __init__(
+        self,
+        model,
+        config: WriterConfig,
+        adapter: bool = True,
+        lm=None,
+        vocabulary: frozenset[str] | None = None,
+    ) -> None:
         self.model = model
         self.config = config
         self.adapter = adapter  # False: the base decoder writes (for measuring what the adapter adds)
         self.tokenizer = model.tokenizer
         self.lm = lm
+        self.vocabulary = vocabulary  # the words of its training answers (the checker holds answers to them)
 
     @classmethod
     def build(cls, model, config: WriterConfig) -> Writer:
@@ -90,21 +99,26 @@ class Writer:
             raise CheckpointError(f"{path} has no {CONFIG_FILE}")
         config = WriterConfig(**json.loads((path / CONFIG_FILE).read_text()))
         top.load(model, ADAPTER, path)
-        return cls(model, config).compiled()
+        vocab = path / VOCABULARY_FILE
+        words = frozenset(vocab.read_text().split()) if vocab.is_file() else None
+        return cls(model, config, vocabulary=words).compiled()
 
     def save_pretrained(self, path: str | Path) -> None:
         path = Path(path)
         top.save(self.model, ADAPTER, path, dtype=torch.float16)  # half the file; loaded back as float32
         (path / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=1))
+        if self.vocabulary is not None:
+            (path / VOCABULARY_FILE).write_text("\n".join(sorted(self.vocabulary)) + "\n")
 
     def without_adapter(self) -> Writer:
-        writer = Writer(self.model, self.config, adapter=False)
+        writer = Writer(self.model, self.config, adapter=False, vocabulary=self.vocabulary)
         return writer.compiled() if self.lm is not None else writer
 
     def compiled(self) -> Writer:
         """The same writer writing with a plain copy of the decoder (adapter merged) in ``config.dtype``."""
         lm = top.merged_copy(self.model, ADAPTER if self.adapter else None)
-        return Writer(self.model, self.config, self.adapter, lm.to(getattr(torch, self.config.dtype)))
+        dtype = getattr(torch, self.config.dtype)
+        return Writer(self.model, self.config, self.adapter, lm.to(dtype), self.vocabulary)
 
     # ---- tokens ----------------------------------------------------------------------------------------------
     def prompt_ids(self, question: str, evidence: str) -> list[int]:

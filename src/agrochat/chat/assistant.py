@@ -537,8 +537,9 @@ class Assistant:
         plain = TextStream(self._compute(intent, messages, explanation, max_new_tokens, fast=True))
         text = "".join(plain)
         preds, evidence = plain.result
-        answer = self.writer.write(_question(messages), evidence.text(), guard(evidence))
-        problems = check(answer, evidence)
+        question = _question(messages)
+        answer = self.writer.write(question, evidence.text(), guard(evidence))
+        problems = check(answer, evidence, self.writer.vocabulary, question)
         if problems or not answer:
             yield text
             return Turn(preds, evidence, "template", tuple(problems or ["empty answer"]))

@@ -311,11 +311,38 @@ def _numbers(text: str) -> set[str]:
     return {n.replace("−", "-").lstrip("+") for n in NUMBER.findall(text)}
 
 
-def check(answer: str, evidence: Evidence) -> list[str]:
-    """What ``answer`` names that ``evidence`` does not hold (empty: the answer passes)."""
+WORD = re.compile(r"[A-Za-z][a-z]{2,}")
+
+
+def _repeats(answer: str, times: int = 3) -> str | None:
+    """A run of three words said ``times`` times or more (a small decoder looping), or None."""
+    words = [w.lower() for w in re.findall(r"\w+", answer)]
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - 2):
+        run = tuple(words[i : i + 3])
+        counts[run] = counts.get(run, 0) + 1
+        if counts[run] >= times:
+            return " ".join(run)
+    return None
+
+
+def check(
+    answer: str, evidence: Evidence, vocabulary: frozenset[str] | None = None, question: str = ""
+) -> list[str]:
+    """What ``answer`` names that ``evidence`` does not hold (empty: the answer passes). With ``vocabulary``
+    (the words of the writer's training answers), a word neither in it nor in the evidence or ``question`` is a
+    problem too (a small decoder inventing words), and so is a run of words said three times."""
     facts = evidence.text()
     low_facts = facts.lower()
     problems = []
+    if vocabulary is not None:
+        known = vocabulary | {w.lower() for w in WORD.findall(facts + " " + question)}
+        unknown = sorted({w.lower() for w in WORD.findall(answer)} - known)
+        if unknown:
+            problems.append(f"words outside the writer's vocabulary: {', '.join(unknown[:3])}")
+        loop = _repeats(answer)
+        if loop:
+            problems.append(f"'{loop}' said three times")
     allowed = _numbers(facts) | {n.lstrip("-") for n in _numbers(facts)}
     for n in sorted(_numbers(answer) - allowed):
         problems.append(f"number {n} is not in the evidence")
@@ -373,6 +400,11 @@ def guard(evidence: Evidence):
         return not any(re.search(rf"\b{w}\w*\W", low) and w not in low_facts for w in SYSTEM_WORDS)
 
     return allowed
+
+
+def vocabulary_of(texts) -> frozenset[str]:
+    """The lower-case words of ``texts`` (a writer's training answers) that :func:`check` accepts."""
+    return frozenset(w.lower() for t in texts for w in WORD.findall(t))
 
 
 def decoder_share(answer: str, evidence: Evidence, min_copy: int = 12) -> float:

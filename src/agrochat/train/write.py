@@ -148,6 +148,7 @@ def run(
     from agrochat.bridge import DnaLanguageModel
     from agrochat.bridge.writer import WriterConfig
     from agrochat.data_gen.writing import generate_writing
+    from agrochat.domain.evidence import vocabulary_of
     from agrochat.domain.registry import load_registry
 
     model = DnaLanguageModel.from_pretrained(model_dir).eval()
@@ -159,4 +160,5 @@ def run(
     train = generate_writing(keys, registry, n_train, seed=0)
     valid = generate_writing(keys, registry, n_valid, seed=1)
     writer = Writer.build(model, WriterConfig(layers=layers))
+    writer.vocabulary = vocabulary_of(ex.answer for ex in train)
     return train_writer(writer, train, valid, out, train_config or PlanTrainConfig(lr=5e-4), resume=resume)
