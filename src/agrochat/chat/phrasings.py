@@ -139,7 +139,8 @@ def evaluate_plans(
     progress=None,
     baselines: dict | None = None,
 ) -> dict:
-    """Planning accuracy on ``rows`` for the decoder's plan (when the model has a planner), each of
+    """Planning accuracy on ``rows`` for the decoder's plan (when the model has a planner; ``decoder_ungrounded``:
+    the same without the validator's holding of its keys to what the words name, :mod:`agrochat.chat.named`), each of
     ``baselines`` (name -> another :class:`~agrochat.bridge.planner.Planner` on the same model, e.g. one trained
     on the embeddings alone), and the rules alone."""
     from .planning import DecoderPlanner
@@ -147,6 +148,10 @@ def evaluate_plans(
     modes = {}
     if assistant.planner is not None:
         modes["decoder"] = lambda m: assistant.plan(m, planner="decoder")
+        loose = DecoderPlanner(
+            assistant.planner, assistant.known_keys, kind=assistant.kind, ground_keys=False
+        )
+        modes["decoder_ungrounded"] = lambda m: _plain_then(loose.plan, m)
     for name, planner in (baselines or {}).items():
         other = DecoderPlanner(planner, assistant.known_keys, kind=assistant.kind)
         modes[name] = lambda m, other=other: _plain_then(other.plan, m)
@@ -301,7 +306,8 @@ def evaluate_answers(assistant, n: int, root: str | Path, seed: int = 2, progres
             ans.problems
         ):  # the writer's answer failed the check (no writer: no problems, the template answers)
             fallbacks.append({"op": op, "problems": list(ans.problems)[:3]})
-        violations += bool(ok and check(ans.text, ans.evidence))
+        vocab = assistant.writer.vocabulary if assistant.writer is not None else None
+        violations += bool(ok and check(ans.text, ans.evidence, vocab, messages[-1].get("content", "")))
         for item in ans.evidence.items if ans.evidence else []:
             if isinstance(item, Value):
                 seq = ans.intent.sequences[ans.intent.labels.index(item.label)]
