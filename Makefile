@@ -51,5 +51,6 @@ results: $(STAMP)
 	cd bench && ../$(BIN)/python design_compare.py --n 6 --k 5 --out results/design_compare_cpu.json
 	$(BIN)/python bench/calibration_deciles.py --out bench/results/calibration_deciles_validation.json \
 		--figure bench/results/calibration_deciles_validation.png
-	$(BIN)/python bench/tissue_ranking.py --out bench/results/tissue_ranking_validation.json
+	$(BIN)/python bench/tissue_ranking.py --out bench/results/tissue_ranking_validation.json \
+		--model-file src/agrochat/chat/default_model/ranking.json
 	$(BIN)/python bench/tables.py

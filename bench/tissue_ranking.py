@@ -15,6 +15,7 @@ average profile, i.e. whether the model knows how a gene departs from the usual 
 from __future__ import annotations
 
 import argparse
+import json
 from collections import defaultdict
 from math import comb
 from pathlib import Path
@@ -73,12 +74,33 @@ def species_keys(known: list[str], species: str) -> list[str]:
     return sorted(k for k in known if k.startswith(f"{PREFIX}{species}:"))
 
 
+def ranking_accuracy(out: dict) -> dict:
+    """Per species, what a ranking answer says about itself: validation genes, how often the tissue ranked first
+    (or one of the first three) was the gene's measured top tissue, and chance."""
+    return {
+        sp: {
+            "split": out["split"],
+            "genes": r["genes"],
+            "top1": round(r["top1"]["model"], 4),
+            "top3": round(r["top3"]["model"], 4),
+            "chance_top1": round(r["top1"]["chance"], 4),
+        }
+        for sp, r in out["species"].items()
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=None, help="data directory (default: the shared source data)")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--model-file",
+        type=Path,
+        help="also write each species' top-1/top-3 hit rates here (the model folder's ranking.json: ranking "
+        "answers say how often their top tissue is right)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from agrochat.chat import DEFAULT_MODEL_DIR, Assistant
@@ -180,6 +202,8 @@ def main() -> None:
             },
         }
     report(out, args.out, prov)
+    if args.model_file:
+        args.model_file.write_text(json.dumps(ranking_accuracy(out), indent=1) + "\n")
     print(
         "\nspecies | genes | Spearman model / profile | top-1 model / profile / most-often-top / chance | "
         "top-3 model / profile / most-often-top"

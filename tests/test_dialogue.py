@@ -352,6 +352,20 @@ def test_rank_covers_every_tissue_of_the_species(wide_assistant):
     assert ans.text.splitlines()[1].startswith(f"- {top.key.split(':', 1)[1]}: {top.value:.2f}")
 
 
+def test_a_ranking_says_how_often_its_top_tissue_is_right(wide_assistant):
+    q = [{"role": "user", "content": f"In which maize tissues is this gene expressed most? {A}"}]
+    assert "How far to trust" not in wide_assistant.chat(q).text  # a model without a ranking record
+    wide_assistant.ranking = {
+        "maize": {"split": "validation", "genes": 498, "top1": 0.0964, "top3": 0.241, "chance_top1": 0.0435}
+    }
+    try:
+        ans = wide_assistant.chat(q)
+    finally:
+        wide_assistant.ranking = {}
+    assert "for 10% of genes (chance 4%), one of the first three for 24%" in ans.text
+    assert any("498 validation genes" in line for line in ans.evidence.text().splitlines())
+
+
 def test_comparison_states_difference_and_uncertainty(wide_assistant):
     ans = wide_assistant.chat([{"role": "user", "content": f"Compare in tobacco leaves: {A} and {B}"}])
     hi, lo = sorted(ans.predictions, key=lambda p: -p.value)

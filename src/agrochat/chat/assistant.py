@@ -8,6 +8,7 @@ motif annotator's findings in that sequence and the published average effects, n
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -66,6 +67,7 @@ from .windows import window as cut_window
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 PLANNER_DIR = "planner"
 WRITER_DIR = "writer"
+RANKING_FILE = "ranking.json"
 KIND_DIR = "kind"
 BASES = "ACGT"
 
@@ -79,6 +81,7 @@ class Assistant:
         planner: Planner | None = None,
         writer: Writer | None = None,
         kind=None,
+        ranking: dict | None = None,
     ) -> None:
         self.model = model.eval()
         self.registry = registry
@@ -88,11 +91,14 @@ class Assistant:
         self.kind = (
             kind  # promoter or terminator by the sequence (bridge/kind.py): a fact the validator checks
         )
+        # per species: how often this model's top tissue was the measured top one (validation genes)
+        self.ranking = ranking or {}
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> Assistant:
         """Load a checkpoint (default: the model shipped in the package), with its decoder's planner, writer and
-        sequence-kind classifier when it has them (``planner/``, ``writer/``, ``kind/``)."""
+        sequence-kind classifier when it has them (``planner/``, ``writer/``, ``kind/``), and the measured hit rate
+        of its tissue rankings (``ranking.json``, written by ``bench/tissue_ranking.py --model-file``)."""
         path = Path(path) if path is not None else DEFAULT_MODEL_DIR
         if not (path / CONFIG_NAME).is_file():
             raise CheckpointError(f"{path} is not an agrochat model (no {CONFIG_NAME})")
@@ -103,8 +109,14 @@ class Assistant:
         )
         writer = Writer.from_pretrained(path / WRITER_DIR, model) if (path / WRITER_DIR).is_dir() else None
         kind = KindClassifier.from_pretrained(path / KIND_DIR) if (path / KIND_DIR).is_dir() else None
+        ranking = json.loads((path / RANKING_FILE).read_text()) if (path / RANKING_FILE).is_file() else None
         return cls(
-            model, load_registry(reg if reg.is_file() else None), planner=planner, writer=writer, kind=kind
+            model,
+            load_registry(reg if reg.is_file() else None),
+            planner=planner,
+            writer=writer,
+            kind=kind,
+            ranking=ranking,
         )
 
     # ---- tasks -----------------------------------------------------------------------------------------------
@@ -788,6 +800,16 @@ class Assistant:
         weak = spread < typical
         if weak:
             yield " The spread between tissues is smaller than a typical uncertainty, so the ranking is weak."
+        record = self.ranking.get(species)
+        notes = []
+        if record:
+            said = (
+                f"on {record['genes']} {record['split']} genes the tissue ranked first was the measured top "
+                f"tissue for {record['top1']:.0%} of genes (chance {record['chance_top1']:.0%}), one of the first "
+                f"three for {record['top3']:.0%}"
+            )
+            yield f" How far to trust the order: {said}."
+            notes.append(Note("ranking record", said))
         facts = ranking_text(
             species,
             len(keys),
@@ -796,7 +818,7 @@ class Assistant:
             (tissue(low), low.value),
             weak,
         )
-        return got, Evidence("rank", [Note("ranking", facts)])
+        return got, Evidence("rank", [Note("ranking", facts), *notes])
 
     def _explain_items(self, res: Mutagenesis, top: int = 3) -> list:
         """An explanation as evidence: its regions, largest first, each with the profiles matching it."""
