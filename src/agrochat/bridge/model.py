@@ -381,10 +381,16 @@ class DnaLanguageModel(nn.Module):
         ids, mask = ids.to(self.device), mask.to(self.device)
         n = [len(p) for p in per_prompt]
         key_ids = self._key_ids(keys)
-        h, hmask = self.encoder(ids, mask)  # (S, T_enc, H_enc), (S, T_enc)
-        mean, log_var = _path_numbers(self.projector, self.numeric_head, h, hmask, n, key_ids)  # (B,), (B,)
+        h, hmask = self.encoder(ids, mask)  # (S, T_enc, H_enc), (S, T_enc): also the OOD check's features
+        own = self._generalists_answer(keys) if len(self.members) else None  # (B,) the own path answers
+        if own is None or own.any():
+            mean, log_var = _path_numbers(
+                self.projector, self.numeric_head, h, hmask, n, key_ids
+            )  # (B,), (B,)
+        else:  # specialists answer every key: the own head's numbers would be computed and not used
+            mean = log_var = torch.zeros(len(keys), device=h.device)
         if len(self.members):  # ensemble: mean of the paths answering each key, variance by ensemble_variance
-            means, variances, answers = [mean], [log_var.exp()], [self._generalists_answer(keys)]
+            means, variances, answers = [mean], [log_var.exp()], [own]
             for mem in self.members:
                 m_i, v_i, known = self._member_numbers(mem, ids, mask, n, keys)
                 means.append(m_i)
@@ -409,6 +415,17 @@ class DnaLanguageModel(nn.Module):
             out.append(self.flag(v, _merge_checks(checks)))
             i += m
         return out
+
+    def fold_batch_norm(self) -> DnaLanguageModel:
+        """For inference (eval mode): the batch norms of every CNN encoder, the model's own and its members',
+        folded into their convolutions (:meth:`~agrochat.bridge.cnn.CnnEncoder.fold_batch_norm`). The numbers
+        stay the same to float rounding; the encoders are not trainable after."""
+        from .cnn import CnnEncoder
+
+        for module in self.modules():
+            if isinstance(module, CnnEncoder):
+                module.fold_batch_norm()
+        return self
 
     def answering_paths(self, key: str) -> list[tuple[nn.Module, nn.Module, NumericHead, int]]:
         """(encoder, projector, numeric head, index of ``key`` in that head) of every number path whose mean the
