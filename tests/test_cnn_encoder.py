@@ -240,24 +240,3 @@ def test_specialist_member_answers_its_own_keys_only(tmp_path, text_tokenizer):
         ModelConfig(numeric_head=both, ensemble=2, member_heads=[stranger])
     with pytest.raises(ConfigError, match="1 member"):
         ModelConfig(numeric_head=both, ensemble=2, member_heads=[only, only])
-
-
-def test_folding_batch_norm_keeps_the_numbers(text_tokenizer):
-    torch.manual_seed(0)
-    head = NumericHeadConfig(keys=[LEAF], norm={LEAF: [0.9, 1.6]}, hidden=16, readout="dna")
-    model = build_model(tiny_config(encoder=cnn_config(), numeric_head=head), tokenizer=text_tokenizer)
-    for m in model.modules():  # batch norms with statistics of their own, so folding has something to do
-        if isinstance(m, torch.nn.BatchNorm1d):
-            m.running_mean.normal_(0, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-    with pytest.raises(RuntimeError, match="eval mode"):  # training statistics would be folded in
-        model.train().fold_batch_norm()
-    model.eval()
-    seqs = [r["sequence"] for r in read_promoters(3)]
-    prompts = [([{"role": "user", "content": "How strong? <dna>"}], [s], "About <num>") for s in seqs]
-    before = model.score(prompts, [LEAF] * 3)
-    model.fold_batch_norm()
-    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
-    after = model.score(prompts, [LEAF] * 3)
-    for b, a in zip(before, after, strict=True):
-        assert a.value == pytest.approx(b.value, abs=1e-5) and a.std == pytest.approx(b.std, rel=1e-5)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .config import CnnSettings
 
@@ -100,22 +99,6 @@ class CnnEncoder(nn.Module):
     @property
     def hidden_size(self) -> int:
         return self.cfg.hidden_size
-
-    def fold_batch_norm(self) -> CnnEncoder:
-        """For inference: every batch norm folded into the convolution before it (torch's
-        ``fuse_conv_bn_eval``; the norm becomes an identity), so a forward pass runs a third fewer operations.
-        The same function to float rounding; the encoder must be in eval mode and is not trainable after."""
-        if self.training:
-            raise RuntimeError("fold_batch_norm needs the encoder in eval mode")
-        if isinstance(self.stem[1], nn.BatchNorm1d):
-            self.stem[0], self.stem[1] = fuse_conv_bn_eval(self.stem[0], self.stem[1]), nn.Identity()
-        for stage in self.stages:
-            for block in stage:
-                for conv, bn in (("conv1", "bn1"), ("conv2", "bn2")):
-                    if isinstance(getattr(block, bn), nn.BatchNorm1d):
-                        setattr(block, conv, fuse_conv_bn_eval(getattr(block, conv), getattr(block, bn)))
-                        setattr(block, bn, nn.Identity())
-        return self
 
     def output_length(self, n: int) -> int:
         """Positions of the output for an input of ``n`` bases."""

@@ -416,17 +416,6 @@ class DnaLanguageModel(nn.Module):
             i += m
         return out
 
-    def fold_batch_norm(self) -> DnaLanguageModel:
-        """For inference (eval mode): the batch norms of every CNN encoder, the model's own and its members',
-        folded into their convolutions (:meth:`~agrochat.bridge.cnn.CnnEncoder.fold_batch_norm`). The numbers
-        stay the same to float rounding; the encoders are not trainable after."""
-        from .cnn import CnnEncoder
-
-        for module in self.modules():
-            if isinstance(module, CnnEncoder):
-                module.fold_batch_norm()
-        return self
-
     def answering_paths(self, key: str) -> list[tuple[nn.Module, nn.Module, NumericHead, int]]:
         """(encoder, projector, numeric head, index of ``key`` in that head) of every number path whose mean the
         fast path averages for ``key``: the model's own unless a specialist replaces it, and the members that

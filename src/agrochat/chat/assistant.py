@@ -102,9 +102,7 @@ class Assistant:
         path = Path(path) if path is not None else DEFAULT_MODEL_DIR
         if not (path / CONFIG_NAME).is_file():
             raise CheckpointError(f"{path} is not an agrochat model (no {CONFIG_NAME})")
-        model = (
-            DnaLanguageModel.from_pretrained(path).eval().fold_batch_norm()
-        )  # loaded to answer, not to train
+        model = DnaLanguageModel.from_pretrained(path)
         reg = path / "registry.json"
         planner = (
             Planner.from_pretrained(path / PLANNER_DIR, model) if (path / PLANNER_DIR).is_dir() else None
