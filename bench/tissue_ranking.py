@@ -74,6 +74,18 @@ def species_keys(known: list[str], species: str) -> list[str]:
     return sorted(k for k in known if k.startswith(f"{PREFIX}{species}:"))
 
 
+def _top_k(p: np.ndarray, prof: np.ndarray, often: np.ndarray, y: np.ndarray, k: int, t: int) -> dict:
+    """How often the model's, the average profile's and the most-often-top ranking put a gene's measured top
+    tissue among their first ``k``, and chance (``t`` tissues)."""
+    return {
+        "model": float(top_k_hit(p, y, k).mean()),
+        "profile": float(top_k_hit(prof, y, k).mean()),
+        "most_often_top": float(top_k_hit(often, y, k).mean()),
+        "chance": k / t,
+        "chance_with_ties": chance_top_k(y, k),
+    }
+
+
 def ranking_accuracy(out: dict) -> dict:
     """Per species, what a ranking answer says about itself: validation genes, how often the tissue ranked first
     (or one of the first three) was the gene's measured top tissue, and chance."""
@@ -175,20 +187,7 @@ def main() -> None:
                 "model_vs_profile_agreement": mean_sem(row_spearman(p, prof)),
                 "deviations_from_profile": mean_sem(row_spearman(p - prof, y - prof)),
             },
-            "top1": {
-                "model": float(top_k_hit(p, y, 1).mean()),
-                "profile": float(top_k_hit(prof, y, 1).mean()),
-                "most_often_top": float(top_k_hit(often, y, 1).mean()),
-                "chance": 1 / t,
-                "chance_with_ties": chance_top_k(y, 1),
-            },
-            "top3": {
-                "model": float(top_k_hit(p, y, 3).mean()),
-                "profile": float(top_k_hit(prof, y, 3).mean()),
-                "most_often_top": float(top_k_hit(often, y, 3).mean()),
-                "chance": 3 / t,
-                "chance_with_ties": chance_top_k(y, 3),
-            },
+            **{f"top{k}": _top_k(p, prof, often, y, k, t) for k in (1, 3)},
             "genes_with_tied_top_tissues": int(((y == y.max(1, keepdims=True)).sum(1) > 1).sum()),
             "measured_top_tissue_counts": {
                 k.split(":", 1)[1]: int(c)
