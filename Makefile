@@ -23,7 +23,13 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
-test-slow: $(STAMP)
+# the slow tests also run the genome scan on Ray: the ray extra, installed for them only (its own stamp)
+RAY_STAMP := $(VENV)/.installed-ray
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[ray]"
+	touch $@
+
+test-slow: $(RAY_STAMP)
 	$(BIN)/pytest -q -m slow
 
 # Debian's chromium for the browser test (playwright drives it; its own browser download needs the internet)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,51 @@ def test_variants_summarise_per_sample_genotypes(mini, model_dir, tmp_path):
         2 * delta["t1"], abs=1e-3
     )
     assert got[("S1", "t1")]["alleles"] == "1" and got[("S2", "t2")]["alleles"] == "1"
+
+
+def test_cli_scan_engine_errors_are_one_line(mini, model_dir, tmp_path, monkeypatch):
+    runner = CliRunner()
+    args = [
+        "scan",
+        "-g",
+        str(mini.fasta),
+        "-a",
+        str(mini.gff),
+        "-o",
+        str(tmp_path / "s.tsv"),
+        "-m",
+        str(model_dir),
+    ]
+    res = runner.invoke(app, [*args, "--engine", "nonsense"])
+    assert res.exit_code != 0 and res.output.strip().count("\n") == 0 and "--engine" in res.output
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: `import ray` fails
+    res = runner.invoke(app, [*args, "--engine", "ray"])
+    assert res.exit_code != 0 and res.output.strip().count("\n") == 0
+    assert "pip install 'agrochat[ray]'" in res.output and not (tmp_path / "s.tsv").exists()
+
+
+@pytest.mark.slow
+def test_cli_scan_on_ray_writes_the_same_bytes(mini, model_dir, tmp_path):
+    ray = pytest.importorskip("ray")
+    from agrochat.chat.scan_ray import scan_rows_ray
+
+    runner = CliRunner()
+    args = ["scan", "-g", str(mini.fasta), "-a", str(mini.gff), "-m", str(model_dir)]
+    a, b = tmp_path / "A.tsv", tmp_path / "B.tsv"
+    try:
+        res = runner.invoke(app, [*args, "--engine", "ray", "--workers", "2", "--out", str(a)])
+        assert res.exit_code == 0, res.output
+        res = runner.invoke(app, [*args, "--out", str(b)])
+        assert res.exit_code == 0, res.output
+        assert b.stat().st_size > 0 and a.read_bytes() == b.read_bytes()
+        # chunks of 2 windows: 3 chunks on 2 actors of a running cluster (joined, left running), in order
+        ray.init(num_cpus=2, include_dashboard=False)
+        local = list(
+            scan_rows(
+                Assistant.from_pretrained(model_dir), Genome(mini.fasta), read_features(mini.gff), chunk=2
+            )
+        )
+        remote = list(scan_rows_ray(model_dir, mini.fasta, read_features(mini.gff), workers=2, chunk=2))
+        assert len(local) == 12 and remote == local and ray.is_initialized()
+    finally:
+        ray.shutdown()

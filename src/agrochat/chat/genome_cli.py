@@ -11,6 +11,8 @@ import typer
 
 from agrochat.errors import AgrochatError
 
+ENGINES = ("local", "ray")
+
 
 def _assistant(model: Path | None):
     from agrochat.chat.cli import _load
@@ -45,6 +47,13 @@ def scan_command(
     model: Path = typer.Option(
         None, "--model", "-m", help="checkpoint directory (default: the shipped model)"
     ),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (this process) | ray (Ray Data over a Ray cluster; same output)"
+    ),
+    workers: int = typer.Option(2, "--workers", help="with --engine ray: worker processes (one CPU each)"),
+    ray_address: str = typer.Option(
+        None, "--ray-address", help="with --engine ray: join this cluster (default: start a local one)"
+    ),
 ):
     """Score the core-promoter window (-165..+5 around each TSS) and the terminator window (170 nt centred on each
     annotated 3' end) of every transcript (or gene), strand-aware, fetched by index. Windows off a contig or
@@ -57,11 +66,17 @@ def scan_command(
 
     if resume and out is None:
         fail("--resume needs --out")
+    if engine not in ENGINES:
+        fail(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     try:
-        assistant = _assistant(model)
-        fasta = Genome(genome)
-        features = read_features(annotation, per)
         done = _done(out) if resume and out is not None and out.exists() else set()
+        args = (read_features(annotation, per), key or None, done, batch_size, max_tokens)
+        if engine == "ray":  # the checks, as below, before the output is opened; Ray starts on the first row
+            from agrochat.chat.scan_ray import scan_rows_ray
+
+            rows = scan_rows_ray(model, genome, *args, workers=workers, address=ray_address)
+        else:
+            rows = scan_rows(_assistant(model), Genome(genome), *args)
         sink = open(out, "a" if done else "w", newline="") if out else sys.stdout
         try:
             writer = csv.DictWriter(sink, SCAN_COLUMNS, delimiter="\t", lineterminator="\n")
@@ -71,7 +86,7 @@ def scan_command(
                 SpinnerColumn(), TextColumn("{task.completed} rows"), TimeElapsedColumn(), disable=out is None
             ) as progress:
                 bar = progress.add_task("scan", total=None)
-                for row in scan_rows(assistant, fasta, features, key or None, done, batch_size, max_tokens):
+                for row in rows:
                     writer.writerow(row)
                     progress.advance(bar)
                     if out is not None and row is not None:

@@ -121,6 +121,44 @@ def _values(assistant, seqs: list[str], key: str, batch_size: int, max_tokens: i
     return list(assistant.iter_predict_key(pairs, key, batch_size, False, max_tokens))
 
 
+def scan_parts(
+    features: Iterable[Feature],
+    per_kind: dict[str, list[str]],
+    done: set[tuple[str, str]] | None = None,
+    chunk: int = 1024,
+) -> Iterator[list[Window]]:
+    """The units of work of a scan, whichever the engine: the windows to score (each feature's kinds that have
+    keys, less those ``done``), in annotation order, in consecutive runs of ``chunk``."""
+    done = done or set()
+    windows = (
+        window(f, kind) for f in features for kind in KINDS if kind in per_kind and (f.id, kind) not in done
+    )
+    return _chunks(windows, chunk)
+
+
+def scan_chunk(
+    assistant,
+    genome: Genome,
+    part: Sequence[Window],
+    per_kind: dict[str, list[str]],
+    batch_size: int,
+    max_tokens: int,
+) -> Iterator[dict]:
+    """The rows of one chunk of windows, in window order then key order: the windows cut, then per kind and key
+    one :meth:`Assistant.iter_predict_key` pass over the chunk's scorable windows (its batches are formed from the
+    chunk alone, so the numbers depend only on the chunk, whichever engine or process scores it)."""
+    cuts = [cut(genome, w) for w in part]
+    preds: dict[tuple[int, str], object] = {}
+    for kind, keys_ in per_kind.items():
+        idx = [i for i, c in enumerate(cuts) if c.window.kind == kind and c.status == "ok"]
+        for key in keys_:
+            values = _values(assistant, [cuts[i].sequence for i in idx], key, batch_size, max_tokens)
+            preds.update({(i, key): p for i, p in zip(idx, values, strict=True)})
+    for i, c in enumerate(cuts):
+        for key in per_kind[c.window.kind]:
+            yield _scan_row(c, key, preds.get((i, key)))
+
+
 def scan_rows(
     assistant,
     genome: Genome,
@@ -132,26 +170,14 @@ def scan_rows(
     chunk: int = 1024,
 ) -> Iterator[dict]:
     """One row per (feature, window, key) in :data:`SCAN_COLUMNS`, in annotation order; ``done``: (feature id,
-    window kind) pairs already written (a resumed scan skips them)."""
+    window kind) pairs already written (a resumed scan skips them). :func:`agrochat.chat.scan_ray.scan_rows_ray`
+    gives the same rows from a Ray cluster."""
     from agrochat.train.batching import INFERENCE_MAX_TOKENS
 
     max_tokens = max_tokens or INFERENCE_MAX_TOKENS
     per_kind = window_keys(assistant.known_keys, keys)
-    done = done or set()
-    windows = (
-        window(f, kind) for f in features for kind in KINDS if kind in per_kind and (f.id, kind) not in done
-    )
-    for part in _chunks(windows, chunk):
-        cuts = [cut(genome, w) for w in part]
-        preds: dict[tuple[int, str], object] = {}
-        for kind, keys_ in per_kind.items():
-            idx = [i for i, c in enumerate(cuts) if c.window.kind == kind and c.status == "ok"]
-            for key in keys_:
-                values = _values(assistant, [cuts[i].sequence for i in idx], key, batch_size, max_tokens)
-                preds.update({(i, key): p for i, p in zip(idx, values, strict=True)})
-        for i, c in enumerate(cuts):
-            for key in per_kind[c.window.kind]:
-                yield _scan_row(c, key, preds.get((i, key)))
+    for part in scan_parts(features, per_kind, done, chunk):
+        yield from scan_chunk(assistant, genome, part, per_kind, batch_size, max_tokens)
 
 
 def _scan_row(c: Cut, key: str, p) -> dict:
