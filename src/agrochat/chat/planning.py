@@ -11,6 +11,11 @@ turns without a number:
 - the keys of one group, at least one (the group's most likely key when none passes 0.5);
 - a number is never given for a species or system the question names and no key measures
   (``veto_refusals``; the rules word the refusal);
+- an injection attempt (:func:`agrochat.chat.named.injection`) is refused with no number, whatever the plan;
+- the keys agree with what the last turn names outright (:func:`agrochat.chat.named.ground`: typed key names,
+  the assay system, enhancer and light condition, atlas tissues), a condition nothing measured is refused, and
+  a clarifying question becomes a prediction where the words name tissues of one species (chosen on the written
+  validation rows: 73.7 % -> 88.1 % of turns planned right);
 - where the user's words call the sequence a promoter or a terminator, the plan gets that task's keys
   (promoter strength <-> terminator strength); where they do not say, the sequence-kind classifier's call
   (:mod:`agrochat.bridge.kind`, ``kind``; probability >= ``KIND_SURE``, 0.5, chosen on the validation rows of
