@@ -32,10 +32,9 @@ from agrochat.domain.evidence import (
     Difference,
     Edit,
     Evidence,
-    Knockout,
     Note,
+    Region,
     Value,
-    Window,
     capability_text,
     key_groups,
     ranking_text,
@@ -1290,64 +1289,37 @@ class _Writer:
         return self.pick(shapes).format(**f) + spread
 
     # ---- explain ----------------------------------------------------------------------------------------------
-    def knockouts(self, key: str, value: float, n: int) -> list[Knockout]:
+    def regions(self, key: str, value: float, n: int) -> list[Region]:
+        """Regions as the served explanation gives them (:meth:`Assistant.explain`): where, what shuffling their
+        bases takes away, the profiles matching them (none for some); largest effect first."""
         rng = self.rng
         table = KO_TERMINATOR if self.info[key].kind == "terminator" else KO_PROMOTER
         chosen = rng.sample(table, n)
         if rng.random() < 0.6 and table[0] not in chosen:
             chosen[0] = table[0]
-        kos = []
-        for name, (a, b), (c0, c1) in chosen:
-            contrib = _r(rng.uniform(c0, c1))
-            if self.info[key].tissue_key:
-                contrib = _r(min(contrib, value))
-            lib = None
-            if rng.random() < 0.5:
-                lo, hi = LIBRARY.get(name, (-0.4, 0.8))
-                lib = _r(rng.uniform(lo, hi))
-            pos = rng.randint(a, b)
-            kos.append(Knockout(name, pos if pos else 1, _r(value - contrib), contrib, lib))
-        kos.sort(key=lambda x: abs(x.contribution), reverse=True)
-        return kos
-
-    def windows(self, kos: list[Knockout], n: int) -> list[Window]:
-        rng = self.rng
         out = []
-        for ko in kos[:n]:
-            start = ko.position - rng.randint(1, 6)
-            motifs = (ko.name,) + ((self.pick(kos).name,) if rng.random() < 0.15 else ())
-            low = _r(-rng.uniform(0.2, 1.5) * (1 if ko.contribution > 0 else 0.4))
-            out.append(
-                Window(
-                    start,
-                    start + rng.randint(6, 14),
-                    low,
-                    _r(rng.uniform(0.0, 0.6)),
-                    tuple(dict.fromkeys(motifs)),
-                )
-            )
-        if len(out) < n or rng.random() < 0.3:
-            start = rng.randint(-75, -5)
-            out.append(
-                Window(
-                    start, start + rng.randint(5, 12), _r(-rng.uniform(0.1, 0.8)), _r(rng.uniform(0.0, 0.7))
-                )
-            )
-        return out[:n]
+        for name, (a, b), (c0, c1) in chosen:
+            effect = _r(rng.uniform(c0, c1))
+            if self.info[key].tissue_key:
+                effect = _r(min(effect, value))
+            start = rng.randint(a, b) - rng.randint(1, 4)
+            matches = () if rng.random() < 0.2 else (name,)
+            out.append(Region(start, start + rng.randint(4, 14), effect, _r(rng.uniform(0.01, 0.4)), matches))
+        out.sort(key=lambda r: abs(r.effect), reverse=True)
+        return out
 
     def explain(self) -> WriteExample:
         key = self.key()
         k = self.info[key]
         v = self.value("sequence 1", key, level=self.pick((None, "strong", "high")))
-        kos = self.knockouts(key, v.value, self.pick((1, 2, 2, 3)))
-        wins = self.windows(kos, self.pick((1, 2, 2, 3)))
-        q = self.explain_question(k, kos, v)
+        regions = self.regions(key, v.value, self.pick((1, 2, 2, 3)))
+        q = self.explain_question(k, regions, v)
         return WriteExample(
-            self.noise(q), Evidence("explain", [v, *kos, *wins]), self.explain_answer(v, kos, wins)
+            self.noise(q), Evidence("explain", [v, *regions]), self.explain_answer(v, regions)
         )
 
-    def explain_question(self, k: _Key, kos: list[Knockout], v: Value) -> str:
-        names = {ko.name for ko in kos}
+    def explain_question(self, k: _Key, regions: list[Region], v: Value) -> str:
+        names = {m for r in regions for m in r.matches}
         if k.tissue_key:
             return self.tpl(P.EXPLAIN_TISSUE_Q).format(
                 sp=self.pick(V.SPECIES_NAMES[k.species]), tis=k.organ_name(self.rng, 0.6), dna=SEQ.format(1)
@@ -1361,66 +1333,49 @@ class _Writer:
         ]
         return self.tpl(pool).format(noun=self.noun_words(k), sys=self.sys_words(k), dna=SEQ.format(1))
 
-    def ko_sentence(self, ko: Knockout) -> str:
+    def region_sentence(self, r: Region, first: bool) -> str:
         f = dict(
-            name=ko.name,
-            pos=f"{ko.position:+d}",
-            w=_n(ko.without),
-            c=_s(ko.contribution),
-            ca=_n(abs(ko.contribution)),
+            a=f"{r.start:+d}",
+            b=f"{r.end:+d}",
+            e=_s(r.effect),
+            ea=_n(abs(r.effect)),
+            sp=_n(r.spread),
+            m=_join(list(r.matches)),
         )
-        if ko.contribution >= 0:
+        if r.effect >= 0:
             shapes = (
-                "its {name} (at {pos}), worth {c}: knocking it out would bring the value down to {w}",
-                "a {name} sitting at {pos}, which adds {c}; without it the model expects {w}",
-                "the {name} near {pos} — scrambling it gives {w}, so it accounts for {c}",
-                "its {name} at position {pos}, good for {c} (knocked out: {w})",
+                "Bases {a} to {b} carry {most}: shuffling them lowers the prediction by {ea} (±{sp})",
+                "The stretch from {a} through {b} adds {e} (±{sp}, its bases shuffled)",
+                "Scrambling {a}..{b} takes {ea} off the estimate (spread ±{sp})",
+                "Region {a} to {b} is worth {e}: shuffled, the value drops by that much (±{sp})",
             )
         else:
             shapes = (
-                "a {name} at position {pos}, which works against activity: without it the estimate would rise to "
-                "{w} (effect {c})",
-                "its {name} near {pos}, a repressive {c} (knocked out, the model expects {w})",
-                "the {name} (at {pos}), which costs {ca}; removing it would lift the value to {w}",
+                "Bases {a} to {b} work against activity: shuffling them raises the prediction by {ea} (±{sp})",
+                "The stretch {a}..{b} is repressive ({e}, ±{sp}): scrambled, the estimate goes up",
+                "Shuffling {a} through {b} lifts the value by {ea} (±{sp}), so that region holds it back",
             )
-        shape = self.pick(shapes)
-        if ko.name.endswith(")"):  # "TF_5 (MYB) (at -54)" reads badly
-            shape = shape.replace(" (at {pos})", " at {pos}")
-        out = shape.format(**f)
-        if ko.library is not None:
-            same = (ko.library >= 0) == (ko.contribution >= 0)
+        out = self.pick(shapes).format(most="most of it" if first else "part of it", **f)
+        if r.matches:
             out += self.pick(
                 (
-                    f", {'in line with' if same else 'unlike'} the library-wide average of {_s(ko.library)} for "
-                    "this element",
-                    f" (across the measured library it averages {_s(ko.library)})",
-                    f"; in the measured library such elements average {_s(ko.library)}",
+                    "; it matches the {m}.",
+                    ", and the {m} " + ("sit" if len(r.matches) > 1 else "sits") + " there.",
+                    " (a match to the {m}).",
+                    "; the profile that fits it is the {m}.",
+                )
+            ).format(**f)
+        else:
+            out += self.pick(
+                (
+                    "; no known motif matches it.",
+                    ", though no profile I know matches it.",
+                    " (no known element there, perhaps one the profiles miss).",
                 )
             )
         return out
 
-    def window_sentence(self, w: Window) -> str:
-        f = dict(a=f"{w.start:+d}", b=f"{w.end:+d}", lo=_s(w.low), hi=_s(w.high), m=_join(list(w.motifs)))
-        if w.motifs:
-            shapes = (
-                "In-silico scanning points to {a}..{b}, where changing single bases shifts the estimate "
-                "between {lo} and {hi}; that stretch holds the {m}.",
-                "The most sensitive stretch runs from {a} through {b} (single-base effects between {lo} and {hi}) "
-                "and covers the {m}.",
-                "Mutating bases between {a} and {b} moves the value anywhere from {lo} up to {hi}, and that is "
-                "where the {m} " + ("sit." if len(w.motifs) > 1 else "sits."),
-                "Base-by-base scanning marks {a}..{b} as important (effects {lo} up to {hi}), overlapping the {m}.",
-            )
-        else:
-            shapes = (
-                "There is also a sensitive region from {a} through {b} (between {lo} and {hi} per change) with no "
-                "annotated motif, perhaps an element the annotation misses.",
-                "Bases {a}..{b} matter too (single changes between {lo} and {hi}), although no known motif sits there.",
-                "A window at {a}..{b} moves the estimate by {lo} up to {hi} but carries no known element.",
-            )
-        return self.pick(shapes).format(**f)
-
-    def explain_answer(self, v: Value, kos: list[Knockout], wins: list[Window]) -> str:
+    def explain_answer(self, v: Value, regions: list[Region]) -> str:
         rng = self.rng
         f = self.slots(v)
         heads = (
@@ -1439,47 +1394,32 @@ class _Writer:
             )
         )
         head = self.pick(heads).format(**f)
-        first = self.ko_sentence(kos[0])
-        rest = [self.ko_sentence(x) for x in kos[1:]]
-        shape = rng.randrange(5)
-        if kos[0].contribution < 0 and shape in (0, 3, 4):  # the top element works against activity
-            shape = self.pick((1, 2))
-        if shape == 0:
-            body = f"Most of it comes from {first}." + (f" Smaller parts: {'; '.join(rest)}." if rest else "")
-        elif shape == 1:
-            body = f"The key element is {first}." + "".join(f" Next comes {r}." for r in rest)
-        elif shape == 2:
-            body = "Knockouts point to " + _join([first, *rest]) + "."
-        elif shape == 3:
-            body = f"The biggest single contributor is {first}." + (
-                " Smaller contributions come from " + _join(rest) + "." if rest else ""
+        how = self.pick(
+            (
+                "In-silico mutagenesis (every base changed to each other base) marks {n}.",
+                "Changing every base in turn, the model's attribution points to {n}.",
+                "Saturation mutagenesis of the sequence picks out {n}.",
+                "Base-by-base, the prediction rests on {n}.",
             )
-        else:
-            body = f"What drives it: {first}." + (f" Also {'; '.join(rest)}." if rest else "")
-        wtext = " ".join(self.window_sentence(w) for w in wins[: self.pick((1, 2, 2, 3))])
-        r = rng.random()
-        if r < 0.25:
-            out = f"{head} {wtext} {body}"
-        elif r < 0.4:
-            out = f"{body} {wtext}"
-        else:
-            out = f"{head} {body} {wtext}"
-        top = kos[0]
+        ).format(n=_words(len(regions)) + (" region" if len(regions) == 1 else " regions"))
+        body = " ".join(self.region_sentence(r, i == 0) for i, r in enumerate(regions))
+        out = f"{head} {how} {body}" if rng.random() < 0.7 else f"{how} {body} {head}"
+        top = regions[0]
         if rng.random() < 0.6:
-            if top.contribution > 0:
+            if top.effect > 0 and top.matches:
                 out += self.pick(
                     (
-                        f" So the {top.name} is the part to keep intact if you edit this sequence.",
-                        f" If you want to lower activity, disrupting the {top.name} is the most direct lever.",
-                        " Mutations inside the most sensitive window are the likeliest to change its behaviour.",
+                        f" So the {top.matches[0]} is the part to keep intact if you edit this sequence.",
+                        f" If you want to lower activity, disrupting the {top.matches[0]} is the most direct lever.",
+                        " Mutations inside the first region are the likeliest to change its behaviour.",
                         " Keep in mind that these are the model's attributions, not a measured dissection.",
                     )
                 )
             else:
                 out += self.pick(
                     (
-                        f" Removing the {top.name} is one way to make it stronger, according to the model.",
                         " Keep in mind that these are the model's attributions, not a measured dissection.",
+                        " Measuring a deletion of the first region would test this directly.",
                     )
                 )
         return out
