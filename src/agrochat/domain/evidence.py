@@ -79,42 +79,6 @@ class Difference:
 
 
 @dataclass(frozen=True)
-class Knockout:
-    """A motif's bases replaced at random: the prediction without it and the motif's contribution."""
-
-    name: str
-    position: int  # relative to the TSS (promoters) or the cleavage site (terminators)
-    without: float
-    contribution: float
-    library: float | None = None  # the published average effect of the element, when known
-
-    def line(self) -> str:
-        lib = f"; library average effect {_signed(self.library)}" if self.library is not None else ""
-        return (
-            f"knockout of the {self.name} at {self.position:+d}: prediction drops to {_num(self.without)} "
-            f"(contribution {_signed(self.contribution)}){lib}"
-        )
-
-
-@dataclass(frozen=True)
-class Window:
-    """Where single-base changes move the prediction most (in-silico mutagenesis)."""
-
-    start: int
-    end: int
-    low: float
-    high: float
-    motifs: tuple[str, ...] = ()
-
-    def line(self) -> str:
-        where = ", ".join(self.motifs) or "no annotated motif"
-        return (
-            f"mutagenesis window {self.start:+d} to {self.end:+d}: single changes move it by {_signed(self.low)} "
-            f"to {_signed(self.high)}; {where}"
-        )
-
-
-@dataclass(frozen=True)
 class Edit:
     """The predicted effect of an edit (or of another sequence) on one key."""
 
@@ -202,7 +166,7 @@ class Region:
         )
 
 
-Item = Value | Difference | Knockout | Window | Region | Edit | Design | Note
+Item = Value | Difference | Region | Edit | Design | Note
 
 
 @dataclass
