@@ -42,7 +42,9 @@ def test_held_out_phrasings_are_not_training_text():
             assert len(part.strip()) < 15 or part.strip() not in sources, (p, part)
 
 
-@pytest.mark.parametrize("name", ["heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl", "heldout5.jsonl"]
+)
 def test_independent_held_out_set_is_not_in_the_training_generators(name):
     """bench/phrasings/heldout*.jsonl (written apart from the code, never tuned on): no stretch of 32+ characters
     of its user turns occurs in the templates of the planning or writing data generators (shorter runs are the
