@@ -181,6 +181,12 @@ def test_specialist_member_answers_its_own_keys_only(tmp_path, text_tokenizer):
     assert replaced[0].std == pytest.approx(alone[0].std, rel=1e-5)
     assert replaced[1].value == pytest.approx(other[0].value, abs=1e-6)
     assert replaced[1].std == pytest.approx(other[0].std, rel=1e-5)
+    # a sequence asked for several keys is read once: the same numbers as asked one at a time
+    asked = [(prompts[0], LEAF), (prompts[1], PROTO), (prompts[0], PROTO)]
+    repeated = ens.score([p for p, _ in asked], [k for _, k in asked])
+    single = [ens.score([p], [k])[0] for p, k in asked]
+    assert [r.value for r in repeated] == pytest.approx([x.value for x in single], abs=1e-6)
+    assert [r.std for r in repeated] == pytest.approx([x.std for x in single], rel=1e-5)
     only_proto = ens.score(prompts[1:], [PROTO])[0]  # no prompt the own head answers: it is not run
     assert only_proto.value == pytest.approx(other[0].value, abs=1e-6)
     assert only_proto.std == pytest.approx(other[0].std, rel=1e-5)

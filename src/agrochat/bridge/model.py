@@ -376,12 +376,17 @@ class DnaLanguageModel(nn.Module):
     def _score_dna_only(self, sequences: Sequence[Sequence[str]], keys: Sequence[str]) -> list[NumericValue]:
         """readout=dna: the head reads only the projected DNA of the prompt, so the decoder pass is skipped.
         Equals the value at ``<num>`` in a full pass (same features, same attention over the same positions)."""
-        per_prompt = [[self.processor.dna_token_ids(s) for s in seqs] for seqs in sequences]
-        ids, mask = self.processor.pad_dna([t for p in per_prompt for t in p])  # (S, T)
+        flat = [s for seqs in sequences for s in seqs]
+        first = {s: i for i, s in reversed(list(enumerate(flat)))}  # each sequence read once ...
+        unique = sorted(first.values())
+        where = {flat[j]: u for u, j in enumerate(unique)}
+        inv = torch.tensor([where[s] for s in flat], device=self.device)  # (S,) ... and shared by its prompts
+        ids, mask = self.processor.pad_dna([self.processor.dna_token_ids(flat[j]) for j in unique])  # (U, T)
         ids, mask = ids.to(self.device), mask.to(self.device)
-        n = [len(p) for p in per_prompt]
+        n = [len(seqs) for seqs in sequences]
         key_ids = self._key_ids(keys)
-        h, hmask = self.encoder(ids, mask)  # (S, T_enc, H_enc), (S, T_enc): also the OOD check's features
+        h, hmask = self.encoder(ids, mask)  # (U, T_enc, H_enc), (U, T_enc): also the OOD check's features
+        h, hmask = h[inv], hmask[inv]  # (S, T_enc, H_enc), (S, T_enc): a ranking's 23 keys read one sequence
         own = self._generalists_answer(keys) if len(self.members) else None  # (B,) the own path answers
         if own is None or own.any():
             mean, log_var = _path_numbers(
@@ -392,7 +397,7 @@ class DnaLanguageModel(nn.Module):
         if len(self.members):  # ensemble: mean of the paths answering each key, variance by ensemble_variance
             means, variances, answers = [mean], [log_var.exp()], [own]
             for mem in self.members:
-                m_i, v_i, known = self._member_numbers(mem, ids, mask, n, keys)
+                m_i, v_i, known = self._member_numbers(mem, ids, mask, inv, n, keys)
                 means.append(m_i)
                 variances.append(v_i)
                 answers.append(known & (answers[0] | self._is_specialist(mem)))
@@ -408,7 +413,7 @@ class DnaLanguageModel(nn.Module):
         if self.ood is None:
             return values
         pooled = _masked_mean(h, hmask).cpu().numpy()  # (S, H_enc)
-        per_seq = [s for seqs in sequences for s in seqs]
+        per_seq = flat
         out, i = [], 0
         for v, k, m in zip(values, keys, n, strict=True):
             checks = [self.ood.check(per_seq[j], k, pooled[j]) for j in range(i, i + m)]
@@ -443,10 +448,16 @@ class DnaLanguageModel(nn.Module):
 
     @staticmethod
     def _member_numbers(
-        mem: NumberPath, ids: torch.Tensor, mask: torch.Tensor, n: list[int], keys: Sequence[str]
+        mem: NumberPath,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        inv: torch.Tensor,
+        n: list[int],
+        keys: Sequence[str],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """An ensemble member's normalised (mean, variance) per prompt and whether it answers the prompt's key
-        (B,) each; a specialist reads only the prompts of its own keys (the others get 0 and are not used)."""
+        (B,) each; a specialist reads only the prompts of its own keys (the others get 0 and are not used).
+        ``ids``, ``mask`` (U, T): the distinct sequences; ``inv`` (S,): which of them each prompt sequence is."""
         own = mem.numeric_head.cfg.keys
         known = torch.tensor([k in own for k in keys], device=ids.device)  # (B,)
         mean = torch.zeros(len(keys), device=ids.device)
@@ -454,7 +465,9 @@ class DnaLanguageModel(nn.Module):
         if not known.any():
             return mean, var, known
         rows = torch.repeat_interleave(known, torch.tensor(n, device=ids.device))  # (S,) sequences to read
-        mh, mm = mem.encoder(ids[rows], mask[rows])  # (S', T_enc, H_enc), (S', T_enc)
+        need, back = torch.unique(inv[rows], return_inverse=True)  # (U',) distinct, (S',) which of them
+        mh, mm = mem.encoder(ids[need], mask[need])  # (U', T_enc, H_enc), (U', T_enc)
+        mh, mm = mh[back], mm[back]  # (S', T_enc, H_enc), (S', T_enc)
         mem_ids = torch.tensor([own.index(k) for k in keys if k in own], device=ids.device)
         picked = [m for m, k in zip(n, known.tolist(), strict=True) if k]
         m_i, lv_i = _path_numbers(mem.projector, mem.numeric_head, mh, mm, picked, mem_ids)
