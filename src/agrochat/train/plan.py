@@ -34,9 +34,9 @@ class PlanTrainConfig:
     lr: float = 1e-3
     seed: int = 0
     compute_dtype: str = "float32"
-    """The writer's forward and backward passes under autocast to ``bfloat16`` (CPUs with AVX512-BF16 and GPUs:
-    2.3x faster per step on such a CPU, the same loss to 1e-3 on the batch checked) or plain ``float32``; the
-    adapter's weights and the optimiser stay float32."""
+    """The writer's forward and backward passes (on the CPU, where its trainer builds its batches) under autocast
+    to ``bfloat16`` (for CPUs with AVX512-BF16: 2.3x faster per step on such a CPU, the same loss to 1e-3 on the
+    batch checked) or plain ``float32``; the adapter's weights and the optimiser stay float32."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
