@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from agrochat.chat.dialogue import key_label
 from agrochat.chat.fasta import iter_fasta
@@ -61,12 +62,13 @@ def _records(req: PredictRequest, st: ServerState) -> list[tuple[str, str]]:
 
 
 @router.post("/v1/predict", summary="Score sequences (the records of `agrochat predict --json`)")
-async def predict(req: PredictRequest, request: Request) -> dict:
+async def predict(req: PredictRequest, request: Request) -> JSONResponse:
     st = state(request)
     key = st.key(req.task, req.tissue)
     records = _records(req, st)
     preds = await st.predict(records, key, req.explanations)
-    return {"object": "list", "model": st.config.model_id, "key": key, "data": [record(p) for p in preds]}
+    body = {"object": "list", "model": st.config.model_id, "key": key, "data": [record(p) for p in preds]}
+    return JSONResponse(body)  # plain JSON values already: no pass through FastAPI's encoder
 
 
 def _explain(assistant, seq: str, key: str, plot: bool, heatmap: bool = False) -> dict:

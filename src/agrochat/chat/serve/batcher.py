@@ -1,8 +1,11 @@
 """Dynamic batching of ``/v1/predict``: concurrent requests for the same key are gathered into one model batch.
 
-A request waits at most ``wait_s`` (a few milliseconds) for others to join it, or less when the gathered sequences
-reach ``max_batch``; the batch runs as one model job on the worker, and each request gets back its own slice, in
-its own order. The sequences waiting are bounded (``max_queued``): beyond it a request is turned away at once
+Continuous batching: requests arriving while a batch runs are gathered, and the gathered ones run as one batch
+``wait_s`` (a few milliseconds) after it ends; with the model idle, ``wait_s`` after the first of them arrives; at
+once when the gathered sequences reach ``max_batch``. The wait after a batch lets the clients it answered send
+their next requests in time to join (with 32 single-sequence clients on 2 cores it raised the mean batch and the
+throughput; ``bench/serve_load.py``). Each batch is one model job on the worker, and each request gets back its
+own slice, in its own order. The sequences waiting are bounded (``max_queued``): beyond it a request is turned away at once
 (:class:`~agrochat.chat.serve.worker.Overloaded`, a 503). A batch failing on one request's input (a bad character)
 is re-run request by request, so only that request gets the 400.
 """
@@ -34,6 +37,7 @@ class PredictBatcher:
         self._groups: dict[tuple[str, bool], _Group] = {}
         self.queued = 0  # sequences gathered or running
         self.batches = 0  # model jobs run (for /health and tests)
+        self.running = 0  # batches handed to the worker and not yet finished
 
     async def predict(self, records: list[tuple[str, str]], key: str, explanations: bool) -> list:
         """Predictions for ``records`` (id, sequence), computed in a batch with whatever else is waiting."""
@@ -48,9 +52,9 @@ class PredictBatcher:
         self.queued += len(records)
         if group.size >= self.max_batch:
             self._flush(gk)
-        elif group.timer is None:
+        elif self.running == 0 and group.timer is None:  # idle: run after wait_s
             group.timer = loop.call_later(self.wait_s, self._flush, gk)
-        return await fut
+        return await fut  # busy: gathered until the running batch ends (_run flushes it)
 
     def _flush(self, gk: tuple[str, bool]) -> None:
         group = self._groups.pop(gk, None)
@@ -58,6 +62,7 @@ class PredictBatcher:
             return
         if group.timer is not None:
             group.timer.cancel()
+        self.running += 1
         asyncio.ensure_future(self._run(gk, group))
 
     async def _run(self, gk: tuple[str, bool], group: _Group) -> None:
@@ -83,6 +88,12 @@ class PredictBatcher:
                 i += len(recs)
         finally:
             self.queued -= group.size
+            self.running -= 1
+            if self.running == 0:  # what gathered while it ran goes next, after wait_s for its stragglers
+                loop = asyncio.get_running_loop()
+                for gk_next, pending in self._groups.items():
+                    if pending.timer is None:
+                        pending.timer = loop.call_later(self.wait_s, self._flush, gk_next)
 
     async def _alone(self, recs: list, fut: asyncio.Future, key: str, explanations: bool) -> None:
         try:

@@ -16,6 +16,12 @@ def serve_command(
     ),
     port: int = typer.Option(8000, "--port", help="TCP port"),
     queue_size: int = typer.Option(16, "--queue-size", help="model jobs that may wait; more get 503"),
+    batch_wait_ms: float = typer.Option(
+        5.0,
+        "--batch-wait-ms",
+        help="/v1/predict: how long a gathered batch waits for more requests (after the first one with the "
+        "model idle, after the running batch otherwise)",
+    ),
     api_key: str = typer.Option(
         None,
         "--api-key",
@@ -39,7 +45,7 @@ def serve_command(
     except ImportError as e:
         fail(f"agrochat serve needs the serve extra: pip install 'agrochat[serve]' ({e})")
     try:
-        config = ServeConfig(queue_size=queue_size, api_key=api_key or None)
+        config = ServeConfig(queue_size=queue_size, batch_wait_ms=batch_wait_ms, api_key=api_key or None)
         serve(model, host, port, config, no_auth=no_auth)
     except AgrochatError as e:
         fail(str(e))

@@ -20,7 +20,8 @@ class ServeConfig:
     max_new_tokens: int = 128  # cap on a chat request's max_tokens
     default_max_new_tokens: int = 64  # when a chat request sets no max_tokens
     queue_size: int = 16  # model jobs waiting behind the running one; more: 503 with Retry-After
-    batch_wait_ms: float = 5.0  # /v1/predict: how long a request waits for others to join its batch
+    batch_wait_ms: float = 5.0  # /v1/predict: how long a gathered batch waits for more requests to join it
+    # (after the first request with the model idle; after the running batch ends otherwise)
     max_batch: int = 256  # /v1/predict: sequences per model batch (a batch this full runs at once)
     max_queued_sequences: int = 4096  # /v1/predict: sequences waiting or running; more: 503 with Retry-After
     retry_after_s: int = 2  # the Retry-After a 503 carries
