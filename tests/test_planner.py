@@ -139,7 +139,8 @@ def test_validator_vetoes_and_shapes_the_plan():
     got = d.decide(_scores("predict", {leaf: 0.9, proto: 0.8}, [0.9]), ["ACGT" * 10], rules, "")
     assert got.keys == (leaf, proto) and got.sequences == ("ACGT" * 10,) * 2 and not got.vetoes
     # no key above 0.5: the most likely one; the sequence the turn is about
-    got = d.decide(_scores("explain", {proto: 0.3}, [0.1, 0.8]), ["A" * 40, "C" * 40], rules, "")
+    words = "what matters in protoplasts?"
+    got = d.decide(_scores("explain", {proto: 0.3}, [0.1, 0.8]), ["A" * 40, "C" * 40], rules, words)
     assert got.keys == (proto,) and got.sequences == ("C" * 40,) and got.labels == ("sequence 2",)
     # a number for something without a measurement: the rules' refusal stands, counted
     no = Intent("refuse", message="I have no measurements for rice.")
@@ -157,6 +158,45 @@ def test_validator_vetoes_and_shapes_the_plan():
     # a design carries its direction
     got = d.decide(_scores("design", {leaf: 0.9}, [0.9], goal="weaker"), ["A" * 40], rules, "make it weaker")
     assert got.goal == "weaker" and got.message == "make it weaker"
+
+
+def test_the_conversation_policy_operations_named_follow_ups_and_both_systems():
+    d = DecoderPlanner(_Stub(), CHAT_KEYS)
+    rules = Intent("help")
+    leaf, proto = CHAT_KEYS[0], CHAT_KEYS[1]
+    seq = ["A" * 40]
+    # the words name an operation the plan missed: it replaces the plan, counted
+    got = d.decide(
+        _scores("predict", {leaf: 0.9}, [0.9]), seq, rules, "design a stronger one in tobacco leaves"
+    )
+    assert got.op == "design" and any("ask to design" in v for v in got.vetoes)
+    got = d.decide(_scores("help", {leaf: 0.9}, [0.9]), seq, rules, "which bases matter in tobacco?")
+    assert got.op == "explain"
+    # ... but not a variant plan ("a synthetic design: what does C25G do")
+    got = d.decide(_scores("variant", {leaf: 0.9}, [0.9]), seq, rules, "synthetic design: C25G in leaf?")
+    assert got.op == "variant"
+    # no turn names a system: both systems, counted
+    got = d.decide(_scores("predict", {leaf: 0.9}, [0.9]), seq, rules, "how strong is it?")
+    assert set(got.keys) == {leaf, proto} and any("both systems" in v for v in got.vetoes)
+    # an earlier turn named one: kept
+    turns = ["strength in tobacco leaves?", "how strong is it?"]
+    got = d.decide(_scores("predict", {leaf: 0.9}, [0.9]), seq, rules, turns[-1], turns=turns)
+    assert got.keys == (leaf,)
+    # a follow-up naming nothing keeps the keys of the turn before; one naming a system does not ask for them
+    asked = []
+
+    def before() -> list[str]:
+        asked.append(1)
+        return [proto]
+
+    turns = ["maize protoplasts please", "why?"]
+    got = d.decide(_scores("explain", {leaf: 0.9}, [0.9]), seq, rules, "why?", turns=turns, previous=before)
+    assert got.keys == (proto,) and any("keys before" in v for v in got.vetoes)
+    turns = ["maize protoplasts please", "and in tobacco leaves?"]
+    got = d.decide(
+        _scores("predict", {leaf: 0.9}, [0.9]), seq, rules, turns[-1], turns=turns, previous=before
+    )
+    assert got.keys == (leaf,) and len(asked) == 1
 
 
 def test_the_words_and_else_the_sequence_kind_set_promoter_or_terminator_keys():
@@ -179,7 +219,7 @@ def test_the_words_and_else_the_sequence_kind_set_promoter_or_terminator_keys():
     got = d.decide(scores, ["A" * 40], Intent("help"), "leaf?")  # no words: the classifier's call (p 0.7)
     assert got.keys == (term_leaf,) and got.vetoes
     got = DecoderPlanner(_Stub(), CHAT_KEYS).decide(
-        scores, ["A" * 40], Intent("help"), "x", "terminator_strength"
+        scores, ["A" * 40], Intent("help"), "x in tobacco", "terminator_strength"
     )
     assert got.keys == (term_leaf,) and "words" in got.vetoes[0]
 

@@ -222,6 +222,65 @@ def tissue_plan(words: str, known: list[str]) -> list[str]:
     return [k for k in keys if k in known]
 
 
+_ANY_KEY_WORD = re.compile(
+    r"promot|terminat|3'|5'|tobacco|benth|\bnb\b|maize|\bzm\b|corn\b|leaf|leaves|proto|synthetic|natural"
+    r"|enhancer|\benh\b|light|dark|downstream|upstream bit|this one|new one|another",
+    re.I,
+)
+_BARE_RANGE = re.compile(
+    r"\W*(?:and|also|what about|how about)?\W*\d+\s*-\s*\d+\W*(?:also|too|please)?\W*", re.I
+)
+_SYSTEM_HINT = re.compile(r"\bmaize\b|\bzm\b|\bcorn\b|\bmonocot", re.I)
+
+
+def names_nothing(words: str, known: list[str]) -> bool:
+    """Whether the words name nothing a key is chosen by (no key typed, no system, condition, species, tissue,
+    sequence kind or library, not a bare tissue fragment like "7-8?"): a follow-up such a turn keeps the keys
+    of the turn before."""
+    if _BARE_RANGE.fullmatch(words.strip()) or _ANY_KEY_WORD.search(words):
+        return False
+    if typed_keys(words, known) or named_conditions(words) or named_species(words):
+        return False
+    return not any(named_tissues(words, sp) for sp in V.TISSUES)
+
+
+def both_systems(keys: list[str], turns: list[str], known: list[str]) -> list[str]:
+    """Activity keys in both assay systems (tobacco leaves, maize protoplasts) when no user turn of the
+    conversation names a system (nor types a key, nor says maize): the policy for a question naming none."""
+    for text in turns:
+        if named_conditions(text).get("system") or _SYSTEM_HINT.search(text) or typed_keys(text, known):
+            return keys
+    return with_conditions(keys, {"system": {"leaf", "proto"}}, known) or keys
+
+
+_DESIGN = re.compile(
+    r"\bdesign\b(?! ?[-—:,.])|\boptimi[sz]e|\bre-?engineer|\bengineer\b"
+    r"|\bhow (?:strong|high|weak|low|good) could (?:you|i|we) (?:make|get)"
+    r"|\bmake (?:it|this|one|a (?:version|variant))\b[^.?!]{0,40}\b(?:strong|weak|high|low|better|more|less)",
+    re.I,
+)
+_EXPLAIN = re.compile(
+    r"\bexplain\b|\bwhy\b|^y\b|\by is\b|\bsequence basis\b|\bdoing (?:anything|the work)\b"
+    r"|\bwhich (?:bases|positions|elements|motifs|regions|parts|nucleotides)\b"
+    r"|\b(?:elements?|motifs?|sites?|bases|positions|boxes)\b[^.?!]{0,40}\b(?:important|matters?|cares?|drives?)\b"
+    r"|\bcontribution of each\b|\bimportance\b|\bsaliency\b|\battributions?\b",
+    re.I,
+)
+NAMED_OPS_REPLACE = ("predict", "compare", "rank", "help", "refuse", "general", "clarify")
+"""The plans a named operation overrides (a variant plan keeps its own: "a synthetic design: what does C25G do")."""
+
+
+def named_operation(words: str) -> str | None:
+    """The operation the words name outright: ``design`` (design, optimise, engineer, make it stronger, how strong
+    could you make it) or ``explain`` (explain, why, which bases or elements matter, importance, attribution);
+    None when they name neither."""
+    if _DESIGN.search(words):
+        return "design"
+    if _EXPLAIN.search(words):
+        return "explain"
+    return None
+
+
 _INJECTION = re.compile(
     r"\bignore\b.{0,40}\b(?:instructions?|rules?|prompts?|above|previous|prior)\b"
     r"|\b(?:system|hidden|initial|original)\s+(?:prompt|instructions)\b"

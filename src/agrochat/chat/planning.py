@@ -12,6 +12,12 @@ turns without a number:
 - a number is never given for a species or system the question names and no key measures
   (``veto_refusals``; the rules word the refusal);
 - an injection attempt (:func:`agrochat.chat.named.injection`) is refused with no number, whatever the plan;
+- an operation the last turn names outright (design, explain: :func:`agrochat.chat.named.named_operation`)
+  replaces a plan that computes something else or asks back (88.1 % -> 88.6 % of the validation rows: three
+  turns fixed, none broken);
+- the conversation's policy (:meth:`DecoderPlanner._follow`): a follow-up naming nothing a key is chosen by keeps
+  the keys of the turn before (planned once more on the conversation up to it), and activity keys cover both
+  assay systems when no turn names one (88.6 % -> 91.5 % of the validation rows: 17 fixed, 1 broken);
 - the keys agree with what the last turn names outright (:func:`agrochat.chat.named.ground`: typed key names,
   the assay system, enhancer and light condition, atlas tissues), a condition nothing measured is refused, and
   a clarifying question becomes a prediction where the words name tissues of one species (chosen on the written
@@ -27,6 +33,7 @@ Every veto is named in ``Intent.vetoes``, so evaluations can count them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from agrochat.bridge.planner import Planner, PlanScores, choose_keys
@@ -34,7 +41,15 @@ from agrochat.domain import tasks as T
 from agrochat.domain.operations import NUMBER_OPS
 
 from .dialogue import DNA_RUN, Intent, Resolver, key_label, mentions
-from .named import ground, injection, tissue_plan
+from .named import (
+    NAMED_OPS_REPLACE,
+    both_systems,
+    ground,
+    injection,
+    named_operation,
+    names_nothing,
+    tissue_plan,
+)
 
 NEED_DNA = (
     "I need the DNA sequence to answer that: paste it into your message. Without a sequence I will not guess a "
@@ -71,7 +86,9 @@ def with_placeholders(messages: list[dict], dna=None) -> tuple[list[dict], list[
 KIND_SURE = 0.5
 _KIND_WORDS = re.compile(r"promot|terminat|\bterm\b|3'|5'|poly\s*\(?a|\butr\b", re.I)
 _PROMOTER_WORDS = re.compile(r"promot", re.I)
-_TERMINATOR_WORDS = re.compile(r"terminat|\bterm\b|3'\s*(?:end|utr)|poly\s*\(?a\)?\s*signal", re.I)
+_TERMINATOR_WORDS = re.compile(
+    r"terminat|\bterm\b|3'\s*(?:end|utr|region|flank)|poly\s*\(?a\)?\s*signal", re.I
+)
 
 
 def kind_said(turns: list[str]) -> str | None:
@@ -110,19 +127,49 @@ class DecoderPlanner:
         convo, seqs = with_placeholders(messages, dna)
         return self.planner.scores(convo, seqs), seqs
 
-    def plan(self, messages: list[dict], dna=None) -> Intent:
+    def plan(self, messages: list[dict], dna=None, follow: bool = True) -> Intent:
+        """The checked plan of the last user turn; ``follow``: a turn naming nothing a key is chosen by keeps the
+        keys of the turn before (planned once more, on the conversation up to it)."""
         scores, seqs = self.scores(messages, dna)
-        said = kind_said([str(m.get("content") or "") for m in messages if m.get("role") == "user"])
-        return self.decide(scores, seqs, self.rules.resolve(messages, dna), _last_user(messages), said)
+        turns = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
+        users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+
+        def previous() -> list[str]:
+            if not follow or len(users) < 2 or dna is not None or DNA_RUN.search(turns[-1]):
+                return []  # no turn before, or this one brings its own sequence
+            before = self.plan(messages[: users[-2] + 1], follow=False)
+            return list(dict.fromkeys(before.keys)) if before.op in NUMBER_OPS and before.op != "rank" else []
+
+        return self.decide(
+            scores,
+            seqs,
+            self.rules.resolve(messages, dna),
+            _last_user(messages),
+            kind_said(turns),
+            turns=[DNA_RUN.sub(" ", t) for t in turns],
+            previous=previous,
+        )
 
     # ---- scores -> a checked plan ----------------------------------------------------------------------------
     def decide(
-        self, s: PlanScores, seqs: list[str], rules: Intent, words: str, said: str | None = None
+        self,
+        s: PlanScores,
+        seqs: list[str],
+        rules: Intent,
+        words: str,
+        said: str | None = None,
+        turns: list[str] | None = None,
+        previous: Callable[[], list[str]] | None = None,
     ) -> Intent:
         """The checked plan from the planner's scores; ``words``: the last user turn; ``said``: the sequence kind
-        the user's words name (:func:`kind_said`)."""
+        the user's words name (:func:`kind_said`); ``turns``: every user turn's words (default: ``words``);
+        ``previous()``: the keys of the turn before (for a follow-up naming nothing)."""
         op = max(s.op, key=s.op.get)
         vetoes: list[str] = []
+        named_op = named_operation(words) if self.ground_keys and seqs else None
+        if named_op is not None and named_op != op and op in NAMED_OPS_REPLACE:
+            vetoes.append(f"{op}, but the words ask to {named_op}: {named_op}")
+            op = named_op
         if injection(words):
             vetoes.append(f"{op}: the words try to change how I answer: refuse")
             return Intent("refuse", message=INJECTION, source="decoder", vetoes=tuple(vetoes))
@@ -153,6 +200,8 @@ class DecoderPlanner:
             keys = self._agree_with_the_words(keys, said, vetoes)
         else:
             keys = self._agree_with_the_sequence(keys, [seqs[i] for i in targets], words, vetoes)
+        if self.ground_keys and op != "rank":
+            keys = self._follow(keys, words, turns if turns is not None else [words], previous, vetoes)
         if op == "compare" and len(targets) < 2:
             if len(seqs) < 2:
                 vetoes.append("compare with one sequence: predict")
@@ -190,6 +239,26 @@ class DecoderPlanner:
             labels=tuple(f"sequence {i + 1}" for i, _ in pairs),
             **base,
         )
+
+    def _follow(
+        self,
+        keys: list[str],
+        words: str,
+        turns: list[str],
+        previous: Callable[[], list[str]] | None,
+        vetoes: list[str],
+    ) -> list[str]:
+        """The conversation's policy: a follow-up naming nothing keeps the keys of the turn before; activity keys
+        cover both assay systems when no turn names one (counted vetoes where they change the plan)."""
+        if previous is not None and names_nothing(words, self.known):
+            before = previous()
+            if before and set(before) != set(keys):
+                vetoes.append(f"the words name nothing new: the keys before, {', '.join(before)}")
+                keys = before
+        both = both_systems(keys, turns, self.known)
+        if set(both) != set(keys):
+            vetoes.append("no turn names an assay system: both systems")
+        return both
 
     def _keys(self, op: str, s: PlanScores) -> list[str]:
         if op == "rank":  # every tissue of the most likely species
