@@ -175,6 +175,13 @@ def test_the_conversation_policy_operations_named_follow_ups_and_both_systems():
     # ... but not a variant plan ("a synthetic design: what does C25G do")
     got = d.decide(_scores("variant", {leaf: 0.9}, [0.9]), seq, rules, "synthetic design: C25G in leaf?")
     assert got.op == "variant"
+    # a question about what I do is help; a refusal naming a measured system without a sequence asks for it
+    got = d.decide(_scores("general", {}, []), [], rules, "what kinds of predictions can you make?")
+    assert got.op == "help"
+    got = d.decide(_scores("refuse", {}, []), [], rules, "tobacco leaf?")
+    assert got.op == "need_dna" and got.vetoes
+    got = d.decide(_scores("refuse", {}, []), [], Intent("refuse"), "the best pizza in town?")
+    assert got.op == "refuse"
     # no turn names a system: both systems, counted
     got = d.decide(_scores("predict", {leaf: 0.9}, [0.9]), seq, rules, "how strong is it?")
     assert set(got.keys) == {leaf, proto} and any("both systems" in v for v in got.vetoes)

@@ -281,6 +281,28 @@ def named_operation(words: str) -> str | None:
     return None
 
 
+_HELP = re.compile(
+    r"\bwhat (?:kinds?|sorts?|types?) of\b[^?]{0,30}\b(?:predictions?|questions?|things|sequences?|analys[ie]s)\b"
+    r"|\bdo you (?:handle|support|cover|also do|work (?:on|with))\b|\bwhat can (?:you|i)\b"
+    r"|\bhow (?:long|short) should\b|\bwhat do you (?:give|return|output)\b"
+    r"|\bcan you (?:also )?(?:handle|do) terminators\b",
+    re.I,
+)
+
+
+def asks_what_i_do(words: str) -> bool:
+    """Whether the words ask what the assistant does or takes (what kinds of predictions, do you handle X, how
+    long should my sequence be): a help question, whatever else they mention."""
+    return _HELP.search(words) is not None
+
+
+def names_a_measurement(words: str, known: list[str]) -> bool:
+    """Whether the words name something a key measures: an assay system or condition, an atlas tissue, a key."""
+    if named_conditions(words) or typed_keys(words, known):
+        return True
+    return any(named_tissues(words, sp) for sp in V.TISSUES)
+
+
 _INJECTION = re.compile(
     r"\bignore\b.{0,40}\b(?:instructions?|rules?|prompts?|above|previous|prior)\b"
     r"|\b(?:system|hidden|initial|original)\s+(?:prompt|instructions)\b"
