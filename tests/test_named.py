@@ -7,10 +7,13 @@ import pytest
 from agrochat.bridge.planner import PlannerConfig, PlanScores
 from agrochat.chat.dialogue import Intent
 from agrochat.chat.named import (
+    both_systems,
     ground,
     injection,
     named_conditions,
     named_tissues,
+    names_nothing,
+    names_only_conditions,
     tissue_plan,
     typed_keys,
     with_conditions,
@@ -172,3 +175,27 @@ def test_the_validator_grounds_the_decoders_keys_and_counts_it():
         _scores("predict", {"natural_promoter/leaf_noENH_light": 0.9}), seq, rules, "with enhancer"
     )
     assert got.keys == ("natural_promoter/leaf_noENH_light",)
+
+
+def test_follow_ups_keep_or_change_the_keys_before():
+    d = DecoderPlanner(_Stub(), KNOWN)
+    seq, rules = ["A" * 40], Intent("help")
+    before = ["natural_promoter/leaf_noENH_dark"]
+    turns = ["leaf without the enhancer, dark please", "and with the lights on?"]
+    got = d.decide(
+        _scores("predict", {"natural_promoter/leaf_withENH_light": 0.9}),
+        seq,
+        rules,
+        turns[-1],
+        turns=turns,
+        previous=lambda: before,
+    )
+    assert got.keys == ("natural_promoter/leaf_noENH_light",) and got.vetoes
+    assert names_only_conditions("and with the lights on?", KNOWN)
+    assert not names_only_conditions("and this terminator in the dark?", KNOWN)
+    assert names_nothing("why?", KNOWN) and names_nothing("which positions matter most?", KNOWN)
+    assert not names_nothing("7-8?", KNOWN) and not names_nothing("and in leaves?", KNOWN)
+    assert not names_nothing("and in maize mature pollen?", KNOWN)
+    # both systems unless a turn names one
+    assert set(both_systems(["promoter_strength/leaf"], ["how strong?"], KNOWN)) == set(STRENGTH)
+    assert both_systems(["promoter_strength/leaf"], ["in benth", "how strong?"], KNOWN) == STRENGTH[:1]

@@ -189,7 +189,7 @@ def test_the_conversation_policy_operations_named_follow_ups_and_both_systems():
     turns = ["strength in tobacco leaves?", "how strong is it?"]
     got = d.decide(_scores("predict", {leaf: 0.9}, [0.9]), seq, rules, turns[-1], turns=turns)
     assert got.keys == (leaf,)
-    # a follow-up naming nothing keeps the keys of the turn before; one naming a system does not ask for them
+    # a follow-up naming nothing keeps the keys of the turn before; one naming a system changes theirs
     asked = []
 
     def before() -> list[str]:
@@ -203,7 +203,7 @@ def test_the_conversation_policy_operations_named_follow_ups_and_both_systems():
     got = d.decide(
         _scores("predict", {leaf: 0.9}, [0.9]), seq, rules, turns[-1], turns=turns, previous=before
     )
-    assert got.keys == (leaf,) and len(asked) == 1
+    assert got.keys == (leaf,) and len(asked) == 2  # the system of the keys before, changed
 
 
 def test_the_words_and_else_the_sequence_kind_set_promoter_or_terminator_keys():

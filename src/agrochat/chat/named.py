@@ -244,6 +244,17 @@ def names_nothing(words: str, known: list[str]) -> bool:
     return not any(named_tissues(words, sp) for sp in V.TISSUES)
 
 
+_NOT_A_CONDITION = re.compile(r"promot|terminat|3'|5'|synthetic|natural|downstream|this one|new one|another", re.I)
+
+
+def names_only_conditions(words: str, known: list[str]) -> bool:
+    """Whether the words name assay conditions (system, enhancer, light) and nothing else a key is chosen by:
+    a follow-up such a turn changes those conditions of the keys before ("and with the lights on?")."""
+    if not named_conditions(words) or _NOT_A_CONDITION.search(words) or typed_keys(words, known):
+        return False
+    return not named_species(words) and not any(named_tissues(words, sp) for sp in V.TISSUES)
+
+
 def both_systems(keys: list[str], turns: list[str], known: list[str]) -> list[str]:
     """Activity keys in both assay systems (tobacco leaves, maize protoplasts) when no user turn of the
     conversation names a system (nor types a key, nor says maize): the policy for a question naming none."""

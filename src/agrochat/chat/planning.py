@@ -16,7 +16,8 @@ turns without a number:
   replaces a plan that computes something else or asks back (88.1 % -> 88.6 % of the validation rows: three
   turns fixed, none broken);
 - the conversation's policy (:meth:`DecoderPlanner._follow`): a follow-up naming nothing a key is chosen by keeps
-  the keys of the turn before (planned once more on the conversation up to it), and activity keys cover both
+  the keys of the turn before (planned once more on the conversation up to it), one naming only assay conditions
+  changes those of the keys before (92.4 % -> 93.0 %: 3 fixed, none broken), and activity keys cover both
   assay systems when no turn names one (88.6 % -> 91.5 % of the validation rows: 17 fixed, 1 broken);
 - a question about what the assistant does is help (:func:`agrochat.chat.named.asks_what_i_do`), and a refusal
   of a question naming a measured system without any sequence asks for the sequence instead (91.5 % -> 92.4 %:
@@ -50,10 +51,13 @@ from .named import (
     both_systems,
     ground,
     injection,
+    named_conditions,
     named_operation,
     names_a_measurement,
     names_nothing,
+    names_only_conditions,
     tissue_plan,
+    with_conditions,
 )
 
 NEED_DNA = (
@@ -272,6 +276,11 @@ class DecoderPlanner:
             if before and set(before) != set(keys):
                 vetoes.append(f"the words name nothing new: the keys before, {', '.join(before)}")
                 keys = before
+        elif previous is not None and names_only_conditions(words, self.known):
+            changed = with_conditions(previous(), named_conditions(words), self.known)
+            if changed and set(changed) != set(keys):
+                vetoes.append(f"the words change the conditions of the keys before: {', '.join(changed)}")
+                keys = changed
         both = both_systems(keys, turns, self.known)
         if set(both) != set(keys):
             vetoes.append("no turn names an assay system: both systems")
