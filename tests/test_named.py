@@ -12,8 +12,10 @@ from agrochat.chat.named import (
     injection,
     named_conditions,
     named_tissues,
+    names_an_edit,
     names_nothing,
     names_only_conditions,
+    standard_keys,
     tissue_plan,
     typed_keys,
     with_conditions,
@@ -199,3 +201,20 @@ def test_follow_ups_keep_or_change_the_keys_before():
     # both systems unless a turn names one
     assert set(both_systems(["promoter_strength/leaf"], ["how strong?"], KNOWN)) == set(STRENGTH)
     assert both_systems(["promoter_strength/leaf"], ["in benth", "how strong?"], KNOWN) == STRENGTH[:1]
+
+
+def test_benchmark_keys_by_default_and_edits_named():
+    natural = ["natural_promoter/leaf_noENH_dark"]
+    assert standard_keys(natural, ["strength in tobacco leaf?"], KNOWN) == ["promoter_strength/leaf"]
+    assert standard_keys(natural, ["leaf, no enhancer", "again?"], KNOWN) == natural  # a turn named one
+    assert standard_keys(natural, ["the natural library in leaf"], KNOWN) == natural
+    assert names_an_edit("what does deletion of positions 1-30 do?") and names_an_edit("A50G?")
+    assert not names_an_edit("how strong is it in leaves?")
+    d = DecoderPlanner(_Stub(), KNOWN)
+    got = d.decide(
+        _scores("compare", {"promoter_strength/leaf": 0.9}),
+        ["A" * 40],
+        Intent("help"),
+        "in leaf, what if T55G?",
+    )
+    assert got.op == "variant" and got.vetoes

@@ -244,7 +244,9 @@ def names_nothing(words: str, known: list[str]) -> bool:
     return not any(named_tissues(words, sp) for sp in V.TISSUES)
 
 
-_NOT_A_CONDITION = re.compile(r"promot|terminat|3'|5'|synthetic|natural|downstream|this one|new one|another", re.I)
+_NOT_A_CONDITION = re.compile(
+    r"promot|terminat|3'|5'|synthetic|natural|downstream|this one|new one|another", re.I
+)
 
 
 def names_only_conditions(words: str, known: list[str]) -> bool:
@@ -255,6 +257,27 @@ def names_only_conditions(words: str, known: list[str]) -> bool:
     return not named_species(words) and not any(named_tissues(words, sp) for sp in V.TISSUES)
 
 
+_LIBRARY_WORDS = re.compile(r"natural|synthetic|library|condition", re.I)
+
+
+def standard_keys(keys: list[str], turns: list[str], known: list[str]) -> list[str]:
+    """The benchmark keys (``promoter_strength/leaf``, ``/protoplast``: the libraries' standard condition) in
+    place of natural-promoter condition keys when no user turn names an enhancer or light condition, a library or
+    a key: the default of a question naming no condition."""
+    for text in turns:
+        named = named_conditions(text)
+        if "enh" in named or "light" in named or _LIBRARY_WORDS.search(text) or typed_keys(text, known):
+            return keys
+    out: list[str] = []
+    for key in keys:
+        task, name = T.split_key(key)
+        if task == T.NATURAL and _CONDITION.match(name):
+            key = T.make_key(T.PROMOTER, _SYSTEM_OF[name.split("_", 1)[0]])
+        if key in known and key not in out:
+            out.append(key)
+    return out or keys
+
+
 def both_systems(keys: list[str], turns: list[str], known: list[str]) -> list[str]:
     """Activity keys in both assay systems (tobacco leaves, maize protoplasts) when no user turn of the
     conversation names a system (nor types a key, nor says maize): the policy for a question naming none."""
@@ -262,6 +285,18 @@ def both_systems(keys: list[str], turns: list[str], known: list[str]) -> list[st
         if named_conditions(text).get("system") or _SYSTEM_HINT.search(text) or typed_keys(text, known):
             return keys
     return with_conditions(keys, {"system": {"leaf", "proto"}}, known) or keys
+
+
+_VARIANT = re.compile(
+    r"\bdelet(?:e|ion|ing)\b|\binsert(?:ion|ing)?\b|\bmutat(?:e|ion|ing)\b|\bswap(?:ping)?\b|\bsubstitut\w*"
+    r"|\b[ACGT]-?\+?\d+[ACGT]\b|\bposition \d+\b",
+    re.I,
+)
+
+
+def names_an_edit(words: str) -> bool:
+    """Whether the words name an edit of the sequence (a deletion, insertion, substitution, ``A50G``, a position)."""
+    return _VARIANT.search(words) is not None
 
 
 _DESIGN = re.compile(
