@@ -179,34 +179,11 @@ class DecoderPlanner:
         ``previous()``: the keys of the turn before (for a follow-up naming nothing)."""
         op = max(s.op, key=s.op.get)
         vetoes: list[str] = []
-        named_op = named_operation(words) if self.ground_keys and seqs else None
-        if named_op is not None and named_op != op and op in NAMED_OPS_REPLACE:
-            vetoes.append(f"{op}, but the words ask to {named_op}: {named_op}")
-            op = named_op
-        elif (
-            named_op is None
-            and op in ("predict", "compare")
-            and seqs
-            and self.ground_keys
-            and names_an_edit(words)
-        ):
-            vetoes.append(f"{op}, but the words name an edit: variant")
-            op = "variant"
         if injection(words):
             vetoes.append(f"{op}: the words try to change how I answer: refuse")
             return Intent("refuse", message=INJECTION, source="decoder", vetoes=tuple(vetoes))
-        if self.ground_keys and op in ("general", "need_dna") and asks_what_i_do(words):
-            vetoes.append(f"{op}, but the words ask what I do: help")
-            op = "help"
-        if (
-            self.ground_keys
-            and op == "refuse"
-            and not seqs
-            and not mentions(words).unknown
-            and names_a_measurement(words, self.known)
-        ):
-            vetoes.append("refuse, but the words name a measured system and no sequence was given: need_dna")
-            op = "need_dna"
+        if self.ground_keys:
+            op = self._operation(op, words, bool(seqs), vetoes)
         named = tissue_plan(words, self.known) if op == "clarify" and seqs and self.ground_keys else []
         if named:
             vetoes.append(f"clarify, but the words name {', '.join(named)}: predict")
@@ -273,6 +250,30 @@ class DecoderPlanner:
             labels=tuple(f"sequence {i + 1}" for i, _ in pairs),
             **base,
         )
+
+    def _operation(self, op: str, words: str, has_dna: bool, vetoes: list[str]) -> str:
+        """The operation the words settle: one they name outright (design, explain) or an edit (a variant) with a
+        sequence; help for a question about what I do; need_dna for a refused question naming a measured system
+        with no sequence (a counted veto each)."""
+        named = named_operation(words) if has_dna else None
+        if named is not None and named != op and op in NAMED_OPS_REPLACE:
+            vetoes.append(f"{op}, but the words ask to {named}: {named}")
+            return named
+        if named is None and has_dna and op in ("predict", "compare") and names_an_edit(words):
+            vetoes.append(f"{op}, but the words name an edit: variant")
+            return "variant"
+        if op in ("general", "need_dna") and asks_what_i_do(words):
+            vetoes.append(f"{op}, but the words ask what I do: help")
+            return "help"
+        if (
+            op == "refuse"
+            and not has_dna
+            and not mentions(words).unknown
+            and names_a_measurement(words, self.known)
+        ):
+            vetoes.append("refuse, but the words name a measured system and no sequence was given: need_dna")
+            return "need_dna"
+        return op
 
     def _follow(
         self,
