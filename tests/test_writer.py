@@ -87,6 +87,15 @@ def test_checker_catches_what_is_not_in_the_evidence():
         "maize" in p for p in check(good + " Also in maize protoplasts.", ev)
     )  # a system it was not asked
     assert any("TATA" in p for p in check(good + " The TATA box drives it.", ev))  # a motif not computed
+    assert any(
+        "root" in p for p in check(good + " Roots should show it too.", ev)
+    )  # a plant part not measured
+    tissue = Value(
+        "sequence 1", "k", "expression in maize vegetative meristem", 3.2, 0.5, "log2(FPKM+1)", 60, ""
+    )
+    atlas = Evidence("predict", [tissue])
+    assert check("In the shoot apical meristem: 3.20 ± 0.50.", atlas) == []  # a synonym of the tissue
+    assert any("leaf" in p for p in check("In maize leaves: 3.20 ± 0.50.", atlas))
     assert check("I have no measurement for rice.", Evidence("refuse", [Note("refuse", "rice")])) == []
 
 
@@ -125,7 +134,14 @@ def test_guard_admits_only_what_the_evidence_holds():
         "scores 1.30.",
     ):
         assert ok(text), text  # evidence numbers, their prefixes, an unsigned copy, a full stop after one
-    for text in ("It scores 74", "It scores -1.31", "in maize ", "the TATA box is", "an A121G change"):
+    for text in (
+        "It scores 74",
+        "It scores -1.31",
+        "in maize ",
+        "the TATA box is",
+        "an A121G change",
+        "in roots ",
+    ):
         assert not ok(text), text  # a made-up number, a system, a motif, a substitution it was not given
 
 

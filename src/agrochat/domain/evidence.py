@@ -269,6 +269,32 @@ MOTIF = re.compile(r"\bTF_\d+\b|TATA box|\bInr\b|TCT motif|Y patch|\bBREu\b|\bBR
 SEQUENCE = re.compile(r"[ACGTN]{12,}")
 SUBSTITUTION = re.compile(r"\b[ACGT][+-]?\d{1,4}[ACGT]\b")
 SYSTEM_WORDS = ("tobacco", "benthamiana", "protoplast", "maize", "sorghum")  # a wrong assay or species
+# plant parts of the atlas tissues and assays: an answer naming one the evidence does not (a sorghum inflorescence
+# answered as "sorghum leaves") names a measurement nobody computed
+ORGANS = (
+    "leaf", "root", "shoot", "stem", "pollen", "anther", "tassel", "silk", "ear", "embryo", "endosperm",
+    "pericarp", "aleurone", "kernel", "seed", "seedling", "spikelet", "inflorescence", "panicle", "meristem",
+    "internode", "cortex", "primordium", "flower", "coleoptile", "husk",
+)  # fmt: skip
+_ORGAN = re.compile(r"\b(leaf|leaves|" + "|".join(ORGANS[1:]) + r")(?:s|es)?\b", re.I)
+
+
+def _organs(text: str) -> set[str]:
+    return {"leaf" if m.lower().startswith("lea") else m.lower() for m in _ORGAN.findall(text)}
+
+
+def _allowed_organs(facts: str) -> set[str]:
+    """The plant parts ``facts`` name, with those of the synonyms of every atlas tissue they name (the vegetative
+    meristem is the shoot apical meristem)."""
+    from agrochat.domain.vocabulary import TISSUES
+
+    low = facts.lower()
+    out = _organs(facts)
+    for table in TISSUES.values():
+        for name, synonyms in table.items():
+            if name.lower() in low:
+                out |= _organs(" ".join(synonyms))
+    return out
 
 
 def _numbers(text: str) -> set[str]:
@@ -327,6 +353,8 @@ def check(
     for w in SYSTEM_WORDS:
         if re.search(rf"\b{w}", low) and w not in low_facts:
             problems.append(f"'{w}' is not in the evidence")
+    for organ in sorted(_organs(answer) - _allowed_organs(facts) - _organs(question)):
+        problems.append(f"the {organ} is not in the evidence")
     return problems
 
 
@@ -335,11 +363,13 @@ _PARTIAL = re.compile(r"(?<![\w.])[-+−]?\d+(?:\.\d*)?$")
 
 def guard(evidence: Evidence):
     """A test for text being written from ``evidence``: ``allowed(text)`` is False as soon as ``text`` holds a
-    number, motif, substitution, sequence or assay/species word that :func:`check` would reject, or ends in the
+    number, motif, substitution, sequence, assay/species word or plant part that :func:`check` would reject (the
+    question's words aside), or ends in the
     start of a number that no evidence number begins with. The writer tries its likeliest next tokens in order and
     keeps the first whose text is allowed, so what it writes can only name what was computed."""
     facts = evidence.text()
     low_facts = facts.lower()
+    organs = _allowed_organs(facts)
     allowed_numbers = _numbers(facts) | {n.lstrip("-") for n in _numbers(facts)}
     prefixes = {n[:i] for n in allowed_numbers for i in range(1, len(n) + 1)} | {"-"}
 
@@ -361,7 +391,10 @@ def guard(evidence: Evidence):
             if m.end() < len(tail) and m.group(0) not in facts:
                 return False
         low = tail.lower()
-        return not any(re.search(rf"\b{w}\w*\W", low) and w not in low_facts for w in SYSTEM_WORDS)
+        if any(re.search(rf"\b{w}\w*\W", low) and w not in low_facts for w in SYSTEM_WORDS):
+            return False
+        whole = re.sub(r"\w+$", "", tail)  # a word still being written may grow ("lea" -> "leaves")
+        return _organs(whole) <= organs
 
     return allowed
 
