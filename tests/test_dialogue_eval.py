@@ -43,7 +43,15 @@ def test_held_out_phrasings_are_not_training_text():
 
 
 @pytest.mark.parametrize(
-    "name", ["heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl", "heldout5.jsonl"]
+    "name",
+    [
+        "heldout.jsonl",
+        "heldout2.jsonl",
+        "heldout3.jsonl",
+        "heldout4.jsonl",
+        "heldout5.jsonl",
+        "heldout6.jsonl",
+    ],
 )
 def test_independent_held_out_set_is_not_in_the_training_generators(name):
     """bench/phrasings/heldout*.jsonl (written apart from the code, never tuned on): no stretch of 32+ characters

@@ -154,7 +154,7 @@ RANK_Q = (
     "where is this {sp} gene most active? {dna}",
     "tissue profile of this {sp} gene please {dna}",
     "Top tissues for {dna} in {sp}?",
-    "Which organ of {sp} expresses the gene with this promoter most? {dna}",
+    "In which {sp} organ is the gene of this promoter expressed highest? {dna}",
     "{dna}\nexpression across {sp} tissues",
     "Show me an expression atlas ranking for this {sp} gene: {dna}",
     "In what part of the {sp} plant would this gene be highest? {dna}",
