@@ -86,6 +86,38 @@ def _top_k(p: np.ndarray, prof: np.ndarray, often: np.ndarray, y: np.ndarray, k:
     }
 
 
+def r2(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(1 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum())
+
+
+def level_and_place(p: np.ndarray, y: np.ndarray) -> dict:
+    """How much of a tissue key's variance across genes is the gene's overall level and how much is where it is
+    expressed, and which of the two the model carries (genes x tissues of one species). ``level_oracle_r2``: per
+    tissue, R² of the gene's measured mean over its other tissues (knowing how strongly a gene is expressed, not
+    where); ``model_r2``: per tissue, the model's R²; ``model_level_r2``: the model's gene means against the measured
+    ones; ``model_place_r2``: the model's deviations from its gene mean against the measured deviations, pooled."""
+    t = y.shape[1]
+    others = (y.sum(1, keepdims=True) - y) / (t - 1)  # (G, T): the gene's mean over its other tissues
+    fit = [np.polyval(np.polyfit(others[:, j], y[:, j], 1), others[:, j]) for j in range(t)]  # linear rescale
+    oracle = [r2(fit[j], y[:, j]) for j in range(t)]
+    model = [r2(p[:, j], y[:, j]) for j in range(t)]
+    gm_y, gm_p = y.mean(1), p.mean(1)
+    dev_y, dev_p = y - gm_y[:, None], p - gm_p[:, None]
+    between = t * ((gm_y - gm_y.mean()) ** 2).sum()
+    return {
+        "between_gene_share_of_variance": float(between / ((y - y.mean()) ** 2).sum()),
+        "level_oracle_r2": {
+            "mean": float(np.mean(oracle)),
+            "min": float(min(oracle)),
+            "max": float(max(oracle)),
+        },
+        "model_r2": {"mean": float(np.mean(model)), "min": float(min(model)), "max": float(max(model))},
+        "model_level_r2": r2(np.polyval(np.polyfit(gm_p, gm_y, 1), gm_p), gm_y),
+        "model_level_pearson": float(np.corrcoef(gm_p, gm_y)[0, 1]),
+        "model_place_pearson": float(np.corrcoef(dev_p.ravel(), dev_y.ravel())[0, 1]),
+    }
+
+
 def ranking_accuracy(out: dict) -> dict:
     """Per species, what a ranking answer says about itself: validation genes, how often the tissue ranked first
     (or one of the first three) was the gene's measured top tissue, and chance."""
@@ -188,6 +220,7 @@ def main() -> None:
                 "deviations_from_profile": mean_sem(row_spearman(p - prof, y - prof)),
             },
             **{f"top{k}": _top_k(p, prof, often, y, k, t) for k in (1, 3)},
+            "level_and_place": level_and_place(p, y),
             "genes_with_tied_top_tissues": int(((y == y.max(1, keepdims=True)).sum(1) > 1).sum()),
             "measured_top_tissue_counts": {
                 k.split(":", 1)[1]: int(c)
@@ -214,6 +247,15 @@ def main() -> None:
             f"{t1['model']:.3f} / {t1['profile']:.3f} / {t1['most_often_top']:.3f} / {t1['chance']:.3f} | "
             f"{t3['model']:.3f} / {t3['profile']:.3f} / {t3['most_often_top']:.3f} | "
             f"deviations {s['deviations_from_profile']['mean']:.3f}"
+        )
+    print(
+        "\nspecies | between-gene share | level oracle R² (mean) | model R² (mean) | model level Pearson | place Pearson"
+    )
+    for sp, r in out["species"].items():
+        lp = r["level_and_place"]
+        print(
+            f"{sp} | {lp['between_gene_share_of_variance']:.3f} | {lp['level_oracle_r2']['mean']:.3f} | "
+            f"{lp['model_r2']['mean']:.3f} | {lp['model_level_pearson']:.3f} | {lp['model_place_pearson']:.3f}"
         )
 
 
