@@ -96,6 +96,15 @@ def test_checker_catches_what_is_not_in_the_evidence():
     atlas = Evidence("predict", [tissue])
     assert check("In the shoot apical meristem: 3.20 ± 0.50.", atlas) == []  # a synonym of the tissue
     assert any("leaf" in p for p in check("In maize leaves: 3.20 ± 0.50.", atlas))
+    # a value said of the other system than its own evidence line's
+    proto = Value(
+        "sequence 1", CHAT_KEYS[1], "promoter strength in maize leaf protoplasts", 0.5, 0.3, "log2", 40, ""
+    )
+    both = Evidence("predict", [v, proto])
+    right = "In tobacco leaves 1.23 ± 0.40; in maize protoplasts 0.50 ± 0.30."
+    assert check(right, both) == []
+    swapped = "In maize protoplasts it reaches 1.23 ± 0.40. In tobacco leaves 0.50 ± 0.30."
+    assert any("said of" in p for p in check(swapped, both))
     assert check("I have no measurement for rice.", Evidence("refuse", [Note("refuse", "rice")])) == []
 
 

@@ -355,7 +355,38 @@ def check(
             problems.append(f"'{w}' is not in the evidence")
     for organ in sorted(_organs(answer) - _allowed_organs(facts) - _organs(question)):
         problems.append(f"the {organ} is not in the evidence")
+    problems += _misplaced(answer, facts)
     return problems
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:\.\d[^.!?\n]*)*")  # a sentence (a decimal point does not end one)
+
+
+def _misplaced(answer: str, facts: str) -> list[str]:
+    """Values said of something their evidence lines do not name: a sentence naming assay or species words or
+    plant parts must share one of each kind with the evidence lines its values (numbers with decimals; integers
+    name tissues and bases) come from, where those lines name any (a design step names none: the evidence's)."""
+    lines = [(_numbers(line), _systems(line), _allowed_organs(line)) for line in facts.splitlines()]
+    out = []
+    for sentence in _SENTENCE.findall(answer):
+        systems, organs = _systems(sentence), _organs(sentence)
+        values = {x for x in _numbers(sentence) if "." in x}
+        if not values or not (systems or organs):
+            continue
+        holding = [(sy, og) for nums, sy, og in lines if values & (nums | {n.lstrip("-") for n in nums})]
+        their_systems = set().union(*(sy for sy, _ in holding))
+        their_organs = set().union(*(og for _, og in holding))
+        said = ", ".join(sorted(values))
+        if systems and their_systems and not systems & their_systems:
+            out.append(f"{said} said of {', '.join(sorted(systems))}, their evidence is not")
+        elif organs and their_organs and not organs & their_organs:
+            out.append(f"{said} said of the {', '.join(sorted(organs))}, their evidence is not")
+    return out
+
+
+def _systems(text: str) -> set[str]:
+    low = text.lower()
+    return {w for w in SYSTEM_WORDS if re.search(rf"\b{w}", low)}
 
 
 _PARTIAL = re.compile(r"(?<![\w.])[-+−]?\d+(?:\.\d*)?$")
