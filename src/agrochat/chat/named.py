@@ -233,6 +233,11 @@ _BARE_RANGE = re.compile(
 _SYSTEM_HINT = re.compile(r"\bmaize\b|\bzm\b|\bcorn\b|\bmonocot", re.I)
 
 
+def _names_a_tissue(words: str) -> bool:
+    """Whether the words name an atlas tissue of any species."""
+    return any(named_tissues(words, sp) for sp in V.TISSUES)
+
+
 def names_nothing(words: str, known: list[str]) -> bool:
     """Whether the words name nothing a key is chosen by (no key typed, no system, condition, species, tissue,
     sequence kind or library, not a bare tissue fragment like "7-8?"): a follow-up such a turn keeps the keys
@@ -241,7 +246,7 @@ def names_nothing(words: str, known: list[str]) -> bool:
         return False
     if typed_keys(words, known) or named_conditions(words) or named_species(words):
         return False
-    return not any(named_tissues(words, sp) for sp in V.TISSUES)
+    return not _names_a_tissue(words)
 
 
 _NOT_A_CONDITION = re.compile(
@@ -254,7 +259,7 @@ def names_only_conditions(words: str, known: list[str]) -> bool:
     a follow-up such a turn changes those conditions of the keys before ("and with the lights on?")."""
     if not named_conditions(words) or _NOT_A_CONDITION.search(words) or typed_keys(words, known):
         return False
-    return not named_species(words) and not any(named_tissues(words, sp) for sp in V.TISSUES)
+    return not named_species(words) and not _names_a_tissue(words)
 
 
 _LIBRARY_WORDS = re.compile(r"natural|synthetic|library|condition", re.I)
@@ -346,7 +351,7 @@ def names_a_measurement(words: str, known: list[str]) -> bool:
     """Whether the words name something a key measures: an assay system or condition, an atlas tissue, a key."""
     if named_conditions(words) or typed_keys(words, known):
         return True
-    return any(named_tissues(words, sp) for sp in V.TISSUES)
+    return _names_a_tissue(words)
 
 
 _INJECTION = re.compile(

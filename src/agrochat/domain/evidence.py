@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agrochat.domain import tasks as T
+from agrochat.domain import vocabulary as V
 from agrochat.domain.registry import ordinal
 
 
@@ -286,11 +287,9 @@ def _organs(text: str) -> set[str]:
 def _allowed_organs(facts: str) -> set[str]:
     """The plant parts ``facts`` name, with those of the synonyms of every atlas tissue they name (the vegetative
     meristem is the shoot apical meristem)."""
-    from agrochat.domain.vocabulary import TISSUES
-
     low = facts.lower()
     out = _organs(facts)
-    for table in TISSUES.values():
+    for table in V.TISSUES.values():
         for name, synonyms in table.items():
             if name.lower() in low:
                 out |= _organs(" ".join(synonyms))
@@ -299,6 +298,12 @@ def _allowed_organs(facts: str) -> set[str]:
 
 def _numbers(text: str) -> set[str]:
     return {n.replace("−", "-").lstrip("+") for n in NUMBER.findall(text)}
+
+
+def _quotable(text: str) -> set[str]:
+    """The numbers of ``text`` an answer may say: each as written and without its sign."""
+    found = _numbers(text)
+    return found | {n.lstrip("-") for n in found}
 
 
 WORD = re.compile(r"[A-Za-z][a-z]{2,}")
@@ -333,7 +338,7 @@ def check(
         loop = _repeats(answer)
         if loop:
             problems.append(f"'{loop}' said three times")
-    allowed = _numbers(facts) | {n.lstrip("-") for n in _numbers(facts)}
+    allowed = _quotable(facts)
     for n in sorted(_numbers(answer) - allowed):
         problems.append(f"number {n} is not in the evidence")
     for m in sorted(set(MOTIF.findall(answer))):
@@ -349,9 +354,8 @@ def check(
         for it in evidence.items:
             if isinstance(it, Value) and _num(it.value) not in _numbers(answer):
                 problems.append(f"the value {_num(it.value)} of {it.label} is missing")
-    low = answer.lower()
-    for w in SYSTEM_WORDS:
-        if re.search(rf"\b{w}", low) and w not in low_facts:
+    for w in sorted(_systems(answer)):
+        if w not in low_facts:
             problems.append(f"'{w}' is not in the evidence")
     for organ in sorted(_organs(answer) - _allowed_organs(facts) - _organs(question)):
         problems.append(f"the {organ} is not in the evidence")
@@ -366,14 +370,14 @@ def _misplaced(answer: str, facts: str) -> list[str]:
     """Values said of something their evidence lines do not name: a sentence naming assay or species words or
     plant parts must share one of each kind with the evidence lines its values (numbers with decimals; integers
     name tissues and bases) come from, where those lines name any (a design step names none: the evidence's)."""
-    lines = [(_numbers(line), _systems(line), _allowed_organs(line)) for line in facts.splitlines()]
+    lines = [(_quotable(line), _systems(line), _allowed_organs(line)) for line in facts.splitlines()]
     out = []
     for sentence in _SENTENCE.findall(answer):
         systems, organs = _systems(sentence), _organs(sentence)
         values = {x for x in _numbers(sentence) if "." in x}
         if not values or not (systems or organs):
             continue
-        holding = [(sy, og) for nums, sy, og in lines if values & (nums | {n.lstrip("-") for n in nums})]
+        holding = [(sy, og) for nums, sy, og in lines if values & nums]
         their_systems = set().union(*(sy for sy, _ in holding))
         their_organs = set().union(*(og for _, og in holding))
         said = ", ".join(sorted(values))
@@ -401,7 +405,7 @@ def guard(evidence: Evidence):
     facts = evidence.text()
     low_facts = facts.lower()
     organs = _allowed_organs(facts)
-    allowed_numbers = _numbers(facts) | {n.lstrip("-") for n in _numbers(facts)}
+    allowed_numbers = _quotable(facts)
     prefixes = {n[:i] for n in allowed_numbers for i in range(1, len(n) + 1)} | {"-"}
 
     def allowed(text: str) -> bool:
