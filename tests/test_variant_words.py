@@ -24,10 +24,34 @@ SEQ = "ACGT" * 42 + "AC"  # 170 bp: position 100 (1-based) is a T
         ("G-30A please", "G-30A"),
         ("what if position 120 went from A to G?", "A120G"),
         ("how strong is it at 30 degrees?", ""),
+        ("what if T->C at 98?", "T98C"),  # position 98 holds a C: parsing the spec says so
+        ("what if C->T at 98?", "C98T"),
+        ("-50 A>G: effect?", "A-50G"),
+        ("85A>G", "A85G"),
+        ("c.85A>G in my promoter", "A85G"),
+        ("A85→G", "A85G"),
+        ("snp A/G at position 85", "A85G"),
+        ("replace position 61 with T", "A61T"),
+        ("what does a G at 100 do", "T100G"),
+        ("put a G at 5' end", ""),
+        ("change TTTTTT -> TTGTTT", ""),  # the run is not in the sequence
     ],
 )
 def test_worded_substitutions(text, spec):
     assert variant_spec_from_text(text, SEQ) == spec
+
+
+def test_a_rewritten_run_of_bases_is_a_substitution_wherever_the_sequence_holds_it():
+    seq = "GG" + "AATAAA" + "C" * 30 + "AATAAA" + "GG"
+    assert variant_spec_from_text("mutate AATAAA -> AAGAAA", seq) == "T5G T41G"
+    assert variant_spec_from_text("and if the AATAAA becomes AAGAAA? no, just knock out AATAAA", seq) == "ko:AATAAA"
+
+
+def test_a_worded_edit_is_named_without_a_sequence():
+    from agrochat.chat.named import names_an_edit
+
+    assert names_an_edit("what if T->C at 150?") and names_an_edit("85A>G") and names_an_edit("AATAAA -> AAGAAA")
+    assert not names_an_edit("how strongly would this drive GFP in maize protoplasts?")
 
 
 def test_a_missing_reference_base_outside_the_sequence_gives_no_edit():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from itertools import product
 
+from agrochat.chat.variants import names_a_substitution
 from agrochat.domain import tasks as T
 from agrochat.domain import vocabulary as V
 
@@ -301,7 +302,7 @@ _VARIANT = re.compile(
 
 def names_an_edit(words: str) -> bool:
     """Whether the words name an edit of the sequence (a deletion, insertion, substitution, ``A50G``, a position)."""
-    return _VARIANT.search(words) is not None
+    return _VARIANT.search(words) is not None or names_a_substitution(words)
 
 
 _DESIGN = re.compile(

@@ -257,7 +257,32 @@ SUB_IN_WORDS = [
         r"\bposition\s+(?P<pos>[+-]?\d{1,4})\s+(?:was|were|is|became|becomes)\s+(?:an?\s+)?(?P<alt>[ACGT])\b",
         re.I,
     ),
+    # HGVS-like: "85A>G", "c.85A>G", "-50 A>G", "+3 T->C"
+    re.compile(
+        r"(?<![\w.])(?:[cgn]\.)?(?P<pos>[+-]?\d{1,4})\s*(?P<ref>[ACGT])\s*(?:>|->|→)\s*(?P<alt>[ACGT])\b",
+        re.I,
+    ),
+    # "A85>G", "A85→G"
+    re.compile(r"\b(?P<ref>[ACGT])(?P<pos>[+-]?\d{1,4})\s*(?:>|->|→)\s*(?P<alt>[ACGT])\b", re.I),
+    # a SNP written ref/alt: "snp C/T at position 40", "C/T at -40"
+    re.compile(
+        r"\b(?P<ref>[ACGT])\s*/\s*(?P<alt>[ACGT])\s+(?:snp\s+|snv\s+)?at\s+(?:position\s+)?(?P<pos>[+-]?\d{1,4})\b",
+        re.I,
+    ),
+    # "replace position 60 with T", "set base 12 to A"
+    re.compile(
+        r"\b(?:position|pos\.?|base)\s+(?P<pos>[+-]?\d{1,4})\s+with\s+(?:an?\s+)?(?P<alt>[ACGT])\b", re.I
+    ),
+    # "what does a G at -30 do" (the alternative base; the reference read from the sequence)
+    re.compile(
+        r"\ban?\s+(?P<alt>[ACGT])\s+(?:at|in)\s+(?:position\s+)?(?P<pos>[+-]?\d{1,4})\b"
+        r"(?![\'’])(?!\s*(?:to|into|for|with|by)\s)",
+        re.I,
+    ),
 ]
+_REPLACE_IN_WORDS = re.compile(  # "AATAAA -> AAGAAA", "change TATAAA to TAGAAA"
+    r"\b(?P<a>[ACGT]{4,20})\s*(?:->|→|>|\bto\b|\binto\b)\s*(?P<b>[ACGT]{4,20})\b", re.I
+)
 
 
 def worded_substitutions(text: str, sequence: str, kind: str) -> list[str]:
@@ -276,9 +301,32 @@ def worded_substitutions(text: str, sequence: str, kind: str) -> list[str]:
                     ]
                 except VariantError:
                     continue
-            if ref:
+            if ref and ref != alt:
                 out.append(f"{ref}{pos}{alt}")
     return list(dict.fromkeys(out))
+
+
+def names_a_substitution(text: str) -> bool:
+    """Whether ``text`` writes a substitution in words or as a rewritten run of bases (no sequence needed)."""
+    return any(p.search(text) for p in SUB_IN_WORDS) or any(
+        len(m.group("a")) == len(m.group("b")) for m in _REPLACE_IN_WORDS.finditer(text)
+    )
+
+
+def replaced_runs(text: str, sequence: str) -> tuple[list[str], list[str]]:
+    """Runs of bases rewritten as runs of the same length ("AATAAA -> AAGAAA"): the substitutions (1-based
+    positions) at every place ``sequence`` holds the first run, and the first runs themselves."""
+    subs, runs = [], []
+    for m in _REPLACE_IN_WORDS.finditer(text):
+        a, b = m.group("a").upper(), m.group("b").upper()
+        if len(a) != len(b) or a == b:
+            continue
+        runs.append(a)
+        start = sequence.find(a)
+        while start >= 0:
+            subs += [f"{x}{start + i + 1}{y}" for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+            start = sequence.find(a, start + len(a))
+    return list(dict.fromkeys(subs)), runs
 
 
 _SUB_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([ACGT][+-]?\d{1,4}[ACGT])(?![A-Za-z0-9])")
@@ -290,9 +338,11 @@ def variant_spec_from_text(text: str, sequence: str = "", kind: str = "promoter"
     or in words (:func:`~agrochat.chat.variants.worded_substitutions`; ``sequence`` gives a reference base the words leave out), and
     motif names (TATA box, Inr, Y patch, TF_45, AATAAA) to knock out, or to insert when the message says
     insert/add ... at a position. Empty when the message names no edit."""
-    tokens = _SUB_IN_TEXT.findall(text) or worded_substitutions(text, sequence.upper(), kind)
-    low = text.lower()
-    for name in element_mentions(text):
+    replaced, runs = replaced_runs(text, sequence.upper())
+    rest = _REPLACE_IN_WORDS.sub(" ", text) if runs else text
+    tokens = replaced + (_SUB_IN_TEXT.findall(rest) or worded_substitutions(rest, sequence.upper(), kind))
+    low = rest.lower()
+    for name in element_mentions(rest):
         at = _AT_POS.search(low)
         if re.search(r"\b(insert|add|introduc)\w*", low) and at:
             tokens.append(f"ins:{name}@{at.group(1)}")
