@@ -108,6 +108,33 @@ def test_checker_catches_what_is_not_in_the_evidence():
     assert check("I have no measurement for rice.", Evidence("refuse", [Note("refuse", "rice")])) == []
 
 
+def test_checker_catches_answers_that_misread_the_evidence():
+    from agrochat.domain.evidence import Difference, guard
+
+    key = CHAT_KEYS[0]
+    one = Value("sequence 1", key, "promoter strength in tobacco leaves", -0.18, 0.75, "log2", 27.0, "weak")
+    two = Value("sequence 2", key, "promoter strength in tobacco leaves", 1.53, 0.26, "log2", 62.0, "moderate")
+    diff = Difference("sequence 2", "sequence 1", "promoter strength in tobacco leaves", 1.71, 0.79, "log2")
+    ev = Evidence("compare", [one, two, diff])
+    good = (
+        "Sequence 1 scores -0.18 ± 0.75 (27th percentile, weak) and sequence 2 1.53 ± 0.26. Sequence 2 is "
+        "stronger than sequence 1 by 1.71, beyond the joint ±0.79, in favour of the second one."
+    )
+    assert check(good, ev) == []
+    for bad, why in (
+        (good.replace("Sequence 2 is stronger than", "Sequence 2 is weaker than"), "opposite"),
+        (good.replace("the second one", "the first one"), "opposite"),
+        (good + " The first one is the stronger.", "opposite"),
+        (good + " The third one is weak.", "sequence 3"),
+        (good.replace("27th", "22nd"), "22nd"),
+        (good + " It is an 85S promoter.", "85s"),
+        ("Sequence 1 scores -0.18 ± 0.75, a strong promoter.", "weak, not strong"),
+    ):
+        assert any(why in p for p in check(bad, ev)), (bad, check(bad, ev))
+    ok = guard(ev)
+    assert ok("The second one is") and not ok("The third one is") and not ok("the 22nd percentile")
+
+
 def test_checker_holds_answers_to_the_writers_vocabulary_and_catches_loops():
     from agrochat.domain.evidence import vocabulary_of
 

@@ -287,13 +287,16 @@ def _organs(text: str) -> set[str]:
 def _allowed_organs(facts: str) -> set[str]:
     """The plant parts ``facts`` name, with those of the synonyms of every atlas tissue they name (the vegetative
     meristem is the shoot apical meristem)."""
+    return _organs(_with_synonyms(facts))
+
+
+def _with_synonyms(facts: str) -> str:
+    """``facts`` and the synonyms of every atlas tissue they name, one text."""
     low = facts.lower()
-    out = _organs(facts)
-    for table in V.TISSUES.values():
-        for name, synonyms in table.items():
-            if name.lower() in low:
-                out |= _organs(" ".join(synonyms))
-    return out
+    extra = [
+        s for table in V.TISSUES.values() for name, syns in table.items() if name.lower() in low for s in syns
+    ]
+    return "\n".join([facts, *extra])
 
 
 def _numbers(text: str) -> set[str]:
@@ -360,7 +363,121 @@ def check(
     for organ in sorted(_organs(answer) - _allowed_organs(facts) - _organs(question)):
         problems.append(f"the {organ} is not in the evidence")
     problems += _misplaced(answer, facts)
+    problems += _unknown_sequences(answer, evidence)
+    problems += _wrong_order(answer, evidence)
+    problems += _wrong_levels(answer, evidence)
+    problems += [f"'{w}' is not in the evidence" for w in _digit_words(answer, facts + " " + question)]
     return problems
+
+
+DIGIT_WORD = re.compile(
+    r"(?<![\w.])\d+[A-Za-z]+\b"
+)  # "85th", "53S", "6bp": said only as the evidence says them
+
+
+def _digit_words(answer: str, facts: str) -> list[str]:
+    """Words starting with digits ("85th", "53S") that ``facts`` do not hold (spacing aside: "2-4 mm" holds
+    "4mm"); the 35S reference is always allowed."""
+    held = re.sub(r"(\d)\s+(?=[a-z])", r"\1", _with_synonyms(facts).lower())
+    return sorted({m.lower() for m in DIGIT_WORD.findall(answer)} - {"35s"} - set(DIGIT_WORD.findall(held)))
+
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+_SEQ_REF = re.compile(
+    r"\bsequence (\d+)\b|\b(" + "|".join(ORDINALS) + r") (?:one|sequence|candidate|promoter|terminator)\b",
+    re.I,
+)
+
+
+def _labels(evidence: Evidence) -> set[int]:
+    """The numbers of the sequences (``sequence 2``) the evidence names."""
+    return {int(n) for n in re.findall(r"\bsequence (\d+)\b", evidence.text())}
+
+
+def _ref_number(m: re.Match) -> int:
+    return int(m.group(1)) if m.group(1) else ORDINALS.index(m.group(2).lower()) + 1
+
+
+def _unknown_sequences(answer: str, evidence: Evidence) -> list[str]:
+    """A sequence the answer names ("sequence 3", "the third one") that the evidence does not hold."""
+    known = _labels(evidence)
+    if not known:
+        return []
+    said = {_ref_number(m) for m in _SEQ_REF.finditer(answer)}
+    return [f"sequence {n} is not in the evidence" for n in sorted(said - known)]
+
+
+_ABOVE = r"(?:higher|stronger|more active|more highly expressed|better|ahead of|above|outperforms|beats)"
+_BELOW = r"(?:lower|weaker|less active|worse|behind|below)"
+
+
+def _wrong_order(answer: str, evidence: Evidence) -> list[str]:
+    """A sentence saying the lower of two compared sequences is the higher one ("sequence 1 is stronger than
+    sequence 2", "... in favour of sequence 1") where the evidence's difference says the opposite."""
+    out = []
+    ref = (
+        r"(?:sequence \d+|the (?:" + "|".join(ORDINALS) + r") (?:one|sequence|candidate|promoter|terminator))"
+    )
+    for d in (it for it in evidence.items if isinstance(it, Difference)):
+        hi, lo = _label_number(d.higher), _label_number(d.lower)
+        if hi is None or lo is None:
+            continue
+        for sentence in _SENTENCE.findall(answer):
+            for m in re.finditer(
+                rf"({ref})[^.;:]{{0,40}}?\b({_ABOVE}|{_BELOW}) than ({ref})", sentence, re.I
+            ):
+                a, b = (_ref_number(_SEQ_REF.search(m.group(k))) for k in (1, 3))
+                above = re.fullmatch(_ABOVE, m.group(2), re.I) is not None
+                if {a, b} == {hi, lo} and (a == hi) != above:
+                    out.append(f"'{m.group(0)}' says the opposite of the evidence")
+            for m in re.finditer(rf"in favou?r of ({ref})", sentence, re.I):
+                if _ref_number(_SEQ_REF.search(m.group(1))) == lo:
+                    out.append(f"'{m.group(0)}' says the opposite of the evidence")
+            if len({_ref_number(x) for x in _SEQ_REF.finditer(sentence)}) != 1:
+                continue
+            verdict = (
+                r"(?:is|comes out|scores|was|ends up)\s+(?:predicted\s+|clearly\s+|slightly\s+)?(?:the\s+)?"
+            )
+            said = r"(higher|stronger|better|lower|weaker|worse)"
+            for m in re.finditer(rf"({ref})\s+{verdict}{said}\b(?!\s+than)", sentence, re.I):
+                a = _ref_number(_SEQ_REF.search(m.group(1)))
+                above = re.fullmatch(_ABOVE, m.group(2), re.I) is not None
+                if a in (hi, lo) and (a == hi) != above:
+                    out.append(f"'{m.group(0)}' says the opposite of the evidence")
+    return out
+
+
+def _label_number(label: str) -> int | None:
+    m = re.fullmatch(r"sequence (\d+)", label)
+    return int(m.group(1)) if m else None
+
+
+LEVEL_WORDS = {
+    "strong": ("strong", "strongest", "stronger ones"),
+    "moderate": ("moderate", "middling", "mid-range"),
+    "weak": ("weak", "weakest", "weaker ones"),
+    "high": ("high", "highly expressed"),
+    "medium": ("medium", "mid-range", "moderate"),
+    "low": ("low", "lowly expressed"),
+}
+
+
+def _wrong_levels(answer: str, evidence: Evidence) -> list[str]:
+    """A sentence that quotes one value only and calls it by another value's level word ("-1.96 ± 0.67, strong"
+    for a weak promoter)."""
+    values = [it for it in evidence.items if isinstance(it, Value)]
+    out = []
+    for sentence in _SENTENCE.findall(answer):
+        said = _numbers(sentence)
+        own = [v for v in values if _num(v.value) in said]
+        if len({v.level for v in own}) != 1:
+            continue
+        level = own[0].level
+        low = sentence.lower()
+        words = {lv for lv, ws in LEVEL_WORDS.items() for w in ws if re.search(rf"\b{w}\b", low)}
+        if words and level not in words:
+            out.append(f"{_num(own[0].value)} is {level}, not {'/'.join(sorted(words))}")
+    return out
 
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:\.\d[^.!?\n]*)*")  # a sentence (a decimal point does not end one)
@@ -429,6 +546,8 @@ def guard(evidence: Evidence):
         if any(re.search(rf"\b{w}\w*\W", low) and w not in low_facts for w in SYSTEM_WORDS):
             return False
         whole = re.sub(r"\w+$", "", tail)  # a word still being written may grow ("lea" -> "leaves")
+        if _digit_words(whole, facts) or _unknown_sequences(whole, evidence):
+            return False
         return _organs(whole) <= organs
 
     return allowed
