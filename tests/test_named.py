@@ -218,3 +218,15 @@ def test_benchmark_keys_by_default_and_edits_named():
         "in leaf, what if T55G?",
     )
     assert got.op == "variant" and got.vetoes
+    # a variant plan whose words speak of no change at all: a prediction (counted)
+    got = d.decide(
+        _scores("variant", {"promoter_strength/protoplast": 0.9}),
+        ["A" * 40],
+        Intent("help"),
+        "how strongly would this drive GFP in maize protoplasts?",
+    )
+    assert got.op == "predict" and any("no change" in v for v in got.vetoes)
+    got = d.decide(
+        _scores("variant", {"promoter_strength/leaf": 0.9}), ["A" * 40], Intent("help"), "what if I remove it?"
+    )
+    assert got.op == "variant"

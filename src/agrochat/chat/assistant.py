@@ -59,7 +59,7 @@ from .paste import plain_pastes
 from .planning import DecoderPlanner
 from .plots import plot_design, plot_heatmap, plot_mutagenesis
 from .prediction import Answer, Mutagenesis, Prediction
-from .variants import VariantError, coordinate, motif_name, variant_spec_from_text
+from .variants import VariantError, coordinate, motif_name, replaced_runs, variant_spec_from_text
 from .variants import parse as parse_variant
 from .windows import answers_window_question, fit_windows
 from .windows import window as cut_window
@@ -844,6 +844,11 @@ class Assistant:
         spec = variant_spec_from_text(
             intent.message, seq, kind_of(intent.keys[0]) if intent.keys else "promoter"
         )
+        runs = replaced_runs(intent.message, seq.upper())[1]
+        if not spec and runs:
+            text = f"{_cap(intent.labels[0])} holds no {' or '.join(runs)}, so there is nothing to rewrite."
+            yield text
+            return [], Evidence("variant", [Note("clarify", text)])
         if not spec:
             text = (
                 "Tell me which change to make: a substitution like G-30A (relative to the TSS) or A140G (1-based "

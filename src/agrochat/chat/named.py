@@ -22,6 +22,7 @@ from itertools import product
 from agrochat.chat.variants import names_a_substitution
 from agrochat.domain import tasks as T
 from agrochat.domain import vocabulary as V
+from agrochat.domain.explain import element_mentions
 
 _CONDITION = re.compile(r"^(leaf|proto)_(withENH|noENH)_(light|dark)$")
 # the two benchmark keys are the libraries' standard condition: 35S enhancer, dark
@@ -303,6 +304,20 @@ _VARIANT = re.compile(
 def names_an_edit(words: str) -> bool:
     """Whether the words name an edit of the sequence (a deletion, insertion, substitution, ``A50G``, a position)."""
     return _VARIANT.search(words) is not None or names_a_substitution(words)
+
+
+_CHANGE = re.compile(
+    r"\b(?:mutat|chang|replac|remov|delet|knock|disrupt|destroy|scrambl|swap|insert|add|edit|alter|modif|"
+    r"substitut|shuffl|break|kill|los[et]|abolish|introduc|put|turn|convert|flip|make|what if|snps?\b|snvs?\b|"
+    r"variant|mutant|allele)",
+    re.I,
+)
+
+
+def names_a_change(words: str) -> bool:
+    """Whether the words speak of changing the sequence at all: an edit they name, an element, or a verb of
+    change (mutate, remove, what if, ...). A variant plan needs one."""
+    return names_an_edit(words) or bool(element_mentions(words)) or _CHANGE.search(words) is not None
 
 
 _DESIGN = re.compile(

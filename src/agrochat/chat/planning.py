@@ -55,6 +55,7 @@ from .named import (
     injection,
     named_conditions,
     named_operation,
+    names_a_change,
     names_a_measurement,
     names_an_edit,
     names_nothing,
@@ -262,6 +263,9 @@ class DecoderPlanner:
         if named is None and has_dna and op in ("predict", "compare") and names_an_edit(words):
             vetoes.append(f"{op}, but the words name an edit: variant")
             return "variant"
+        if op == "variant" and has_dna and not names_a_change(words):
+            vetoes.append("variant, but the words name no change: predict")
+            return "predict"
         if op in ("general", "need_dna") and asks_what_i_do(words):
             vetoes.append(f"{op}, but the words ask what I do: help")
             return "help"

@@ -239,7 +239,7 @@ def describe(edit: Edit, kind: str, length: int) -> str:
 # substitutions in words: (ref, position, alt) group names; ref may be missing (then read from the sequence)
 SUB_IN_WORDS = [
     re.compile(
-        r"\b(?P<ref>[ACGT])\s*(?:>|->|→|to)\s*(?P<alt>[ACGT])\s+at\s+(?:position\s+)?(?P<pos>[+-]?\d{1,4})\b",
+        r"\b(?P<ref>[ACGT])\s*(?:>|->|→|to)\s*(?P<alt>[ACGT])\s+at\s+(?:(?:position|pos\.?)\s*)?(?P<pos>[+-]?\d{1,4})\b",
         re.I,
     ),
     re.compile(
@@ -255,6 +255,11 @@ SUB_IN_WORDS = [
     ),
     re.compile(
         r"\bposition\s+(?P<pos>[+-]?\d{1,4})\s+(?:was|were|is|became|becomes)\s+(?:an?\s+)?(?P<alt>[ACGT])\b",
+        re.I,
+    ),
+    # "C at 150 -> T", "C at pos 150 to T"
+    re.compile(
+        r"\b(?P<ref>[ACGT])\s+at\s+(?:(?:position|pos\.?)\s*)?(?P<pos>[+-]?\d{1,4})\s*(?:->|>|→)\s*(?P<alt>[ACGT])\b",
         re.I,
     ),
     # HGVS-like: "85A>G", "c.85A>G", "-50 A>G", "+3 T->C"
