@@ -41,6 +41,7 @@ from agrochat.domain.evidence import (
 from agrochat.domain.evidence import Region as EvidenceRegion
 from agrochat.domain.explain import describe_element, element_mentions
 from agrochat.domain.explain import explain as explain_annotation
+from agrochat.domain.facts import DATA, POLYA, facts_for
 from agrochat.domain.motifs import annotate, promoter_rel, terminator_rel
 from agrochat.domain.prompts import canonical_prompt
 from agrochat.domain.registry import Registry, load_registry, ordinal
@@ -580,9 +581,11 @@ class Assistant:
             return (yield from self._say_design(intent))
         fact = None
         if op == "general":
-            text = self._general(messages)
+            text, fact = self._general(messages)
         elif op in ("greet", "help"):
             text, fact = HELP_TEXT, capability_text(self.known_keys)
+            if DATA in facts_for(str(messages[-1]["content"])):  # "what can you do, and from what data?"
+                text, fact = f"{text} {DATA.text}", f"{fact}; {DATA.note}"
         else:  # refuse, clarify, need_dna: the planner's message, no number
             text = intent.message
         yield text
@@ -969,13 +972,19 @@ class Assistant:
         yield "These are the model's predictions for untested sequences: measure them before relying on them."
         return [], Evidence("design", items)
 
-    def _general(self, messages: list[dict]) -> str:
+    def _general(self, messages: list[dict]) -> tuple[str, str | None]:
         """A question without DNA: what the measured library says about the elements it names ("what does a TATA
-        box do?"), else the help text. The decoder does not answer general questions: the numbers and facts
-        agrochat gives come from measurements, never from the decoder's free text."""
-        names = element_mentions(str(messages[-1]["content"]))
-        facts = [d for d in (describe_element(n, self.effects) for n in names) if d]
-        return " ".join(facts) if facts else HELP_TEXT
+        box do?") and the facts it asks for (units, training data, GC content, the poly(A) signal;
+        :mod:`agrochat.domain.facts`), else the help text; with the facts' notes for the writer (None: the text
+        itself). The decoder does not answer general questions from its own knowledge: the numbers and facts
+        agrochat gives come from measurements and their sources, never from the decoder's free text."""
+        words = str(messages[-1]["content"])
+        elements = [d for d in (describe_element(n, self.effects) for n in element_mentions(words)) if d]
+        facts = [f for f in facts_for(words) if not (elements and f is POLYA)]
+        if not elements and not facts:
+            return HELP_TEXT, None
+        text = " ".join(elements + [f.text for f in facts])
+        return text, "; ".join(elements + [f.note for f in facts]) if facts else None
 
 
 HELP_TEXT = (

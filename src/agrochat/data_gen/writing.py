@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agrochat.data_gen import planning as P
+from agrochat.domain import facts as F
 from agrochat.domain import tasks as T
 from agrochat.domain import vocabulary as V
 from agrochat.domain.evidence import (
@@ -606,8 +607,7 @@ GENERAL_FACTS = (  # (questions, note text, answers)
             "What is a polyadenylation signal?",
             "Why do terminators affect expression?",
         ),
-        "AATAAA: canonical polyadenylation signal; determinants of terminator strength: GC content; "
-        "polyadenylation motifs; cleavage probability; source: Gorjifard et al. 2024",
+        F.POLYA.note,
         (
             "AATAAA is the classic poly(A) signal that marks where a transcript is cut and polyadenylated. In the "
             "terminator study by Gorjifard et al. 2024, how strong a terminator was depended on its GC content, on "
@@ -625,8 +625,7 @@ GENERAL_FACTS = (  # (questions, note text, answers)
             "What does log2 relative to the 35S minimal promoter mean?",
             "What units are your predictions in?",
         ),
-        "promoter unit: log2(reporter RNA/DNA) minus the 35S minimal promoter without enhancer; 0 = as strong "
-        "as that reference",
+        F.PROMOTER_UNIT.note,
         (
             "Promoter strength is a log2 ratio: how much reporter RNA a promoter makes per copy of its DNA, with the "
             "value of the minimal 35S promoter without enhancer subtracted. So 0 means as active as that reference, "
@@ -643,7 +642,7 @@ GENERAL_FACTS = (  # (questions, note text, answers)
             "is that value on a log scale or a linear one?",
             "what unit is tissue expression in?",
         ),
-        "expression unit: log2(FPKM+1); FPKM: RNA-seq fragments per kb of transcript per million mapped fragments",
+        F.EXPRESSION_UNIT.note,
         (
             "Tissue expression comes as log2(FPKM + 1). FPKM counts the RNA-seq fragments of a gene for each "
             "kilobase of its transcript and each million mapped reads; adding one before the log keeps silent genes "
@@ -656,8 +655,7 @@ GENERAL_FACTS = (  # (questions, note text, answers)
     ),
     (
         ("Are GC-rich promoters weaker?", "does GC content matter for promoter strength?"),
-        "GC content: higher GC, weaker promoters (tobacco leaves); almost no effect (maize protoplasts); source: "
-        "Jores et al. 2021",
+        F.GC.note,
         (
             "It depends on the assay. In tobacco leaves, GC-rich promoters come out weaker on average, while in "
             "maize protoplasts GC content barely matters (Jores et al. 2021).",
