@@ -13,12 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agrochat.errors import UnknownTaskError
+from agrochat.errors import ConfigError, UnknownTaskError
 
 from .assembly import load_model
+from .cnn import CnnEncoder
 from .config import ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN
 from .encoder import DnaEncoder
+from .fused import FusedCnn, FusedReadout
 from .head import NumericHead, gaussian_nll
 from .intervals import Z, interval
 from .io import save_model_dir
@@ -51,6 +53,7 @@ class NumericValue:
 
 
 OOD_WIDEN = 2.0
+FUSE_MAX = 8  # distinct sequences up to which the fast path runs its CNN encoders as one (FusedCnn)
 
 
 def _unwidened_std(v: NumericValue) -> float:
@@ -137,6 +140,8 @@ class DnaLanguageModel(nn.Module):
         super().__init__()
         self.ood = ood
         self.members = nn.ModuleList(members)  # ensemble members 2.. (config.ensemble - 1 of them)
+        self._fused: dict[tuple[int, ...], FusedCnn] = {}  # see _fused_states; dropped by train() and loading
+        self._readouts: dict[tuple[int, ...], FusedReadout | None] = {}  # see _fused_numbers; the same
         self.encoder = encoder
         self.projector = projector
         self.decoder = decoder
@@ -324,6 +329,16 @@ class DnaLanguageModel(nn.Module):
         """readout=dna: every number is the fast path's (:meth:`score`) for the prompt's DNA and the slot's key."""
         return self.config.numeric == "head" and self.config.numeric_head.readout == "dna"
 
+    def train(self, mode: bool = True) -> DnaLanguageModel:
+        self._fused.clear()  # fused copies of the weights would go stale
+        self._readouts.clear()
+        return super().train(mode)
+
+    def load_state_dict(self, *args, **kwargs):
+        self._fused.clear()
+        self._readouts.clear()
+        return super().load_state_dict(*args, **kwargs)
+
     @property
     def device(self) -> torch.device:
         return next(self.numeric_head.parameters()).device
@@ -385,7 +400,10 @@ class DnaLanguageModel(nn.Module):
         ids, mask = ids.to(self.device), mask.to(self.device)
         n = [len(seqs) for seqs in sequences]
         key_ids = self._key_ids(keys)
-        h, hmask = self.encoder(ids, mask)  # (U, T_enc, H_enc), (U, T_enc): also the OOD check's features
+        fused = self._fused_states(ids, mask, keys)  # small batches: every encoder needed in one pass
+        h, hmask = (
+            fused[None] if fused else self.encoder(ids, mask)
+        )  # (U, T_enc, H_enc), (U, T_enc): also OOD's
         h, hmask = h[inv], hmask[inv]  # (S, T_enc, H_enc), (S, T_enc): a ranking's 23 keys read one sequence
         own = self._generalists_answer(keys) if len(self.members) else None  # (B,) the own path answers
         if own is None or own.any():
@@ -396,8 +414,11 @@ class DnaLanguageModel(nn.Module):
             mean = log_var = torch.zeros(len(keys), device=h.device)
         if len(self.members):  # ensemble: mean of the paths answering each key, variance by ensemble_variance
             means, variances, answers = [mean], [log_var.exp()], [own]
-            for mem in self.members:
-                m_i, v_i, known = self._member_numbers(mem, ids, mask, inv, n, keys)
+            readouts = self._fused_numbers(fused, inv, n, keys)  # {member: numbers} from one fused readout
+            for i, mem in enumerate(self.members):
+                m_i, v_i, known = readouts.get(i) or self._member_numbers(
+                    mem, ids, mask, inv, n, keys, fused.get(i)
+                )
                 means.append(m_i)
                 variances.append(v_i)
                 answers.append(known & (answers[0] | self._is_specialist(mem)))
@@ -446,6 +467,65 @@ class DnaLanguageModel(nn.Module):
             taken = {k for m in self.members if self._is_specialist(m) for k in m.numeric_head.cfg.keys}
         return torch.tensor([k not in taken for k in keys], device=self.device)
 
+    def _fused_states(
+        self, ids: torch.Tensor, mask: torch.Tensor, keys: Sequence[str]
+    ) -> dict[int | None, tuple[torch.Tensor, torch.Tensor]]:
+        """For at most ``FUSE_MAX`` distinct sequences, outside training and gradients, where the model's own
+        encoder and every member encoder the keys need are CNNs of one configuration: their states of all the
+        sequences from one :class:`~agrochat.bridge.fused.FusedCnn` pass, by member index (None: the own
+        encoder). Empty otherwise (each encoder runs alone)."""
+        if ids.shape[0] > FUSE_MAX or self.training or torch.is_grad_enabled() or not len(self.members):
+            return {}
+        wanted = set(keys)
+        needed = [i for i, m in enumerate(self.members) if wanted & set(m.numeric_head.cfg.keys)]
+        encoders = [self.encoder] + [self.members[i].encoder for i in needed]
+        if len(encoders) < 2 or not all(isinstance(e, CnnEncoder) for e in encoders):
+            return {}
+        if any(e.cfg != encoders[0].cfg for e in encoders):
+            return {}
+        sign = tuple(needed)
+        if (
+            sign not in self._fused
+        ):  # built once per set of encoders (weights change only in training or loading)
+            self._fused[sign] = FusedCnn(encoders).to(ids.device).eval()
+        h, out_mask = self._fused[sign](ids, mask)  # (P, U, T_enc, H_enc), (U, T_enc)
+        return {path: (h[j], out_mask) for j, path in enumerate([None, *needed])}
+
+    def _fused_numbers(
+        self,
+        fused: dict[int | None, tuple[torch.Tensor, torch.Tensor]],
+        inv: torch.Tensor,
+        n: list[int],
+        keys: Sequence[str],
+    ) -> dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """After a fused encoder pass, with one sequence per prompt: the (mean, variance, answers) of every member
+        that shares its keys with another and knows every prompt's key, from one
+        :class:`~agrochat.bridge.fused.FusedReadout` per such group (empty where none applies)."""
+        if not fused or max(n) != 1:
+            return {}
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i in (j for j in fused if j is not None):
+            groups.setdefault(tuple(self.members[i].numeric_head.cfg.keys), []).append(i)
+        out = {}
+        for member_keys, group in groups.items():
+            if len(group) < 2 or not set(keys) <= set(member_keys):
+                continue
+            sign = tuple(group)
+            if sign not in self._readouts:
+                try:
+                    self._readouts[sign] = FusedReadout([self.members[i] for i in group]).to(inv.device)
+                except ConfigError:
+                    self._readouts[sign] = None
+            readout = self._readouts[sign]
+            if readout is None:
+                continue
+            h = torch.stack([fused[i][0] for i in group])[:, inv]  # (P, B, T_enc, H_enc)
+            key_ids = torch.tensor([member_keys.index(k) for k in keys], device=inv.device)  # (B,)
+            mean, log_var = readout(h, fused[group[0]][1][inv], key_ids)  # (P, B), (P, B)
+            answers = torch.ones(len(keys), dtype=torch.bool, device=inv.device)
+            out.update({i: (mean[j], log_var[j].exp(), answers) for j, i in enumerate(group)})
+        return out
+
     @staticmethod
     def _member_numbers(
         mem: NumberPath,
@@ -454,10 +534,12 @@ class DnaLanguageModel(nn.Module):
         inv: torch.Tensor,
         n: list[int],
         keys: Sequence[str],
+        states: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """An ensemble member's normalised (mean, variance) per prompt and whether it answers the prompt's key
         (B,) each; a specialist reads only the prompts of its own keys (the others get 0 and are not used).
-        ``ids``, ``mask`` (U, T): the distinct sequences; ``inv`` (S,): which of them each prompt sequence is."""
+        ``ids``, ``mask`` (U, T): the distinct sequences; ``inv`` (S,): which of them each prompt sequence is;
+        ``states``: the member encoder's states of all U sequences when a fused pass computed them."""
         own = mem.numeric_head.cfg.keys
         known = torch.tensor([k in own for k in keys], device=ids.device)  # (B,)
         mean = torch.zeros(len(keys), device=ids.device)
@@ -466,7 +548,10 @@ class DnaLanguageModel(nn.Module):
             return mean, var, known
         rows = torch.repeat_interleave(known, torch.tensor(n, device=ids.device))  # (S,) sequences to read
         need, back = torch.unique(inv[rows], return_inverse=True)  # (U',) distinct, (S',) which of them
-        mh, mm = mem.encoder(ids[need], mask[need])  # (U', T_enc, H_enc), (U', T_enc)
+        if states is None:
+            mh, mm = mem.encoder(ids[need], mask[need])  # (U', T_enc, H_enc), (U', T_enc)
+        else:  # computed already for every distinct sequence (a fused pass)
+            mh, mm = states[0][need], states[1][need]
         mh, mm = mh[back], mm[back]  # (S', T_enc, H_enc), (S', T_enc)
         mem_ids = torch.tensor([own.index(k) for k in keys if k in own], device=ids.device)
         picked = [m for m, k in zip(n, known.tolist(), strict=True) if k]
