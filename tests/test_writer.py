@@ -146,6 +146,12 @@ def test_checker_holds_answers_to_the_writers_vocabulary_and_catches_loops():
     loop = "I have no measurement. I have no measurement. I have no measurement."
     assert any("said three times" in p for p in check(loop, ev, vocab))
     assert check(loop, ev) == []  # without a vocabulary: the numbers-and-names check only
+    from agrochat.domain.evidence import guard
+
+    ok = guard(ev, vocab, "how strong in rice?")
+    assert ok("I have no measurement for rice. I have no") and ok("I have no measur")  # a word being written
+    assert not ok("I have no plantito ")  # a finished word it was never taught
+    assert not ok("I have no measurement. I have no measurement. I have no measurement ")
 
 
 def test_guard_admits_only_what_the_evidence_holds():

@@ -551,7 +551,8 @@ class Assistant:
         text = "".join(plain)
         preds, evidence = plain.result
         question = _question(messages)
-        answer = self.writer.write(question, evidence.text(), guard(evidence))
+        allowed = guard(evidence, self.writer.vocabulary, question)
+        answer = self.writer.write(question, evidence.text(), allowed)
         problems = check(answer, evidence, self.writer.vocabulary, question)
         if problems or not answer:
             yield text

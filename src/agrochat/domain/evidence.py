@@ -310,6 +310,7 @@ def _quotable(text: str) -> set[str]:
 
 
 WORD = re.compile(r"[A-Za-z][a-z]{2,}")
+_LAST_WORD = re.compile(r"(?<![A-Za-z])([A-Za-z][a-z]{2,})(?![A-Za-z])[^A-Za-z]*$")  # the last finished word
 
 
 def _repeats(answer: str, times: int = 3) -> str | None:
@@ -513,13 +514,18 @@ def _systems(text: str) -> set[str]:
 _PARTIAL = re.compile(r"(?<![\w.])[-+−]?\d+(?:\.\d*)?$")
 
 
-def guard(evidence: Evidence):
+def guard(evidence: Evidence, vocabulary: frozenset[str] | None = None, question: str = ""):
     """A test for text being written from ``evidence``: ``allowed(text)`` is False as soon as ``text`` holds a
     number, motif, substitution, sequence, assay/species word or plant part that :func:`check` would reject (the
     question's words aside), or ends in the
-    start of a number that no evidence number begins with. The writer tries its likeliest next tokens in order and
-    keeps the first whose text is allowed, so what it writes can only name what was computed."""
+    start of a number that no evidence number begins with; with ``vocabulary`` (the writer's), also a finished
+    word outside it, the evidence and ``question``, or a run of three words said a third time. The writer tries
+    its likeliest next tokens in order and keeps the first whose text is allowed, so what it writes can only name
+    what was computed, in words it was taught."""
     facts = evidence.text()
+    known = (
+        None if vocabulary is None else vocabulary | {w.lower() for w in WORD.findall(facts + " " + question)}
+    )
     low_facts = facts.lower()
     organs = _allowed_organs(facts)
     allowed_numbers = _quotable(facts)
@@ -548,6 +554,12 @@ def guard(evidence: Evidence):
         whole = re.sub(r"\w+$", "", tail)  # a word still being written may grow ("lea" -> "leaves")
         if _digit_words(whole, facts) or _unknown_sequences(whole, evidence):
             return False
+        if known is not None:
+            last = _LAST_WORD.search(whole)
+            if last and last.group(1).lower() not in known:
+                return False
+            if _repeats(re.sub(r"\w+$", "", text)):
+                return False
         return _organs(whole) <= organs
 
     return allowed
