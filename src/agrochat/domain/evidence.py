@@ -376,11 +376,17 @@ DIGIT_WORD = re.compile(
 )  # "85th", "53S", "6bp": said only as the evidence says them
 
 
-def _digit_words(answer: str, facts: str) -> list[str]:
+def _digit_words(answer: str, facts: str | set[str]) -> list[str]:
     """Words starting with digits ("85th", "53S") that ``facts`` do not hold (spacing aside: "2-4 mm" holds
-    "4mm"); the 35S reference is always allowed."""
-    held = re.sub(r"(\d)\s+(?=[a-z])", r"\1", _with_synonyms(facts).lower())
-    return sorted({m.lower() for m in DIGIT_WORD.findall(answer)} - {"35s"} - set(DIGIT_WORD.findall(held)))
+    "4mm"; a set: :func:`_held_digit_words` of the facts); the 35S reference is always allowed."""
+    held = _held_digit_words(facts) if isinstance(facts, str) else facts
+    return sorted({m.lower() for m in DIGIT_WORD.findall(answer)} - held)
+
+
+def _held_digit_words(facts: str) -> set[str]:
+    return {"35s"} | set(
+        DIGIT_WORD.findall(re.sub(r"(\d)\s+(?=[a-z])", r"\1", _with_synonyms(facts).lower()))
+    )
 
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
@@ -399,9 +405,10 @@ def _ref_number(m: re.Match) -> int:
     return int(m.group(1)) if m.group(1) else ORDINALS.index(m.group(2).lower()) + 1
 
 
-def _unknown_sequences(answer: str, evidence: Evidence) -> list[str]:
-    """A sequence the answer names ("sequence 3", "the third one") that the evidence does not hold."""
-    known = _labels(evidence)
+def _unknown_sequences(answer: str, evidence: Evidence | set[int]) -> list[str]:
+    """A sequence the answer names ("sequence 3", "the third one") that the evidence (or the set of its sequence
+    numbers) does not hold."""
+    known = evidence if isinstance(evidence, set) else _labels(evidence)
     if not known:
         return []
     said = {_ref_number(m) for m in _SEQ_REF.finditer(answer)}
@@ -530,6 +537,7 @@ def guard(evidence: Evidence, vocabulary: frozenset[str] | None = None, question
     organs = _allowed_organs(facts)
     allowed_numbers = _quotable(facts)
     prefixes = {n[:i] for n in allowed_numbers for i in range(1, len(n) + 1)} | {"-"}
+    held_digit_words, labels = _held_digit_words(facts), _labels(evidence)
 
     def allowed(text: str) -> bool:
         partial = _PARTIAL.search(text)
@@ -552,7 +560,7 @@ def guard(evidence: Evidence, vocabulary: frozenset[str] | None = None, question
         if any(re.search(rf"\b{w}\w*\W", low) and w not in low_facts for w in SYSTEM_WORDS):
             return False
         whole = re.sub(r"\w+$", "", tail)  # a word still being written may grow ("lea" -> "leaves")
-        if _digit_words(whole, facts) or _unknown_sequences(whole, evidence):
+        if _digit_words(whole, held_digit_words) or _unknown_sequences(whole, labels):
             return False
         if known is not None:
             last = _LAST_WORD.search(whole)
