@@ -320,6 +320,18 @@ def names_a_change(words: str) -> bool:
     return names_an_edit(words) or bool(element_mentions(words)) or _CHANGE.search(words) is not None
 
 
+_COMPARISON = re.compile(
+    r"\bcompar|\bversus\b|\bvs\.?(?!\w)|\bwhich (?:one |of (?:them|the two|these) )?(?:is|was|would be) "
+    r"(?:stronger|weaker|better|higher|more active)|\bside by side\b",
+    re.I,
+)
+
+
+def names_a_comparison(words: str) -> bool:
+    """Whether the words ask to compare sequences ("compare it with", "which is stronger", "A vs B")."""
+    return _COMPARISON.search(words) is not None
+
+
 _DESIGN = re.compile(
     r"\bdesign\b(?! ?[-—:,.])|\boptimi[sz]e|\bre-?engineer|\bengineer\b"
     r"|\bhow (?:strong|high|weak|low|good) could (?:you|i|we) (?:make|get)"

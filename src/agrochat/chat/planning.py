@@ -56,6 +56,7 @@ from .named import (
     named_conditions,
     named_operation,
     names_a_change,
+    names_a_comparison,
     names_a_measurement,
     names_an_edit,
     names_nothing,
@@ -264,8 +265,9 @@ class DecoderPlanner:
             vetoes.append(f"{op}, but the words name an edit: variant")
             return "variant"
         if op == "variant" and has_dna and not names_a_change(words):
-            vetoes.append("variant, but the words name no change: predict")
-            return "predict"
+            instead = "compare" if names_a_comparison(words) else "predict"
+            vetoes.append(f"variant, but the words name no change: {instead}")
+            return instead
         if op in ("general", "need_dna") and asks_what_i_do(words):
             vetoes.append(f"{op}, but the words ask what I do: help")
             return "help"
