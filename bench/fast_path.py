@@ -2,7 +2,7 @@
 
 Not a test: ratios measured in one run on one machine (2 CPU cores here; keep the machine quiet).
 
-    python bench/fast_path.py --out bench/results/fast_path_cpu.json
+    python bench/fast_path.py --unfused --out bench/results/fast_path_cpu.json
 
 Keys: one per number path family (promoter and terminator strength, a natural-promoter condition, a synthetic
 library condition, a maize tissue). Sequences: the fixture promoters (170 bp) and terminators, repeated.
@@ -49,13 +49,26 @@ def _one_by_one(assistant, seqs: list[str], key: str) -> None:
         assistant.predict(s, *key.split("/", 1), explanations=False)
 
 
-def rates(assistant, n256: int, n1: int, repeats: int) -> dict:
+def rates(assistant, n256: int, n1: int, repeats: int, unfused: bool = False) -> dict:
+    """Sequences/s per key at batch 256 and 1; ``unfused``: batch 1 also with every number path run alone
+    (``FUSE_MAX = 0``, as before :mod:`agrochat.bridge.fused`), in the same run."""
+    import agrochat.bridge.model as model_module
+
     out = {}
     for key in KEYS:
         big, small = sequences(key, n256), sequences(key, n1)
         t256 = timed(lambda big=big, key=key: _batch(assistant, big, key), repeats)["median_s"]
         t1 = timed(lambda small=small, key=key: _one_by_one(assistant, small, key), repeats)["median_s"]
         out[key] = {"batch_256_seq_per_s": round(n256 / t256, 1), "batch_1_seq_per_s": round(n1 / t1, 1)}
+        if unfused:
+            fuse_max, model_module.FUSE_MAX = model_module.FUSE_MAX, 0
+            try:
+                t = timed(lambda small=small, key=key: _one_by_one(assistant, small, key), repeats)[
+                    "median_s"
+                ]
+            finally:
+                model_module.FUSE_MAX = fuse_max
+            out[key]["batch_1_unfused_seq_per_s"] = round(n1 / t, 1)
     return out
 
 
@@ -64,6 +77,9 @@ def main() -> None:
     ap.add_argument("--n256", type=int, default=1024, help="sequences per batch-256 measurement")
     ap.add_argument("--n1", type=int, default=64, help="sequences per batch-1 measurement")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--unfused", action="store_true", help="batch 1 also with the number paths run one by one"
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     from agrochat.chat import DEFAULT_MODEL_DIR, Assistant
@@ -72,7 +88,7 @@ def main() -> None:
     with torch.inference_mode():
         result = {
             "threads": torch.get_num_threads(),
-            "keys": rates(Assistant.from_pretrained(), args.n256, args.n1, args.repeats),
+            "keys": rates(Assistant.from_pretrained(), args.n256, args.n1, args.repeats, args.unfused),
         }
     report(result, args.out, provenance(None, DEFAULT_MODEL_DIR))
 

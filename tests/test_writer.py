@@ -133,6 +133,7 @@ def test_checker_catches_answers_that_misread_the_evidence():
         assert any(why in p for p in check(bad, ev)), (bad, check(bad, ev))
     ok = guard(ev)
     assert ok("The second one is") and not ok("The third one is") and not ok("the 22nd percentile")
+    assert ok("the 27th") and not ok("the 27thpercentile") and not ok("the 2nd")
 
 
 def test_checker_holds_answers_to_the_writers_vocabulary_and_catches_loops():
@@ -151,6 +152,7 @@ def test_checker_holds_answers_to_the_writers_vocabulary_and_catches_loops():
     ok = guard(ev, vocab, "how strong in rice?")
     assert ok("I have no measurement for rice. I have no") and ok("I have no measur")  # a word being written
     assert not ok("I have no plantito ")  # a finished word it was never taught
+    assert not ok("I have no measurementsinellows")  # nor a word that could only grow into one
     assert not ok("I have no measurement. I have no measurement. I have no measurement ")
 
 

@@ -310,6 +310,8 @@ def _quotable(text: str) -> set[str]:
 
 
 WORD = re.compile(r"[A-Za-z][a-z]{2,}")
+_GROWING_WORD = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][a-z]*)$")
+_GROWING_DIGIT_WORD = re.compile(r"(?<![\w.])(\d+[A-Za-z]+)$")
 _LAST_WORD = re.compile(r"(?<![A-Za-z])([A-Za-z][a-z]{2,})(?![A-Za-z])[^A-Za-z]*$")  # the last finished word
 
 
@@ -533,11 +535,13 @@ def guard(evidence: Evidence, vocabulary: frozenset[str] | None = None, question
     known = (
         None if vocabulary is None else vocabulary | {w.lower() for w in WORD.findall(facts + " " + question)}
     )
+    starts = set() if known is None else {w[:i] for w in known for i in range(3, len(w) + 1)}
     low_facts = facts.lower()
     organs = _allowed_organs(facts)
     allowed_numbers = _quotable(facts)
     prefixes = {n[:i] for n in allowed_numbers for i in range(1, len(n) + 1)} | {"-"}
     held_digit_words, labels = _held_digit_words(facts), _labels(evidence)
+    digit_starts = {w[:i] for w in held_digit_words for i in range(1, len(w) + 1)}
 
     def allowed(text: str) -> bool:
         partial = _PARTIAL.search(text)
@@ -562,9 +566,17 @@ def guard(evidence: Evidence, vocabulary: frozenset[str] | None = None, question
         whole = re.sub(r"\w+$", "", tail)  # a word still being written may grow ("lea" -> "leaves")
         if _digit_words(whole, held_digit_words) or _unknown_sequences(whole, labels):
             return False
+        growing = _GROWING_DIGIT_WORD.search(
+            text
+        )  # "22ndpercen...": only the start of a digit-word it may say
+        if growing and growing.group(1).lower() not in digit_starts:
+            return False
         if known is not None:
             last = _LAST_WORD.search(whole)
             if last and last.group(1).lower() not in known:
+                return False
+            growing = _GROWING_WORD.search(text)  # a word being written must be the start of a taught one
+            if growing and len(growing.group(1)) >= 3 and growing.group(1).lower() not in starts:
                 return False
             if _repeats(re.sub(r"\w+$", "", text)):
                 return False
