@@ -320,6 +320,18 @@ def names_a_change(words: str) -> bool:
     return names_an_edit(words) or bool(element_mentions(words)) or _CHANGE.search(words) is not None
 
 
+_HOW_MUCH = re.compile(
+    r"\bhow (?:much|strong(?:ly)?|high|active|well|good)\b|\bwhat (?:signal|expression|activity|strength|level)\b"
+    r"|\bexpect\b|\bpredict(?:ed|ion)? (?:strength|activity|expression|value)\b",
+    re.I,
+)
+
+
+def asks_how_much(words: str) -> bool:
+    """Whether the words ask for an amount ("how much signal", "how strong", "what activity should I expect")."""
+    return _HOW_MUCH.search(words) is not None
+
+
 _COMPARISON = re.compile(
     r"\bcompar|\bversus\b|\bvs\.?(?!\w)|\bwhich (?:one |of (?:them|the two|these) )?(?:is|was|would be) "
     r"(?:stronger|weaker|better|higher|more active)|\bside by side\b",

@@ -49,6 +49,7 @@ from agrochat.domain.operations import NUMBER_OPS
 from .dialogue import DNA_RUN, Intent, Resolver, key_label, mentions
 from .named import (
     NAMED_OPS_REPLACE,
+    asks_how_much,
     asks_what_i_do,
     both_systems,
     ground,
@@ -264,6 +265,9 @@ class DecoderPlanner:
         if named is None and has_dna and op in ("predict", "compare") and names_an_edit(words):
             vetoes.append(f"{op}, but the words name an edit: variant")
             return "variant"
+        if op == "explain" and named is None and asks_how_much(words):
+            vetoes.append("explain, but the words ask how much and not why: predict")
+            return "predict"
         if op == "variant" and has_dna and not names_a_change(words):
             instead = "compare" if names_a_comparison(words) else "predict"
             vetoes.append(f"variant, but the words name no change: {instead}")
