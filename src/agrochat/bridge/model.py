@@ -53,9 +53,8 @@ class NumericValue:
 
 
 OOD_WIDEN = 2.0
-FUSE_MAX = (
-    16  # distinct sequences up to which the fast path fuses its number paths (faster up to 16 on 2 cores)
-)
+# distinct sequences up to which the fast path fuses its number paths (faster up to 16 on 2 cores)
+FUSE_MAX = 16
 
 
 def _unwidened_std(v: NumericValue) -> float:
@@ -403,9 +402,8 @@ class DnaLanguageModel(nn.Module):
         n = [len(seqs) for seqs in sequences]
         key_ids = self._key_ids(keys)
         fused = self._fused_states(ids, mask, keys)  # small batches: every encoder needed in one pass
-        h, hmask = (
-            fused[None] if fused else self.encoder(ids, mask)
-        )  # (U, T_enc, H_enc), (U, T_enc): also OOD's
+        # (U, T_enc, H_enc), (U, T_enc): the own encoder's states, also the OOD check's features
+        h, hmask = fused[None] if fused else self.encoder(ids, mask)
         h, hmask = h[inv], hmask[inv]  # (S, T_enc, H_enc), (S, T_enc): a ranking's 23 keys read one sequence
         own = self._generalists_answer(keys) if len(self.members) else None  # (B,) the own path answers
         if own is None or own.any():
@@ -486,9 +484,7 @@ class DnaLanguageModel(nn.Module):
         if any(e.cfg != encoders[0].cfg for e in encoders):
             return {}
         sign = tuple(needed)
-        if (
-            sign not in self._fused
-        ):  # built once per set of encoders (weights change only in training or loading)
+        if sign not in self._fused:  # built once per set of encoders (weights change in training, loading)
             self._fused[sign] = FusedCnn(encoders).to(ids.device).eval()
         h, out_mask = self._fused[sign](ids, mask)  # (P, U, T_enc, H_enc), (U, T_enc)
         return {path: (h[j], out_mask) for j, path in enumerate([None, *needed])}
