@@ -421,6 +421,12 @@ _ABOVE = r"(?:higher|stronger|more active|more highly expressed|better|ahead of|
 _BELOW = r"(?:lower|weaker|less active|worse|behind|below)"
 
 
+_VERDICT = (  # "is the stronger", "comes out clearly higher"
+    r"(?:is|comes out|scores|was|ends up)\s+(?:predicted\s+|clearly\s+|slightly\s+)?(?:the\s+)?"
+    r"(higher|stronger|better|lower|weaker|worse)"
+)
+
+
 def _wrong_order(answer: str, evidence: Evidence) -> list[str]:
     """A sentence saying the lower of two compared sequences is the higher one ("sequence 1 is stronger than
     sequence 2", "... in favour of sequence 1") where the evidence's difference says the opposite."""
@@ -445,11 +451,7 @@ def _wrong_order(answer: str, evidence: Evidence) -> list[str]:
                     out.append(f"'{m.group(0)}' says the opposite of the evidence")
             if len({_ref_number(x) for x in _SEQ_REF.finditer(sentence)}) != 1:
                 continue
-            verdict = (
-                r"(?:is|comes out|scores|was|ends up)\s+(?:predicted\s+|clearly\s+|slightly\s+)?(?:the\s+)?"
-            )
-            said = r"(higher|stronger|better|lower|weaker|worse)"
-            for m in re.finditer(rf"({ref})\s+{verdict}{said}\b(?!\s+than)", sentence, re.I):
+            for m in re.finditer(rf"({ref})\s+{_VERDICT}\b(?!\s+than)", sentence, re.I):
                 a = _ref_number(_SEQ_REF.search(m.group(1)))
                 above = re.fullmatch(_ABOVE, m.group(2), re.I) is not None
                 if a in (hi, lo) and (a == hi) != above:
