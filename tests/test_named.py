@@ -227,7 +227,10 @@ def test_benchmark_keys_by_default_and_edits_named():
     )
     assert got.op == "predict" and any("no change" in v for v in got.vetoes)
     got = d.decide(
-        _scores("variant", {"promoter_strength/leaf": 0.9}), ["A" * 40], Intent("help"), "what if I remove it?"
+        _scores("variant", {"promoter_strength/leaf": 0.9}),
+        ["A" * 40],
+        Intent("help"),
+        "what if I remove it?",
     )
     assert got.op == "variant"
     # an explanation plan whose words ask how much and name no explanation: a prediction (counted)
@@ -239,6 +242,9 @@ def test_benchmark_keys_by_default_and_edits_named():
     )
     assert got.op == "predict" and any("how much" in v for v in got.vetoes)
     got = d.decide(
-        _scores("explain", {"promoter_strength/leaf": 0.9}), ["A" * 40], Intent("help"), "why is it so strong?"
+        _scores("explain", {"promoter_strength/leaf": 0.9}),
+        ["A" * 40],
+        Intent("help"),
+        "why is it so strong?",
     )
     assert got.op == "explain"

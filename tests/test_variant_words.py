@@ -44,13 +44,18 @@ def test_worded_substitutions(text, spec):
 def test_a_rewritten_run_of_bases_is_a_substitution_wherever_the_sequence_holds_it():
     seq = "GG" + "AATAAA" + "C" * 30 + "AATAAA" + "GG"
     assert variant_spec_from_text("mutate AATAAA -> AAGAAA", seq) == "T5G T41G"
-    assert variant_spec_from_text("and if the AATAAA becomes AAGAAA? no, just knock out AATAAA", seq) == "ko:AATAAA"
+    assert (
+        variant_spec_from_text("and if the AATAAA becomes AAGAAA? no, just knock out AATAAA", seq)
+        == "ko:AATAAA"
+    )
 
 
 def test_a_worded_edit_is_named_without_a_sequence():
     from agrochat.chat.named import names_an_edit
 
-    assert names_an_edit("what if T->C at 150?") and names_an_edit("85A>G") and names_an_edit("AATAAA -> AAGAAA")
+    assert (
+        names_an_edit("what if T->C at 150?") and names_an_edit("85A>G") and names_an_edit("AATAAA -> AAGAAA")
+    )
     assert not names_an_edit("how strongly would this drive GFP in maize protoplasts?")
 
 

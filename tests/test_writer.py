@@ -113,7 +113,9 @@ def test_checker_catches_answers_that_misread_the_evidence():
 
     key = CHAT_KEYS[0]
     one = Value("sequence 1", key, "promoter strength in tobacco leaves", -0.18, 0.75, "log2", 27.0, "weak")
-    two = Value("sequence 2", key, "promoter strength in tobacco leaves", 1.53, 0.26, "log2", 62.0, "moderate")
+    two = Value(
+        "sequence 2", key, "promoter strength in tobacco leaves", 1.53, 0.26, "log2", 62.0, "moderate"
+    )
     diff = Difference("sequence 2", "sequence 1", "promoter strength in tobacco leaves", 1.71, 0.79, "log2")
     ev = Evidence("compare", [one, two, diff])
     good = (
