@@ -16,7 +16,6 @@ from torch import nn
 from agrochat.errors import ConfigError, UnknownTaskError
 
 from .assembly import load_model
-from .cnn import CnnEncoder
 from .config import ModelConfig
 from .decoder import DNA_TOKEN, NUM_TOKEN
 from .encoder import DnaEncoder
@@ -141,7 +140,9 @@ class DnaLanguageModel(nn.Module):
         super().__init__()
         self.ood = ood
         self.members = nn.ModuleList(members)  # ensemble members 2.. (config.ensemble - 1 of them)
-        self._fused: dict[tuple[int, ...], FusedCnn] = {}  # see _fused_states; dropped by train() and loading
+        self._fused: dict[
+            tuple[int, ...], FusedCnn | None
+        ] = {}  # see _fused_states; dropped by train() and loading
         self._readouts: dict[tuple[int, ...], FusedReadout | None] = {}  # see _fused_numbers; the same
         self.encoder = encoder
         self.projector = projector
@@ -478,14 +479,17 @@ class DnaLanguageModel(nn.Module):
             return {}
         wanted = set(keys)
         needed = [i for i, m in enumerate(self.members) if wanted & set(m.numeric_head.cfg.keys)]
-        encoders = [self.encoder] + [self.members[i].encoder for i in needed]
-        if len(encoders) < 2 or not all(isinstance(e, CnnEncoder) for e in encoders):
-            return {}
-        if any(e.cfg != encoders[0].cfg for e in encoders):
+        if not needed:
             return {}
         sign = tuple(needed)
         if sign not in self._fused:  # built once per set of encoders (weights change in training, loading)
-            self._fused[sign] = FusedCnn(encoders).to(ids.device).eval()
+            encoders = [self.encoder] + [self.members[i].encoder for i in needed]
+            try:  # None: not CNNs of one configuration, each encoder runs alone
+                self._fused[sign] = FusedCnn(encoders).to(ids.device).eval()
+            except ConfigError:
+                self._fused[sign] = None
+        if self._fused[sign] is None:
+            return {}
         h, out_mask = self._fused[sign](ids, mask)  # (P, U, T_enc, H_enc), (U, T_enc)
         return {path: (h[j], out_mask) for j, path in enumerate([None, *needed])}
 

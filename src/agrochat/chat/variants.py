@@ -313,18 +313,23 @@ def worded_substitutions(text: str, sequence: str, kind: str) -> list[str]:
 
 def names_a_substitution(text: str) -> bool:
     """Whether ``text`` writes a substitution in words or as a rewritten run of bases (no sequence needed)."""
-    return any(p.search(text) for p in SUB_IN_WORDS) or any(
-        len(m.group("a")) == len(m.group("b")) for m in _REPLACE_IN_WORDS.finditer(text)
-    )
+    return any(p.search(text) for p in SUB_IN_WORDS) or any(True for _ in _rewrites(text))
+
+
+def _rewrites(text: str):
+    """(run, new run) of every run of bases rewritten as one of the same length, upper case."""
+    for m in _REPLACE_IN_WORDS.finditer(text):
+        a, b = m.group("a").upper(), m.group("b").upper()
+        if len(a) == len(b):
+            yield a, b
 
 
 def replaced_runs(text: str, sequence: str) -> tuple[list[str], list[str]]:
     """Runs of bases rewritten as runs of the same length ("AATAAA -> AAGAAA"): the substitutions (1-based
     positions) at every place ``sequence`` holds the first run, and the first runs themselves."""
     subs, runs = [], []
-    for m in _REPLACE_IN_WORDS.finditer(text):
-        a, b = m.group("a").upper(), m.group("b").upper()
-        if len(a) != len(b) or a == b:
+    for a, b in _rewrites(text):
+        if a == b:
             continue
         runs.append(a)
         start = sequence.find(a)
