@@ -1,6 +1,8 @@
 """The shipped planner: the decoder's states carry the plan. The same turns are planned right with the shipped
 decoder and wrong once its layers are replaced by random ones (the plan head unchanged), so a random decoder
-cannot pass. The turns are written here, in words of their own (none from the phrasing sets)."""
+cannot pass: the decoder's own plan (without the validator's conversation policy) drops to a few right, and the
+checked plan chat uses falls below the shipped decoder's. The turns are written here, in words of their own (none
+from the phrasing sets)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import pytest
 import torch
 
 from agrochat.chat import Assistant
+from agrochat.chat.paste import plain_pastes
+from agrochat.chat.planning import DecoderPlanner
 from conftest import FIXTURES, read_promoters
 
 LEAF, PROTO = "promoter_strength/leaf", "promoter_strength/protoplast"
@@ -47,16 +51,20 @@ def shipped():
     return a
 
 
-def _right(a: Assistant) -> int:
+def _right(a: Assistant, policy: bool = True) -> int:
+    """Turns planned right: by chat's checked plan, or (``policy=False``) by the decoder's own plan, the validator
+    keeping only its hard checks (injections, a sequence present, unmeasured systems)."""
+    own = DecoderPlanner(a.planner, a.known_keys, kind=a.kind, ground_keys=False)
     n = 0
     for messages, op, keys in _turns():
-        plan = a.plan(messages, planner="decoder")
+        plan = a.plan(messages, planner="decoder") if policy else own.plan(plain_pastes(messages))
         n += plan.op == op and set(plan.keys) == keys
     return n
 
 
 def test_the_shipped_decoder_plans_these_turns(shipped):
     assert _right(shipped) >= 9  # of 10
+    assert _right(shipped, policy=False) >= 9
 
 
 def test_a_random_decoder_under_the_same_plan_head_does_not():
@@ -66,4 +74,5 @@ def test_a_random_decoder_under_the_same_plan_head_does_not():
         for name, p in a.model.decoder.named_parameters():
             if ".layers." in name:
                 p.normal_(0, 0.02) if p.dim() > 1 else p.fill_(1.0)
-    assert _right(a) <= 4
+    assert _right(a, policy=False) <= 4
+    assert _right(a) <= 8  # the policy rescues some turns whose words name the operation, not the shipped 9
