@@ -43,9 +43,12 @@ QUESTION = "How strongly is this promoter expressed in tobacco leaf?"
 TOL = 1e-4  # batch composition may move the last float digits; a mix-up moves the number by far more
 
 
-def start_server(port: int, queue_size: int | None, wait_ms: float | None = None) -> subprocess.Popen:
+def start_server(
+    port: int, queue_size: int | None, wait_ms: float | None = None, max_batch: int | None = None
+) -> subprocess.Popen:
     queue = [] if queue_size is None else ["--queue-size", str(queue_size)]
     queue += [] if wait_ms is None else ["--batch-wait-ms", str(wait_ms)]
+    queue += [] if max_batch is None else ["--max-batch", str(max_batch)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "agrochat", "serve", "--port", str(port), *queue],
         stdout=subprocess.DEVNULL,
@@ -193,6 +196,7 @@ def main() -> None:
     ap.add_argument(
         "--batch-wait-ms", type=float, default=None, help="the server's --batch-wait-ms (default: its own)"
     )
+    ap.add_argument("--max-batch", type=int, default=None, help="the server's --max-batch (default: its own)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -207,7 +211,9 @@ def main() -> None:
     }
     del assistant
     port = free_port()
-    proc = start_server(port, queue_size=args.queue_size, wait_ms=args.batch_wait_ms)
+    proc = start_server(
+        port, queue_size=args.queue_size, wait_ms=args.batch_wait_ms, max_batch=args.max_batch
+    )
     rows = []
     try:
         for kind in args.scenarios:
@@ -231,6 +237,7 @@ def main() -> None:
             "sequence_bp": len(seqs[0]),
             "seconds_per_scenario": args.seconds,
             "server_queue_size": args.queue_size if args.queue_size is not None else "default (16)",
+            "server_max_batch": args.max_batch if args.max_batch is not None else "default (256)",
             "tolerance": TOL,
             "results": rows,
         },

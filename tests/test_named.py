@@ -210,41 +210,38 @@ def test_benchmark_keys_by_default_and_edits_named():
     assert standard_keys(natural, ["the natural library in leaf"], KNOWN) == natural
     assert names_an_edit("what does deletion of positions 1-30 do?") and names_an_edit("A50G?")
     assert not names_an_edit("how strong is it in leaves?")
-    d = DecoderPlanner(_Stub(), KNOWN)
-    got = d.decide(
-        _scores("compare", {"promoter_strength/leaf": 0.9}),
-        ["A" * 40],
-        Intent("help"),
-        "in leaf, what if T55G?",
+
+
+@pytest.mark.parametrize(
+    "planned, key, words, op, veto",
+    [
+        ("compare", "promoter_strength/leaf", "in leaf, what if T55G?", "variant", "variant"),
+        # a variant plan whose words speak of no change at all: a prediction (counted)
+        (
+            "variant",
+            "promoter_strength/protoplast",
+            "how strongly would this drive GFP in maize protoplasts?",
+            "predict",
+            "no change",
+        ),
+        ("variant", "promoter_strength/leaf", "what if I remove it?", "variant", None),
+        # an explanation plan whose words ask how much and name no explanation: a prediction (counted)
+        (
+            "explain",
+            "promoter_strength/leaf",
+            "How much signal should I expect in benth leaves?",
+            "predict",
+            "how much",
+        ),
+        ("explain", "promoter_strength/leaf", "why is it so strong?", "explain", None),
+    ],
+)
+def test_the_validator_holds_the_operation_to_the_words(planned, key, words, op, veto):
+    got = DecoderPlanner(_Stub(), KNOWN).decide(
+        _scores(planned, {key: 0.9}), ["A" * 40], Intent("help"), words
     )
-    assert got.op == "variant" and got.vetoes
-    # a variant plan whose words speak of no change at all: a prediction (counted)
-    got = d.decide(
-        _scores("variant", {"promoter_strength/protoplast": 0.9}),
-        ["A" * 40],
-        Intent("help"),
-        "how strongly would this drive GFP in maize protoplasts?",
-    )
-    assert got.op == "predict" and any("no change" in v for v in got.vetoes)
-    got = d.decide(
-        _scores("variant", {"promoter_strength/leaf": 0.9}),
-        ["A" * 40],
-        Intent("help"),
-        "what if I remove it?",
-    )
-    assert got.op == "variant"
-    # an explanation plan whose words ask how much and name no explanation: a prediction (counted)
-    got = d.decide(
-        _scores("explain", {"promoter_strength/leaf": 0.9}),
-        ["A" * 40],
-        Intent("help"),
-        "How much signal should I expect in benth leaves?",
-    )
-    assert got.op == "predict" and any("how much" in v for v in got.vetoes)
-    got = d.decide(
-        _scores("explain", {"promoter_strength/leaf": 0.9}),
-        ["A" * 40],
-        Intent("help"),
-        "why is it so strong?",
-    )
-    assert got.op == "explain"
+    assert got.op == op
+    if veto == "variant":
+        assert got.vetoes
+    elif veto:
+        assert any(veto in v for v in got.vetoes)

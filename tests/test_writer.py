@@ -203,3 +203,45 @@ def test_writer_keeps_to_its_allowed_test_and_never_loops(model_dir):
     ids = writer.tokenizer(kept, add_special_tokens=False)["input_ids"]
     runs = [tuple(ids[i : i + 3]) for i in range(len(ids) - 2)]
     assert len(runs) == len(set(runs))  # no 3-token run twice
+
+
+def test_complete_holds_the_end_until_every_value_is_said_and_a_sentence_ends():
+    from agrochat.domain.evidence import complete
+
+    v = Value(
+        "sequence 1",
+        CHAT_KEYS[0],
+        "promoter strength in tobacco leaves",
+        -1.30,
+        0.74,
+        "log2",
+        41.0,
+        "moderate",
+    )
+    w = Value(
+        "sequence 2",
+        CHAT_KEYS[0],
+        "promoter strength in tobacco leaves",
+        0.52,
+        0.30,
+        "log2",
+        60.0,
+        "moderate",
+    )
+    done = complete(Evidence("compare", [v, w]))
+    assert not done("Sequence 1 scores -1.30.")  # sequence 2's value is not said yet
+    assert not done("Sequence 1 scores -1.30 and sequence 2 scores 0.52")  # no sentence end
+    assert done("Sequence 1 scores -1.30 and sequence 2 scores 0.52.")
+    assert complete(Evidence("refuse", [Note("refuse", "no data")]))("I cannot answer that.")
+
+
+def test_writer_passes_over_the_end_of_turn_while_the_answer_is_not_complete(model_dir):
+    a = _assistant(model_dir)
+    torch.manual_seed(0)
+    writer = Writer.build(a.model, WriterConfig(layers=1, max_new_tokens=6))
+    eos = writer.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    logits = torch.zeros(writer.tokenizer.vocab_size + 64)
+    logits[eos], logits[42] = 10.0, 5.0  # the end of turn is the likeliest token
+    assert writer._choose(logits, [], {eos}, None) == eos
+    assert writer._choose(logits, [], set(), None, held={eos}) == 42  # held: the next likeliest
+    assert writer._choose(logits, [], set(), lambda t: True, held={eos}) == 42

@@ -86,6 +86,7 @@ def train_decoder_command(
     ),
     n: int = typer.Option(0, "--examples", help="training examples (default: 5000 planner, 1200 writer)"),
     epochs: int = typer.Option(0, "--epochs", help="default: 12 planner, 3 writer"),
+    lr: float = typer.Option(0.0, "--lr", help="peak learning rate (default: 1e-3 planner, 5e-4 writer)"),
     layers: int = typer.Option(
         None,
         "--layers",
@@ -157,7 +158,7 @@ def train_decoder_command(
                 n or 5000,
                 max(n // 10, 100) if n else 500,
                 24 if layers is None else layers,
-                PlanTrainConfig(epochs=epochs or 12),
+                PlanTrainConfig(epochs=epochs or 12, lr=lr or 1e-3),
                 resume,
                 kind,
                 written,
@@ -174,7 +175,7 @@ def train_decoder_command(
                 PlanTrainConfig(
                     epochs=epochs or 3,
                     batch_size=16,
-                    lr=5e-4,
+                    lr=lr or 5e-4,
                     compute_dtype="bfloat16" if bf16 else "float32",
                 ),
                 resume,

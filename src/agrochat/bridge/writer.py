@@ -143,11 +143,17 @@ class Writer:
     # ---- writing ---------------------------------------------------------------------------------------------
     @torch.no_grad()
     def stream(
-        self, question: str, evidence: str, allowed: Callable[[str], bool] | None = None
+        self,
+        question: str,
+        evidence: str,
+        allowed: Callable[[str], bool] | None = None,
+        complete: Callable[[str], bool] | None = None,
     ) -> Iterator[str]:
         """The answer's text as it is written (greedy decoding with a key-value cache). ``allowed(text)``: a test
         of the answer so far (:func:`agrochat.domain.evidence.guard`); each step keeps the likeliest of the top
-        ``config.candidates`` tokens that passes it, and the answer ends when none does."""
+        ``config.candidates`` tokens that passes it, and the answer ends when none does. ``complete(text)``: whether
+        the answer may end here (:func:`agrochat.domain.evidence.complete`); while it is False the end of turn is
+        passed over for the next likeliest token."""
         ids = torch.tensor([self.prompt_ids(question, evidence)])  # (1, T)
         eos = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")} - {None}
         with self._decoder() as lm:
@@ -156,7 +162,8 @@ class Writer:
             new: list[int] = []
             said = ""
             for _ in range(self.config.max_new_tokens):
-                nxt = self._choose(out.logits[0, -1], new, eos, allowed)
+                done = complete is None or complete(said)
+                nxt = self._choose(out.logits[0, -1], new, eos if done else set(), allowed, eos)
                 if nxt is None or nxt in eos:
                     break
                 new.append(nxt)
@@ -168,15 +175,21 @@ class Writer:
                 cache = out.cache
 
     def _choose(
-        self, logits: torch.Tensor, new: list[int], eos: set[int], allowed: Callable[[str], bool] | None
+        self,
+        logits: torch.Tensor,
+        new: list[int],
+        eos: set[int],
+        allowed: Callable[[str], bool] | None,
+        held: set[int] = frozenset(),
     ) -> int | None:
         """The next token: the likeliest that repeats no ``no_repeat_ngram``-token run and whose text passes
-        ``allowed``; None when none of the top ``candidates`` does."""
+        ``allowed``; None when none of the top ``candidates`` does. ``held``: end-of-turn tokens not allowed yet
+        (the answer is not complete), passed over."""
         n = self.config.no_repeat_ngram
-        banned = set()
+        banned = set(held) - eos
         if n and len(new) >= n:
             head = tuple(new[-(n - 1) :])
-            banned = {new[i + n - 1] for i in range(len(new) - n + 1) if tuple(new[i : i + n - 1]) == head}
+            banned |= {new[i + n - 1] for i in range(len(new) - n + 1) if tuple(new[i : i + n - 1]) == head}
         k = self.config.candidates if allowed is not None else len(banned) + 1
         for tok in torch.topk(logits, min(k, logits.shape[-1])).indices.tolist():
             if tok in banned:
@@ -196,5 +209,11 @@ class Writer:
         with top.active(self.model, ADAPTER if self.adapter else None) as dec:
             yield dec.get_base_model()
 
-    def write(self, question: str, evidence: str, allowed: Callable[[str], bool] | None = None) -> str:
-        return "".join(self.stream(question, evidence, allowed)).strip()
+    def write(
+        self,
+        question: str,
+        evidence: str,
+        allowed: Callable[[str], bool] | None = None,
+        complete: Callable[[str], bool] | None = None,
+    ) -> str:
+        return "".join(self.stream(question, evidence, allowed, complete)).strip()

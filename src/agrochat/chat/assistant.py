@@ -35,6 +35,7 @@ from agrochat.domain.evidence import (
     Value,
     capability_text,
     check,
+    complete,
     guard,
     ranking_text,
 )
@@ -552,7 +553,7 @@ class Assistant:
         preds, evidence = plain.result
         question = _question(messages)
         allowed = guard(evidence, self.writer.vocabulary, question)
-        answer = self.writer.write(question, evidence.text(), allowed)
+        answer = self.writer.write(question, evidence.text(), allowed, complete(evidence))
         problems = check(answer, evidence, self.writer.vocabulary, question)
         if problems or not answer:
             yield text

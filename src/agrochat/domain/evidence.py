@@ -356,10 +356,7 @@ def check(
     for s in sorted(set(SUBSTITUTION.findall(answer))):
         if s not in facts:
             problems.append(f"substitution {s} is not in the evidence")
-    if evidence.op in ("predict", "compare"):  # every number asked for is said
-        for it in evidence.items:
-            if isinstance(it, Value) and _num(it.value) not in _numbers(answer):
-                problems.append(f"the value {_num(it.value)} of {it.label} is missing")
+    problems += [f"the value {v} of {label} is missing" for v, label in _missing(answer, evidence)]
     for w in sorted(_systems(answer)):
         if w not in low_facts:
             problems.append(f"'{w}' is not in the evidence")
@@ -585,6 +582,30 @@ def guard(evidence: Evidence, vocabulary: frozenset[str] | None = None, question
         return _organs(whole) <= organs
 
     return allowed
+
+
+def _missing(answer: str, evidence: Evidence) -> list[tuple[str, str]]:
+    """The values a prediction or comparison asked for that ``answer`` does not say: (value, sequence label)."""
+    if evidence.op not in ("predict", "compare"):
+        return []
+    said = _numbers(answer)
+    return [
+        (_num(it.value), it.label)
+        for it in evidence.items
+        if isinstance(it, Value) and _num(it.value) not in said
+    ]
+
+
+def complete(evidence: Evidence):
+    """A test for text being written from ``evidence``: ``finished(text)`` is True when the answer may end there,
+    i.e. it says every value :func:`check` requires and ends a sentence (``.``, ``!``, ``?`` or ``)``). The writer
+    passes over the end of turn until it is (:meth:`agrochat.bridge.writer.Writer.stream`)."""
+
+    def finished(text: str) -> bool:
+        text = text.rstrip()
+        return bool(text) and text[-1] in ".!?)" and not _missing(text, evidence)
+
+    return finished
 
 
 def vocabulary_of(texts) -> frozenset[str]:

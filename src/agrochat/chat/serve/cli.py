@@ -22,6 +22,12 @@ def serve_command(
         help="/v1/predict: how long a gathered batch waits for more requests (after the first one with the "
         "model idle, after the running batch otherwise)",
     ),
+    max_batch: int = typer.Option(
+        256,
+        "--max-batch",
+        help="/v1/predict: sequences per model batch; a gathered batch this full runs at once, behind the "
+        "running one (smaller: the next batch gathers while one runs)",
+    ),
     api_key: str = typer.Option(
         None,
         "--api-key",
@@ -45,7 +51,9 @@ def serve_command(
     except ImportError as e:
         fail(f"agrochat serve needs the serve extra: pip install 'agrochat[serve]' ({e})")
     try:
-        config = ServeConfig(queue_size=queue_size, batch_wait_ms=batch_wait_ms, api_key=api_key or None)
+        config = ServeConfig(
+            queue_size=queue_size, batch_wait_ms=batch_wait_ms, max_batch=max_batch, api_key=api_key or None
+        )
         serve(model, host, port, config, no_auth=no_auth)
     except AgrochatError as e:
         fail(str(e))
