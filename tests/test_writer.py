@@ -245,3 +245,24 @@ def test_writer_passes_over_the_end_of_turn_while_the_answer_is_not_complete(mod
     assert writer._choose(logits, [], {eos}, None) == eos
     assert writer._choose(logits, [], set(), None, held={eos}) == 42  # held: the next likeliest
     assert writer._choose(logits, [], set(), lambda t: True, held={eos}) == 42
+
+
+def test_a_sentence_that_fails_its_test_is_written_again_from_its_start(model_dir):
+    a = _assistant(model_dir)
+    torch.manual_seed(0)
+    writer = Writer.build(a.model, WriterConfig(layers=1, max_new_tokens=30, rewrites=2))
+    ex = generate_writing(CHAT_KEYS, a.registry, 1, seed=0)[0]
+    letters = lambda t: all(c.isalpha() or c in " .!?" for c in t)  # noqa: E731
+    free = writer.write(ex.question, ex.evidence.text(), allowed=letters)
+    calls = []
+
+    def never(text: str) -> bool:
+        calls.append(text)
+        return False
+
+    again = writer.write(ex.question, ex.evidence.text(), allowed=letters, sound=never)
+    assert again.startswith(free[:0])  # it still writes an answer
+    if any(c in ".!?" for c in free[:-1]):  # a sentence ended: it was tested, rewritten, then kept
+        assert len(calls) >= 3
+    always = writer.write(ex.question, ex.evidence.text(), allowed=letters, sound=lambda t: True)
+    assert always == free  # a test that passes changes nothing

@@ -49,13 +49,15 @@ class WriterConfig(TopLoraConfig):
     no_repeat_ngram: int = 8
     """A token that would repeat a run of this many tokens already written is never chosen (0: off): greedy
     decoding of a small model otherwise loops on a sentence."""
+    rewrites: int = 3
+    """With a ``sound`` test (:meth:`Writer.stream`): how many times a sentence that fails it is written again."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max_new_tokens < 1 or self.max_prompt_tokens < 16:
             raise ConfigError("max_new_tokens must be >= 1 and max_prompt_tokens >= 16")
-        if self.candidates < 1 or self.no_repeat_ngram < 0:
-            raise ConfigError("candidates must be >= 1 and no_repeat_ngram >= 0")
+        if self.candidates < 1 or self.no_repeat_ngram < 0 or self.rewrites < 0:
+            raise ConfigError("candidates must be >= 1, no_repeat_ngram >= 0 and rewrites >= 0")
         if self.dtype not in ("bfloat16", "float32"):
             raise ConfigError(f"dtype must be bfloat16 or float32, not {self.dtype!r}")
 
@@ -148,31 +150,53 @@ class Writer:
         evidence: str,
         allowed: Callable[[str], bool] | None = None,
         complete: Callable[[str], bool] | None = None,
+        sound: Callable[[str], bool] | None = None,
     ) -> Iterator[str]:
-        """The answer's text as it is written (greedy decoding with a key-value cache). ``allowed(text)``: a test
-        of the answer so far (:func:`agrochat.domain.evidence.guard`); each step keeps the likeliest of the top
-        ``config.candidates`` tokens that passes it, and the answer ends when none does. ``complete(text)``: whether
-        the answer may end here (:func:`agrochat.domain.evidence.complete`); while it is False the end of turn is
-        passed over for the next likeliest token."""
+        """The answer's text, a sentence at a time, as it is written (greedy decoding with a key-value cache).
+
+        ``allowed(text)``: a test of the answer so far (:func:`agrochat.domain.evidence.guard`); each step keeps
+        the likeliest of the top ``config.candidates`` tokens that passes it, and the answer ends when none does.
+        ``complete(text)``: whether the answer may end here (:func:`agrochat.domain.evidence.complete`); while it
+        is False the end of turn is passed over for the next likeliest token. ``sound(text)``: a test of the
+        sentences so far (:func:`agrochat.domain.evidence.sound`), run as each sentence ends; a sentence that
+        fails is written again from its start, its first token replaced by the next likeliest (at most
+        ``config.rewrites`` times; then it is kept, and the checker judges the answer)."""
         ids = torch.tensor([self.prompt_ids(question, evidence)])  # (1, T)
         eos = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")} - {None}
         with self._decoder() as lm:
             out = lm(input_ids=ids, use_cache=True, logits_to_keep=1)
-            cache = out.cache
+            cache, logits = out.cache, out.logits[0, -1]
             new: list[int] = []
-            said = ""
-            for _ in range(self.config.max_new_tokens):
-                done = complete is None or complete(said)
-                nxt = self._choose(out.logits[0, -1], new, eos if done else set(), allowed, eos)
-                if nxt is None or nxt in eos:
+            said = ""  # the text handed out: whole sentences that passed
+            begin, begin_logits, tried, rewrites = 0, logits, set(), 0  # the sentence being written
+            for _ in range(self.config.max_new_tokens * (1 + self.config.rewrites)):
+                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                done = complete is None or complete(text)
+                held = eos | (tried if len(new) == begin else set())
+                nxt = self._choose(logits, new, eos if done else set(), allowed, held)
+                ends = nxt is None or nxt in eos or len(new) >= self.config.max_new_tokens
+                if not ends and len(new) > begin and text.rstrip()[-1:] in ".!?":
+                    ends = self.tokenizer.decode([nxt])[:1].isspace()  # the next token starts a sentence
+                if ends and len(new) > begin:
+                    if sound is not None and not sound(text) and rewrites < self.config.rewrites:
+                        tried.add(new[begin])  # write the sentence again, starting otherwise
+                        rewrites += 1
+                        cache.crop(begin - len(new))  # drop the sentence's keys and values
+                        del new[begin:]
+                        logits = begin_logits
+                        continue
+                    if not text.endswith("\ufffd"):
+                        yield text[len(said) :]
+                        said = text
+                    begin, begin_logits, tried, rewrites = len(new), logits, set(), 0
+                if nxt is None or nxt in eos or len(new) >= self.config.max_new_tokens:
                     break
                 new.append(nxt)
-                text = self.tokenizer.decode(new, skip_special_tokens=True)
-                if not text.endswith("\ufffd"):  # a whole character: hand it out
-                    yield text[len(said) :]
-                    said = text
                 out = lm(input_ids=torch.tensor([[nxt]]), cache=cache, use_cache=True)
-                cache = out.cache
+                cache, logits = out.cache, out.logits[0, -1]
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            if len(text) > len(said):
+                yield text[len(said) :]
 
     def _choose(
         self,
@@ -215,5 +239,6 @@ class Writer:
         evidence: str,
         allowed: Callable[[str], bool] | None = None,
         complete: Callable[[str], bool] | None = None,
+        sound: Callable[[str], bool] | None = None,
     ) -> str:
-        return "".join(self.stream(question, evidence, allowed, complete)).strip()
+        return "".join(self.stream(question, evidence, allowed, complete, sound)).strip()

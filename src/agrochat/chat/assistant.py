@@ -38,6 +38,7 @@ from agrochat.domain.evidence import (
     complete,
     guard,
     ranking_text,
+    sound,
 )
 from agrochat.domain.evidence import Region as EvidenceRegion
 from agrochat.domain.explain import describe_element, element_mentions
@@ -553,7 +554,13 @@ class Assistant:
         preds, evidence = plain.result
         question = _question(messages)
         allowed = guard(evidence, self.writer.vocabulary, question)
-        answer = self.writer.write(question, evidence.text(), allowed, complete(evidence))
+        answer = self.writer.write(
+            question,
+            evidence.text(),
+            allowed,
+            complete(evidence),
+            sound(evidence, self.writer.vocabulary, question),
+        )
         problems = check(answer, evidence, self.writer.vocabulary, question)
         if problems or not answer:
             yield text

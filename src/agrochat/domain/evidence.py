@@ -328,11 +328,16 @@ def _repeats(answer: str, times: int = 3) -> str | None:
 
 
 def check(
-    answer: str, evidence: Evidence, vocabulary: frozenset[str] | None = None, question: str = ""
+    answer: str,
+    evidence: Evidence,
+    vocabulary: frozenset[str] | None = None,
+    question: str = "",
+    whole: bool = True,
 ) -> list[str]:
     """What ``answer`` names that ``evidence`` does not hold (empty: the answer passes). With ``vocabulary``
     (the words of the writer's training answers), a word neither in it nor in the evidence or ``question`` is a
-    problem too (a small decoder inventing words), and so is a run of words said three times."""
+    problem too (a small decoder inventing words), and so is a run of words said three times. ``whole=False``:
+    the start of an answer, so a value not said yet is no problem."""
     facts = evidence.text()
     low_facts = facts.lower()
     problems = []
@@ -356,7 +361,8 @@ def check(
     for s in sorted(set(SUBSTITUTION.findall(answer))):
         if s not in facts:
             problems.append(f"substitution {s} is not in the evidence")
-    problems += [f"the value {v} of {label} is missing" for v, label in _missing(answer, evidence)]
+    if whole:
+        problems += [f"the value {v} of {label} is missing" for v, label in _missing(answer, evidence)]
     for w in sorted(_systems(answer)):
         if w not in low_facts:
             problems.append(f"'{w}' is not in the evidence")
@@ -606,6 +612,18 @@ def complete(evidence: Evidence):
         return bool(text) and text[-1] in ".!?)" and not _missing(text, evidence)
 
     return finished
+
+
+def sound(evidence: Evidence, vocabulary: frozenset[str] | None = None, question: str = ""):
+    """A test for the sentences written so far: ``ok(text)`` is True when :func:`check` finds nothing wrong in
+    ``text`` as the start of an answer (a value said of the wrong system or tissue, called by another level's
+    word, a comparison the wrong way round, ...). The writer tests each sentence as it ends and writes it again
+    when it fails (:meth:`agrochat.bridge.writer.Writer.stream`)."""
+
+    def ok(text: str) -> bool:
+        return not check(text, evidence, vocabulary, question, whole=False)
+
+    return ok
 
 
 def vocabulary_of(texts) -> frozenset[str]:
