@@ -178,6 +178,7 @@ def test_guard_admits_only_what_the_evidence_holds():
         "within 0.74 of",
         "the 41st percentile",
         "scores 1.30.",
+        "against the minimal 35",  # the start of "35S"
     ):
         assert ok(text), text  # evidence numbers, their prefixes, an unsigned copy, a full stop after one
     for text in (

@@ -362,7 +362,7 @@ def check(
         if s not in facts:
             problems.append(f"substitution {s} is not in the evidence")
     if whole:
-        problems += [f"the value {v} of {label} is missing" for v, label in _missing(answer, evidence)]
+        problems += [f"{v} ({label}) is missing" for v, label in _missing(answer, evidence)]
     for w in sorted(_systems(answer)):
         if w not in low_facts:
             problems.append(f"'{w}' is not in the evidence")
@@ -553,7 +553,11 @@ def guard(evidence: Evidence, vocabulary: frozenset[str] | None = None, question
         done = text[: partial.start()] if partial else text
         if partial:
             run = partial.group(0).replace("−", "-").lstrip("+")
-            if run not in prefixes and not (run.endswith(".") and run[:-1] in allowed_numbers):
+            if (
+                run not in prefixes
+                and run not in digit_starts  # "35" of "35S", "22" of "22nd"
+                and not (run.endswith(".") and run[:-1] in allowed_numbers)
+            ):
                 return False
         if not _numbers(done) <= allowed_numbers:
             return False
@@ -591,20 +595,34 @@ def guard(evidence: Evidence, vocabulary: frozenset[str] | None = None, question
 
 
 def _missing(answer: str, evidence: Evidence) -> list[tuple[str, str]]:
-    """The values a prediction or comparison asked for that ``answer`` does not say: (value, sequence label)."""
-    if evidence.op not in ("predict", "compare"):
-        return []
+    """What the answer must say and does not: (the number or sequence, what it is of). A prediction,
+    comparison or explanation says every value; a comparison every difference; a variant effect each edit's
+    new value and change; a design its final value and the designed sequence."""
     said = _numbers(answer)
-    return [
-        (_num(it.value), it.label)
-        for it in evidence.items
-        if isinstance(it, Value) and _num(it.value) not in said
-    ]
+    out = []
+    for it in evidence.items:
+        if isinstance(it, Value) and evidence.op in ("predict", "compare", "explain"):
+            if _num(it.value) not in said:
+                out.append((_num(it.value), it.label))
+        elif isinstance(it, Difference) and evidence.op == "compare":
+            if _num(it.delta) not in said:
+                out.append((_num(it.delta), f"the difference between {it.higher} and {it.lower}"))
+        elif isinstance(it, Edit) and evidence.op == "variant":
+            if _num(it.alt) not in said:
+                out.append((_num(it.alt), f"edit {it.description}"))
+            if not {_num(it.delta), _num(abs(it.delta))} & said:
+                out.append((_signed(it.delta), f"the change of edit {it.description}"))
+        elif isinstance(it, Design):
+            if _num(it.end) not in said:
+                out.append((_num(it.end), "the design's result"))
+            if it.steps and it.sequence not in answer:
+                out.append(("the designed sequence", "the design"))
+    return out
 
 
 def complete(evidence: Evidence):
     """A test for text being written from ``evidence``: ``finished(text)`` is True when the answer may end there,
-    i.e. it says every value :func:`check` requires and ends a sentence (``.``, ``!``, ``?`` or ``)``). The writer
+    i.e. it says every value (and designed sequence) :func:`check` requires and ends a sentence (``.``, ``!``, ``?`` or ``)``). The writer
     passes over the end of turn until it is (:meth:`agrochat.bridge.writer.Writer.stream`)."""
 
     def finished(text: str) -> bool:
