@@ -26,7 +26,7 @@ def serve_command(
         256,
         "--max-batch",
         help="/v1/predict: sequences per model batch; a gathered batch this full runs at once, behind the "
-        "running one (smaller: the next batch gathers while one runs)",
+        "running one",
     ),
     api_key: str = typer.Option(
         None,
