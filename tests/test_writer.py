@@ -158,19 +158,16 @@ def test_checker_holds_answers_to_the_writers_vocabulary_and_catches_loops():
     assert not ok("I have no measurement. I have no measurement. I have no measurement ")
 
 
+def _leaf_value(label: str, value: float, std: float, percentile: float) -> Value:
+    return Value(
+        label, CHAT_KEYS[0], "promoter strength in tobacco leaves", value, std, "log2", percentile, "moderate"
+    )
+
+
 def test_guard_admits_only_what_the_evidence_holds():
     from agrochat.domain.evidence import guard
 
-    v = Value(
-        "sequence 1",
-        CHAT_KEYS[0],
-        "promoter strength in tobacco leaves",
-        -1.30,
-        0.74,
-        "log2",
-        41.0,
-        "moderate",
-    )
+    v = _leaf_value("sequence 1", -1.30, 0.74, 41.0)
     ok = guard(Evidence("predict", [v]))
     for text in (
         "It scores -1.3",
@@ -209,26 +206,8 @@ def test_writer_keeps_to_its_allowed_test_and_never_loops(model_dir):
 def test_complete_holds_the_end_until_every_value_is_said_and_a_sentence_ends():
     from agrochat.domain.evidence import complete
 
-    v = Value(
-        "sequence 1",
-        CHAT_KEYS[0],
-        "promoter strength in tobacco leaves",
-        -1.30,
-        0.74,
-        "log2",
-        41.0,
-        "moderate",
-    )
-    w = Value(
-        "sequence 2",
-        CHAT_KEYS[0],
-        "promoter strength in tobacco leaves",
-        0.52,
-        0.30,
-        "log2",
-        60.0,
-        "moderate",
-    )
+    v = _leaf_value("sequence 1", -1.30, 0.74, 41.0)
+    w = _leaf_value("sequence 2", 0.52, 0.30, 60.0)
     done = complete(Evidence("compare", [v, w]))
     assert not done("Sequence 1 scores -1.30.")  # sequence 2's value is not said yet
     assert not done("Sequence 1 scores -1.30 and sequence 2 scores 0.52")  # no sentence end
