@@ -16,6 +16,7 @@ from agrochat.chat.attribution import variant_effects
 from agrochat.chat.design import DesignConfig, design
 from agrochat.cli import app
 from agrochat.domain.motifs import annotate, promoter_rel
+from conftest import FIXTURES
 
 rng = np.random.default_rng(7)
 BACKGROUND = "".join(rng.choice(list("ACGT"), 170))
@@ -205,6 +206,19 @@ def test_chat_routes_variants_and_design(assistant, promoters):
         [{"role": "user", "content": f"Make this promoter stronger in tobacco leaves: {seq}"}]
     )
     assert ans.intent.op == "design" and "Greedy in-silico evolution" in ans.text
+
+
+def test_a_rewrite_of_an_element_the_sequence_holds_only_as_a_motif_knocks_it_out(assistant):
+    demo = (FIXTURES / "demo_promoter.fa").read_text().splitlines()[1]  # a TATA box, no literal TATA
+    assert "TATA" not in demo
+    ask = "What if I mutate TATA -> TTTT in tobacco leaves? "
+    ans = assistant.chat([{"role": "user", "content": ask + demo}])
+    assert ans.intent.op == "variant"
+    assert "holds no literal TATA" in ans.text and "TATA knocked out" in ans.text
+    ans = assistant.chat(
+        [{"role": "user", "content": "What if I mutate GGGGGGGGG -> AAAAAAAAA in tobacco leaves? " + demo}]
+    )
+    assert "nothing to rewrite" in ans.text  # a run that names no element: said, no number
 
 
 def test_cli_variant_design_explain(model_dir, promoters, tmp_path):

@@ -853,11 +853,21 @@ class Assistant:
 
     def _say_variant(self, intent) -> Generator[str, None, tuple[list[Prediction], Evidence]]:
         seq = intent.sequences[0]
-        spec = variant_spec_from_text(
-            intent.message, seq, kind_of(intent.keys[0]) if intent.keys else "promoter"
-        )
+        kind = kind_of(intent.keys[0]) if intent.keys else "promoter"
+        spec = variant_spec_from_text(intent.message, seq, kind)
         runs = replaced_runs(intent.message, seq.upper())[1]
-        if not spec and runs:
+        element = (
+            variant_spec_from_text(f"knock out the {runs[0]}", seq, kind)
+            if not spec and len(runs) == 1
+            else ""
+        )
+        if element:  # "turn the TATA into TTTT" of a TATA box that is not the literal run: knock it out
+            yield (
+                f"{_cap(intent.labels[0])} holds no literal {runs[0]}, so I read this as destroying its "
+                f"{runs[0]} element instead.\n"
+            )
+            spec = element
+        elif not spec and runs:
             text = f"{_cap(intent.labels[0])} holds no {' or '.join(runs)}, so there is nothing to rewrite."
             yield text
             return [], Evidence("variant", [Note("clarify", text)])
