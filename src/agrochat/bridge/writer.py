@@ -174,8 +174,9 @@ class Writer:
                 done = complete is None or complete(text)
                 held = eos | (tried if len(new) == begin else set())
                 nxt = self._choose(logits, new, eos if done else set(), allowed, held)
-                ends = nxt is None or nxt in eos or len(new) >= self.config.max_new_tokens
-                if not ends and len(new) > begin and text.rstrip()[-1:] in ".!?":
+                stop = nxt is None or nxt in eos or len(new) >= self.config.max_new_tokens
+                ends = stop
+                if not stop and len(new) > begin and text.rstrip()[-1:] in ".!?":
                     ends = self.tokenizer.decode([nxt])[:1].isspace()  # the next token starts a sentence
                 if ends and len(new) > begin:
                     if sound is not None and not sound(text) and rewrites < self.config.rewrites:
@@ -189,7 +190,7 @@ class Writer:
                         yield text[len(said) :]
                         said = text
                     begin, begin_logits, tried, rewrites = len(new), logits, set(), 0
-                if nxt is None or nxt in eos or len(new) >= self.config.max_new_tokens:
+                if stop:
                     break
                 new.append(nxt)
                 out = lm(input_ids=torch.tensor([[nxt]]), cache=cache, use_cache=True)
@@ -207,8 +208,9 @@ class Writer:
         held: set[int] = frozenset(),
     ) -> int | None:
         """The next token: the likeliest that repeats no ``no_repeat_ngram``-token run and whose text passes
-        ``allowed``; None when none of the top ``candidates`` does. ``held``: end-of-turn tokens not allowed yet
-        (the answer is not complete), passed over."""
+        ``allowed``; None when none of the top ``candidates`` does. ``held``: tokens passed over here (the end of turn
+        while the answer is not complete, the first tokens of a sentence already written and rejected), except
+        those in ``eos``."""
         n = self.config.no_repeat_ngram
         banned = set(held) - eos
         if n and len(new) >= n:

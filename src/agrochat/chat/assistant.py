@@ -856,17 +856,13 @@ class Assistant:
         kind = kind_of(intent.keys[0]) if intent.keys else "promoter"
         spec = variant_spec_from_text(intent.message, seq, kind)
         runs = replaced_runs(intent.message, seq.upper())[1]
-        element = (
-            variant_spec_from_text(f"knock out the {runs[0]}", seq, kind)
-            if not spec and len(runs) == 1
-            else ""
-        )
-        if element:  # "turn the TATA into TTTT" of a TATA box that is not the literal run: knock it out
+        elements = element_mentions(runs[0]) if not spec and len(runs) == 1 else []
+        if elements:  # "turn the TATA into TTTT" of a TATA box that is not the literal run: knock it out
             yield (
                 f"{_cap(intent.labels[0])} holds no literal {runs[0]}, so I read this as destroying its "
                 f"{runs[0]} element instead.\n"
             )
-            spec = element
+            spec = f"ko:{elements[0]}"
         elif not spec and runs:
             text = f"{_cap(intent.labels[0])} holds no {' or '.join(runs)}, so there is nothing to rewrite."
             yield text

@@ -622,8 +622,9 @@ def _missing(answer: str, evidence: Evidence) -> list[tuple[str, str]]:
 
 def complete(evidence: Evidence):
     """A test for text being written from ``evidence``: ``finished(text)`` is True when the answer may end there,
-    i.e. it says every value (and designed sequence) :func:`check` requires and ends a sentence (``.``, ``!``, ``?`` or ``)``). The writer
-    passes over the end of turn until it is (:meth:`agrochat.bridge.writer.Writer.stream`)."""
+    i.e. it says every value (and designed sequence) :func:`check` requires and ends a sentence (``.``, ``!``,
+    ``?`` or ``)``). The writer passes over the end of turn until it is
+    (:meth:`agrochat.bridge.writer.Writer.stream`)."""
 
     def finished(text: str) -> bool:
         text = text.rstrip()
