@@ -112,6 +112,40 @@ def test_planner_learns_saves_and_loads(model_dir, tmp_path):
     assert max(abs(got.op[o] - want.op[o]) for o in OPS) < 1e-3  # saved in float16
 
 
+def test_an_ensemble_of_heads_averages_their_probabilities_and_stores_int8(model_dir, tmp_path):
+    import dataclasses
+
+    import pytest
+
+    from agrochat.errors import CheckpointError
+
+    a = _assistant(model_dir)
+    torch.manual_seed(0)
+    one = Planner.build(a.model, _config(a, layer=1, width=32, heads=2))
+    two = Planner.build(a.model, _config(a, layer=1, width=32, heads=2))
+    both = Planner(
+        a.model, one.head, dataclasses.replace(one.config, members=2, storage="int8"), others=[two.head]
+    )
+    ex = generate(CHAT_KEYS, _pools(), 1, seed=0)[0]
+    s1, s2, s = (p.scores(ex.messages, ex.sequences) for p in (one, two, both))
+    for o in OPS:
+        assert abs(s.op[o] - (s1.op[o] + s2.op[o]) / 2) < 1e-6
+    assert abs(s.keys[CHAT_KEYS[0]] - (s1.keys[CHAT_KEYS[0]] + s2.keys[CHAT_KEYS[0]]) / 2) < 1e-6
+    both.save_pretrained(tmp_path / "p")
+    f16 = tmp_path / "f16"
+    one.save_pretrained(f16)
+    size = lambda f: f.stat().st_size  # noqa: E731
+    assert size(tmp_path / "p" / "plan_head.1.safetensors") < 0.7 * size(
+        f16 / "plan_head.safetensors"
+    )  # header, scales
+    loaded = Planner.from_pretrained(tmp_path / "p", _assistant(model_dir).model)
+    got = loaded.scores(ex.messages, ex.sequences)
+    assert len(loaded.others) == 1 and max(abs(got.op[o] - s.op[o]) for o in OPS) < 2e-2  # int8 rounding
+    (tmp_path / "p" / "plan_head.1.safetensors").unlink()
+    with pytest.raises(CheckpointError):
+        Planner.from_pretrained(tmp_path / "p", a.model)
+
+
 def _scores(op: str, keys: dict[str, float], seqs: list[float], goal: str = "none") -> PlanScores:
     return PlanScores(
         op={o: float(o == op) for o in OPS},

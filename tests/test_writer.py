@@ -246,3 +246,35 @@ def test_a_sentence_that_fails_its_test_is_written_again_from_its_start(model_di
         assert len(calls) >= 3
     always = writer.write(ex.question, ex.evidence.text(), allowed=letters, sound=lambda t: True)
     assert always == free  # a test that passes changes nothing
+
+
+def test_guessed_tokens_save_passes_and_change_nothing(model_dir):
+    from agrochat.bridge.writer import _guess
+
+    assert _guess([5, 6, 7, 9, 5, 6, 7], 3, 2) == [9, 5]  # what followed the last "5 6 7"
+    assert _guess([5, 6, 7, 9, 8, 6, 7], 3, 4) == [9, 8, 6, 7]  # fewer tokens matched: "6 7"
+    assert _guess([1, 2, 3], 3, 4) == [] and _guess([1, 2, 1], 3, 0) == []
+    a = _assistant(model_dir)
+    torch.manual_seed(0)
+    cfg = dict(layers=1, max_new_tokens=40, no_repeat_ngram=0, dtype="float32")
+    plain = Writer.build(a.model, WriterConfig(**cfg, draft=0))
+    guessing = Writer(a.model, WriterConfig(**cfg, draft=6))
+    passes = []
+    hook = top_decoder(a.model).register_forward_hook(lambda *_: passes.append(1))
+    try:
+        for ex in generate_writing(CHAT_KEYS, a.registry, 3, seed=0):
+            n = len(passes)
+            want = plain.write(ex.question, ex.evidence.text())
+            slow = len(passes) - n
+            assert guessing.write(ex.question, ex.evidence.text()) == want
+            fast = len(passes) - n - slow
+            assert fast <= slow
+    finally:
+        hook.remove()
+    assert fast < slow  # an untrained decoder repeats itself: its guesses come true
+
+
+def top_decoder(model):
+    from agrochat.bridge import top_adapter as top
+
+    return top.peft_decoder(model).get_base_model()

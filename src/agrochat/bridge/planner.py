@@ -11,8 +11,9 @@ only (:mod:`agrochat.train.plan`).
 Where the words do not say whether a sequence is a promoter or a terminator, its DNA does: a planner may carry a
 sequence-kind classifier (:mod:`agrochat.bridge.kind`) whose probability enters the choice of the keys' group.
 
-Stored in a checkpoint's ``planner/`` folder: ``planner_config.json``, ``plan_head.safetensors`` (float16) and,
-with a kind classifier, ``kind/``.
+Stored in a checkpoint's ``planner/`` folder: ``planner_config.json``, ``plan_head.safetensors`` (float16), with
+``members`` > 1 the other heads as ``plan_head.1.safetensors``... (their probabilities are averaged), and, with a
+kind classifier, ``kind/``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class PlannerConfig:
     history_chars: earlier assistant turns are cut to this many characters before the planner reads them.
     default: chat plans every turn with this planner (``Assistant.plan(planner="auto")``); False: only when asked
     for (``planner="decoder"``), the rules plan otherwise.
+    members: how many plan heads of this shape (trained apart, e.g. on other data) read the same decoder states;
+    the plan takes the mean of their probabilities.
+    storage: how the heads' weights are stored: ``float16``, or ``int8`` (each matrix row scaled to its largest
+    absolute value: half the size; loaded back as float32).
     """
 
     keys: list[str] = field(default_factory=list)
@@ -68,6 +73,8 @@ class PlannerConfig:
     dropout: float = 0.1
     history_chars: int = 300
     default: bool = False
+    members: int = 1
+    storage: str = "float16"
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -82,7 +89,7 @@ class PlannerConfig:
             raise ConfigError(f"planner.groups has {len(self.groups)} entries for {len(self.keys)} keys")
         if int(self.layer) < 0:
             raise ConfigError(f"planner.layer must be >= 0, got {self.layer}")
-        for name in ("width", "depth", "heads", "queries", "history_chars"):
+        for name in ("width", "depth", "heads", "queries", "history_chars", "members"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"planner.{name} must be >= 1, got {getattr(self, name)}")
         if self.width % self.heads:
@@ -91,6 +98,8 @@ class PlannerConfig:
             )
         if not isinstance(self.default, bool):
             raise ConfigError(f"planner.default must be true or false, got {self.default!r}")
+        if self.storage not in ("float16", "int8"):
+            raise ConfigError(f"planner.storage must be float16 or int8, not {self.storage!r}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"planner.dropout must be in [0, 1), got {self.dropout}")
 
@@ -214,9 +223,14 @@ class Planner:
     """The decoder's first ``config.layer`` layers and a :class:`PlanHead`, over a model's processor; ``kind``: an
     optional sequence-kind classifier (:class:`~agrochat.bridge.kind.KindClassifier`)."""
 
-    def __init__(self, model, head: PlanHead, config: PlannerConfig, kind=None) -> None:
+    def __init__(
+        self, model, head: PlanHead, config: PlannerConfig, kind=None, others: list[PlanHead] | None = None
+    ) -> None:
         self.model = model
-        self.head = head
+        self.head = (
+            head  # the head that trains; ``others``: the ensemble's other members (config.members - 1)
+        )
+        self.others = others or []
         self.config = config
         self.kind = kind
         self.key_index = {k: i for i, k in enumerate(config.keys)}
@@ -243,11 +257,19 @@ class Planner:
 
             kind = KindClassifier.from_pretrained(path / KIND_DIR)
         planner = cls.build(model, PlannerConfig(**json.loads((path / CONFIG_FILE).read_text())), kind)
-        weights = {k: v.float() for k, v in load_file(str(path / HEAD_FILE)).items()}
-        try:
-            planner.head.load_state_dict(weights)
-        except RuntimeError as e:
-            raise CheckpointError(f"{path / HEAD_FILE} does not match its {CONFIG_FILE}: {e}") from None
+        planner.others = [
+            PlanHead(_width(model), planner.config).eval() for _ in range(planner.config.members - 1)
+        ]
+        for head, file in zip(
+            [planner.head, *planner.others], _head_files(planner.config.members), strict=True
+        ):
+            if not (path / file).is_file():
+                raise CheckpointError(f"{path} has no {file} (planner.members is {planner.config.members})")
+            weights = _unpack(load_file(str(path / file)))
+            try:
+                head.load_state_dict(weights)
+            except RuntimeError as e:
+                raise CheckpointError(f"{path / file} does not match its {CONFIG_FILE}: {e}") from None
         return planner
 
     def save_pretrained(self, path: str | Path) -> None:
@@ -255,8 +277,8 @@ class Planner:
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().to(torch.float16).contiguous() for k, v in self.head.state_dict().items()}
-        save_file(state, str(path / HEAD_FILE))
+        for head, file in zip([self.head, *self.others], _head_files(self.config.members), strict=True):
+            save_file(_pack(head.state_dict(), self.config.storage), str(path / file))
         (path / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=1))
         if self.kind is not None:
             self.kind.save_pretrained(path / KIND_DIR)
@@ -323,15 +345,57 @@ class Planner:
         self.head.eval()
         b = self.batch([self.encode(messages, sequences)])
         b["kinds"] = kind_features(self.kind, sequences)[None]  # (1, 2)
-        out = self.logits(self.states(b), b)
+        h = self.states(b)  # (1, L, D): read by every member
+        outs = [self.logits(h, b)] + [
+            head(h, b["attention_mask"], b["last"], b["seq_index"], b["n_seqs"], b["kinds"])
+            for head in self.others
+        ]
+
+        def mean(name: str, prob) -> list[float]:
+            return torch.stack([prob(o[name][0]) for o in outs]).mean(0).tolist()
+
+        soft, sig = (lambda x: x.softmax(-1)), torch.sigmoid
         return PlanScores(
-            op=dict(zip(self.config.ops, out["op"][0].softmax(-1).tolist(), strict=True)),
-            keys=dict(zip(self.config.keys, out["keys"][0].sigmoid().tolist(), strict=True)),
-            goal=dict(zip(self.config.goals, out["goal"][0].softmax(-1).tolist(), strict=True)),
-            sequences=out["seqs"][0].sigmoid().tolist(),
-            groups=dict(zip(self.config.group_names, out["group"][0].softmax(-1).tolist(), strict=True)),
+            op=dict(zip(self.config.ops, mean("op", soft), strict=True)),
+            keys=dict(zip(self.config.keys, mean("keys", sig), strict=True)),
+            goal=dict(zip(self.config.goals, mean("goal", soft), strict=True)),
+            sequences=torch.stack([o["seqs"][0].sigmoid() for o in outs]).mean(0).tolist(),
+            groups=dict(zip(self.config.group_names, mean("group", soft), strict=True)),
             group_of=self.config.group_of,
         )
+
+
+SCALE = ".int8_scale"  # the per-row scales of an int8-stored matrix, stored beside it under this suffix
+
+
+def _pack(state: dict[str, torch.Tensor], storage: str) -> dict[str, torch.Tensor]:
+    """A head's weights as stored: float16, or (``int8``) every matrix as int8 rows with a float32 scale each."""
+    out = {}
+    for k, v in state.items():
+        v = v.detach().float()
+        if storage == "int8" and v.ndim >= 2:
+            scale = (
+                v.abs().amax(dim=tuple(range(1, v.ndim)), keepdim=True).clamp(min=1e-12) / 127
+            )  # (R, 1, ..)
+            out[k] = (v / scale).round().to(torch.int8).contiguous()
+            out[k + SCALE] = scale.contiguous()
+        else:
+            out[k] = v.to(torch.float16).contiguous()
+    return out
+
+
+def _unpack(stored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """:func:`_pack` undone, as float32."""
+    return {
+        k: v.float() * stored[k + SCALE] if k + SCALE in stored else v.float()
+        for k, v in stored.items()
+        if not k.endswith(SCALE)
+    }
+
+
+def _head_files(members: int) -> list[str]:
+    """The files of an ensemble's heads: ``plan_head.safetensors``, then ``plan_head.1.safetensors``, ..."""
+    return [HEAD_FILE] + [HEAD_FILE.replace(".safetensors", f".{i}.safetensors") for i in range(1, members)]
 
 
 def _width(model) -> int:

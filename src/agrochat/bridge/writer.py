@@ -51,13 +51,22 @@ class WriterConfig(TopLoraConfig):
     decoding of a small model otherwise loops on a sentence."""
     rewrites: int = 3
     """With a ``sound`` test (:meth:`Writer.stream`): how many times a sentence that fails it is written again."""
+    draft: int = 8
+    """Up to this many tokens are guessed ahead and checked in one pass of the decoder (0: off): the tokens that
+    followed the last ``draft_match`` tokens where they occurred before, in the prompt or the answer (answers
+    copy much of their evidence). A guess is kept only where it is the token the writer would have chosen, so the
+    answer is the one written without guesses (up to rounding: a pass over several tokens may round a near tie
+    the other way in ``bfloat16``)."""
+    draft_match: int = 3
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max_new_tokens < 1 or self.max_prompt_tokens < 16:
             raise ConfigError("max_new_tokens must be >= 1 and max_prompt_tokens >= 16")
-        if self.candidates < 1 or self.no_repeat_ngram < 0 or self.rewrites < 0:
-            raise ConfigError("candidates must be >= 1, no_repeat_ngram >= 0 and rewrites >= 0")
+        if self.candidates < 1 or self.no_repeat_ngram < 0 or self.rewrites < 0 or self.draft < 0:
+            raise ConfigError("candidates must be >= 1, no_repeat_ngram, rewrites and draft >= 0")
+        if self.draft_match < 1:
+            raise ConfigError("draft_match must be >= 1")
         if self.dtype not in ("bfloat16", "float32"):
             raise ConfigError(f"dtype must be bfloat16 or float32, not {self.dtype!r}")
 
@@ -161,11 +170,14 @@ class Writer:
         sentences so far (:func:`agrochat.domain.evidence.sound`), run as each sentence ends; a sentence that
         fails is written again from its start, its first token replaced by the next likeliest (at most
         ``config.rewrites`` times; then it is kept, and the checker judges the answer)."""
-        ids = torch.tensor([self.prompt_ids(question, evidence)])  # (1, T)
+        prompt = self.prompt_ids(question, evidence)
         eos = {self.tokenizer.eos_token_id, self.tokenizer.convert_tokens_to_ids("<|im_end|>")} - {None}
         with self._decoder() as lm:
-            out = lm(input_ids=ids, use_cache=True, logits_to_keep=1)
+            out = lm(input_ids=torch.tensor([prompt]), use_cache=True, logits_to_keep=1)  # (1, T) in
             cache, logits = out.cache, out.logits[0, -1]
+            ahead: list[
+                tuple[int, torch.Tensor]
+            ] = []  # guessed tokens in the cache past `new`, each with its logits
             new: list[int] = []
             said = ""  # the text handed out: whole sentences that passed
             begin, begin_logits, tried, rewrites = 0, logits, set(), 0  # the sentence being written
@@ -182,9 +194,9 @@ class Writer:
                     if sound is not None and not sound(text) and rewrites < self.config.rewrites:
                         tried.add(new[begin])  # write the sentence again, starting otherwise
                         rewrites += 1
-                        cache.crop(begin - len(new))  # drop the sentence's keys and values
+                        cache.crop(begin - len(new) - len(ahead))  # drop the sentence's keys and values
                         del new[begin:]
-                        logits = begin_logits
+                        ahead, logits = [], begin_logits
                         continue
                     if not text.endswith("\ufffd"):
                         yield text[len(said) :]
@@ -193,8 +205,15 @@ class Writer:
                 if stop:
                     break
                 new.append(nxt)
-                out = lm(input_ids=torch.tensor([[nxt]]), cache=cache, use_cache=True)
-                cache, logits = out.cache, out.logits[0, -1]
+                if ahead and ahead[0][0] == nxt:  # guessed right: its pass is already done
+                    logits = ahead.pop(0)[1]
+                    continue
+                if ahead:
+                    cache.crop(-len(ahead))
+                guess = _guess(prompt + new, self.config.draft_match, self.config.draft)
+                out = lm(input_ids=torch.tensor([[nxt, *guess]]), cache=cache, use_cache=True)  # (1, 1 + G)
+                cache, logits = out.cache, out.logits[0, 0]
+                ahead = list(zip(guess, out.logits[0, 1:], strict=True))
             text = self.tokenizer.decode(new, skip_special_tokens=True)
             if len(text) > len(said):
                 yield text[len(said) :]
@@ -244,3 +263,16 @@ class Writer:
         sound: Callable[[str], bool] | None = None,
     ) -> str:
         return "".join(self.stream(question, evidence, allowed, complete, sound)).strip()
+
+
+def _guess(ids: list[int], match: int, n: int) -> list[int]:
+    """Up to ``n`` tokens that followed the latest earlier occurrence of the last ``match`` tokens of ``ids``
+    (fewer tokens are matched where ``match`` find none); [] when nothing matches or ``n`` is 0."""
+    if n == 0:
+        return []
+    for m in range(min(match, len(ids) - 1), 0, -1):
+        tail = ids[-m:]
+        for start in range(len(ids) - m - 1, -1, -1):
+            if ids[start : start + m] == tail:
+                return ids[start + m : start + m + n]
+    return []
