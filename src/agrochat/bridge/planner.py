@@ -227,10 +227,8 @@ class Planner:
         self, model, head: PlanHead, config: PlannerConfig, kind=None, others: list[PlanHead] | None = None
     ) -> None:
         self.model = model
-        self.head = (
-            head  # the head that trains; ``others``: the ensemble's other members (config.members - 1)
-        )
-        self.others = others or []
+        self.head = head  # the head that trains
+        self.others = others or []  # the ensemble's other members (config.members - 1), read only
         self.config = config
         self.kind = kind
         self.key_index = {k: i for i, k in enumerate(config.keys)}

@@ -58,6 +58,7 @@ class WriterConfig(TopLoraConfig):
     answer is the one written without guesses (up to rounding: a pass over several tokens may round a near tie
     the other way in ``bfloat16``)."""
     draft_match: int = 3
+    """How many of the last tokens a guess matches (fewer where that many never occurred before)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -175,9 +176,8 @@ class Writer:
         with self._decoder() as lm:
             out = lm(input_ids=torch.tensor([prompt]), use_cache=True, logits_to_keep=1)  # (1, T) in
             cache, logits = out.cache, out.logits[0, -1]
-            ahead: list[
-                tuple[int, torch.Tensor]
-            ] = []  # guessed tokens in the cache past `new`, each with its logits
+            # guessed tokens whose keys and values are in the cache past `new`, each with the logits after it
+            ahead: list[tuple[int, torch.Tensor]] = []
             new: list[int] = []
             said = ""  # the text handed out: whole sentences that passed
             begin, begin_logits, tried, rewrites = 0, logits, set(), 0  # the sentence being written
