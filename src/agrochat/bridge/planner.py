@@ -344,9 +344,9 @@ class Planner:
         b = self.batch([self.encode(messages, sequences)])
         b["kinds"] = kind_features(self.kind, sequences)[None]  # (1, 2)
         h = self.states(b)  # (1, L, D): read by every member
-        outs = [self.logits(h, b)] + [
+        outs = [
             head(h, b["attention_mask"], b["last"], b["seq_index"], b["n_seqs"], b["kinds"])
-            for head in self.others
+            for head in (self.head, *self.others)
         ]
 
         def mean(name: str, prob) -> list[float]:
@@ -357,7 +357,7 @@ class Planner:
             op=dict(zip(self.config.ops, mean("op", soft), strict=True)),
             keys=dict(zip(self.config.keys, mean("keys", sig), strict=True)),
             goal=dict(zip(self.config.goals, mean("goal", soft), strict=True)),
-            sequences=torch.stack([o["seqs"][0].sigmoid() for o in outs]).mean(0).tolist(),
+            sequences=mean("seqs", sig),
             groups=dict(zip(self.config.group_names, mean("group", soft), strict=True)),
             group_of=self.config.group_of,
         )
