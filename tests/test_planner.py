@@ -265,6 +265,43 @@ def test_the_words_and_else_the_sequence_kind_set_promoter_or_terminator_keys():
     assert got.keys == (term_leaf,) and "words" in got.vetoes[0]
 
 
+def test_a_question_about_the_sequence_kind_is_answered_by_the_kind_classifier():
+    from agrochat.chat.planning import asks_kind
+
+    for q in (
+        "is it a terminator or a promoter by the look of it?",
+        "what kind of sequence is this?",
+        "is this a terminator?",
+        "Promoter or terminator?",
+    ):
+        assert asks_kind(q), q
+    for q in ("how strong is this promoter?", "is this promoter strong?", "my terminator in leaves"):
+        assert not asks_kind(q), q
+
+    class Kind:  # calls every sequence a terminator with probability 0.9
+        def prob_terminator(self, seqs):
+            return [0.9] * len(seqs)
+
+    d = DecoderPlanner(_Stub(), CHAT_KEYS, kind=Kind())
+    leaf, term_leaf = CHAT_KEYS[0], CHAT_KEYS[2]
+    words = "is it a promoter or a terminator?"
+    # the words name both kinds; the planner read promoter (or no number at all): the classifier decides
+    for op in ("predict", "general"):
+        got = d.decide(_scores(op, {leaf: 0.9}, [0.9]), ["A" * 40], Intent("help"), words, turns=[words])
+        assert got.op == "predict" and set(got.keys) <= {k for k in CHAT_KEYS if k.startswith("terminator")}
+        assert got.notes and "terminator" in got.notes[0] and "90%" in got.notes[0]
+    # a follow-up naming nothing keeps the system of the turn before, in the classifier's kind
+    got = d.decide(
+        _scores("predict", {leaf: 0.9}, [0.9]),
+        ["A" * 40],
+        Intent("help"),
+        words,
+        turns=["leaf?", words],
+        previous=lambda: [leaf],
+    )
+    assert got.keys == (term_leaf,)
+
+
 def test_placeholders_cover_every_user_sequence():
     s1, s2 = "ACGT" * 10, "TTGCA" * 8
     msgs = [

@@ -117,6 +117,24 @@ def kind_said(turns: list[str]) -> str | None:
     return None
 
 
+_ASKS_KIND = re.compile(
+    r"\b(?:promoter|terminator)s?\W+or\W+(?:an?\s+|the\s+)?(?:promoter|terminator)"
+    r"|\bwhat\s+(?:kind|type|sort)\s+of\s+(?:sequence|element|region|dna|thing|fragment)"
+    r"|\b(?:is|are)\s+(?:this|it|that|these|they)\s+an?\s+(?:promoter|terminator)s?\s*(?:\?|$|or\b)",
+    re.I,
+)
+
+
+def _chance(p: float) -> str:
+    return "under a 1%" if p < 0.005 else "over a 99%" if p > 0.995 else f"a {p:.0%}"
+
+
+def asks_kind(words: str) -> bool:
+    """Whether the words ask what kind of sequence it is ("promoter or terminator?", "what kind of sequence is
+    this?", "is this a terminator?"): the sequence-kind classifier answers, not the words."""
+    return bool(_ASKS_KIND.search(words))
+
+
 _SWAP = {T.PROMOTER: T.TERMINATOR, T.TERMINATOR: T.PROMOTER}
 
 
@@ -156,12 +174,13 @@ class DecoderPlanner:
             before = self.plan(messages[: users[-2] + 1], follow=False)
             return list(dict.fromkeys(before.keys)) if before.op in NUMBER_OPS and before.op != "rank" else []
 
+        words = _last_user(messages)
         return self.decide(
             scores,
             seqs,
             self.rules.resolve(messages, dna),
-            _last_user(messages),
-            kind_said(turns),
+            words,
+            None if asks_kind(words) else kind_said(turns),
             turns=[DNA_RUN.sub(" ", t) for t in turns],
             previous=previous,
         )
@@ -187,6 +206,10 @@ class DecoderPlanner:
             return Intent("refuse", message=INJECTION, source="decoder", vetoes=tuple(vetoes))
         if self.ground_keys:
             op = self._operation(op, words, bool(seqs), vetoes)
+        kind_asked = bool(seqs) and self.kind is not None and asks_kind(words)
+        if kind_asked and op not in NUMBER_OPS:
+            vetoes.append(f"{op}, but the words ask what kind of sequence it is: predict")
+            op = "predict"
         named = tissue_plan(words, self.known) if op == "clarify" and seqs and self.ground_keys else []
         if named:
             vetoes.append(f"clarify, but the words name {', '.join(named)}: predict")
@@ -210,10 +233,19 @@ class DecoderPlanner:
             if why:
                 vetoes.append(f"{why}: {', '.join(grounded)}")
             keys = grounded
-        if said is not None:
+        notes: tuple[str, ...] = ()
+        if kind_asked and op != "rank":
+            keys, notes = self._kind_of(
+                keys, [seqs[i] for i in targets], [f"sequence {i + 1}" for i in targets]
+            )
+            vetoes.append(f"the words ask what kind of sequence it is: {T.split_key(keys[0])[0]} keys")
+        elif said is not None:
             keys = self._agree_with_the_words(keys, said, vetoes)
         else:
             keys = self._agree_with_the_sequence(keys, [seqs[i] for i in targets], words, vetoes)
+        if kind_asked and previous is not None:  # the turn before's system, in the kind the classifier calls
+            before, want = previous, T.split_key(keys[0])[0]
+            previous = lambda: self._as_kind(before(), want)  # noqa: E731
         if self.ground_keys and op != "rank":
             keys = self._follow(keys, words, turns if turns is not None else [words], previous, vetoes)
         if op == "compare" and len(targets) < 2:
@@ -227,7 +259,9 @@ class DecoderPlanner:
             targets = [max(targets, key=lambda i: s.sequences[i])]
         labels = [f"sequence {i + 1}" for i in targets]
         goal = max(s.goal, key=s.goal.get)
-        base = dict(source="decoder", vetoes=tuple(vetoes), goal=goal if op == "design" else None)
+        base = dict(
+            source="decoder", vetoes=tuple(vetoes), goal=goal if op == "design" else None, notes=notes
+        )
         if op == "rank":
             return Intent(
                 "rank", keys=tuple(keys), sequences=(seqs[targets[0]],), labels=(labels[0],), **base
@@ -351,6 +385,30 @@ class DecoderPlanner:
             return keys
         vetoes.append(f"the sequence reads as a {want.split('_')[0]} (p terminator {p:.2f}): {want} keys")
         return swapped
+
+    def _kind_of(
+        self, keys: list[str], seqs: list[str], labels: list[str]
+    ) -> tuple[list[str], tuple[str, ...]]:
+        """For a question about what kind of sequence it is: the kind classifier's call for each sequence (said
+        in a note before the answer) and the keys of the kind most of them are."""
+        probs = self.kind.prob_terminator(seqs)
+        notes = tuple(
+            f"{lab.capitalize()} reads as a {'terminator' if p >= KIND_SURE else 'promoter'} (the sequence-kind "
+            f"classifier gives it {_chance(p)} chance of being a terminator)."
+            for lab, p in zip(labels, probs, strict=True)
+        )
+        want = T.TERMINATOR if sum(probs) / len(probs) >= KIND_SURE else T.PROMOTER
+        return self._as_kind(keys, want), notes
+
+    def _as_kind(self, keys: list[str], want: str) -> list[str]:
+        """``keys`` as keys of task ``want`` (promoter or terminator strength): the same systems where they
+        exist, else every known key of that task (``keys`` when there is none)."""
+        if not keys or T.split_key(keys[0])[0] == want:
+            return keys
+        swapped = [T.make_key(want, T.split_key(k)[1]) for k in keys]
+        if not all(k in self.known for k in swapped):
+            swapped = [k for k in self.known if T.split_key(k)[0] == want]
+        return swapped or keys
 
     @staticmethod
     def _targets(op: str, s: PlanScores, n: int) -> list[int]:
