@@ -273,9 +273,15 @@ def test_a_question_about_the_sequence_kind_is_answered_by_the_kind_classifier()
         "what kind of sequence is this?",
         "is this a terminator?",
         "Promoter or terminator?",
+        "what is this thing?",
     ):
         assert asks_kind(q), q
-    for q in ("how strong is this promoter?", "is this promoter strong?", "my terminator in leaves"):
+    for q in (
+        "how strong is this promoter?",
+        "is this promoter strong?",
+        "my terminator in leaves",
+        "what is this in leaves?",
+    ):
         assert not asks_kind(q), q
 
     class Kind:  # calls every sequence a terminator with probability 0.9

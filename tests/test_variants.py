@@ -258,3 +258,9 @@ def test_repl_variant_and_design(assistant, promoters):
     assert out[-1].startswith("error:") and "cannot read variant" in out[-1]
     repl.handle("/design 2")
     assert "round 0: start" in out[-1] and "designed:" in out[-1]
+
+
+def test_a_missing_element_names_what_was_found_briefly():
+    assert V._found([]) == "none"
+    found = V._found(["TF_11", "TF_2", "Ypatch", "TF_5", "TF_9", "TF_13", "TATA"])
+    assert found == "TATA, Ypatch, TF_11, TF_13, TF_2 and 2 more profiles"

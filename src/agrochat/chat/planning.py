@@ -120,6 +120,7 @@ def kind_said(turns: list[str]) -> str | None:
 _ASKS_KIND = re.compile(
     r"\b(?:promoter|terminator)s?\W+or\W+(?:an?\s+|the\s+)?(?:promoter|terminator)"
     r"|\bwhat\s+(?:kind|type|sort)\s+of\s+(?:sequence|element|region|dna|thing|fragment)"
+    r"|^\W*what(?:'s|\s+is)\s+(?:this|that|it)(?:\s+(?:thing|sequence|fragment|element|region|one))?\W*$"
     r"|\b(?:is|are)\s+(?:this|it|that|these|they)\s+an?\s+(?:promoter|terminator)s?\s*(?:\?|$|or\b)",
     re.I,
 )

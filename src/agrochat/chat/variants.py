@@ -154,6 +154,17 @@ def parse(
     return edits
 
 
+def _found(names) -> str:
+    """What the annotator found, for an error message: the named elements, then at most three profiles."""
+    names = sorted(names)
+    named = [n for n in names if not n.startswith("TF_")]
+    profiles = [n for n in names if n.startswith("TF_")]
+    shown = named + profiles[:3]
+    n = len(profiles) - 3
+    more = f" and {n} more profile{'s' if n > 1 else ''}" if n > 0 else ""
+    return ", ".join(shown) + more if shown else "none"
+
+
 def _parse_one(tok: str, seq: str, kind: str, annotation: Annotation | None) -> Edit:
     m = _SUB.match(tok)
     if m:
@@ -170,7 +181,7 @@ def _parse_one(tok: str, seq: str, kind: str, annotation: Annotation | None) -> 
         ann = annotation or default_scanner().annotate(seq, kind)
         hit = ann.get(name)
         if hit is None:
-            found = ", ".join(sorted(ann.names())) or "none"
+            found = _found(ann.names())
             raise VariantError(f"{tok}: the annotator finds no {name} in this sequence (found: {found})")
         return Knockout(hit, tok)
     m = _INS.match(tok)
