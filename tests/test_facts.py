@@ -41,3 +41,12 @@ def test_the_shipped_assistant_answers_a_units_question_with_the_units():
         [{"role": "user", "content": "what unit is tissue expression in?"}]
     )
     assert turn.intent.op == "general" and "FPKM" in turn.text
+
+
+def test_length_and_gc_are_counted_from_the_bases():
+    from agrochat.domain.facts import composition
+
+    assert composition(["ACGTGG", "aatt"]) == [
+        "sequence 1: 6 bases, GC content 67%",
+        "sequence 2: 4 bases, GC content 0%",
+    ]

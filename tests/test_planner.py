@@ -308,6 +308,20 @@ def test_a_question_about_the_sequence_kind_is_answered_by_the_kind_classifier()
     assert got.keys == (term_leaf,)
 
 
+def test_a_question_about_length_or_gc_gets_no_prediction():
+    from agrochat.chat.planning import asks_composition
+
+    assert asks_composition("how many bases long is this?") and asks_composition("what's the GC content of")
+    assert not asks_composition("how strong is it in leaves?") and not asks_composition(
+        "does GC affect strength?"
+    )
+    d = DecoderPlanner(_Stub(), CHAT_KEYS)
+    got = d.decide(
+        _scores("predict", {CHAT_KEYS[0]: 0.9}, [0.9]), ["A" * 40], Intent("help"), "how long is it?"
+    )
+    assert got.op == "general" and "length" in got.vetoes[0]
+
+
 def test_placeholders_cover_every_user_sequence():
     s1, s2 = "ACGT" * 10, "TTGCA" * 8
     msgs = [

@@ -43,7 +43,7 @@ from agrochat.domain.evidence import (
 from agrochat.domain.evidence import Region as EvidenceRegion
 from agrochat.domain.explain import describe_element, element_mentions
 from agrochat.domain.explain import explain as explain_annotation
-from agrochat.domain.facts import DATA, POLYA, facts_for
+from agrochat.domain.facts import ASKS_COMPOSITION, DATA, POLYA, composition, facts_for
 from agrochat.domain.motifs import annotate, promoter_rel, terminator_rel
 from agrochat.domain.prompts import canonical_prompt
 from agrochat.domain.registry import Registry, load_registry, ordinal
@@ -994,12 +994,15 @@ class Assistant:
         itself). The decoder does not answer general questions from its own knowledge: the numbers and facts
         agrochat gives come from measurements and their sources, never from the decoder's free text."""
         words = str(messages[-1]["content"])
+        seqs = DNA_RUN.findall(words)
+        counted = composition(seqs) if seqs and ASKS_COMPOSITION.search(DNA_RUN.sub(" ", words)) else []
         elements = [d for d in (describe_element(n, self.effects) for n in element_mentions(words)) if d]
         facts = [f for f in facts_for(words) if not (elements and f is POLYA)]
-        if not elements and not facts:
+        if not counted and not elements and not facts:
             return HELP_TEXT, None
-        text = " ".join(elements + [f.text for f in facts])
-        return text, "; ".join(elements + [f.note for f in facts]) if facts else None
+        said = [f"{c[0].upper()}{c[1:]}." for c in counted]
+        text = " ".join(said + elements + [f.text for f in facts])
+        return text, "; ".join(counted + elements + [f.note for f in facts]) if facts or counted else None
 
 
 HELP_TEXT = (

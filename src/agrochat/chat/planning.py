@@ -44,6 +44,7 @@ from dataclasses import replace
 
 from agrochat.bridge.planner import Planner, PlanScores, choose_keys
 from agrochat.domain import tasks as T
+from agrochat.domain.facts import ASKS_COMPOSITION
 from agrochat.domain.operations import NUMBER_OPS
 
 from .dialogue import DNA_RUN, Intent, Resolver, key_label, mentions
@@ -124,6 +125,18 @@ _ASKS_KIND = re.compile(
     r"|\b(?:is|are)\s+(?:this|it|that|these|they)\s+an?\s+(?:promoter|terminator)s?\s*(?:\?|$|or\b)",
     re.I,
 )
+
+
+_PREDICTION_WORDS = re.compile(
+    r"strong|strength|weak|express|activ|level|predict|score|value|number|how (?:much|high|good|well)|"
+    r"\bdrive|\boutput|\bin (?:tobacco|maize|leaf|leaves|protoplast)",
+    re.I,
+)
+
+
+def asks_composition(words: str) -> bool:
+    """Whether the words ask for a sequence's length or GC content and not for a prediction."""
+    return bool(ASKS_COMPOSITION.search(words)) and not _PREDICTION_WORDS.search(words)
 
 
 def _chance(p: float) -> str:
@@ -300,6 +313,9 @@ class DecoderPlanner:
         if named is None and has_dna and op in ("predict", "compare") and names_an_edit(words):
             vetoes.append(f"{op}, but the words name an edit: variant")
             return "variant"
+        if has_dna and op in ("predict", "compare") and asks_composition(words):
+            vetoes.append(f"{op}, but the words ask for the length or GC content, not a prediction: general")
+            return "general"
         if op == "explain" and named is None and asks_how_much(words):
             vetoes.append("explain, but the words ask how much and not why: predict")
             return "predict"

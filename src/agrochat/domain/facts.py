@@ -87,6 +87,20 @@ DATA = Fact(
 FACTS = (POLYA, DATA, GC, PROMOTER_UNIT, TERMINATOR_UNIT, EXPRESSION_UNIT)
 
 
+ASKS_COMPOSITION = _rx(
+    r"how\s+(?:long|big|many\s+(?:bases|bp|nt|nucleotides|base\s*pairs))|\blength\b|\bsize\b|\bgc\b|composition"
+)
+
+
+def composition(sequences: list[str]) -> list[str]:
+    """Per sequence: its length and GC content, counted from its bases (nothing predicted)."""
+    out = []
+    for i, seq in enumerate(sequences, 1):
+        gc = sum(b in "GCgc" for b in seq) / max(len(seq), 1)
+        out.append(f"sequence {i}: {len(seq)} bases, GC content {gc:.0%}")
+    return out
+
+
 def facts_for(question: str) -> list[Fact]:
     """The facts ``question`` asks for, in :data:`FACTS` order (several units when it asks "what unit" of no
     kind; the one kind when it names promoters, terminators or tissues)."""
