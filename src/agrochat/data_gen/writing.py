@@ -1967,7 +1967,7 @@ class _Writer:
             choices = [self.plain_what(x) for x in ks]
             sp = ""
             shapes = (
-                "Is this a promoter or a terminator? I can score it for {opts}, and the two answers are not "
+                "Which is it, promoter or terminator? I can score it for {opts}, and the two answers are not "
                 "comparable, so I need to know which one you are after.",
                 "Should I treat the sequence as a promoter or as a terminator? The choices are {opts}. The numbers "
                 "come from different measured libraries.",
