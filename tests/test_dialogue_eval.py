@@ -53,6 +53,7 @@ def test_held_out_phrasings_are_not_training_text():
         "heldout6.jsonl",
         "heldout7.jsonl",
         "heldout8.jsonl",
+        "heldout9.jsonl",
     ],
 )
 def test_independent_held_out_set_is_not_in_the_training_generators(name):
