@@ -322,6 +322,39 @@ def test_a_question_about_length_or_gc_gets_no_prediction():
     assert got.op == "general" and "length" in got.vetoes[0]
 
 
+def test_a_follow_up_naming_only_conditions_keeps_the_operation_before():
+    d = DecoderPlanner(_Stub(), CHAT_KEYS)
+    leaf, proto = CHAT_KEYS[0], CHAT_KEYS[1]
+    edit = Intent("variant", keys=(leaf,), sequences=("A" * 40,), message="A12G in leaf?", source="decoder")
+    turns = ["A12G in leaf?", "in protoplasts?"]
+    got = d.decide(
+        _scores("predict", {leaf: 0.9}, [0.9]),
+        ["A" * 40],
+        Intent("help"),
+        turns[-1],
+        turns=turns,
+        previous=lambda: [leaf],
+        before=lambda: edit,
+    )
+    assert got.op == "variant" and got.message == "A12G in leaf?" and got.keys == (proto,)
+    assert any("operation before" in v for v in got.vetoes)
+    # words naming an operation or a change of their own keep the planner's choice
+    for words, op in (
+        ("why is it lower in protoplasts?", "explain"),
+        ("and G20T in protoplasts?", "variant"),
+    ):
+        got = d.decide(
+            _scores(op, {leaf: 0.9}, [0.9]),
+            ["A" * 40],
+            Intent("help"),
+            words,
+            turns=[turns[0], words],
+            previous=lambda: [leaf],
+            before=lambda: edit,
+        )
+        assert got.op == op and got.message != "A12G in leaf?"
+
+
 def test_placeholders_cover_every_user_sequence():
     s1, s2 = "ACGT" * 10, "TTGCA" * 8
     msgs = [

@@ -182,11 +182,17 @@ class DecoderPlanner:
         turns = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
         users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
 
+        planned: list[Intent | None] = []
+
+        def before() -> Intent | None:  # the turn before's plan, planned once
+            if not planned:
+                alone = not follow or len(users) < 2 or dna is not None or DNA_RUN.search(turns[-1])
+                planned.append(None if alone else self.plan(messages[: users[-2] + 1], follow=False))
+            return planned[0]  # None: no turn before, or this one brings its own sequence
+
         def previous() -> list[str]:
-            if not follow or len(users) < 2 or dna is not None or DNA_RUN.search(turns[-1]):
-                return []  # no turn before, or this one brings its own sequence
-            before = self.plan(messages[: users[-2] + 1], follow=False)
-            return list(dict.fromkeys(before.keys)) if before.op in NUMBER_OPS and before.op != "rank" else []
+            p = before()
+            return list(dict.fromkeys(p.keys)) if p and p.op in NUMBER_OPS and p.op != "rank" else []
 
         words = _last_user(messages)
         return self.decide(
@@ -197,6 +203,7 @@ class DecoderPlanner:
             None if asks_kind(words) else kind_said(turns),
             turns=[DNA_RUN.sub(" ", t) for t in turns],
             previous=previous,
+            before=before,
         )
 
     # ---- scores -> a checked plan ----------------------------------------------------------------------------
@@ -209,16 +216,21 @@ class DecoderPlanner:
         said: str | None = None,
         turns: list[str] | None = None,
         previous: Callable[[], list[str]] | None = None,
+        before: Callable[[], Intent | None] | None = None,
     ) -> Intent:
         """The checked plan from the planner's scores; ``words``: the last user turn; ``said``: the sequence kind
         the user's words name (:func:`kind_said`); ``turns``: every user turn's words (default: ``words``);
-        ``previous()``: the keys of the turn before (for a follow-up naming nothing)."""
+        ``previous()``: the keys of the turn before (for a follow-up naming nothing); ``before()``: the turn
+        before's plan (for a follow-up naming only conditions, which keeps its operation)."""
         op = max(s.op, key=s.op.get)
         vetoes: list[str] = []
         if injection(words):
             vetoes.append(f"{op}: the words try to change how I answer: refuse")
             return Intent("refuse", message=INJECTION, source="decoder", vetoes=tuple(vetoes))
-        if self.ground_keys:
+        kept = self._operation_before(op, words, before, vetoes) if self.ground_keys and seqs else None
+        if kept is not None:
+            op = kept.op
+        elif self.ground_keys:
             op = self._operation(op, words, bool(seqs), vetoes)
         kind_asked = bool(seqs) and self.kind is not None and asks_kind(words)
         if kind_asked and op not in NUMBER_OPS:
@@ -272,7 +284,7 @@ class DecoderPlanner:
         if op in ("explain", "variant", "design") and len(targets) > 1:
             targets = [max(targets, key=lambda i: s.sequences[i])]
         labels = [f"sequence {i + 1}" for i in targets]
-        goal = max(s.goal, key=s.goal.get)
+        goal = kept.goal if kept is not None and kept.goal else max(s.goal, key=s.goal.get)
         base = dict(
             source="decoder", vetoes=tuple(vetoes), goal=goal if op == "design" else None, notes=notes
         )
@@ -290,7 +302,7 @@ class DecoderPlanner:
                 keys=tuple(keys),
                 sequences=(seqs[targets[0]],),
                 labels=(labels[0],),
-                message=words,
+                message=kept.message if kept is not None else words,
                 **base,
             )
         pairs = [(i, k) for i in targets for k in keys]
@@ -301,6 +313,23 @@ class DecoderPlanner:
             labels=tuple(f"sequence {i + 1}" for i, _ in pairs),
             **base,
         )
+
+    def _operation_before(
+        self, op: str, words: str, before: Callable[[], Intent | None] | None, vetoes: list[str]
+    ) -> Intent | None:
+        """The turn before's plan, for a follow-up that names only conditions ("and in protoplasts?", "what if
+        the enhancer is dropped?") after a turn that computed: it asks the same again under those conditions
+        (its edit, explanation or design included; a counted veto where the planner chose otherwise)."""
+        if before is None or not names_only_conditions(words, self.known):
+            return None
+        if named_operation(words) is not None or names_a_change(words):
+            return None
+        p = before()
+        if p is None or p.op not in NUMBER_OPS or p.op == "rank":
+            return None
+        if p.op != op:
+            vetoes.append(f"{op}, but the words change only the conditions: the operation before, {p.op}")
+        return p
 
     def _operation(self, op: str, words: str, has_dna: bool, vetoes: list[str]) -> str:
         """The operation the words settle: one they name outright (design, explain) or an edit (a variant) with a
