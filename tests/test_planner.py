@@ -355,6 +355,24 @@ def test_a_follow_up_naming_only_conditions_keeps_the_operation_before():
         assert got.op == op and got.message != "A12G in leaf?"
 
 
+def test_one_of_several_matching_tissues_is_asked_about():
+    roots = [f"tissue_expression/maize:{t}" for t in ("primary root", "root cortex", "secondary root")]
+    known = CHAT_KEYS + roots
+    d = DecoderPlanner(_Stub(), known)
+    scores = PlanScores(
+        op={o: float(o == "predict") for o in OPS},
+        keys={k: 0.9 if k == roots[1] else 0.01 for k in known},
+        goal={g: float(g == "none") for g in GOALS},
+        sequences=[0.9],
+    )
+    ask = Intent("clarify", message="Several measured tissues match: ...", suggestions=tuple(roots))
+    got = d.decide(scores, ["A" * 40], ask, "expression in maize root?")
+    assert got.op == "clarify" and got.message == ask.message and "several tissues" in got.vetoes[-1]
+    # the words name the tissue outright: the plan stands
+    got = d.decide(scores, ["A" * 40], ask, "expression in the maize root cortex?")
+    assert got.op == "predict" and got.keys == (roots[1],)
+
+
 def test_placeholders_cover_every_user_sequence():
     s1, s2 = "ACGT" * 10, "TTGCA" * 8
     msgs = [

@@ -259,6 +259,9 @@ class DecoderPlanner:
             if why:
                 vetoes.append(f"{why}: {', '.join(grounded)}")
             keys = grounded
+        if self._ambiguous_tissue(op, keys, rules, words):
+            vetoes.append(f"{op} for {', '.join(keys)}, but the words match several tissues: clarify")
+            return self._no_number("clarify", s, rules, vetoes)
         notes: tuple[str, ...] = ()
         if kind_asked and op != "rank":
             keys, notes = self._kind_of(
@@ -313,6 +316,16 @@ class DecoderPlanner:
             labels=tuple(f"sequence {i + 1}" for i, _ in pairs),
             **base,
         )
+
+    def _ambiguous_tissue(self, op: str, keys: list[str], rules: Intent, words: str) -> bool:
+        """Whether the planner chose one of several atlas tissues the words match equally ("maize root", "the
+        division zone of leaf 8") where the rules ask which one is meant."""
+        if op not in ("predict", "compare") or rules.op != "clarify" or not self.ground_keys:
+            return False
+        tissue = [k for k in keys if T.split_key(k)[0] == T.TISSUE]
+        if not tissue or len(tissue) != len(keys) or len(rules.suggestions) < 2:
+            return False
+        return set(tissue) <= set(rules.suggestions) and not tissue_plan(words, self.known)
 
     def _operation_before(
         self, op: str, words: str, before: Callable[[], Intent | None] | None, vetoes: list[str]
