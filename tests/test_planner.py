@@ -338,6 +338,20 @@ def test_a_follow_up_naming_only_conditions_keeps_the_operation_before():
     )
     assert got.op == "variant" and got.message == "A12G in leaf?" and got.keys == (proto,)
     assert any("operation before" in v for v in got.vetoes)
+    # dropping the enhancer changes a condition, not the sequence: the prediction before, without the enhancer
+    guess = Intent("predict", keys=(leaf,), sequences=("A" * 40,), source="decoder")
+    words = "what if we drop the 35S enhancer?"
+    no_enh = "natural_promoter/leaf_noENH_dark"
+    got = DecoderPlanner(_Stub(), [*CHAT_KEYS, no_enh]).decide(
+        _scores("variant", {leaf: 0.9}, [0.9]),
+        ["A" * 40],
+        Intent("help"),
+        words,
+        turns=["leaf?", words],
+        previous=lambda: [leaf],
+        before=lambda: guess,
+    )
+    assert got.op == "predict" and got.keys == (no_enh,) and any("operation before" in v for v in got.vetoes)
     # words naming an operation or a change of their own keep the planner's choice
     for words, op in (
         ("why is it lower in protoplasts?", "explain"),

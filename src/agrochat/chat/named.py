@@ -54,6 +54,13 @@ _PROTO = re.compile(r"\b(?:protoplasts?|protos?|protoplastos|protoplasten)\b", r
 _BOTH_SYSTEMS = re.compile(r"\bboth(?: systems| assays)?\b|\beach system\b|\ball systems\b", re.I)
 
 
+def without_conditions(words: str) -> str:
+    """The words with every assay condition they name (system, enhancer, light) cut out: what else they say."""
+    for rx in (_BOTH_ENH, _NO_ENH, _WITH_ENH, _LIGHT, _DARK, _LEAF, _PROTO, _BOTH_SYSTEMS):
+        words = rx.sub(" ", words)
+    return words
+
+
 def typed_keys(words: str, known: list[str]) -> list[str]:
     """Keys typed by name: a whole key (``terminator_strength/leaf``) or, for condition keys, the condition
     (``leaf_noENH_dark``: the natural promoters', the synthetic library's where the words say synthetic)."""

@@ -66,6 +66,7 @@ from .named import (
     standard_keys,
     tissue_plan,
     with_conditions,
+    without_conditions,
 )
 
 NEED_DNA = (
@@ -335,7 +336,8 @@ class DecoderPlanner:
         (its edit, explanation or design included; a counted veto where the planner chose otherwise)."""
         if before is None or not names_only_conditions(words, self.known):
             return None
-        if named_operation(words) is not None or names_a_change(words):
+        rest = without_conditions(words)  # "what if we drop the enhancer?" changes a condition, not the DNA
+        if named_operation(rest) is not None or names_a_change(re.sub(r"(?i)\bwhat if\b", " ", rest)):
             return None
         p = before()
         if p is None or p.op not in NUMBER_OPS or p.op == "rank":
