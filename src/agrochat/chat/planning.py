@@ -135,6 +135,19 @@ _PREDICTION_WORDS = re.compile(
 )
 
 
+_TOKEN = re.compile(r"[a-z0-9']+")
+# the words of an elliptic follow-up besides the conditions it names ("and if there's no enhancer?")
+_ELLIPSIS = frozenset(
+    "and or so then now ok okay what about how if we i it its it's there there's is are would will be in on at "
+    "for with the a an please pls also too again same instead case that this one ones same what's happens "
+    "happen under condition conditions system assay just".split()
+)
+
+
+def _tissue_words(key: str) -> set[str]:
+    return set(_TOKEN.findall(T.split_key(key)[1].split(":", 1)[-1].lower()))
+
+
 def asks_composition(words: str) -> bool:
     """Whether the words ask for a sequence's length or GC content and not for a prediction."""
     return bool(ASKS_COMPOSITION.search(words)) and not _PREDICTION_WORDS.search(words)
@@ -326,7 +339,14 @@ class DecoderPlanner:
         tissue = [k for k in keys if T.split_key(k)[0] == T.TISSUE]
         if not tissue or len(tissue) != len(keys) or len(rules.suggestions) < 2:
             return False
-        return set(tissue) <= set(rules.suggestions) and not tissue_plan(words, self.known)
+        if not set(tissue) <= set(rules.suggestions) or tissue_plan(words, self.known):
+            return False
+        said = {w[:6] for w in _TOKEN.findall(words.lower())}
+        for key in tissue:  # a word only the chosen tissue's name has ("mature", "germinated", "38") picks it
+            others = set().union(*(_tissue_words(k) for k in rules.suggestions if k != key))
+            if not {w[:6] for w in _tissue_words(key) - others} & said:
+                return True
+        return False
 
     def _operation_before(
         self, op: str, words: str, before: Callable[[], Intent | None] | None, vetoes: list[str]
@@ -334,10 +354,10 @@ class DecoderPlanner:
         """The turn before's plan, for a follow-up that names only conditions ("and in protoplasts?", "what if
         the enhancer is dropped?") after a turn that computed: it asks the same again under those conditions
         (its edit, explanation or design included; a counted veto where the planner chose otherwise)."""
-        if before is None or not names_only_conditions(words, self.known):
+        if before is None or op not in NUMBER_OPS or not names_only_conditions(words, self.known):
             return None
         rest = without_conditions(words)  # "what if we drop the enhancer?" changes a condition, not the DNA
-        if named_operation(rest) is not None or names_a_change(re.sub(r"(?i)\bwhat if\b", " ", rest)):
+        if not set(_TOKEN.findall(rest.lower())) <= _ELLIPSIS:
             return None
         p = before()
         if p is None or p.op not in NUMBER_OPS or p.op == "rank":
