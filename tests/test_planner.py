@@ -387,6 +387,22 @@ def test_one_of_several_matching_tissues_is_asked_about():
     assert got.op == "predict" and got.keys == (roots[1],)
 
 
+def test_a_range_the_words_name_picks_the_tissue():
+    tissues = ("internode 6-7", "internode 7-8", "2-4 mm from tip of ear primordium", "primary root")
+    known = CHAT_KEYS + [f"tissue_expression/maize:{t}" for t in tissues]
+    d = DecoderPlanner(_Stub(), known)
+    both = known[4:6]
+    for words, want in (("7-8?", [known[5]]), ("and the 2-4 mm one", [known[6]]), ("6-7 and 7-8", both)):
+        scores = PlanScores(
+            op={o: float(o == "predict") for o in OPS},
+            keys={k: 0.9 if k in both else 0.01 for k in known},
+            goal={g: float(g == "none") for g in GOALS},
+            sequences=[0.9],
+        )
+        got = d.decide(scores, ["A" * 40], Intent("help"), words)
+        assert list(got.keys) == want, words
+
+
 def test_placeholders_cover_every_user_sequence():
     s1, s2 = "ACGT" * 10, "TTGCA" * 8
     msgs = [

@@ -136,6 +136,7 @@ _PREDICTION_WORDS = re.compile(
 
 
 _TOKEN = re.compile(r"[a-z0-9']+")
+_RANGE = re.compile(r"(?<![\d.])(\d+)\s*(?:-|–|to)\s*(\d+)(?![\d.])")
 # the words of an elliptic follow-up besides the conditions it names ("and if there's no enhancer?")
 _ELLIPSIS = frozenset(
     "and or so then now ok okay what about how if we i it its it's there there's is are would will be in on at "
@@ -291,6 +292,7 @@ class DecoderPlanner:
             previous = lambda: self._as_kind(before(), want)  # noqa: E731
         if self.ground_keys and op != "rank":
             keys = self._follow(keys, words, turns if turns is not None else [words], previous, vetoes)
+            keys = self._by_range(keys, words, vetoes)
         if op == "compare" and len(targets) < 2:
             if len(seqs) < 2:
                 vetoes.append("compare with one sequence: predict")
@@ -330,6 +332,26 @@ class DecoderPlanner:
             labels=tuple(f"sequence {i + 1}" for i, _ in pairs),
             **base,
         )
+
+    def _by_range(self, keys: list[str], words: str, vetoes: list[str]) -> list[str]:
+        """Atlas keys of one species held to the ranges the words name ("7-8?", "the 6-8 mm one", "1 to 10 mm"):
+        the species' tissues whose names hold one of them (a counted veto where that changes the plan)."""
+        said = set(_RANGE.findall(words))
+        if not said or not all(T.split_key(k)[0] == T.TISSUE for k in keys):
+            return keys
+        species = {T.split_key(k)[1].split(":", 1)[0] for k in keys}
+        if len(species) != 1:
+            return keys
+        (sp,) = species
+        named = [
+            k
+            for k in self.known
+            if k.startswith(f"{T.TISSUE}/{sp}:") and said & set(_RANGE.findall(T.split_key(k)[1]))
+        ]
+        if not named or set(named) == set(keys):
+            return keys
+        vetoes.append(f"the words name {', '.join(sorted('-'.join(r) for r in said))}: {', '.join(named)}")
+        return named
 
     def _ambiguous_tissue(self, op: str, keys: list[str], rules: Intent, words: str) -> bool:
         """Whether the planner chose one of several atlas tissues the words match equally ("maize root", "the
