@@ -245,3 +245,15 @@ def test_the_validator_holds_the_operation_to_the_words(planned, key, words, op,
         assert got.vetoes
     elif veto:
         assert any(veto in v for v in got.vetoes)
+
+
+def test_asking_for_the_value_is_not_asking_why():
+    from agrochat.chat.named import asks_how_much
+
+    for q in ("and leaf value?", "and the strength numbers", "promotr activty plz", "how strong in leaves?"):
+        assert asks_how_much(q), q
+    for q in (
+        "what features of the sequence drive that number?",
+        "is a CAAT box contributing to the activity?",
+    ):
+        assert not asks_how_much(q), q

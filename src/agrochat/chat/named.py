@@ -332,11 +332,21 @@ _HOW_MUCH = re.compile(
     r"|\bexpect\b|\bpredict(?:ed|ion)? (?:strength|activity|expression|value)\b",
     re.I,
 )
+_AMOUNT = re.compile(r"\b(?:value|values|number|numbers)\b|\bactivi?ty\b|\bactivty\b", re.I)
+_WHY = re.compile(
+    r"\bwhy\b|\bdriv|\bcontribut|\bfeature|\bmatter|\bimportan|\bresponsib|\bbecause\b|\bexplain"
+    r"|\bwhich (?:bases|regions?|positions?|elements?|motifs?)\b|\bbox\b|\bmotif",
+    re.I,
+)
 
 
 def asks_how_much(words: str) -> bool:
     """Whether the words ask for an amount ("how much signal", "how strong", "what activity should I expect")."""
-    return _HOW_MUCH.search(words) is not None
+    if _HOW_MUCH.search(words):
+        return True
+    return bool(_AMOUNT.search(words)) and not _WHY.search(
+        words
+    )  # "and the leaf value?", not "what drives it"
 
 
 _COMPARISON = re.compile(

@@ -259,7 +259,7 @@ class DecoderPlanner:
             vetoes.append(f"{op} without a sequence: need_dna")
             op = "need_dna"
         unmeasured = mentions(words).unknown if self.veto_refusals else []
-        if op in NUMBER_OPS and unmeasured:
+        if (op in NUMBER_OPS or op == "clarify") and unmeasured:
             vetoes.append(f"{op} for {', '.join(unmeasured)}, which has no measurement: refuse")
             op = "refuse"
         if op not in NUMBER_OPS:
