@@ -316,10 +316,9 @@ def test_a_question_about_length_or_gc_gets_no_prediction():
         "does GC affect strength?"
     )
     d = DecoderPlanner(_Stub(), CHAT_KEYS)
-    got = d.decide(
-        _scores("predict", {CHAT_KEYS[0]: 0.9}, [0.9]), ["A" * 40], Intent("help"), "how long is it?"
-    )
-    assert got.op == "general" and "length" in got.vetoes[0]
+    for op in ("predict", "clarify"):
+        got = d.decide(_scores(op, {CHAT_KEYS[0]: 0.9}, [0.9]), ["A" * 40], Intent("help"), "how long is it?")
+        assert got.op == "general" and "length" in got.vetoes[0]
 
 
 def test_a_follow_up_naming_only_conditions_keeps_the_operation_before():

@@ -399,7 +399,7 @@ class DecoderPlanner:
         if named is None and has_dna and op in ("predict", "compare") and names_an_edit(words):
             vetoes.append(f"{op}, but the words name an edit: variant")
             return "variant"
-        if has_dna and op in ("predict", "compare") and asks_composition(words):
+        if has_dna and op in ("predict", "compare", "clarify", "need_dna") and asks_composition(words):
             vetoes.append(f"{op}, but the words ask for the length or GC content, not a prediction: general")
             return "general"
         if op == "explain" and named is None and asks_how_much(words):
