@@ -128,6 +128,16 @@ _ASKS_KIND = re.compile(
 )
 
 
+def asks_kind(words: str) -> bool:
+    """Whether the words ask what kind of sequence it is ("promoter or terminator?", "what kind of sequence is
+    this?", "is this a terminator?"): the sequence-kind classifier answers, not the words."""
+    return bool(_ASKS_KIND.search(words))
+
+
+def _chance(p: float) -> str:
+    return "under a 1%" if p < 0.005 else "over a 99%" if p > 0.995 else f"a {p:.0%}"
+
+
 _PREDICTION_WORDS = re.compile(
     r"strong|strength|weak|express|activ|level|predict|score|value|number|how (?:much|high|good|well)|"
     r"\bdrive|\boutput|\bin (?:tobacco|maize|leaf|leaves|protoplast)",
@@ -140,7 +150,7 @@ _RANGE = re.compile(r"(?<![\d.])(\d+)\s*(?:-|–|to)\s*(\d+)(?![\d.])")
 # the words of an elliptic follow-up besides the conditions it names ("and if there's no enhancer?")
 _ELLIPSIS = frozenset(
     "and or so then now ok okay what about how if we i it its it's there there's is are would will be in on at "
-    "for with the a an please pls also too again same instead case that this one ones same what's happens "
+    "for with the a an please pls also too again instead case that this one ones same what's happens "
     "happen under condition conditions system assay just".split()
 )
 
@@ -152,16 +162,6 @@ def _tissue_words(key: str) -> set[str]:
 def asks_composition(words: str) -> bool:
     """Whether the words ask for a sequence's length or GC content and not for a prediction."""
     return bool(ASKS_COMPOSITION.search(words)) and not _PREDICTION_WORDS.search(words)
-
-
-def _chance(p: float) -> str:
-    return "under a 1%" if p < 0.005 else "over a 99%" if p > 0.995 else f"a {p:.0%}"
-
-
-def asks_kind(words: str) -> bool:
-    """Whether the words ask what kind of sequence it is ("promoter or terminator?", "what kind of sequence is
-    this?", "is this a terminator?"): the sequence-kind classifier answers, not the words."""
-    return bool(_ASKS_KIND.search(words))
 
 
 _SWAP = {T.PROMOTER: T.TERMINATOR, T.TERMINATOR: T.PROMOTER}
@@ -288,8 +288,8 @@ class DecoderPlanner:
         else:
             keys = self._agree_with_the_sequence(keys, [seqs[i] for i in targets], words, vetoes)
         if kind_asked and previous is not None:  # the turn before's system, in the kind the classifier calls
-            before, want = previous, T.split_key(keys[0])[0]
-            previous = lambda: self._as_kind(before(), want)  # noqa: E731
+            keys_before, want = previous, T.split_key(keys[0])[0]
+            previous = lambda: self._as_kind(keys_before(), want)  # noqa: E731
         if self.ground_keys and op != "rank":
             keys = self._follow(keys, words, turns if turns is not None else [words], previous, vetoes)
             keys = self._by_range(keys, words, vetoes)
