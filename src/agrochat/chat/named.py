@@ -418,6 +418,8 @@ _INJECTION = re.compile(
     r"|\b(?:reveal|print|show|paste|repeat|leak|dump)\b.{0,30}\b(?:your|the)\s+(?:prompt|instructions|rules)\b"
     r"|\b(?:respond|answer|reply)\s+(?:only\s+)?with\b.{0,40}\b(?:for (?:all|every)|only)\b"
     r"|\bfor (?:all|every) (?:inputs?|sequences?)\b"
+    r"|\b(?:answer|say|report|output|return|give|reply)\b.{0,40}(?:\bno matter what\b|\bfor everything\b"
+    r"|\bregardless of (?:the |your )?(?:model|prediction|output|input|sequence|what))"
     r"|\b(?:you are now|pretend (?:to be|you are)|developer mode|jailbreak)\b"
     r"|\bdo not mention this\b",
     re.I,
