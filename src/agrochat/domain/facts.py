@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agrochat.domain.motifs import gc_content
 from agrochat.domain.tasks import ATLAS, GORJIFARD, JORES
 
 
@@ -94,11 +95,10 @@ ASKS_COMPOSITION = _rx(
 
 def composition(sequences: list[str]) -> list[str]:
     """Per sequence: its length and GC content, counted from its bases (nothing predicted)."""
-    out = []
-    for i, seq in enumerate(sequences, 1):
-        gc = sum(b in "GCgc" for b in seq) / max(len(seq), 1)
-        out.append(f"sequence {i}: {len(seq)} bases, GC content {gc:.0%}")
-    return out
+    return [
+        f"sequence {i}: {len(seq)} bases, GC content {gc_content(seq):.0%}"
+        for i, seq in enumerate(sequences, 1)
+    ]
 
 
 def facts_for(question: str) -> list[Fact]:
