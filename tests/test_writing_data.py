@@ -190,3 +190,24 @@ def test_note_texts():
 def test_needs_keys(registry):
     with pytest.raises(ValueError):
         generate_writing([], registry, 1)
+
+
+def test_variety_narrows_the_wording_only(registry):
+    keys = _model_keys()
+    full = generate_writing(keys, registry, 400, seed=3)
+    narrow = generate_writing(keys, registry, 400, seed=3, variety=1)
+    # the same operations, and the first example's question and evidence: the answers' wording is drawn from
+    # fewer options (the draws share one stream, so later examples differ)
+    assert [x.evidence.op for x in narrow] == [x.evidence.op for x in full]
+    assert (narrow[0].question, narrow[0].evidence.text()) == (full[0].question, full[0].evidence.text())
+    assert [x.answer for x in narrow] != [x.answer for x in full]
+    assert all(not check(x.answer, x.evidence) for x in narrow)
+    # fewer wordings copy a little more (about 0.80 of the characters are written, against 0.82 with all)
+    assert sum(decoder_share(x.answer, x.evidence) for x in narrow) / len(narrow) >= 0.75
+
+    def starts(examples):
+        return len({" ".join(x.answer.split()[:4]) for x in examples})
+
+    assert starts(narrow) < 0.6 * starts(full), (starts(narrow), starts(full))
+    with pytest.raises(ValueError):
+        generate_writing(keys, registry, 1, variety=-1)

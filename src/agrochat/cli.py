@@ -116,6 +116,14 @@ def train_decoder_command(
         "--bf16",
         help="writer: train under bfloat16 autocast on the CPU (about 2.3x faster per step where it has AVX512-BF16)",
     ),
+    variety: int = typer.Option(
+        0,
+        "--variety",
+        help="writer: word each answer sentence in one of its first N wordings (0: all of them)",
+    ),
+    init: Path = typer.Option(
+        None, "--init", help="writer: start from this saved writer (an epoch-N or best folder)"
+    ),
     cache_layers: str = typer.Option(
         "",
         "--cache-layers",
@@ -179,6 +187,8 @@ def train_decoder_command(
                     compute_dtype="bfloat16" if bf16 else "float32",
                 ),
                 resume,
+                variety,
+                init,
             )
         else:
             fail(f"part must be planner or writer, not {part!r}")

@@ -669,11 +669,40 @@ GENERAL_FACTS = (  # (questions, note text, answers)
 )
 
 
+class _Phrasing:
+    """Draws an answer's wording from ``rng``: each choice among the first ``variety`` options of its list (and
+    each shape number below ``variety``), or among all of them where ``variety`` is 0. Other draws pass through."""
+
+    def __init__(self, rng: random.Random, variety: int = 0) -> None:
+        self.rng, self.variety = rng, variety
+
+    def _first(self, items: Sequence) -> list:
+        return list(items)[: self.variety] if self.variety else list(items)
+
+    def choice(self, items: Sequence):
+        return self.rng.choice(self._first(items))
+
+    def randrange(self, n: int) -> int:
+        return self.rng.randrange(min(n, self.variety) if self.variety else n)
+
+    def sample(self, items: Sequence, k: int) -> list:
+        pool = self._first(items)
+        return self.rng.sample(pool, min(k, len(pool)))
+
+    def __getattr__(self, name: str):
+        return getattr(self.rng, name)
+
+
 class _Writer:
-    def __init__(self, keys: Sequence[str], registry, seed: int) -> None:
+    def __init__(self, keys: Sequence[str], registry, seed: int, variety: int = 0) -> None:
         if not keys:
             raise ValueError("generate_writing needs at least one key")
+        if variety < 0:
+            raise ValueError("variety must be >= 0")
         self.rng = random.Random(seed)
+        self.phr = _Phrasing(
+            self.rng, variety
+        )  # the answer's wording; the same stream, so variety 0 changes nothing
         self.keys = list(dict.fromkeys(keys))
         self.info = {k: _Key(k, registry.get(k)) for k in self.keys}
         self.groups = key_groups(self.keys)
@@ -686,6 +715,10 @@ class _Writer:
     # ---- draws ------------------------------------------------------------------------------------------------
     def pick(self, items):
         return self.rng.choice(items)
+
+    def say(self, items):
+        """A wording of the answer (:class:`_Phrasing`)."""
+        return self.phr.choice(items)
 
     def key(self, groups: Sequence[str] | None = None) -> str:
         weights = {"promoter": 0.32, "terminator": 0.2, "natural": 0.1, "synthetic": 0.1, "tissue": 0.28}
@@ -776,11 +809,11 @@ class _Writer:
         return self.pick(V.TERMINATOR_NOUNS if k.kind == "terminator" else V.PROMOTER_NOUNS)
 
     def subject(self, k: _Key, label: str, single: bool = True) -> str:
-        if not single or self.rng.random() < 0.2:
+        if not single or self.phr.random() < 0.2:
             return label
         if k.tissue_key:
-            return self.pick(("the gene with this promoter", "this gene", "the gene", "your gene"))
-        return self.pick((f"this {k.noun}", f"this {k.noun}", "this sequence", f"your {k.noun}"))
+            return self.say(("the gene with this promoter", "this gene", "the gene", "your gene"))
+        return self.say((f"this {k.noun}", f"this {k.noun}", "this sequence", f"your {k.noun}"))
 
     def tpl(self, templates: Sequence[str]) -> str:
         """A question template that shows the sequence (not a follow-up that refers back to one)."""
@@ -788,10 +821,10 @@ class _Writer:
 
     def namer(self, labels: Sequence[str]) -> dict[str, str]:
         """How an answer names its sequences: "sequence 2" as such, or as "the second sequence"."""
-        if self.rng.random() < 0.5:
+        if self.phr.random() < 0.5:
             self.names = {lab: lab for lab in labels}
         else:
-            form = self.pick(("the {} sequence", "the {} one", "the {} candidate"))
+            form = self.say(("the {} sequence", "the {} one", "the {} candidate"))
             ords = ("first", "second", "third", "fourth", "fifth")
             self.names = {lab: form.format(ords[int(lab.split()[-1]) - 1]) for lab in labels}
         return self.names
@@ -828,10 +861,10 @@ class _Writer:
             answer = self.predict_one(values[0])
         for i, o in oods.items():
             if len(labels) == 1:
-                answer += self.pick(CAUTION).format(why=self.pick(o.says))
+                answer += self.say(CAUTION).format(why=self.say(o.says))
             else:
                 who = self.names[labels[i]]
-                answer += self.pick(CAUTION_FOR).format(why=self.pick(o.says), who=who, Who=_cap(who))
+                answer += self.say(CAUTION_FOR).format(why=self.say(o.says), who=who, Who=_cap(who))
         return WriteExample(
             self.predict_question(keys, len(labels)), Evidence("predict", list(values)), answer
         )
@@ -884,7 +917,7 @@ class _Writer:
         return self.noise(self.tpl(P.STRENGTH_Q).format(noun=noun, sys=self.sys_words(k), dna=dna))
 
     def slots(self, v: Value, single: bool = True) -> dict:
-        rng, k = self.rng, self.info[v.key]
+        rng, k = self.phr, self.info[v.key]
         subj = self.subject(k, v.label, single)
         lvl = _level(v, rng)
         f = dict(
@@ -903,7 +936,7 @@ class _Writer:
             a_level=_a(v.level),
             noun=k.noun,
             nouns=k.noun + "s",
-            qty=self.pick(k.qtys),
+            qty=self.say(k.qtys),
             sp=k.species,
             pctw=_pct_words(v, rng, "gene" if k.tissue_key else k.noun),
             meaning=k.meaning(v.level, rng),
@@ -948,13 +981,13 @@ class _Writer:
                 ". Compared with what was measured it is {lvl}, {pctw}.",
                 ". In other words {a_level} {level} {noun}, {pctw}.",
             )
-        out = (self.pick(leads) + self.pick(tails)).format(**f)
-        if f["meaning"] and self.rng.random() < 0.75:
+        out = (self.say(leads) + self.say(tails)).format(**f)
+        if f["meaning"] and self.phr.random() < 0.75:
             out += " " + f["meaning"]
-        return out + _floor(v, self.rng)
+        return out + _floor(v, self.phr)
 
     def predict_keys(self, values: list[Value]) -> str:
-        rng = self.rng
+        rng = self.phr
         k = self.info[values[0].key]
         fs = [self.slots(v) for v in values]
         subj = self.subject(k, values[0].label)
@@ -989,7 +1022,7 @@ class _Writer:
         ranked = sorted(values, key=lambda v: v.percentile, reverse=True)
         if _pct(ranked[0].percentile) != _pct(ranked[1].percentile) and rng.random() < 0.6:
             hi, lo = self.info[ranked[0].key].where(rng), self.info[ranked[1].key].where(rng)
-            out += self.pick(
+            out += self.say(
                 (
                     f" Relative to the genes measured in each tissue, it ranks higher {hi} than {lo}.",
                     f" On percentiles, which compare it with the other genes of each tissue, it stands out more {hi}.",
@@ -1004,7 +1037,7 @@ class _Writer:
         floor = [v for v in values if v.p_floor is not None and v.p_floor > 0.16]
         if floor:
             v = floor[0]
-            out += self.pick(
+            out += self.say(
                 (
                     " {Where} there is a {pf} chance that it is not expressed at all.",
                     " The probability of no expression at all {where} is {pf}.",
@@ -1017,7 +1050,7 @@ class _Writer:
         return out
 
     def predict_many(self, values: list[Value]) -> str:
-        rng = self.rng
+        rng = self.phr
         k = self.info[values[0].key]
         where, unit = k.where(rng), k.unit_name(rng)
         nm = self.namer([v.label for v in values])
@@ -1047,7 +1080,7 @@ class _Writer:
                 + "."
             )
         if rng.random() < 0.4:
-            out += self.pick(
+            out += self.say(
                 (
                     " To rank them properly, ask me to compare them; I will then say which gaps exceed the error bars.",
                     " Whether these differences are real depends on the error bars; a comparison would tell you.",
@@ -1095,7 +1128,7 @@ class _Writer:
         answer = self.compare_answer(values, diffs, k)
         for i, o in oods.items():
             who = self.names[labels[i]]
-            answer += self.pick(CAUTION_FOR).format(why=self.pick(o.says), who=who, Who=_cap(who))
+            answer += self.say(CAUTION_FOR).format(why=self.say(o.says), who=who, Who=_cap(who))
         return WriteExample(self.noise(q), Evidence("compare", [*values, *diffs]), answer)
 
     def near(self, v: Value, x: float, ood: _Ood | None) -> Value:
@@ -1105,7 +1138,7 @@ class _Writer:
         return self.strength_value(v.label, v.key, _r(x), sd, ood)
 
     def compare_answer(self, values: list[Value], diffs: list[Difference], k: _Key) -> str:
-        rng = self.rng
+        rng = self.phr
         where, unit = k.where(rng), k.unit_name(rng)
         by = {v.label: v for v in values}
         nm = self.namer([v.label for v in values])
@@ -1117,9 +1150,9 @@ class _Writer:
             return f"{_n(v.value)} ± {_n(v.std)}" if rng.random() < 0.85 else _n(v.value)
 
         def verdict(d: Difference) -> str:
-            return self.pick(REAL if d.real else NOT_REAL).format(c=_n(d.combined))
+            return self.say(REAL if d.real else NOT_REAL).format(c=_n(d.combined))
 
-        advice = self.pick(
+        advice = self.say(
             (
                 " If you need the {better} {noun}, go with {best}.",
                 " So {best} is the one to pick here.",
@@ -1160,7 +1193,7 @@ class _Writer:
                 b=nm[second.label],
                 pma=val(first),
                 pmb2=val(second),
-                qty=self.pick(k.qtys),
+                qty=self.say(k.qtys),
             )
             shapes = [
                 "{Best} is predicted higher {where}: {pmb} against {pmo} for {other} ({unit}). The gap of {d} is "
@@ -1176,7 +1209,7 @@ class _Writer:
                 "is {verdict}.",
             ]
             f.update(A=_cap(nm[first.label]), B=_cap(nm[second.label]))
-            return self.pick(shapes).format(**f) + (advice if rng.random() < 0.7 else "")
+            return self.say(shapes).format(**f) + (advice if rng.random() < 0.7 else "")
         items = [f"{nm[v.label]} {val(v)}" for v in values]
         parts = [f"{nm[d.lower]} by {_n(d.delta)} ({verdict(d)})" for d in diffs]
         shape = rng.randrange(4)
@@ -1228,13 +1261,13 @@ class _Writer:
         )
 
     def rank_answer(self, species: str, n: int, order: list[str], profile: dict, small: bool) -> str:
-        rng = self.rng
-        m = min(len(order) - 1, 5, self.pick((1, 2, 2, 3, 3, 4, 5)))
+        rng = self.phr
+        m = min(len(order) - 1, 5, self.say((1, 2, 2, 3, 3, 4, 5)))
         names = [self.info[k].organ_name(rng, 0.7) for k in order]
         top = [f"{names[i]} ({_n(profile[order[i]])})" for i in range(max(m, 1))]
         low = f"{names[-1]} ({_n(profile[order[-1]])})"
         unit = self.info[order[0]].unit_name(rng)
-        spread = self.pick(
+        spread = self.say(
             (
                 " The tissues differ by less than the error of a single prediction, so treat the order as weak.",
                 " Note that the whole range is narrower than a typical error bar; I would not read much into the order.",
@@ -1284,7 +1317,7 @@ class _Writer:
                 "Of the {n} {sp} tissues, {lead} tops the list and {low} is last ({unit}).",
                 "Its peak is predicted in {lead}; the lowest of the {n} {sp} tissues is {low}, {unit}.",
             ]
-        return self.pick(shapes).format(**f) + spread
+        return self.say(shapes).format(**f) + spread
 
     # ---- explain ----------------------------------------------------------------------------------------------
     def regions(self, key: str, value: float, n: int) -> list[Region]:
@@ -1353,9 +1386,9 @@ class _Writer:
                 "The stretch {a}..{b} is repressive ({e}, ±{sp}): scrambled, the estimate goes up",
                 "Shuffling {a} through {b} lifts the value by {ea} (±{sp}), so that region holds it back",
             )
-        out = self.pick(shapes).format(most="most of it" if first else "part of it", **f)
+        out = self.say(shapes).format(most="most of it" if first else "part of it", **f)
         if r.matches:
-            out += self.pick(
+            out += self.say(
                 (
                     "; it matches the {m}.",
                     ", and the {m} " + ("sit" if len(r.matches) > 1 else "sits") + " there.",
@@ -1364,7 +1397,7 @@ class _Writer:
                 )
             ).format(**f)
         else:
-            out += self.pick(
+            out += self.say(
                 (
                     "; no known motif matches it.",
                     ", though no profile I know matches it.",
@@ -1374,7 +1407,7 @@ class _Writer:
         return out
 
     def explain_answer(self, v: Value, regions: list[Region]) -> str:
-        rng = self.rng
+        rng = self.phr
         f = self.slots(v)
         heads = (
             (
@@ -1391,8 +1424,8 @@ class _Writer:
                 "The model's mean {where} is {m} ({lvl}).",
             )
         )
-        head = self.pick(heads).format(**f)
-        how = self.pick(
+        head = self.say(heads).format(**f)
+        how = self.say(
             (
                 "In-silico mutagenesis (every base changed to each other base) marks {n}.",
                 "Changing every base in turn, the model's attribution points to {n}.",
@@ -1405,7 +1438,7 @@ class _Writer:
         top = regions[0]
         if rng.random() < 0.6:
             if top.effect > 0 and top.matches:
-                out += self.pick(
+                out += self.say(
                     (
                         f" So the {top.matches[0]} is the part to keep intact if you edit this sequence.",
                         f" If you want to lower activity, disrupting the {top.matches[0]} is the most direct lever.",
@@ -1414,7 +1447,7 @@ class _Writer:
                     )
                 )
             else:
-                out += self.pick(
+                out += self.say(
                     (
                         " Keep in mind that these are the model's attributions, not a measured dissection.",
                         " Measuring a deletion of the first region would test this directly.",
@@ -1480,27 +1513,27 @@ class _Writer:
         if rng.random() < 0.5:
             answer += " " + self.variant_advice(edits)
         if ood:
-            answer += self.pick(
+            answer += self.say(
                 (
                     " Caution: the edited sequence is unusual for the model, because {why}.",
                     " Keep in mind that {why}, so this estimate is less reliable than usual.",
                     " One caveat: {why}; treat the predicted effect with care.",
                 )
-            ).format(why=self.pick(ood.says))
+            ).format(why=self.say(ood.says))
         return WriteExample(
             self.noise(self.variant_question(k, kind, slots)), Evidence("variant", edits), answer
         )
 
     def variant_advice(self, edits: list[Edit]) -> str:
         if any(e.real for e in edits):
-            return self.pick(
+            return self.say(
                 (
                     "That is worth testing if you want to tune expression.",
                     "An edit like this should show up in a reporter assay.",
                     "If you build it, I would expect the difference to be measurable.",
                 )
             )
-        return self.pick(
+        return self.say(
             (
                 "I would not expect to see this edit in a reporter assay.",
                 "So this edit is probably neutral as far as the model can tell.",
@@ -1524,13 +1557,13 @@ class _Writer:
         return self.tpl(pool).format(**f)
 
     def edit_sentence(self, e: Edit, k: _Key, kind: str, slots: dict, i: int) -> str:
-        rng = self.rng
+        rng = self.phr
         s = slots
         if i > 0:
-            change = self.pick(("the same edit", "that edit", "the same change"))
+            change = self.say(("the same edit", "that edit", "the same change"))
         elif kind == "sub":
             sub = f"{s['ref']}{s['rel']}{s['alt']}"
-            change = self.pick(
+            change = self.say(
                 (
                     sub,
                     f"{sub} at base {s['pos']}",
@@ -1540,7 +1573,7 @@ class _Writer:
                 )
             )
         elif kind == "ko":
-            change = self.pick(
+            change = self.say(
                 (
                     f"destroying its {s['elem']} (at {s['rel']})",
                     f"a knockout of its {s['elem']} near {s['rel']}",
@@ -1551,7 +1584,7 @@ class _Writer:
             if s["elem"].endswith(")"):  # "TF_5 (MYB) (at -54)" reads badly
                 change = re.sub(r" \((at|position) ([+-]\d+)\)$", r" at \2", change)
         else:
-            change = self.pick(
+            change = self.say(
                 (
                     f"a new TATA box placed at {s['rel']}",
                     f"adding a TATA box (at {s['rel']})",
@@ -1559,7 +1592,7 @@ class _Writer:
                 )
             )
         verb = "raises" if e.delta > 0 else "lowers" if e.delta < 0 else "keeps"
-        ver = self.pick(
+        ver = self.say(
             (
                 "well over the error of the estimate, so the model expects a real change",
                 "beyond its error bar",
@@ -1587,7 +1620,7 @@ class _Writer:
             unitn=k.unit_name(rng),
             ver=ver,
             verb=verb,
-            qty=self.pick(k.qtys),
+            qty=self.say(k.qtys),
             noun="gene" if k.tissue_key else k.noun,
         )
         f["Where"] = _cap(f["where"])
@@ -1606,7 +1639,7 @@ class _Writer:
         ]
         if e.delta == 0:
             shapes = ["{Change} keeps the prediction {where} at {ref} ({unitn}; shift {d}, ±{u}), {ver}."]
-        return self.pick(shapes).format(**f)
+        return self.say(shapes).format(**f)
 
     # ---- design -----------------------------------------------------------------------------------------------
     def design(self) -> WriteExample:
@@ -1658,11 +1691,11 @@ class _Writer:
         )
 
     def design_answer(self, d: Design, steps: list, k: _Key, goal: str, ood: _Ood | None) -> str:
-        rng = self.rng
+        rng = self.phr
         where, unit = k.where(rng), k.unit(rng)
         gain = _s(d.end - d.start)
         n = len(steps)
-        word = self.pick(("change", "point mutation", "base change", "substitution"))
+        word = self.say(("change", "point mutation", "base change", "substitution"))
         plural = word if n == 1 else word + "s"
         up = "raises" if goal == "stronger" else "lowers"
 
@@ -1670,7 +1703,7 @@ class _Writer:
             first = ("first ", "then ", "next ", "after that ", "finally ")[min(i, 4)] if n > 1 else ""
             if i == n - 1 and n > 1:
                 first = "finally "
-            return first + self.pick(
+            return first + self.say(
                 (
                     f"{s} (at base {b}) {up} it to {_n(v)}, uncertainty {_n(u)}",
                     f"{s} takes it to {_n(v)} (±{_n(u)})",
@@ -1681,7 +1714,7 @@ class _Writer:
 
         walk = "; ".join(step(s, b, v, u, i) for i, (s, b, v, u, _) in enumerate(steps))
         subs = [s for s, *_ in steps]
-        intro = self.pick(
+        intro = self.say(
             (
                 f"I ran a greedy in-silico evolution to make this {k.noun} {goal} {where}, allowing up to {d.budget} "
                 f"changes. It kept {_words(n)} {plural}: {walk}.",
@@ -1700,7 +1733,7 @@ class _Writer:
                 f"(budget {d.budget}) to make it {goal} {where}: {walk}.",
             )
         )
-        result = self.pick(
+        result = self.say(
             (
                 f" Overall the prediction moves from {_n(d.start)} to {_n(d.end)} {unit}, a net change of {gain}.",
                 f" In total that is {gain}, taking it from {_n(d.start)} up to {_n(d.end)} {unit}.".replace(
@@ -1722,7 +1755,7 @@ class _Writer:
             place = f" {_cap(_words(n_up))} of them {'sits' if n_up == 1 else 'sit'} upstream of {anchor}, the rest downstream."
         last_u = steps[-1][3]
         clear = abs(d.end - d.start) > last_u
-        judge = self.pick(
+        judge = self.say(
             (
                 " That change exceeds the error of the final estimate, so the direction is credible.",
                 " The shift exceeds the final step's error bar, which makes the effect plausible.",
@@ -1736,7 +1769,7 @@ class _Writer:
             )
         )
         stop = (
-            self.pick(
+            self.say(
                 (
                     " The search stopped before using the whole budget because no single change improved it further.",
                     " It stopped early: no further single-base change helped.",
@@ -1745,7 +1778,7 @@ class _Writer:
             if d.stopped
             else ""
         )
-        show = self.pick(
+        show = self.say(
             (
                 "\n\nNew sequence:\n{seq}\n\n",
                 " Here it is in full:\n\n{seq}\n\n",
@@ -1753,7 +1786,7 @@ class _Writer:
                 " The resulting sequence:\n{seq}\n\n",
             )
         ).format(seq=d.sequence)
-        caveat = self.pick(
+        caveat = self.say(
             (
                 "Nobody has tested this sequence: clone it next to the original and measure both before you build on "
                 "it.",
@@ -1766,12 +1799,12 @@ class _Writer:
             )
         )
         drift = (
-            self.pick(
+            self.say(
                 (
                     " The design also drifted away from the training data ({why}), so trust it even less.",
                     " Caution: {why}, so the predictions for the design are less reliable.",
                 )
-            ).format(why=self.pick(ood.says))
+            ).format(why=self.say(ood.says))
             if ood
             else ""
         )
@@ -1791,7 +1824,7 @@ class _Writer:
         tips.append(
             " Check that none of the changes breaks a restriction site or motif you rely on for cloning."
         )
-        caveat += "".join(rng.sample(tips, min(len(tips), self.pick((1, 2, 2)))))
+        caveat += "".join(rng.sample(tips, min(len(tips), self.say((1, 2, 2)))))
         shape = rng.randrange(3)
         if shape == 0:
             out = intro + place + result + judge + stop + show + caveat + drift
@@ -1836,7 +1869,7 @@ class _Writer:
                 "how active it is.",
                 "Not my area, I'm afraid: my answers are limited to plant regulatory DNA and gene activity.",
             )
-            return WriteExample(q, Evidence("refuse", [note]), self.pick(shapes).format(topic=topic))
+            return WriteExample(q, Evidence("refuse", [note]), self.say(shapes).format(topic=topic))
         k = self.info[self.key(["promoter", "terminator", "natural", "tissue"])]
         inject = None
         if rng.random() < 0.25:
@@ -1863,7 +1896,7 @@ class _Writer:
             + "; ".join(self.info[x].label for x in close),
         )
         f = dict(
-            what=self.pick(("expression", "gene activity")) if k.tissue_key else f"{k.noun} activity",
+            what=self.say(("expression", "gene activity")) if k.tissue_key else f"{k.noun} activity",
             where=where,
             Where=_cap(where),
             alts=_join([self.plain_what(x) for x in close], "or"),
@@ -1892,7 +1925,7 @@ class _Writer:
             ).format(w=where, dna=SEQ.format(1))
         else:
             q = self.tpl(P.REFUSE_SPECIES_Q).format(noun=self.noun_words(k), where=where, dna=SEQ.format(1))
-        return WriteExample(self.noise(q), Evidence("refuse", [note]), self.pick(shapes).format(**f))
+        return WriteExample(self.noise(q), Evidence("refuse", [note]), self.say(shapes).format(**f))
 
     def clarify(self) -> WriteExample:
         rng = self.rng
@@ -1937,7 +1970,7 @@ class _Writer:
                 "before ranking.",
                 "Please tell me the species first, maize or sorghum, and I will rank its tissues for this gene.",
             )
-            return WriteExample(self.noise(q), Evidence("clarify", [note]), self.pick(shapes))
+            return WriteExample(self.noise(q), Evidence("clarify", [note]), self.say(shapes))
         if rng.random() < 0.3:
             ks = rng.sample(ks, len(ks))
         if kind == "tissue":
@@ -1976,7 +2009,7 @@ class _Writer:
                 "against its own reference, so the choice matters.",
             )
         f = dict(opts=_join(choices, "or"), list="\n".join(f"• {c}" for c in choices), sp=sp)
-        return WriteExample(self.noise(q), Evidence("clarify", [note]), self.pick(shapes).format(**f))
+        return WriteExample(self.noise(q), Evidence("clarify", [note]), self.say(shapes).format(**f))
 
     def need_dna(self) -> WriteExample:
         key = self.pick(self.plain_keys() or self.keys)
@@ -2010,25 +2043,25 @@ class _Writer:
             "Happy to help once I have the sequence: paste the {noun} (raw or FASTA) and I'll predict the {what}.",
             "To predict the {what} I need the actual sequence. Please paste it in your next message.",
         )
-        answer = self.pick(shapes).format(**f).replace("the how", "how")
+        answer = self.say(shapes).format(**f).replace("the how", "how")
         return WriteExample(self.noise(q), Evidence("need_dna", [note]), answer)
 
     def capability_answer(self, size: bool = False) -> str:
-        g, rng = self.groups, self.rng
+        g, rng = self.groups, self.phr
         systems = []
         if any(k.endswith("/leaf") for k in g["promoter"] + g["terminator"]):
             systems.append(
-                self.pick(("tobacco leaves", "agroinfiltrated tobacco leaves", "benthamiana leaves"))
+                self.say(("tobacco leaves", "agroinfiltrated tobacco leaves", "benthamiana leaves"))
             )
         if any(k.endswith("/protoplast") for k in g["promoter"] + g["terminator"]):
-            systems.append(self.pick(("maize protoplasts", "the maize protoplast assay")))
+            systems.append(self.say(("maize protoplasts", "the maize protoplast assay")))
         kinds = [w for w, ks in (("promoters", g["promoter"]), ("terminators", g["terminator"])) if ks]
         parts = []
         if kinds and systems:
             parts.append(f"how strongly {' or '.join(kinds)} will drive expression in {_join(systems)}")
         if g["natural"] or g["synthetic"]:
             parts.append(
-                self.pick(
+                self.say(
                     (
                         "how that changes with the enhancer on or off, in light or in darkness",
                         "the effect of the enhancer and of light versus darkness",
@@ -2048,7 +2081,7 @@ class _Writer:
         ]
         rng.shuffle(more)
         main = _join(parts) or "the activity of regulatory DNA"
-        out = self.pick(
+        out = self.say(
             (
                 f"I predict {main}, each with an error bar. I can also {_join(more)}. Paste a sequence, raw or in "
                 "FASTA format, to start.",
@@ -2059,7 +2092,7 @@ class _Writer:
             )
         )
         if size or rng.random() < 0.4:
-            out += self.pick(
+            out += self.say(
                 (
                     " Sequences of about 170 bp work best, such as a core promoter or a terminator.",
                     " The model was trained on fragments of about 170 bp (core promoters and terminators), so that "
@@ -2084,7 +2117,7 @@ class _Writer:
             return WriteExample(
                 q,
                 ev,
-                self.pick(
+                self.say(
                     (
                         "Goodbye, and good luck with your constructs!",
                         "Bye! Come back any time you have a sequence to check.",
@@ -2094,13 +2127,13 @@ class _Writer:
                 ),
             )
         if any(w in low for w in ("thank", "thx", "cheers", "great")):
-            opener = self.pick(("You're welcome!", "Glad it helped.", "Any time.", "My pleasure."))
+            opener = self.say(("You're welcome!", "Glad it helped.", "Any time.", "My pleasure."))
         else:
-            opener = self.pick(("Hello!", "Hi there!", "Hi!", "Good to see you."))
+            opener = self.say(("Hello!", "Hi there!", "Hi!", "Good to see you."))
         tail = (
             self.capability_answer()
-            if self.rng.random() < 0.7
-            else self.pick(
+            if self.phr.random() < 0.7
+            else self.say(
                 (
                     "Send me a sequence whenever you are ready.",
                     "Paste a regulatory sequence whenever you like and tell me what you want to know.",
@@ -2114,19 +2147,19 @@ class _Writer:
         if rng.random() < 0.35:
             qs, text, answers = self.pick(GENERAL_FACTS)
             return WriteExample(
-                self.pick(qs), Evidence("general", [Note("general", text)]), self.pick(answers)
+                self.pick(qs), Evidence("general", [Note("general", text)]), self.say(answers)
             )
         name = self.pick(list(ELEMENTS))
         kind, (a, b), (c, d) = ELEMENTS[name]
         e1, e2 = _r(rng.uniform(a, b)), _r(rng.uniform(c, d))
         note = Note("general", element_fact(name, e1, e2))
         the = "" if name.startswith("TF_") else "the "
-        what = self.pick(ELEMENT_SAY[kind.split(";")[0]])
+        what = self.say(ELEMENT_SAY[kind.split(";")[0]])
         if ";" in kind:
-            what += " (" + self.pick(ELEMENT_SAY[kind.split("; ")[1]]) + ")"
+            what += " (" + self.say(ELEMENT_SAY[kind.split("; ")[1]]) + ")"
         sign = "stronger" if e1 > 0 and e2 > 0 else "weaker" if e1 < 0 and e2 < 0 else "different"
         extra = (
-            self.pick(
+            self.say(
                 (
                     " It is most effective when centred roughly between -59 and -23, counting from where transcription "
                     "starts.",
@@ -2148,17 +2181,17 @@ class _Writer:
             f"In short, {the}{name} is {what}. The published library data give an average effect of {_s(e1)} log2 "
             f"for tobacco leaves and {_s(e2)} for maize protoplasts, so promoters with it tend to be {sign}.{extra}",
         )
-        closers = rng.sample(
+        closers = self.phr.sample(
             (
                 " Positive values mean promoters with it were stronger, negative ones weaker.",
                 " These are averages over thousands of promoters, not a statement about any single one.",
                 " If you paste a sequence I can show what it does there.",
                 " Whether it matters in your own promoter depends on its context.",
             ),
-            self.pick((1, 2)),
+            self.say((1, 2)),
         )
         return WriteExample(
-            self.pick(ELEMENT_Q[name]), Evidence("general", [note]), self.pick(shapes) + "".join(closers)
+            self.pick(ELEMENT_Q[name]), Evidence("general", [note]), self.say(shapes) + "".join(closers)
         )
 
     # ---- dispatch ---------------------------------------------------------------------------------------------
@@ -2173,10 +2206,14 @@ class _Writer:
         return fn()
 
 
-def generate_writing(keys: list[str], registry, n: int, seed: int = 0) -> list[WriteExample]:
+def generate_writing(
+    keys: list[str], registry, n: int, seed: int = 0, variety: int = 0
+) -> list[WriteExample]:
     """``n`` writing examples for a model with task ``keys`` (``registry``: the task registry, for units,
     percentiles and level words), operations drawn by :data:`OP_MIX` (rank only with two tissues of a species,
-    design only with a promoter or terminator key)."""
-    w = _Writer(keys, registry, seed)
+    design only with a promoter or terminator key). ``variety``: each sentence of an answer worded in one of the
+    first ``variety`` ways its list holds (0: all): a small decoder learns a few consistent wordings faster than
+    many; the questions keep all their variety."""
+    w = _Writer(keys, registry, seed, variety)
     ops, weights = w.ops()
     return [w.draw(op) for op in w.rng.choices(ops, weights, k=n)]

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from agrochat.bridge import top_adapter as top
-from agrochat.bridge.writer import ADAPTER, Writer
+from agrochat.bridge.writer import ADAPTER, CONFIG_FILE, Writer
 
 from .plan import PlanTrainConfig, cached_states, keep_best, record_epoch
 
@@ -142,9 +142,12 @@ def run(
     layers: int = 6,
     train_config: PlanTrainConfig | None = None,
     resume: bool = False,
+    variety: int = 0,
+    init: Path | None = None,
 ) -> dict:
     """Build a writer for the model in ``model_dir``, generate its examples, train it and save the best epoch to
-    ``out/best``."""
+    ``out/best``. ``variety``: how many wordings of each answer sentence the examples draw from (0: all;
+    :func:`agrochat.data_gen.writing.generate_writing`); ``init``: a saved writer to start from (its layers)."""
     from agrochat.bridge import DnaLanguageModel
     from agrochat.bridge.writer import WriterConfig
     from agrochat.data_gen.writing import generate_writing
@@ -157,8 +160,12 @@ def run(
     reg = model_dir / "registry.json"
     registry = load_registry(reg if reg.is_file() else None)
     keys = list(model.config.numeric_head.keys)
-    train = generate_writing(keys, registry, n_train, seed=0)
-    valid = generate_writing(keys, registry, n_valid, seed=1)
-    writer = Writer.build(model, WriterConfig(layers=layers))
+    train = generate_writing(keys, registry, n_train, seed=0, variety=variety)
+    valid = generate_writing(keys, registry, n_valid, seed=1, variety=variety)
+    if init is not None:
+        writer = Writer(model, WriterConfig(**json.loads((init / CONFIG_FILE).read_text())))
+        top.load(model, ADAPTER, init)
+    else:
+        writer = Writer.build(model, WriterConfig(layers=layers))
     writer.vocabulary = vocabulary_of(ex.answer for ex in train)
     return train_writer(writer, train, valid, out, train_config or PlanTrainConfig(lr=5e-4), resume=resume)
