@@ -43,7 +43,7 @@ from agrochat.domain.evidence import (
 from agrochat.domain.evidence import Region as EvidenceRegion
 from agrochat.domain.explain import describe_element, element_mentions
 from agrochat.domain.explain import explain as explain_annotation
-from agrochat.domain.facts import ASKS_COMPOSITION, DATA, POLYA, composition, facts_for
+from agrochat.domain.facts import DATA, POLYA, composition, facts_for
 from agrochat.domain.motifs import annotate, promoter_rel, terminator_rel
 from agrochat.domain.prompts import canonical_prompt
 from agrochat.domain.registry import Registry, load_registry, ordinal
@@ -59,7 +59,7 @@ from .explanation import explain_text
 from .fasta import iter_fasta
 from .interpret import ANSWER_ATTRIBUTION
 from .paste import plain_pastes
-from .planning import DecoderPlanner
+from .planning import DecoderPlanner, asks_composition
 from .plots import plot_design, plot_heatmap, plot_mutagenesis
 from .prediction import Answer, Mutagenesis, Prediction
 from .variants import VariantError, coordinate, motif_name, replaced_runs, variant_spec_from_text
@@ -995,7 +995,7 @@ class Assistant:
         agrochat gives come from measurements and their sources, never from the decoder's free text."""
         words = str(messages[-1]["content"])
         seqs = DNA_RUN.findall(words)
-        counted = composition(seqs) if seqs and ASKS_COMPOSITION.search(DNA_RUN.sub(" ", words)) else []
+        counted = composition(seqs) if seqs and asks_composition(DNA_RUN.sub(" ", words)) else []
         elements = [d for d in (describe_element(n, self.effects) for n in element_mentions(words)) if d]
         facts = [f for f in facts_for(words) if not (elements and f is POLYA)]
         if not counted and not elements and not facts:
