@@ -146,10 +146,12 @@ def test_an_ensemble_of_heads_averages_their_probabilities_and_stores_int8(model
         Planner.from_pretrained(tmp_path / "p", a.model)
 
 
-def _scores(op: str, keys: dict[str, float], seqs: list[float], goal: str = "none") -> PlanScores:
+def _scores(
+    op: str, keys: dict[str, float], seqs: list[float], goal: str = "none", known: list[str] = CHAT_KEYS
+) -> PlanScores:
     return PlanScores(
         op={o: float(o == op) for o in OPS},
-        keys={k: keys.get(k, 0.01) for k in CHAT_KEYS},
+        keys={k: keys.get(k, 0.01) for k in known},
         goal={g: float(g == goal) for g in ("none", "stronger", "weaker", "target")},
         sequences=seqs,
     )
@@ -372,12 +374,7 @@ def test_one_of_several_matching_tissues_is_asked_about():
     roots = [f"tissue_expression/maize:{t}" for t in ("primary root", "root cortex", "secondary root")]
     known = CHAT_KEYS + roots
     d = DecoderPlanner(_Stub(), known)
-    scores = PlanScores(
-        op={o: float(o == "predict") for o in OPS},
-        keys={k: 0.9 if k == roots[1] else 0.01 for k in known},
-        goal={g: float(g == "none") for g in GOALS},
-        sequences=[0.9],
-    )
+    scores = _scores("predict", {roots[1]: 0.9}, [0.9], known=known)
     ask = Intent("clarify", message="Several measured tissues match: ...", suggestions=tuple(roots))
     got = d.decide(scores, ["A" * 40], ask, "expression in maize root?")
     assert got.op == "clarify" and got.message == ask.message and "several tissues" in got.vetoes[-1]
@@ -392,12 +389,7 @@ def test_a_range_the_words_name_picks_the_tissue():
     d = DecoderPlanner(_Stub(), known)
     both = known[4:6]
     for words, want in (("7-8?", [known[5]]), ("and the 2-4 mm one", [known[6]]), ("6-7 and 7-8", both)):
-        scores = PlanScores(
-            op={o: float(o == "predict") for o in OPS},
-            keys={k: 0.9 if k in both else 0.01 for k in known},
-            goal={g: float(g == "none") for g in GOALS},
-            sequences=[0.9],
-        )
+        scores = _scores("predict", dict.fromkeys(both, 0.9), [0.9], known=known)
         got = d.decide(scores, ["A" * 40], Intent("help"), words)
         assert list(got.keys) == want, words
 
