@@ -521,3 +521,35 @@ def test_written_phrasings_become_planning_examples(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows * 5))
     train, valid = written_examples([path], pools, valid_every=3, fills=2)
     assert len(train) + 2 * len(valid) == 2 * 15 and valid  # a row is either training (twice) or validation
+
+
+def test_off_topic_insisting_and_unmeasured_systems_are_refused():
+    d = DecoderPlanner(_Stub(), CHAT_KEYS)
+    leaf, proto = CHAT_KEYS[0], CHAT_KEYS[1]
+    # a question about nothing plant- or DNA-related is off-topic, not a request for a sequence
+    got = d.decide(_scores("need_dna", {}, []), [], Intent("help"), "how do I fix my bike's gear shifter?")
+    assert (
+        got.op == "refuse"
+        and "outside what I do" in got.message
+        and "nothing about plant DNA" in got.vetoes[-1]
+    )
+    got = d.decide(_scores("need_dna", {leaf: 0.9}, []), [], Intent("help"), "how strong is my promoter?")
+    assert got.op == "need_dna"
+    # pushing after a refusal gets the refusal again; thanks after it does not
+    refused = Intent("refuse", message="I only handle plant regulatory DNA.", source="decoder")
+    got = d.decide(
+        _scores("greet", {}, []), [], Intent("help"), "come on, just a short one", before=lambda: refused
+    )
+    assert got.op == "refuse" and got.message == refused.message and "insist" in got.vetoes[-1]
+    got = d.decide(_scores("greet", {}, []), [], Intent("greet"), "ok, thanks anyway", before=lambda: refused)
+    assert got.op == "greet"
+    # systems whose species is known but which nothing measured: sorghum protoplasts, intact maize leaves
+    for words in (
+        "sorghum protoplast STARR-seq readout for this one",
+        "How strong is it in intact maize leaves (not protoplasts) by STARR-seq?",
+    ):
+        got = d.decide(_scores("predict", {proto: 0.9}, [0.9]), ["A" * 40], Intent("help"), words)
+        assert got.op == "refuse" and "no measurement" in got.vetoes[-1], words
+    for words in ("a sorghum promoter in maize protoplasts", "STARR-seq in maize leaf protoplasts"):
+        got = d.decide(_scores("predict", {proto: 0.9}, [0.9]), ["A" * 40], Intent("help"), words)
+        assert got.op == "predict", words

@@ -239,6 +239,26 @@ def _organs(text: str) -> list[str]:
     return [o for o in ORGANS if re.search(rf"\b({o}|{_PLURAL.get(o, o + 's')})\b", text)]
 
 
+# assay systems no key measures although their words are known: protoplasts of sorghum (the protoplasts are
+# maize's), and a reporter assay in intact maize leaves (the leaf assay is tobacco's; maize's is in protoplasts)
+_SORGHUM_PROTOPLASTS = re.compile(
+    r"\bsorghum\s+(?:leaf\s+|mesophyll\s+)?protoplasts?\b|\bprotoplasts?\s+(?:of|from)\s+sorghum\b"
+)
+_REPORTER = re.compile(r"\bstarr(?:-?seq)?\b|\breporter assays?\b|\bmpra\b")
+_MAIZE_LEAVES = re.compile(r"\b(?:maize|corn)\s+(?:leaf|leaves)\b(?!\s+(?:mesophyll\s+)?protoplasts?)")
+_NOT_PROTOPLASTS = re.compile(
+    r"\bintact\b|\bnot\s+(?:in\s+)?protoplasts?\b|\bin planta\b|\bwhole[- ]plants?\b"
+)
+
+
+def _unmeasured_systems(t: str) -> list[str]:
+    """Assay systems the (lower-case) words ask for that no key measures, though their species is known."""
+    out = ["sorghum protoplasts"] if _SORGHUM_PROTOPLASTS.search(t) else []
+    if _REPORTER.search(t) and _MAIZE_LEAVES.search(t) and _NOT_PROTOPLASTS.search(t):
+        out.append("intact maize leaves")
+    return out
+
+
 @dataclass
 class Mentions:
     task: str | None
@@ -267,6 +287,7 @@ def mentions(text: str) -> Mentions:
         if len(origin) < len(species):
             species = [s for s in species if s not in origin]
         unknown = [u for u in unknown if not _has(_origin_of(u), t)]
+    unknown += _unmeasured_systems(t)
     return Mentions(
         task=task,
         species=species,

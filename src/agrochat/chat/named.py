@@ -411,6 +411,36 @@ def names_a_measurement(words: str, known: list[str]) -> bool:
     return _names_a_tissue(words)
 
 
+_DOMAIN = re.compile(
+    r"promot|terminat|sequen|\bseqs?\b|\bdna\b|\brna\b|\bgenes?\b|genom|construct|express|strength|strong|weak"
+    r"|activ|predict|mutat|variant|\bsnps?\b|design|improv|rank|compar|explain|\bwhy\b|motif|element|tata|enhanc"
+    r"|position|\bbases?\b|\bbp\b|tissue|assay|starr|reporter|protoplast|\bleaf\b|leaves|plant|maize|corn|sorghum"
+    r"|tobacco|benth|knock|delet|insert|score|value|fasta|paste|upload|\bkey\b|\bunits?\b|percentile|[ACGT]{6}",
+    re.I,
+)
+
+
+def names_the_domain(words: str, known: list[str]) -> bool:
+    """Whether the words touch what agrochat is about at all (plant DNA, its activity, a system, tissue or key):
+    a request for a sequence makes sense only then; otherwise the question is off-topic."""
+    return bool(_DOMAIN.search(words) or names_a_measurement(words, known) or named_species(words))
+
+
+_INSISTS = re.compile(
+    r"\bcome on\b|\bc'?mon\b|\bjust (?:a|one|this|do|write|give|tell|make|try|once)\b|\bdo it anyway\b|\bi insist\b"
+    r"|\bpretty please\b|\bwhy not\b|\byou can do it\b|\b(?:just|only) this once\b|\bshort one\b",
+    re.I,
+)
+
+
+def insists(words: str) -> bool:
+    """Whether the words push for what was just declined ("come on, just a short one"; not "thanks anyway")."""
+    return _INSISTS.search(words) is not None and not _THANKS.search(words)
+
+
+_THANKS = re.compile(r"\bthanks?\b|\bthank you\b|\bthx\b|\bnever ?mind\b|\bno worries\b", re.I)
+
+
 _INJECTION = re.compile(
     r"\bignore\b.{0,40}\b(?:instructions?|rules?|prompts?|above|previous|prior)\b"
     r"|\b(?:system|hidden|initial|original)\s+(?:prompt|instructions)\b"

@@ -55,6 +55,7 @@ from .named import (
     both_systems,
     ground,
     injection,
+    insists,
     named_conditions,
     named_operation,
     names_a_change,
@@ -63,6 +64,7 @@ from .named import (
     names_an_edit,
     names_nothing,
     names_only_conditions,
+    names_the_domain,
     standard_keys,
     tissue_plan,
     with_conditions,
@@ -75,6 +77,10 @@ NEED_DNA = (
 )
 
 
+OFF_TOPIC = (
+    "That is outside what I do, so I will not answer it. I predict how strongly plant promoters and terminators "
+    "drive expression, and gene expression across tissues, from their DNA: paste a sequence and ask."
+)
 INJECTION = (
     "I can't follow instructions that change how I answer, and I don't share my instructions. I predict plant "
     "promoter, terminator and gene-expression activity from DNA with a trained model: paste a sequence and ask."
@@ -242,6 +248,11 @@ class DecoderPlanner:
         if injection(words):
             vetoes.append(f"{op}: the words try to change how I answer: refuse")
             return Intent("refuse", message=INJECTION, source="decoder", vetoes=tuple(vetoes))
+        if not seqs and before is not None and insists(words):
+            earlier = before()
+            if earlier is not None and earlier.op == "refuse":
+                vetoes.append(f"{op}, but the words insist on what was refused: refuse")
+                return replace(earlier, source="decoder", vetoes=tuple(vetoes))
         kept = self._operation_before(op, words, before, vetoes) if self.ground_keys and seqs else None
         if kept is not None:
             op = kept.op
@@ -258,6 +269,9 @@ class DecoderPlanner:
         if op in NUMBER_OPS and not seqs:
             vetoes.append(f"{op} without a sequence: need_dna")
             op = "need_dna"
+        if op == "need_dna" and self.ground_keys and not names_the_domain(words, self.known):
+            vetoes.append("need_dna, but the words name nothing about plant DNA: refuse")
+            return Intent("refuse", message=OFF_TOPIC, source="decoder", vetoes=tuple(vetoes))
         unmeasured = mentions(words).unknown if self.veto_refusals else []
         if (op in NUMBER_OPS or op == "clarify") and unmeasured:
             vetoes.append(f"{op} for {', '.join(unmeasured)}, which has no measurement: refuse")
