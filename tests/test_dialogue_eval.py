@@ -54,6 +54,7 @@ def test_held_out_phrasings_are_not_training_text():
         "heldout7.jsonl",
         "heldout8.jsonl",
         "heldout9.jsonl",
+        "heldout10.jsonl",
     ],
 )
 def test_independent_held_out_set_is_not_in_the_training_generators(name):

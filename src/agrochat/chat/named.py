@@ -364,7 +364,8 @@ def names_a_comparison(words: str) -> bool:
 _DESIGN = re.compile(
     r"\bdesign\b(?! ?[-—:,.])|\boptimi[sz]e|\bre-?engineer|\bengineer\b"
     r"|\bhow (?:strong|high|weak|low|good) could (?:you|i|we) (?:make|get)"
-    r"|\bmake (?:it|this|one|a (?:version|variant))\b[^.?!]{0,40}\b(?:strong|weak|high|low|better|more|less)",
+    r"|\bmake (?:it|this|one|a (?:version|variant))\b[^.?!]{0,40}\b(?:strong|weak|high|low|better|more|less)"
+    r"|\battenuat\w*|\b(?:at most|no more than|max(?:imum)?\.?(?: of)?) \d+ (?:changes|mutations|edits|substitutions)\b",
     re.I,
 )
 _EXPLAIN = re.compile(
@@ -426,6 +427,33 @@ def names_the_domain(words: str, known: list[str]) -> bool:
     return bool(_DOMAIN.search(words) or names_a_measurement(words, known) or named_species(words))
 
 
+_LANGUAGES = (
+    "english|german|french|spanish|italian|portuguese|dutch|polish|russian|chinese|mandarin|japanese|korean|arabic"
+    "|hindi|turkish|swedish|greek"
+)
+_OFF_TOPIC_TASK = re.compile(
+    rf"\btranslat\w*\b[^?!]{{0,80}}\b(?:in)?to (?:{_LANGUAGES})\b|\btranslat\w* (?:to|into) (?:{_LANGUAGES})\b",
+    re.I,
+)
+
+
+def off_topic_task(words: str) -> bool:
+    """Whether the words ask for a task outside agrochat whatever they mention (a translation into a language)."""
+    return _OFF_TOPIC_TASK.search(words) is not None
+
+
+_BARE_OPERATION = re.compile(
+    r"\W*(?:(?:pls|please|ok|now|can you|could you)\W+)*(?:predict|score|rank|explain|compare|design|analy[sz]e)"
+    r"(?:\W+(?:it|this|that|them|these|one|please|pls|now))*\W*",
+    re.I,
+)
+
+
+def bare_operation(words: str) -> bool:
+    """Whether the words are an operation alone ("predict", "pls score it"): a request that needs its sequence."""
+    return _BARE_OPERATION.fullmatch(words.strip()) is not None
+
+
 _INSISTS = re.compile(
     r"\bcome on\b|\bc'?mon\b|\bjust (?:a|one|this|do|write|give|tell|make|try|once)\b|\bdo it anyway\b|\bi insist\b"
     r"|\bpretty please\b|\bwhy not\b|\byou can do it\b|\b(?:just|only) this once\b|\bshort one\b",
@@ -444,14 +472,17 @@ _THANKS = re.compile(r"\bthanks?\b|\bthank you\b|\bthx\b|\bnever ?mind\b|\bno wo
 _INJECTION = re.compile(
     r"\bignore\b.{0,40}\b(?:instructions?|rules?|prompts?|above|previous|prior)\b"
     r"|\b(?:system|hidden|initial|original)\s+(?:prompt|instructions)\b"
-    r"|(?:^|\n|[\s>])(?:system|assistant)\s*:"
+    r"|(?:^|\n|[\s>])(?:system|assistant)\s*:(?!\s*(?:zea|maize|corn|tobacco|nicotiana|n\.|benth|nb\b|zm\b|sorghum"
+    r"|leaf|leaves|protoplasts?|mesophyll|agroinfiltrat|starr))"
     r"|\b(?:reveal|print|show|paste|repeat|leak|dump)\b.{0,30}\b(?:your|the)\s+(?:prompt|instructions|rules)\b"
     r"|\b(?:respond|answer|reply)\s+(?:only\s+)?with\b.{0,40}\b(?:for (?:all|every)|only)\b"
     r"|\bfor (?:all|every) (?:inputs?|sequences?)\b"
     r"|\b(?:answer|say|report|output|return|give|reply)\b.{0,40}(?:\bno matter what\b|\bfor everything\b"
     r"|\bregardless of (?:the |your )?(?:model|prediction|output|input|sequence|what))"
     r"|\b(?:you are now|pretend (?:to be|you are)|developer mode|jailbreak)\b"
-    r"|\bdo not mention this\b",
+    r"|\bdo not mention this\b"
+    r"|\b(?:expected|correct|required|right) (?:answer|output|value|result)s?\b[^.?!]{0,60}?(?:=|\bis\b|:)\s*[-+]?\d"
+    r"|\breproduce the (?:expected|following|given) (?:answer|output|value)",
     re.I,
 )
 

@@ -52,6 +52,7 @@ from .named import (
     NAMED_OPS_REPLACE,
     asks_how_much,
     asks_what_i_do,
+    bare_operation,
     both_systems,
     ground,
     injection,
@@ -65,8 +66,10 @@ from .named import (
     names_nothing,
     names_only_conditions,
     names_the_domain,
+    off_topic_task,
     standard_keys,
     tissue_plan,
+    typed_keys,
     with_conditions,
     without_conditions,
 )
@@ -257,7 +260,7 @@ class DecoderPlanner:
         if kept is not None:
             op = kept.op
         elif self.ground_keys:
-            op = self._operation(op, words, bool(seqs), vetoes)
+            op = self._operation(op, words, len(seqs), vetoes)
         kind_asked = bool(seqs) and self.kind is not None and asks_kind(words)
         if kind_asked and op not in NUMBER_OPS:
             vetoes.append(f"{op}, but the words ask what kind of sequence it is: predict")
@@ -269,8 +272,13 @@ class DecoderPlanner:
         if op in NUMBER_OPS and not seqs:
             vetoes.append(f"{op} without a sequence: need_dna")
             op = "need_dna"
-        if op == "need_dna" and self.ground_keys and not names_the_domain(words, self.known):
-            vetoes.append("need_dna, but the words name nothing about plant DNA: refuse")
+        if (
+            not seqs
+            and op not in ("refuse", "greet")
+            and self.ground_keys
+            and (off_topic_task(words) or op == "need_dna" and not names_the_domain(words, self.known))
+        ):
+            vetoes.append(f"{op}, but the words ask for something outside plant DNA: refuse")
             return Intent("refuse", message=OFF_TOPIC, source="decoder", vetoes=tuple(vetoes))
         unmeasured = mentions(words).unknown if self.veto_refusals else []
         if (op in NUMBER_OPS or op == "clarify") and unmeasured:
@@ -402,10 +410,12 @@ class DecoderPlanner:
             vetoes.append(f"{op}, but the words change only the conditions: the operation before, {p.op}")
         return p
 
-    def _operation(self, op: str, words: str, has_dna: bool, vetoes: list[str]) -> str:
+    def _operation(self, op: str, words: str, n_seqs: int, vetoes: list[str]) -> str:
         """The operation the words settle: one they name outright (design, explain) or an edit (a variant) with a
-        sequence; help for a question about what I do; need_dna for a refused question naming a measured system
-        with no sequence (a counted veto each)."""
+        sequence, a comparison of two or more; help for a question about what I do; need_dna for a refused question
+        naming a measured system, or an operation alone, with no sequence; a prediction for a refused key typed by
+        name with its sequence (a counted veto each)."""
+        has_dna = n_seqs > 0
         named = named_operation(words) if has_dna else None
         if named is not None and named != op and op in NAMED_OPS_REPLACE:
             vetoes.append(f"{op}, but the words ask to {named}: {named}")
@@ -416,6 +426,15 @@ class DecoderPlanner:
         if has_dna and op in ("predict", "compare", "clarify", "need_dna") and asks_composition(words):
             vetoes.append(f"{op}, but the words ask for the length or GC content, not a prediction: general")
             return "general"
+        if op == "predict" and n_seqs >= 2 and named is None and names_a_comparison(words):
+            vetoes.append("predict of several sequences, but the words ask to compare them: compare")
+            return "compare"
+        if op == "refuse" and has_dna and typed_keys(words, self.known) and not mentions(words).unknown:
+            vetoes.append("refuse, but the words type a key by its name: predict")
+            return "predict"
+        if op in ("help", "general", "greet") and not has_dna and bare_operation(words):
+            vetoes.append(f"{op}, but the words are an operation alone: need_dna")
+            return "need_dna"
         if op == "explain" and named is None and asks_how_much(words):
             vetoes.append("explain, but the words ask how much and not why: predict")
             return "predict"
