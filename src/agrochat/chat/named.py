@@ -432,7 +432,7 @@ _LANGUAGES = (
     "|hindi|turkish|swedish|greek"
 )
 _OFF_TOPIC_TASK = re.compile(
-    rf"\btranslat\w*\b[^?!]{{0,80}}\b(?:in)?to (?:{_LANGUAGES})\b|\btranslat\w* (?:to|into) (?:{_LANGUAGES})\b",
+    rf"\btranslat\w*\b[^?!]{{0,80}}\b(?:in)?to (?:{_LANGUAGES})\b",
     re.I,
 )
 

@@ -12,6 +12,12 @@ turns without a number:
 - a number is never given for a species or system the question names and no key measures
   (``veto_refusals``; the rules word the refusal);
 - an injection attempt (:func:`agrochat.chat.named.injection`) is refused with no number, whatever the plan;
+  so are an off-topic request (a translation, or a request for a sequence whose words touch nothing of plant DNA)
+  and a turn pushing for what the turn before refused (95.0 % -> 95.4 % of the validation rows, refusals 96 ->
+  100 % of 96: 4 fixed, none broken);
+- a refused plan whose words type a key by name is that key's prediction, a prediction of several sequences the
+  words compare is a comparison, and an operation alone without a sequence asks for it (with three word tests
+  more: 95.0 % -> 95.5 % of 1,212 validation rows, 6 fixed, none broken);
 - an operation the last turn names outright (design, explain: :func:`agrochat.chat.named.named_operation`)
   replaces a plan that computes something else or asks back (88.1 % -> 88.6 % of the validation rows: three
   turns fixed, none broken);
