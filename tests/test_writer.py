@@ -123,6 +123,7 @@ def test_checker_catches_answers_that_misread_the_evidence():
         "stronger than sequence 1 by 1.71, beyond the joint ±0.79, in favour of the second one."
     )
     assert check(good, ev) == []
+    assert check(good + " Sequence 2 is predicted higher, so go with sequence 2.", ev) == []
     for bad, why in (
         (good.replace("Sequence 2 is stronger than", "Sequence 2 is weaker than"), "opposite"),
         (good.replace("the second one", "the first one"), "opposite"),
@@ -131,6 +132,9 @@ def test_checker_catches_answers_that_misread_the_evidence():
         (good.replace("27th", "22nd"), "22nd"),
         (good + " It is an 85S promoter.", "85s"),
         ("Sequence 1 scores -0.18 ± 0.75, a strong promoter.", "weak, not strong"),
+        ("Sequence 1 is predicted higher: -0.18 ± 0.75 against 1.53 ± 0.26 for sequence 2.", "opposite"),
+        (good + " If you need the stronger promoter, go with sequence 1.", "opposite"),
+        (good + " I would pick the first one.", "opposite"),
     ):
         assert any(why in p for p in check(bad, ev)), (bad, check(bad, ev))
     ok = guard(ev)

@@ -452,9 +452,15 @@ def _wrong_order(answer: str, evidence: Evidence) -> list[str]:
             for m in re.finditer(rf"in favou?r of ({ref})", sentence, re.I):
                 if _ref_number(_SEQ_REF.search(m.group(1))) == lo:
                     out.append(f"'{m.group(0)}' says the opposite of the evidence")
-            if len({_ref_number(x) for x in _SEQ_REF.finditer(sentence)}) != 1:
-                continue
-            for m in re.finditer(rf"({ref})\s+{_VERDICT}\b(?!\s+than)", sentence, re.I):
+            for m in re.finditer(rf"\b(?:go with|pick|choose|take|prefer)\s+({ref})", sentence, re.I):
+                picked = _ref_number(
+                    _SEQ_REF.search(m.group(1))
+                )  # the lower one, for a real or a "stronger" pick
+                if picked == lo and (d.real or re.search(r"\b(?:strong|high|better)", sentence, re.I)):
+                    out.append(f"'{m.group(0)}' says the opposite of the evidence")
+            for m in re.finditer(  # "Sequence 1 is predicted higher ...: 0.2 against 0.4 for sequence 2"
+                rf"(?:^|[,;:]\s*|\b(?:and|but|while)\s+)\s*({ref})\s+{_VERDICT}\b(?!\s+than)", sentence, re.I
+            ):
                 a = _ref_number(_SEQ_REF.search(m.group(1)))
                 above = re.fullmatch(_ABOVE, m.group(2), re.I) is not None
                 if a in (hi, lo) and (a == hi) != above:
