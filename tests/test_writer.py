@@ -39,6 +39,9 @@ def test_writer_learns_saves_loads_and_writes(model_dir, tmp_path):
     assert loaded.lm is not None and loaded.write(ex.question, ex.evidence.text()) == text
     assert loaded.vocabulary is None  # trained without one: the checker's vocabulary test is off
     assert a.model.decoder.active_adapter == "default"  # the write adapter is active only while writing
+    # to train further (--init): the same adapter on the decoder, no merged copy
+    again = Writer.from_pretrained(tmp_path / "w" / "epoch-2", _assistant(model_dir).model, compiled=False)
+    assert again.lm is None and again.compiled().write(ex.question, ex.evidence.text()) == text
 
 
 def test_the_compiled_writer_is_the_adapted_decoder_with_its_adapter_merged(model_dir):

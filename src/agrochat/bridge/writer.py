@@ -105,7 +105,9 @@ class Writer:
         return cls(model, config)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, model) -> Writer:
+    def from_pretrained(cls, path: str | Path, model, compiled: bool = True) -> Writer:
+        """The writer saved in ``path`` on ``model``'s decoder; ``compiled=False``: the adapter stays on the
+        decoder (to train it further) instead of writing with a merged copy."""
         path = Path(path)
         if not (path / CONFIG_FILE).is_file():
             raise CheckpointError(f"{path} has no {CONFIG_FILE}")
@@ -113,7 +115,8 @@ class Writer:
         top.load(model, ADAPTER, path)
         vocab = path / VOCABULARY_FILE
         words = frozenset(vocab.read_text().split()) if vocab.is_file() else None
-        return cls(model, config, vocabulary=words).compiled()
+        writer = cls(model, config, vocabulary=words)
+        return writer.compiled() if compiled else writer
 
     def save_pretrained(self, path: str | Path) -> None:
         path = Path(path)

@@ -454,6 +454,9 @@ def bare_operation(words: str) -> bool:
     return _BARE_OPERATION.fullmatch(words.strip()) is not None
 
 
+_THANKS = re.compile(r"\bthanks?\b|\bthank you\b|\bthx\b|\bnever ?mind\b|\bno worries\b", re.I)
+
+
 _INSISTS = re.compile(
     r"\bcome on\b|\bc'?mon\b|\bjust (?:a|one|this|do|write|give|tell|make|try|once)\b|\bdo it anyway\b|\bi insist\b"
     r"|\bpretty please\b|\bwhy not\b|\byou can do it\b|\b(?:just|only) this once\b|\bshort one\b",
@@ -464,9 +467,6 @@ _INSISTS = re.compile(
 def insists(words: str) -> bool:
     """Whether the words push for what was just declined ("come on, just a short one"; not "thanks anyway")."""
     return _INSISTS.search(words) is not None and not _THANKS.search(words)
-
-
-_THANKS = re.compile(r"\bthanks?\b|\bthank you\b|\bthx\b|\bnever ?mind\b|\bno worries\b", re.I)
 
 
 _INJECTION = re.compile(

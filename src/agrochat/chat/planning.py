@@ -282,7 +282,7 @@ class DecoderPlanner:
             not seqs
             and op not in ("refuse", "greet")
             and self.ground_keys
-            and (off_topic_task(words) or op == "need_dna" and not names_the_domain(words, self.known))
+            and (off_topic_task(words) or (op == "need_dna" and not names_the_domain(words, self.known)))
         ):
             vetoes.append(f"{op}, but the words ask for something outside plant DNA: refuse")
             return Intent("refuse", message=OFF_TOPIC, source="decoder", vetoes=tuple(vetoes))

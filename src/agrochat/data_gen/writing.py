@@ -700,9 +700,8 @@ class _Writer:
         if variety < 0:
             raise ValueError("variety must be >= 0")
         self.rng = random.Random(seed)
-        self.phr = _Phrasing(
-            self.rng, variety
-        )  # the answer's wording; the same stream, so variety 0 changes nothing
+        # the answer's wording, drawn from the same stream: variety 0 changes nothing
+        self.phr = _Phrasing(self.rng, variety)
         self.keys = list(dict.fromkeys(keys))
         self.info = {k: _Key(k, registry.get(k)) for k in self.keys}
         self.groups = key_groups(self.keys)

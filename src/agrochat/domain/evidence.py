@@ -453,9 +453,8 @@ def _wrong_order(answer: str, evidence: Evidence) -> list[str]:
                 if _ref_number(_SEQ_REF.search(m.group(1))) == lo:
                     out.append(f"'{m.group(0)}' says the opposite of the evidence")
             for m in re.finditer(rf"\b(?:go with|pick|choose|take|prefer)\s+({ref})", sentence, re.I):
-                picked = _ref_number(
-                    _SEQ_REF.search(m.group(1))
-                )  # the lower one, for a real or a "stronger" pick
+                # a pick of the lower one, where the gap is real or the sentence says it is the stronger
+                picked = _ref_number(_SEQ_REF.search(m.group(1)))
                 if picked == lo and (d.real or re.search(r"\b(?:strong|high|better)", sentence, re.I)):
                     out.append(f"'{m.group(0)}' says the opposite of the evidence")
             for m in re.finditer(  # "Sequence 1 is predicted higher ...: 0.2 against 0.4 for sequence 2"

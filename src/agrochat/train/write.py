@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from agrochat.bridge import top_adapter as top
-from agrochat.bridge.writer import ADAPTER, CONFIG_FILE, Writer
+from agrochat.bridge.writer import ADAPTER, Writer
 
 from .plan import PlanTrainConfig, cached_states, keep_best, record_epoch
 
@@ -163,8 +163,7 @@ def run(
     train = generate_writing(keys, registry, n_train, seed=0, variety=variety)
     valid = generate_writing(keys, registry, n_valid, seed=1, variety=variety)
     if init is not None:
-        writer = Writer(model, WriterConfig(**json.loads((init / CONFIG_FILE).read_text())))
-        top.load(model, ADAPTER, init)
+        writer = Writer.from_pretrained(init, model, compiled=False)
     else:
         writer = Writer.build(model, WriterConfig(layers=layers))
     writer.vocabulary = vocabulary_of(ex.answer for ex in train)
